@@ -1,0 +1,99 @@
+"""Loading the compiled modules with pysnmp's MIB builder, and listing their objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .paths import OUR_MODULES, compiled_dir
+
+
+@dataclass(frozen=True)
+class MibNode:
+    """One node of a loaded module, as `iec62379 mib tree` and the docs show it."""
+
+    oid: tuple[int, ...]
+    name: str
+    module: str
+    kind: str  # table, row, column, scalar, identity, node, group, compliance, module
+    syntax: str = ""
+    access: str = ""
+    units: str = ""
+    description: str = ""
+    indices: tuple[str, ...] = field(default=())
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(map(str, self.oid))
+
+
+def mib_builder(mib_dirs: list[str] | tuple[str, ...] = ()):  # noqa: ANN201 - pysnmp type
+    """A pysnmp MibBuilder that loads our compiled modules and the compiled base modules."""
+    from pysnmp.smi import builder
+
+    from .compiler import ensure_base_compiled
+
+    base = ensure_base_compiled(mib_dirs)
+    mb = builder.MibBuilder()
+    mb.add_mib_sources(builder.DirMibSource(str(base)), builder.DirMibSource(str(compiled_dir())))
+    mb.load_texts = True
+    return mb
+
+
+def _syntax_name(obj) -> str:  # noqa: ANN001
+    syntax = obj.getSyntax() if hasattr(obj, "getSyntax") else None
+    if syntax is None:
+        return ""
+    name = type(syntax).__name__
+    if name == "ObjectIdentifier":
+        return "OBJECT IDENTIFIER"
+    if name == "OctetString":
+        return "OCTET STRING"
+    return name
+
+
+def load_nodes(modules: tuple[str, ...] = OUR_MODULES, mib_dirs: tuple[str, ...] = ()) -> list[MibNode]:
+    """All named nodes of `modules`, sorted by OID."""
+    from pysnmp.smi.rfc1902 import ObjectIdentity  # noqa: F401  (ensures pysnmp SMI is set up)
+
+    mb = mib_builder(mib_dirs)
+    mb.load_modules(*modules)
+    nodes = []
+    for module in modules:
+        for name, obj in mb.mibSymbols[module].items():
+            if not hasattr(obj, "getName") or not isinstance(obj.getName(), tuple):
+                continue
+            cls = type(obj).__name__
+            kind = {
+                "MibTable": "table",
+                "MibTableRow": "row",
+                "MibTableColumn": "column",
+                "MibScalar": "scalar",
+                "ObjectIdentity": "identity",
+                "MibIdentifier": "node",
+                "ObjectGroup": "group",
+                "NotificationGroup": "group",
+                "ModuleCompliance": "compliance",
+                "ModuleIdentity": "module",
+                "NotificationType": "notification",
+            }.get(cls, cls)
+            access = obj.getMaxAccess() if hasattr(obj, "getMaxAccess") else ""
+            units = obj.getUnits() if hasattr(obj, "getUnits") else ""
+            desc = obj.getDescription() if hasattr(obj, "getDescription") else ""
+            indices: tuple[str, ...] = ()
+            if kind == "row":
+                indices = tuple(spec[2] for spec in obj.getIndexNames())
+            nodes.append(
+                MibNode(
+                    oid=tuple(obj.getName()),
+                    name=name,
+                    module=module,
+                    kind=kind,
+                    syntax=_syntax_name(obj) if kind in ("column", "scalar") else "",
+                    access=str(access or ""),
+                    units=str(units or ""),
+                    description=" ".join(str(desc or "").split()),
+                    indices=indices,
+                )
+            )
+    nodes.sort(key=lambda n: n.oid)
+    return nodes
