@@ -150,3 +150,17 @@ def export(directory: str) -> None:
     """Copy our SMIv2 source modules into DIRECTORY, for an NMS to import."""
     for f in compiler.copy_sources(Path(directory)):
         click.echo(f"wrote {f}")
+
+
+@mib.command()
+@_mib_dir_option
+@click.argument("path", type=click.Path(dir_okay=False), default="docs/mib.md")
+def doc(mib_dirs: tuple[str, ...], path: str) -> None:
+    """Regenerate the object reference in PATH (docs/mib.md) from the compiled modules."""
+    from iec62379.mibs.docs import update_doc
+
+    try:
+        changed = update_doc(Path(path), mib_dirs)
+    except (OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{path}: {'updated' if changed else 'up to date'}")

@@ -35,7 +35,7 @@ def mib_builder(mib_dirs: list[str] | tuple[str, ...] = ()):  # noqa: ANN201 - p
     base = ensure_base_compiled(mib_dirs)
     mb = builder.MibBuilder()
     mb.add_mib_sources(builder.DirMibSource(str(base)), builder.DirMibSource(str(compiled_dir())))
-    mb.load_texts = True
+    mb.loadTexts = True
     return mb
 
 
@@ -79,6 +79,8 @@ def load_nodes(modules: tuple[str, ...] = OUR_MODULES, mib_dirs: tuple[str, ...]
             access = obj.getMaxAccess() if hasattr(obj, "getMaxAccess") else ""
             units = obj.getUnits() if hasattr(obj, "getUnits") else ""
             desc = obj.getDescription() if hasattr(obj, "getDescription") else ""
+            if kind == "identity" and not desc:
+                kind = "node"  # a plain OBJECT IDENTIFIER value, not an OBJECT-IDENTITY
             indices: tuple[str, ...] = ()
             if kind == "row":
                 indices = tuple(spec[2] for spec in obj.getIndexNames())
