@@ -1,0 +1,348 @@
+"""Typed rows of the five IEC 62379-7 measurement tables, and the rules they obey.
+
+Records are immutable. Rules the standard states as "shall be returned" values (the asi(3)
+rules, noAudio when audio status is false, FEC extent 0 without FEC, bit rate 0 when its type
+is unspecified, occupancy percent within 1..100, a temperature below 0 reported as 0) are
+applied when a record is made, so a row can never hold a value the standard forbids; values that
+no rule can repair (out of range, wrong length) raise ValueError with a precise message.
+Links between blocks are checked by the store, which sees all rows.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from enum import IntEnum
+
+from iec62379.collectors.core.formats import AspectRatio, AudioFormat, SourceFormat, VideoCoding
+
+U32_MAX = 4294967295
+I32_MAX = 2147483647
+
+#: A MediaFormat value: an identity name of IEC62379-MEDIA-FORMATS-MIB ("noAudio", ...), or an
+#: OBJECT IDENTIFIER (tuple of ints) of an identity defined elsewhere.
+Format = str | tuple[int, ...]
+
+
+class NetworkType(IntEnum):
+    IPV4 = 1
+    IPV6 = 2
+    ASI = 3
+
+
+class TransportType(IntEnum):
+    NOT_APPLICABLE = 0
+    RTP = 1
+
+
+class FecType(IntEnum):
+    """AudioFECType / VideoFECType."""
+
+    NONE = 0
+    RFC2733 = 1
+    RFC5109 = 2
+    SMPTE2022_1 = 3
+    SMPTE2022_5 = 4
+    PROPRIETARY = 5
+
+
+class BitRateType(IntEnum):
+    UNSPECIFIED = 0
+    VBR = 1
+    CBR = 2
+
+
+class TemperatureStatus(IntEnum):
+    UNDETERMINED = 0
+    OTHER = 1
+    UNKNOWN = 2
+    OK = 3
+    WARNING = 4
+    CRITICAL = 5
+    NON_RECOVERABLE = 6
+
+
+def _check_block_id(what: str, value: int, allow_zero: bool = False) -> None:
+    low = 0 if allow_zero else 1
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= U32_MAX:
+        raise ValueError(f"{what} must be an integer in {low}..{U32_MAX}, got {value!r}")
+
+
+def _check_range(what: str, value: int, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError(f"{what} must be an integer in {low}..{high}, got {value!r}")
+
+
+def _check_format(what: str, value: Format) -> None:
+    if isinstance(value, str):
+        if not value:
+            raise ValueError(f"{what} must be a format identity name or an OID, got ''")
+    elif isinstance(value, tuple):
+        if len(value) < 2 or not all(isinstance(x, int) and 0 <= x <= U32_MAX for x in value):
+            raise ValueError(f"{what} must be an OBJECT IDENTIFIER of 2 or more arcs, got {value!r}")
+    else:
+        raise ValueError(f"{what} must be a format identity name or an OID tuple, got {value!r}")
+
+
+def address_length(network_type: NetworkType) -> int:
+    """Octets of a TAddress for a network type (0 for asi: NULL)."""
+    return {NetworkType.IPV4: 4, NetworkType.IPV6: 16, NetworkType.ASI: 0}[network_type]
+
+
+def check_address(what: str, network_type: NetworkType, value: bytes) -> None:
+    """An address is NULL (b"") or 4 / 16 octets as the network type says."""
+    if not isinstance(value, bytes):
+        raise ValueError(f"{what} must be bytes, got {type(value).__name__}")
+    want = address_length(network_type)
+    if len(value) not in (0, want):
+        raise ValueError(
+            f"{what} must be 0 or {want} octets for {network_type.name.lower()}, got {len(value)}"
+        )
+
+
+def fec_extent(l_columns: int, d_rows: int) -> int:
+    """The xxyy value this implementation reports for an L x D FEC matrix: L * 100 + D."""
+    _check_range("FEC L", l_columns, 0, 99)
+    _check_range("FEC D", d_rows, 0, 99)
+    return l_columns * 100 + d_rows
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkBlock:
+    """A row of nMtBlockTable."""
+
+    block_id: int
+    if_index: int
+    rx_point: bool
+    network_type: NetworkType
+    transport_type: TransportType = TransportType.NOT_APPLICABLE
+    address: bytes = b""
+    port: int = 0
+    igmp_version: int = 0
+    sip_server: bytes = b""
+
+    def __post_init__(self) -> None:
+        _check_block_id("nMtBlockId", self.block_id)
+        _check_range("nMtIfIndex", self.if_index, 1, I32_MAX)
+        object.__setattr__(self, "network_type", NetworkType(self.network_type))
+        object.__setattr__(self, "transport_type", TransportType(self.transport_type))
+        object.__setattr__(self, "rx_point", bool(self.rx_point))
+        if self.network_type is NetworkType.ASI:
+            # IEC 62379-7 6.3.7-6.3.12: for ASI the other columns carry fixed values.
+            object.__setattr__(self, "transport_type", TransportType.NOT_APPLICABLE)
+            object.__setattr__(self, "address", b"")
+            object.__setattr__(self, "port", 0)
+            object.__setattr__(self, "igmp_version", 0)
+            object.__setattr__(self, "sip_server", b"")
+        check_address("nMtTxRxAddr", self.network_type, self.address)
+        check_address("nMtSIPServerAddr", self.network_type, self.sip_server)
+        _check_range("nMtPortNumber", self.port, 0, 65535)
+        _check_range("nMtIGMPVersion", self.igmp_version, 0, 3)
+        if self.network_type is NetworkType.IPV6 and self.igmp_version:
+            raise ValueError("nMtIGMPVersion must be 0 for ipv6 (IGMP is not used), "
+                             f"got {self.igmp_version}")
+
+    @property
+    def index(self) -> tuple[int, ...]:
+        return (self.block_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioComponent:
+    """A row of aMtBlockTable: one audio component of an audio block."""
+
+    block_id: int
+    component: int
+    network_block_id: int
+    status: bool
+    signal_format: Format = AudioFormat.NO_AUDIO.value
+    pid: int = 0
+    if_index: int = 1
+    fec_type: FecType = FecType.NONE
+    fec_length_dimension: int = 0
+
+    def __post_init__(self) -> None:
+        _check_block_id("aMtBlockId", self.block_id)
+        _check_range("aMtAudioComponentNumber", self.component, 1, I32_MAX)
+        _check_block_id("aMtNetworkBlockId", self.network_block_id, allow_zero=True)
+        object.__setattr__(self, "status", bool(self.status))
+        fmt = self.signal_format.value if isinstance(self.signal_format, AudioFormat) else self.signal_format
+        _check_format("aMtAudioSignalFormat", fmt)
+        # IEC 62379-7 6.4.8: noAudio when absent; unspecifiedAudio when present but unknown.
+        if not self.status:
+            fmt = AudioFormat.NO_AUDIO.value
+        elif fmt == AudioFormat.NO_AUDIO.value:
+            fmt = AudioFormat.UNSPECIFIED.value
+        object.__setattr__(self, "signal_format", fmt)
+        _check_range("aMtAudioPId", self.pid, 0, 8191)
+        _check_range("aMtIfIndex", self.if_index, 1, I32_MAX)
+        object.__setattr__(self, "fec_type", FecType(self.fec_type))
+        _check_range("aMtFECLengthDimension", self.fec_length_dimension, -I32_MAX - 1, I32_MAX)
+        if self.fec_type is FecType.NONE:
+            object.__setattr__(self, "fec_length_dimension", 0)  # 6.4.12
+
+    @property
+    def index(self) -> tuple[int, ...]:
+        return (self.block_id, self.component)
+
+
+@dataclass(frozen=True, slots=True)
+class VideoBlock:
+    """A row of vMtBlockTable."""
+
+    block_id: int
+    audio_block_id: int
+    network_block_id: int
+    status: bool
+    source_format: Format = SourceFormat.UNSPECIFIED.value
+    coding_type: Format = VideoCoding.NO_VIDEO.value
+    bit_rate_type: BitRateType = BitRateType.UNSPECIFIED
+    bit_rate_kbps: int = 0
+    aspect_ratio: Format = AspectRatio.UNSPECIFIED.value
+    fec_type: FecType = FecType.NONE
+    fec_length_dimension: int = 0
+    trick_mode_support: bool = False
+
+    def __post_init__(self) -> None:
+        _check_block_id("vMtBlockId", self.block_id)
+        _check_block_id("vMtAudioBlockId", self.audio_block_id, allow_zero=True)
+        _check_block_id("vMtNetworkBlockId", self.network_block_id, allow_zero=True)
+        object.__setattr__(self, "status", bool(self.status))
+        for name in ("source_format", "coding_type", "aspect_ratio"):
+            v = getattr(self, name)
+            if isinstance(v, SourceFormat | VideoCoding | AspectRatio):
+                v = v.value
+                object.__setattr__(self, name, v)
+            _check_format(f"video {name}", v)
+        object.__setattr__(self, "bit_rate_type", BitRateType(self.bit_rate_type))
+        _check_range("vMtVideoBitRate", self.bit_rate_kbps, 0, U32_MAX)
+        if self.bit_rate_type is BitRateType.UNSPECIFIED:
+            object.__setattr__(self, "bit_rate_kbps", 0)  # 6.5.11
+        object.__setattr__(self, "fec_type", FecType(self.fec_type))
+        _check_range("vMtFECLengthDimension", self.fec_length_dimension, -I32_MAX - 1, I32_MAX)
+        if self.fec_type is FecType.NONE:
+            object.__setattr__(self, "fec_length_dimension", 0)  # 6.5.14
+        object.__setattr__(self, "trick_mode_support", bool(self.trick_mode_support))
+
+    @property
+    def index(self) -> tuple[int, ...]:
+        return (self.block_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class RxPoint:
+    """A row of rxPointTable."""
+
+    block_id: int
+    network_block_id: int
+    buffer_size_ms: int = 0
+    occupancy_ms: int = 0
+    occupancy_percent: int = 1
+    df_ms: float = 0.0
+    mlr: float = 0.0
+    tsdf_us: int = 0
+
+    def __post_init__(self) -> None:
+        _check_block_id("rxPointBlockId", self.block_id)
+        _check_block_id("rxPointNetworkBlockId", self.network_block_id, allow_zero=True)
+        _check_range("rxPointBufferSize", self.buffer_size_ms, 0, U32_MAX)
+        _check_range("rxPointBufferOcpancyTime", self.occupancy_ms, 0, U32_MAX)
+        if not isinstance(self.occupancy_percent, int):
+            raise ValueError(f"rxPointBufferOcpncyPcnt must be an integer, got {self.occupancy_percent!r}")
+        object.__setattr__(self, "occupancy_percent", min(100, max(1, self.occupancy_percent)))
+        for name in ("df_ms", "mlr"):
+            v = getattr(self, name)
+            if not isinstance(v, int | float) or math.isnan(v) or v < 0 or math.isinf(v):
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+        _check_range("rxPointTSDF", self.tsdf_us, 0, U32_MAX)
+
+    @property
+    def mdi(self) -> str:
+        """rxPointMDI: "DF:MLR" with two decimals each (RFC 4445)."""
+        return f"{self.df_ms:.2f}:{self.mlr:.2f}"
+
+    @property
+    def index(self) -> tuple[int, ...]:
+        return (self.block_id,)
+
+
+@dataclass(frozen=True, slots=True)
+class Temperature:
+    """A row of temperatureTable. `celsius` is the true reading (None: unreadable)."""
+
+    block_id: int
+    location_number: int
+    location: str
+    celsius: float | None
+    status: TemperatureStatus
+    low_warning: int = 0
+    high_warning: int = 0
+    low_critical: int = 0
+    high_critical: int = 0
+
+    def __post_init__(self) -> None:
+        _check_block_id("temperatureBlockId", self.block_id)
+        _check_range("temperatureLocnNumber", self.location_number, 1, I32_MAX)
+        if not isinstance(self.location, str) or len(self.location.encode()) > 80:
+            raise ValueError(f"temperatureLocation must be text of at most 80 octets, got {self.location!r}")
+        if self.celsius is not None and (not isinstance(self.celsius, int | float) or math.isnan(self.celsius)):
+            raise ValueError(f"temperature must be a number or None, got {self.celsius!r}")
+        object.__setattr__(self, "status", TemperatureStatus(self.status))
+        for name in ("low_warning", "high_warning", "low_critical", "high_critical"):
+            _check_range(f"temperature {name}", getattr(self, name), -I32_MAX - 1, I32_MAX)
+
+    @property
+    def trend(self) -> int:
+        """temperatureTrend: whole degrees, 0 for readings below 0 (Gauge32) or unreadable."""
+        if self.celsius is None:
+            return 0
+        return min(U32_MAX, max(0, int(round(self.celsius))))
+
+    @property
+    def index(self) -> tuple[int, ...]:
+        return (self.block_id, self.location_number)
+
+
+Row = NetworkBlock | AudioComponent | VideoBlock | RxPoint | Temperature
+
+TABLES: dict[type, str] = {
+    NetworkBlock: "nMtBlockTable",
+    AudioComponent: "aMtBlockTable",
+    VideoBlock: "vMtBlockTable",
+    RxPoint: "rxPointTable",
+    Temperature: "temperatureTable",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Every row of the unit at one moment; never changed once published."""
+
+    version: int = 0
+    network: dict[tuple[int, ...], NetworkBlock] = field(default_factory=dict)
+    audio: dict[tuple[int, ...], AudioComponent] = field(default_factory=dict)
+    video: dict[tuple[int, ...], VideoBlock] = field(default_factory=dict)
+    rx: dict[tuple[int, ...], RxPoint] = field(default_factory=dict)
+    temperature: dict[tuple[int, ...], Temperature] = field(default_factory=dict)
+
+    def table(self, row_type: type) -> dict[tuple[int, ...], Row]:
+        return {
+            NetworkBlock: self.network,
+            AudioComponent: self.audio,
+            VideoBlock: self.video,
+            RxPoint: self.rx,
+            Temperature: self.temperature,
+        }[row_type]
+
+    def block_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for t in (self.network, self.audio, self.video, self.rx, self.temperature):
+            ids.update(k[0] for k in t)
+        return ids
+
+
+__all__ = [
+    "AudioComponent", "BitRateType", "FecType", "Format", "NetworkBlock", "NetworkType", "Row",
+    "RxPoint", "Snapshot", "TABLES", "Temperature", "TemperatureStatus", "TransportType",
+    "VideoBlock", "address_length", "check_address", "fec_extent", "replace",
+]

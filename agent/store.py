@@ -1,0 +1,157 @@
+"""The block store: the one object producers (collectors, an embedding product) and the agent
+share.
+
+Readers take `store.snapshot`, an immutable Snapshot, and never lock. Writers open a
+transaction, put and remove rows, and commit: the store checks the links between blocks and
+publishes a whole new snapshot with one reference assignment, so a walk never sees half an
+update.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+from .model import (
+    AudioComponent,
+    NetworkBlock,
+    Row,
+    RxPoint,
+    Snapshot,
+    Temperature,
+    VideoBlock,
+)
+
+_KINDS = (NetworkBlock, AudioComponent, VideoBlock, RxPoint, Temperature)
+
+
+class LinkError(ValueError):
+    """A row names a block that does not exist, or a block id is used by two block types."""
+
+
+class Transaction:
+    """Changes collected for one atomic commit."""
+
+    def __init__(self, base: Snapshot) -> None:
+        self._base = base
+        self._tables = {k: dict(base.table(k)) for k in _KINDS}
+
+    @property
+    def base(self) -> Snapshot:
+        return self._base
+
+    def get(self, row_type: type, index: tuple[int, ...]) -> Row | None:
+        return self._tables[row_type].get(index)
+
+    def rows(self, row_type: type) -> list[Row]:
+        return list(self._tables[row_type].values())
+
+    def put(self, *rows: Row) -> None:
+        for row in rows:
+            if type(row) not in self._tables:
+                raise TypeError(f"not a measurement row: {row!r}")
+            self._tables[type(row)][row.index] = row
+
+    def remove(self, row_type: type, index: tuple[int, ...]) -> None:
+        self._tables[row_type].pop(index, None)
+
+    def remove_block(self, block_id: int) -> None:
+        """Remove every row of block `block_id`, in any table."""
+        for table in self._tables.values():
+            for idx in [i for i in table if i[0] == block_id]:
+                del table[idx]
+
+    def replace_all(self, row_type: type, rows: list[Row]) -> None:
+        self._tables[row_type] = {r.index: r for r in rows}
+
+    def build(self, version: int) -> Snapshot:
+        t = self._tables
+        _ensure_rx_rows(t)
+        _check_links(t)
+        return Snapshot(
+            version=version,
+            network=t[NetworkBlock],
+            audio=t[AudioComponent],
+            video=t[VideoBlock],
+            rx=t[RxPoint],
+            temperature=t[Temperature],
+        )
+
+
+def _ensure_rx_rows(t: dict[type, dict]) -> None:
+    """IEC 62379-7 6.3.6: an Rx network block has an rxPointTable row. Create one where missing,
+    with the next free block id."""
+    served = {r.network_block_id for r in t[RxPoint].values()}
+    missing = [b for b in t[NetworkBlock].values() if b.rx_point and b.block_id not in served]
+    if not missing:
+        return
+    used = set()
+    for table in t.values():
+        used.update(i[0] for i in table)
+    next_id = max(used, default=0) + 1
+    for block in sorted(missing, key=lambda b: b.block_id):
+        t[RxPoint][(next_id,)] = RxPoint(block_id=next_id, network_block_id=block.block_id)
+        next_id += 1
+
+
+def _check_links(t: dict[type, dict]) -> None:
+    owner: dict[int, str] = {}
+    for kind in _KINDS:
+        name = kind.__name__
+        for idx in t[kind]:
+            other = owner.setdefault(idx[0], name)
+            if other != name:
+                raise LinkError(f"block id {idx[0]} is used by a {other} and a {name}")
+    networks = {i[0] for i in t[NetworkBlock]}
+    audios = {i[0] for i in t[AudioComponent]}
+
+    def need(what: str, value: int, pool: set[int], kind: str) -> None:
+        if value and value not in pool:
+            raise LinkError(f"{what} = {value}: no {kind} block {value}")
+
+    for a in t[AudioComponent].values():
+        need(f"aMtNetworkBlockId of audio {a.block_id}.{a.component}", a.network_block_id, networks, "network")
+    for v in t[VideoBlock].values():
+        need(f"vMtNetworkBlockId of video {v.block_id}", v.network_block_id, networks, "network")
+        need(f"vMtAudioBlockId of video {v.block_id}", v.audio_block_id, audios, "audio")
+    for r in t[RxPoint].values():
+        need(f"rxPointNetworkBlockId of rx {r.block_id}", r.network_block_id, networks, "network")
+
+
+class BlockStore:
+    """Holds the current Snapshot; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._snapshot = Snapshot()
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[Snapshot], None]] = []
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """`with store.transaction() as t: t.put(...)`: commits at the end of the block, or
+        changes nothing if the block or the checks raise."""
+        with self._lock:
+            txn = Transaction(self._snapshot)
+            yield txn
+            snap = txn.build(self._snapshot.version + 1)
+            self._snapshot = snap
+        for listener in list(self._listeners):
+            listener(snap)
+
+    def put(self, *rows: Row) -> Snapshot:
+        with self.transaction() as t:
+            t.put(*rows)
+        return self._snapshot
+
+    def subscribe(self, listener: Callable[[Snapshot], None]) -> None:
+        """Call `listener(snapshot)` after every commit (from the committing thread)."""
+        self._listeners.append(listener)
+
+
+__all__ = ["BlockStore", "LinkError", "Transaction", "replace"]
