@@ -1,0 +1,448 @@
+"""The agent's configuration, from TOML: listen addresses, system group, access, persistence
+and static blocks.
+
+Every error names the file, the key (dotted, with list positions), what was expected and what
+was found, e.g. `agent.toml: network[2].port: expected an integer in 0..65535, found "x"`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .model import (
+    AudioComponent,
+    BitRateType,
+    FecType,
+    NetworkBlock,
+    NetworkType,
+    Row,
+    RxPoint,
+    Temperature,
+    TemperatureStatus,
+    TransportType,
+    VideoBlock,
+)
+
+LEVELS = ("listener", "supervisor")
+AUTH = ("none", "md5", "sha", "sha224", "sha256", "sha384", "sha512")
+PRIV = ("none", "des", "aes128", "aes192", "aes256")
+DEFAULT_SYS_OBJECT_ID = "1.3.6.1.4.1.32473.62379"
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message says where and what."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    family: str  # "udp" (IPv4) or "udp6"
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.family}:[{self.host}]:{self.port}" if self.family == "udp6" else f"udp:{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Community:
+    name: str
+    level: str
+    sources: tuple[str, ...] = ()  # CIDR prefixes the community may be used from (empty: any)
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    level: str
+    auth_protocol: str = "none"
+    auth_key: str = ""
+    priv_protocol: str = "none"
+    priv_key: str = ""
+    example_only: bool = False
+
+    @property
+    def security_level(self) -> str:
+        if self.priv_protocol != "none":
+            return "authPriv"
+        return "authNoPriv" if self.auth_protocol != "none" else "noAuthNoPriv"
+
+
+@dataclass(frozen=True)
+class SystemGroup:
+    description: str = "iec62379 IEC 62379-7 measurement agent"
+    object_id: tuple[int, ...] = tuple(int(x) for x in DEFAULT_SYS_OBJECT_ID.split("."))
+    contact: str = ""
+    name: str = field(default_factory=socket.gethostname)
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    source: str = "<embedded default>"
+    listen: tuple[Endpoint, ...] = (Endpoint("udp", "127.0.0.1", 1161),)
+    state_dir: Path | None = None
+    system: SystemGroup = field(default_factory=SystemGroup)
+    communities: tuple[Community, ...] = (Community("public", "listener", ("127.0.0.0/8", "::1/128")),)
+    users: tuple[User, ...] = ()
+    allow_community_write: bool = False
+    engine_id: bytes | None = None
+    blocks: tuple[Row, ...] = ()
+    host_refresh_s: float = 5.0
+
+
+_MISSING = object()
+_MISSING_DEFAULT = object()
+
+
+class _Reader:
+    """Typed access into a TOML table with precise errors."""
+
+    def __init__(self, file: str, data: dict[str, Any], path: str = "") -> None:
+        self.file, self.data, self.path = file, data, path
+
+    def _key(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def fail(self, key: str, expected: str, found: Any) -> ConfigError:
+        shown = "nothing" if found is _MISSING else repr(found)
+        return ConfigError(f"{self.file}: {self._key(key)}: expected {expected}, found {shown}")
+
+    def unknown_keys(self, allowed: set[str]) -> None:
+        for k in self.data:
+            if k not in allowed:
+                raise ConfigError(
+                    f"{self.file}: {self._key(k)}: unknown key (expected one of {', '.join(sorted(allowed))})"
+                )
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def str(self, key: str, default: Any = _MISSING_DEFAULT, choices: tuple[str, ...] = ()) -> Any:
+        v = self.data.get(key, _MISSING)
+        if v is _MISSING:
+            if default is _MISSING_DEFAULT:
+                raise self.fail(key, "a string" + (f" ({' | '.join(choices)})" if choices else ""), v)
+            return default
+        if not isinstance(v, str) or (choices and v not in choices):
+            raise self.fail(key, f"one of {' | '.join(choices)}" if choices else "a string", v)
+        return v
+
+    def int(self, key: str, low: int, high: int, default: Any = _MISSING_DEFAULT) -> Any:
+        v = self.data.get(key, _MISSING)
+        if v is _MISSING:
+            if default is _MISSING_DEFAULT:
+                raise self.fail(key, f"an integer in {low}..{high}", v)
+            return default
+        if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
+            raise self.fail(key, f"an integer in {low}..{high}", v)
+        return v
+
+    def float(self, key: str, low: float, high: float, default: Any = _MISSING_DEFAULT) -> Any:
+        v = self.data.get(key, _MISSING)
+        if v is _MISSING:
+            if default is _MISSING_DEFAULT:
+                raise self.fail(key, f"a number in {low}..{high}", v)
+            return default
+        if not isinstance(v, int | float) or isinstance(v, bool) or not low <= v <= high:
+            raise self.fail(key, f"a number in {low}..{high}", v)
+        return float(v)
+
+    def bool(self, key: str, default: Any = _MISSING_DEFAULT) -> Any:
+        v = self.data.get(key, _MISSING)
+        if v is _MISSING:
+            if default is _MISSING_DEFAULT:
+                raise self.fail(key, "true or false", v)
+            return default
+        if not isinstance(v, bool):
+            raise self.fail(key, "true or false", v)
+        return v
+
+    def table(self, key: str) -> _Reader:
+        v = self.data.get(key, {})
+        if not isinstance(v, dict):
+            raise self.fail(key, "a table", v)
+        return _Reader(self.file, v, self._key(key))
+
+    def tables(self, key: str) -> list[_Reader]:
+        v = self.data.get(key, [])
+        if not isinstance(v, list) or not all(isinstance(x, dict) for x in v):
+            raise self.fail(key, f"an array of tables ([[{self._key(key)}]])", v)
+        return [_Reader(self.file, x, f"{self._key(key)}[{i}]") for i, x in enumerate(v)]
+
+    def str_list(self, key: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+        v = self.data.get(key, _MISSING)
+        if v is _MISSING:
+            return default
+        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+            raise self.fail(key, "an array of strings", v)
+        return tuple(v)
+
+
+def _endpoint(r: _Reader, key: str, text: str) -> Endpoint:
+    """'udp:127.0.0.1:1161', 'udp6:[::1]:1161', '127.0.0.1:1161' or '[::1]:1161'."""
+    family = "udp"
+    rest = text
+    if text.startswith(("udp:", "udp6:")):
+        family, rest = text.split(":", 1)
+    try:
+        if rest.startswith("["):
+            host, _, port_s = rest[1:].partition("]:")
+            family = "udp6"
+        else:
+            host, _, port_s = rest.rpartition(":")
+        ip = ipaddress.ip_address(host)
+        port = int(port_s)
+        if not 0 < port < 65536:
+            raise ValueError
+    except ValueError as exc:
+        raise r.fail(key, "an endpoint like 'udp:127.0.0.1:1161' or 'udp6:[::1]:1161'", text) from exc
+    if ip.version == 6:
+        family = "udp6"
+    elif family == "udp6":
+        raise r.fail(key, "an IPv6 address for udp6", text)
+    return Endpoint(family, str(ip), port)
+
+
+def _address(r: _Reader, key: str, network_type: NetworkType) -> bytes:
+    v = r.get(key, "")
+    if v == "":
+        return b""
+    if not isinstance(v, str):
+        raise r.fail(key, "an IP address as a string (or \"\" for NULL)", v)
+    try:
+        ip = ipaddress.ip_address(v)
+    except ValueError as exc:
+        raise r.fail(key, "an IP address", v) from exc
+    want = {NetworkType.IPV4: 4, NetworkType.IPV6: 6}.get(network_type)
+    if want is None:
+        raise r.fail(key, "no address for network_type asi", v)
+    if ip.version != want:
+        raise r.fail(key, f"an IPv{want} address (network_type is {network_type.name.lower()})", v)
+    return ip.packed
+
+
+def _enum(r: _Reader, key: str, enum: type, default: str | None = None) -> Any:
+    names = {m.name.lower().replace("_", ""): m for m in enum}
+    v = r.get(key, _MISSING)
+    if v is _MISSING:
+        if default is None:
+            raise r.fail(key, " | ".join(names), v)
+        v = default
+    if isinstance(v, str) and v.lower().replace("_", "").replace("-", "") in names:
+        return names[v.lower().replace("_", "").replace("-", "")]
+    raise r.fail(key, " | ".join(names), v)
+
+
+def _if_index(r: _Reader) -> int:
+    if "interface" in r.data:
+        name = r.str("interface")
+        try:
+            return socket.if_nametoindex(name)
+        except OSError as exc:
+            raise r.fail("interface", "the name of a network interface of this host", name) from exc
+    return r.int("if_index", 1, 2147483647, default=1)
+
+
+def _build(r: _Reader, cls: type, **kwargs: Any) -> Row:
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:
+        raise ConfigError(f"{r.file}: {r.path}: {exc}") from exc
+
+
+def _blocks(root: _Reader) -> list[Row]:
+    rows: list[Row] = []
+    for r in root.tables("network"):
+        r.unknown_keys({"id", "if_index", "interface", "rx", "network_type", "transport", "address",
+                        "port", "igmp_version", "sip_server"})
+        nt = _enum(r, "network_type", NetworkType, "ipv4")
+        rows.append(_build(
+            r, NetworkBlock,
+            block_id=r.int("id", 1, 4294967295),
+            if_index=_if_index(r),
+            rx_point=r.bool("rx", False),
+            network_type=nt,
+            transport_type=_enum(r, "transport", TransportType, "rtp" if nt is not NetworkType.ASI else "notapplicable"),
+            address=_address(r, "address", nt),
+            port=r.int("port", 0, 65535, 0),
+            igmp_version=r.int("igmp_version", 0, 3, 0),
+            sip_server=_address(r, "sip_server", nt),
+        ))
+    for r in root.tables("audio"):
+        r.unknown_keys({"id", "component", "network", "status", "format", "pid", "if_index",
+                        "interface", "fec_type", "fec_length_dimension"})
+        rows.append(_build(
+            r, AudioComponent,
+            block_id=r.int("id", 1, 4294967295),
+            component=r.int("component", 1, 2147483647, 1),
+            network_block_id=r.int("network", 0, 4294967295, 0),
+            status=r.bool("status", False),
+            signal_format=r.str("format", "noAudio"),
+            pid=r.int("pid", 0, 8191, 0),
+            if_index=_if_index(r),
+            fec_type=_enum(r, "fec_type", FecType, "none"),
+            fec_length_dimension=r.int("fec_length_dimension", 0, 9999, 0),
+        ))
+    for r in root.tables("video"):
+        r.unknown_keys({"id", "audio", "network", "status", "source_format", "coding_type",
+                        "bit_rate_type", "bit_rate_kbps", "aspect_ratio", "fec_type",
+                        "fec_length_dimension", "trick_mode_support"})
+        rows.append(_build(
+            r, VideoBlock,
+            block_id=r.int("id", 1, 4294967295),
+            audio_block_id=r.int("audio", 0, 4294967295, 0),
+            network_block_id=r.int("network", 0, 4294967295, 0),
+            status=r.bool("status", False),
+            source_format=r.str("source_format", "unspecifiedSourceFormat"),
+            coding_type=r.str("coding_type", "noVideo"),
+            bit_rate_type=_enum(r, "bit_rate_type", BitRateType, "unspecified"),
+            bit_rate_kbps=r.int("bit_rate_kbps", 0, 4294967295, 0),
+            aspect_ratio=r.str("aspect_ratio", "unspecifiedAspectRatio"),
+            fec_type=_enum(r, "fec_type", FecType, "none"),
+            fec_length_dimension=r.int("fec_length_dimension", 0, 9999, 0),
+            trick_mode_support=r.bool("trick_mode_support", False),
+        ))
+    for r in root.tables("rx"):
+        r.unknown_keys({"id", "network", "buffer_size_ms", "occupancy_ms", "occupancy_percent",
+                        "df_ms", "mlr", "tsdf_us"})
+        rows.append(_build(
+            r, RxPoint,
+            block_id=r.int("id", 1, 4294967295),
+            network_block_id=r.int("network", 0, 4294967295, 0),
+            buffer_size_ms=r.int("buffer_size_ms", 0, 4294967295, 0),
+            occupancy_ms=r.int("occupancy_ms", 0, 4294967295, 0),
+            occupancy_percent=r.int("occupancy_percent", 1, 100, 1),
+            df_ms=r.float("df_ms", 0, 1e9, 0.0),
+            mlr=r.float("mlr", 0, 1e9, 0.0),
+            tsdf_us=r.int("tsdf_us", 0, 4294967295, 0),
+        ))
+    for r in root.tables("temperature"):
+        r.unknown_keys({"id", "location_number", "location", "celsius", "status", "low_warning",
+                        "high_warning", "low_critical", "high_critical"})
+        rows.append(_build(
+            r, Temperature,
+            block_id=r.int("id", 1, 4294967295),
+            location_number=r.int("location_number", 1, 2147483647, 1),
+            location=r.str("location", ""),
+            celsius=r.float("celsius", -273.15, 10000, None),
+            status=_enum(r, "status", TemperatureStatus, "undetermined"),
+            low_warning=r.int("low_warning", -2147483648, 2147483647, 0),
+            high_warning=r.int("high_warning", -2147483648, 2147483647, 0),
+            low_critical=r.int("low_critical", -2147483648, 2147483647, 0),
+            high_critical=r.int("high_critical", -2147483648, 2147483647, 0),
+        ))
+    return rows
+
+
+def parse_config(text: str, source: str = "<string>") -> AgentConfig:
+    """Parse and check a TOML configuration; raises ConfigError."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    root = _Reader(source, data)
+    root.unknown_keys({"agent", "system", "access", "network", "audio", "video", "rx", "temperature"})
+    a = root.table("agent")
+    a.unknown_keys({"listen", "state_dir", "engine_id", "host_refresh_s"})
+    listen = tuple(_endpoint(a, f"listen[{i}]", s) for i, s in enumerate(a.str_list("listen", ("udp:127.0.0.1:1161",))))
+    if not listen:
+        raise a.fail("listen", "at least one endpoint", [])
+    engine_id = None
+    if "engine_id" in a.data:
+        hexid = a.str("engine_id")
+        try:
+            engine_id = bytes.fromhex(hexid.replace(":", ""))
+            if not 5 <= len(engine_id) <= 32:
+                raise ValueError
+        except ValueError as exc:
+            raise a.fail("engine_id", "5 to 32 octets in hex", hexid) from exc
+    s = root.table("system")
+    s.unknown_keys({"description", "object_id", "contact", "name", "location"})
+    oid_text = s.str("object_id", DEFAULT_SYS_OBJECT_ID)
+    try:
+        oid = tuple(int(x) for x in oid_text.strip(".").split("."))
+        if len(oid) < 2:
+            raise ValueError
+    except ValueError as exc:
+        raise s.fail("object_id", "a dotted OBJECT IDENTIFIER", oid_text) from exc
+    system = SystemGroup(
+        description=s.str("description", SystemGroup.description),
+        object_id=oid,
+        contact=s.str("contact", ""),
+        name=s.str("name", socket.gethostname()),
+        location=s.str("location", ""),
+    )
+    for key, value in (("description", system.description), ("contact", system.contact),
+                       ("name", system.name), ("location", system.location)):
+        if len(value.encode()) > 255:
+            raise s.fail(key, "at most 255 octets", value)
+    acc = root.table("access")
+    acc.unknown_keys({"community", "user", "allow_community_write"})
+    allow_write = acc.bool("allow_community_write", False)
+    communities = []
+    for r in acc.tables("community"):
+        r.unknown_keys({"name", "level", "sources"})
+        level = r.str("level", "listener", LEVELS)
+        if level == "supervisor" and not allow_write:
+            raise r.fail("level", "listener (a writing community needs access.allow_community_write = true)", level)
+        sources = r.str_list("sources", ())
+        for i, src in enumerate(sources):
+            try:
+                ipaddress.ip_network(src, strict=False)
+            except ValueError as exc:
+                raise r.fail(f"sources[{i}]", "an address or CIDR prefix", src) from exc
+        name = r.str("name")
+        if not name or len(name) > 32:
+            raise r.fail("name", "a community of 1 to 32 characters", name)
+        communities.append(Community(name, level, sources))
+    users = []
+    for r in acc.tables("user"):
+        r.unknown_keys({"name", "level", "auth_protocol", "auth_key", "priv_protocol", "priv_key", "example_only"})
+        u = User(
+            name=r.str("name"),
+            level=r.str("level", "listener", LEVELS),
+            auth_protocol=r.str("auth_protocol", "sha256", AUTH),
+            auth_key=r.str("auth_key", ""),
+            priv_protocol=r.str("priv_protocol", "aes128", PRIV),
+            priv_key=r.str("priv_key", ""),
+            example_only=r.bool("example_only", False),
+        )
+        if not 1 <= len(u.name) <= 32:
+            raise r.fail("name", "a user name of 1 to 32 characters", u.name)
+        if u.auth_protocol != "none" and len(u.auth_key) < 8:
+            raise r.fail("auth_key", "a key of at least 8 characters", u.auth_key)
+        if u.priv_protocol != "none":
+            if u.auth_protocol == "none":
+                raise r.fail("priv_protocol", "none (privacy needs authentication)", u.priv_protocol)
+            if len(u.priv_key) < 8:
+                raise r.fail("priv_key", "a key of at least 8 characters", u.priv_key)
+        users.append(u)
+    state_dir = a.str("state_dir", None)
+    return AgentConfig(
+        source=source,
+        listen=listen,
+        state_dir=Path(state_dir) if state_dir else None,
+        system=system,
+        communities=tuple(communities),
+        users=tuple(users),
+        allow_community_write=allow_write,
+        engine_id=engine_id,
+        blocks=tuple(_blocks(root)),
+        host_refresh_s=a.float("host_refresh_s", 0.1, 3600, 5.0),
+    )
+
+
+def load_config(path: str | Path) -> AgentConfig:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text: {exc}") from exc
+    return parse_config(text, str(p))
