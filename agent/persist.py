@@ -1,0 +1,140 @@
+"""Persisted agent state: the values managers wrote, and the SNMP engine's identity.
+
+Files are JSON, replaced atomically: write a temporary file in the same folder, fsync it,
+rename it over the old one, fsync the folder. A crash at any point leaves either the old or the
+new file, never a torn one. A file that cannot be parsed is refused at start with its path and
+the reason, and is never overwritten silently (it is kept as <name>.corrupt-<time>).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .model import NetworkBlock, Snapshot
+
+
+class StateError(RuntimeError):
+    """A state file exists but is not valid."""
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    payload = json.dumps(data, indent=1, sort_keys=True).encode()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, payload)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise StateError(f"{path}: unreadable state file: {exc}") from exc
+
+
+@dataclass
+class WrittenValues:
+    """What managers wrote: nMtTxRxPoint and nMtSIPServerAddr per network block."""
+
+    path: Path | None
+    values: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path | None) -> WrittenValues:
+        if path is None:
+            return cls(None)
+        data = _read_json(path)
+        if data is None:
+            return cls(path)
+        try:
+            if data.get("format") != 1:
+                raise ValueError(f"unknown format {data.get('format')!r}")
+            values = {}
+            for key, v in data["network"].items():
+                entry: dict[str, Any] = {}
+                if "rx_point" in v:
+                    entry["rx_point"] = bool(v["rx_point"])
+                if "sip_server" in v:
+                    entry["sip_server"] = bytes.fromhex(v["sip_server"])
+                values[int(key)] = entry
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise StateError(f"{path}: not a written-values file: {exc}") from exc
+        return cls(path, values)
+
+    def apply(self, block: NetworkBlock) -> NetworkBlock:
+        """The block with the written values that apply to it."""
+        v = self.values.get(block.block_id)
+        if not v:
+            return block
+        try:
+            return replace(block, **v)
+        except ValueError:
+            return block  # the block changed type (e.g. now asi); the old value no longer fits
+
+    def record(self, snapshot: Snapshot, blocks: list[NetworkBlock]) -> None:
+        """Persist the written columns of `blocks` (called inside the SET's transaction)."""
+        new = dict(self.values)
+        for b in blocks:
+            new[b.block_id] = {"rx_point": b.rx_point, "sip_server": b.sip_server}
+        if self.path is not None:
+            atomic_write_json(
+                self.path,
+                {
+                    "format": 1,
+                    "saved": time.time(),
+                    "network": {
+                        str(k): {
+                            **({"rx_point": v["rx_point"]} if "rx_point" in v else {}),
+                            **({"sip_server": v["sip_server"].hex()} if "sip_server" in v else {}),
+                        }
+                        for k, v in sorted(new.items())
+                    },
+                },
+            )
+        self.values = new
+
+
+@dataclass
+class EngineState:
+    """snmpEngineID and snmpEngineBoots (RFC 3414: boots rises at every start)."""
+
+    engine_id: bytes
+    boots: int
+
+    @classmethod
+    def start(cls, path: Path | None, configured_id: bytes | None = None) -> EngineState:
+        data = _read_json(path) if path is not None else None
+        if data is not None:
+            try:
+                engine_id = bytes.fromhex(data["engine_id"])
+                boots = int(data["boots"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise StateError(f"{path}: not an engine state file: {exc}") from exc
+        else:
+            # RFC 3411 format 5 (octets, administratively assigned) with enterprise 32473.
+            engine_id = bytes.fromhex("80007ed905") + secrets.token_bytes(12)
+            boots = 0
+        if configured_id is not None:
+            engine_id = configured_id
+        state = cls(engine_id, min(boots + 1, 2147483647))
+        if path is not None:
+            atomic_write_json(path, {"engine_id": state.engine_id.hex(), "boots": state.boots})
+        return state

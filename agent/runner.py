@@ -1,0 +1,178 @@
+"""The agent as a whole: store + MIB + engine, started in an asyncio loop or a thread.
+
+Embedding (equipment makers):
+
+    store = BlockStore()
+    agent = Agent(config, store)
+    await agent.start()                 # inside your asyncio loop, or
+    agent.start_in_thread()             # from synchronous code
+    with store.transaction() as t:      # feed rows from your own code, at any time
+        t.put(RxPoint(...))
+    await agent.stop() / agent.stop_thread()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .config import AgentConfig, Endpoint
+from .hostmib import EngineCounters, HostMib
+from .instrum import MeasurementInstrum
+from .mibmap import MibMap
+from .model import NetworkBlock
+from .persist import EngineState, WrittenValues
+from .store import BlockStore
+
+log = logging.getLogger("iec62379.agent")
+
+
+def load_mibs(mib_dirs: tuple[str, ...] = ()) -> Any:
+    from iec62379.mibs.tree import mib_builder
+
+    return mib_builder(mib_dirs)
+
+
+class Agent:
+    """An SNMP agent serving `store` as `config` says."""
+
+    def __init__(
+        self,
+        config: AgentConfig | None = None,
+        store: BlockStore | None = None,
+        mib_dirs: tuple[str, ...] = (),
+    ) -> None:
+        self.config = config or AgentConfig()
+        self.store = store or BlockStore()
+        self.started_at: float | None = None
+        self.endpoints: list[Endpoint] = []
+        self._mib_builder = load_mibs(mib_dirs)
+        self.mibmap = MibMap(self._mib_builder)
+        state_dir = self.config.state_dir
+        self.written = WrittenValues.load(state_dir / "written.json" if state_dir else None)
+        self._engine_state_path = state_dir / "engine.json" if state_dir else None
+        self.host = HostMib(self._mib_builder, self.config.system)
+        self.instrum = MeasurementInstrum(
+            self.store, self.mibmap, providers=[self.host], on_write=self.written.record
+        )
+        self._load_static_blocks()
+        self._engine: Any = None
+        self._sockets: list[Any] = []
+        self._refresher: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _load_static_blocks(self) -> None:
+        if not self.config.blocks and not self.written.values:
+            return
+        with self.store.transaction() as t:
+            for row in self.config.blocks:
+                if isinstance(row, NetworkBlock):
+                    row = self.written.apply(row)
+                t.put(row)
+            for row in t.rows(NetworkBlock):
+                t.put(self.written.apply(row))
+
+    # --- asyncio ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start serving in the running loop."""
+        from .engine import build_engine
+
+        t0 = time.perf_counter()
+        state = EngineState.start(self._engine_state_path, self.config.engine_id)
+        self.host.refresh()
+        self._engine, self.endpoints, self._sockets = build_engine(
+            self.config, self.mibmap, self.instrum, state.engine_id, state.boots
+        )
+        self.instrum.providers.append(EngineCounters(self._engine.get_mib_builder()))
+        self._refresher = asyncio.get_running_loop().create_task(self._refresh_host())
+        self.started_at = time.time()
+        snap = self.store.snapshot
+        log.info(
+            "serving %d network, %d audio, %d video, %d rx, %d temperature rows on %s "
+            "(%s; engine boots %d; %d communities, %d v3 users; started in %.0f ms)",
+            len(snap.network), len(snap.audio), len(snap.video), len(snap.rx), len(snap.temperature),
+            ", ".join(map(str, self.endpoints)), self.config.source, state.boots,
+            len(self.config.communities), len(self.config.users), (time.perf_counter() - t0) * 1000,
+        )
+        if self.config.allow_community_write and any(c.level == "supervisor" for c in self.config.communities):
+            log.warning("a v1/v2c community has write access (supervisor level): community "
+                        "strings travel in clear text; prefer SNMPv3 authPriv users for writing")
+
+    async def _refresh_host(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.host_refresh_s)
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self.host.refresh)
+            except Exception:  # noqa: BLE001 - keep serving with the last values
+                log.exception("reading the host's interfaces failed")
+
+    async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+            self._refresher = None
+        if self._engine is not None:
+            self._engine.close_dispatcher()
+            self._engine = None
+        for s in self._sockets:
+            s.close()
+        self._sockets = []
+        log.info("stopped")
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    # --- thread -----------------------------------------------------------------------------
+
+    def start_in_thread(self, timeout_s: float = 10.0) -> None:
+        """Run the agent in a background thread with its own loop; returns once it serves."""
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:  # noqa: BLE001 - reported to the caller
+                errors.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="iec62379-agent", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout_s):
+            raise TimeoutError(f"the agent did not start within {timeout_s} s")
+        if errors:
+            raise errors[0]
+
+    def stop_thread(self, timeout_s: float = 10.0) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout_s)
+            self._thread = None
+            self._loop = None
+
+
+def state_dir_default() -> Path:
+    from iec62379.mibs.paths import cache_dir
+
+    return cache_dir().parent.parent / ".local" / "state" / "iec62379"

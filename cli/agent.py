@@ -1,0 +1,66 @@
+"""`iec62379 agent`: run the SNMP agent."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+import click
+
+
+@click.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="TOML configuration (default: the embedded one: 127.0.0.1:1161, read-only "
+                   "community 'public' from loopback, the host's interfaces).")
+@click.option("--listen", multiple=True, metavar="ENDPOINT",
+              help="Override the listen endpoints, e.g. udp:127.0.0.1:1161 or udp6:[::1]:1161.")
+@click.option("--state-dir", type=click.Path(file_okay=False),
+              help="Where written values and the engine's boots are kept (overrides the config).")
+@click.option("--mib-dir", "mib_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="A directory with the IETF base MIB sources.")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv: pysnmp debugging).")
+def agent(config_path: str | None, listen: tuple[str, ...], state_dir: str | None,
+          mib_dirs: tuple[str, ...], verbose: int) -> None:
+    """Run the SNMP agent serving the IEC 62379-7 measurement tables."""
+    import dataclasses
+    from pathlib import Path
+
+    from iec62379.agent.config import AgentConfig, ConfigError, _endpoint, _Reader, load_config
+    from iec62379.agent.persist import StateError
+    from iec62379.agent.runner import Agent
+    from iec62379.mibs.compiler import MibCompileError
+
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
+    if verbose > 1:
+        from pysnmp import debug
+
+        debug.set_logger(debug.Debug("all"))
+    try:
+        cfg = load_config(config_path) if config_path else AgentConfig()
+        if listen:
+            r = _Reader("--listen", {})
+            cfg = dataclasses.replace(cfg, listen=tuple(_endpoint(r, f"[{i}]", e) for i, e in enumerate(listen)))
+        if state_dir:
+            cfg = dataclasses.replace(cfg, state_dir=Path(state_dir))
+        the_agent = Agent(cfg, mib_dirs=mib_dirs)
+    except (ConfigError, StateError, MibCompileError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await the_agent.start()
+        try:
+            await stop.wait()
+        finally:
+            await the_agent.stop()
+
+    try:
+        asyncio.run(main())
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,663 @@
+"""The stream analyzer: one RTP or UDP MPEG-TS stream in, one report per interval out.
+
+Pure computation (the design's "measurement core"): arrival times come with the packets,
+``snapshot(now_ns)`` takes the time as an argument, nothing here reads a clock, a socket or
+a file, and malformed packets are counted by kind (``IntervalReport.errors``), never raised.
+
+``feed_batch`` works on whole :class:`PacketBatch` es with numpy: RTP headers, TS headers,
+sequence gaps, continuity counters, per-PID byte counts and virtual-buffer sums are computed
+over arrays. Only rare packets take a per-packet Python path: PSI sections, PCR packets,
+and the video PID's packets while its format is unknown. ``feed`` hands one datagram to the
+same code, so both give identical results.
+
+Intervals: interval k covers [t0 + k*I, t0 + (k+1)*I) where t0 is the first packet's arrival.
+An interval closes when a packet of a later interval arrives or ``snapshot`` is called with a
+time at or past its end; intervals without packets produce reports too. Arrival times that go
+backwards are taken as the previous packet's (capture clocks can step back slightly).
+
+MLR (RFC 4445 4.2) counts media (TS) packets lost or out of order per second. Two views see
+the losses: RTP sequence gaps (each missing datagram counts the TS packets of the datagram
+that revealed the gap, i.e. the stream's usual packing) and continuity-counter steps. A loss
+usually shows in both, so the interval takes the larger of the two counts instead of their
+sum. Datagrams that are RTP duplicates are left out of the TS analysis (a receiver drops them).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from .batch import PacketBatch
+from .bitrate import BitRateType, RateClassifier
+from .buffer import PlayoutBuffer
+from .cc import PID_COUNT, ContinuityChecker
+from .errors import ERROR_KIND_COUNT, ErrorKind, error_counts_dict
+from .fec import FecType, fec_length_dimension, parse_fec_headers
+from .mdi import PcrRateMeter, delay_factor_ms
+from .program import ProgramTracker
+from .report import (
+    AnalyzerConfig,
+    AudioStatus,
+    BufferStatus,
+    FecStatus,
+    IntervalReport,
+    StreamTotals,
+    VideoStatus,
+)
+from .rtp import parse_rtp_headers
+from .seq import SequenceTracker
+from .ts import NULL_PID, TS_PACKET_SIZE, TS_SYNC_BYTE, gather_pcr, parse_ts_headers
+from .tsdf import TsdfMeter
+from .videoprobe import Inspector, VideoProbe, load_inspector
+
+_NEVER = np.iinfo(np.int64).min
+
+
+@dataclass(slots=True)
+class _Datagrams:
+    """Per-datagram arrays of one feed call, and the TS packets they carry."""
+
+    data: np.ndarray
+    arrival: np.ndarray  # int64, monotonic
+    error: np.ndarray  # uint8 ErrorKind
+    rtp_ok: np.ndarray  # bool
+    seq: np.ndarray
+    ts: np.ndarray
+    ssrc: np.ndarray
+    n_ts: np.ndarray  # int64
+    ts_first: np.ndarray  # index of each datagram's first TS packet
+    ts_start: np.ndarray  # int64, per TS packet: offset in data
+    ts_dgram: np.ndarray  # int64, per TS packet: datagram index
+
+
+class _Interval:
+    """Accumulators of the open interval."""
+
+    def __init__(self) -> None:
+        self.datagrams = 0
+        self.ts_packets = 0
+        self.arrivals: list[np.ndarray] = []
+        self.media_bytes: list[np.ndarray] = []
+        self.rtp_lost = 0
+        self.rtp_late = 0
+        self.rtp_dup = 0
+        self.ssrc_changes = 0
+        self.seq_restarts = 0
+        self.ts_lost_rtp = 0
+        self.cc_errors = 0
+        self.cc_lost = 0
+        self.cc_per_pid: Counter[int] = Counter()
+        self.pid_packets = np.zeros(PID_COUNT, dtype=np.int64)
+        self.errors = [0] * ERROR_KIND_COUNT
+        self.fec_column = 0
+        self.fec_row = 0
+
+
+class StreamAnalyzer:
+    """Measures one media stream (RTP or plain UDP MPEG-TS) and its SMPTE 2022-1 FEC."""
+
+    def __init__(self, config: AnalyzerConfig | None = None, inspector: Inspector | None = None):
+        self.config = config or AnalyzerConfig()
+        c = self.config
+        self._interval_ns = int(round(c.interval_s * 1e9))
+        self._timeout_ns = int(round(c.presence_timeout_s * 1e9))
+        self._inspector = inspector
+        self._inspector_loaded = inspector is not None
+        self._t0: int | None = None
+        self._k = 0
+        self._last_arrival: int | None = None
+        self._iv = _Interval()
+        self._reports: deque[IntervalReport] = deque(maxlen=c.max_reports)
+        self._latest: IntervalReport | None = None
+        self._seq = SequenceTracker()
+        self._ssrc: int | None = None
+        self._tsdf = TsdfMeter(c.rtp_clock_hz)
+        self._cc = ContinuityChecker()
+        self._pcr = PcrRateMeter()
+        self._program = ProgramTracker(c.program_number)
+        self._psi_lut = np.zeros(PID_COUNT, dtype=bool)
+        self._psi_lut[0] = True
+        self._probe: VideoProbe | None = None
+        self._last_seen = np.full(PID_COUNT, _NEVER, dtype=np.int64)
+        self._usual_ts = 0
+        self._ts_index = 0
+        self._rate_all = RateClassifier(c.rate_window, c.cbr_tolerance)
+        self._rate_video = RateClassifier(c.rate_window, c.cbr_tolerance)
+        self._buffer = PlayoutBuffer(c.buffer_size_ms)
+        self._fec_l = 0
+        self._fec_d = 0
+        self._fec_last_ns: int | None = None
+        self._tot = Counter()
+        self._tot_errors = [0] * ERROR_KIND_COUNT
+
+    # ------------------------------------------------------------------ public API
+
+    def feed(self, payload: bytes, arrival_ns: int) -> None:
+        """One datagram's UDP payload and its arrival time (ns)."""
+        data = np.frombuffer(payload, dtype=np.uint8)
+        self._process(
+            data,
+            np.zeros(1, dtype=np.int64),
+            np.array([len(payload)], dtype=np.int64),
+            np.array([arrival_ns], dtype=np.int64),
+        )
+
+    def feed_batch(self, batch: PacketBatch, flow_id: int | None = None) -> None:
+        """The datagrams of a batch (only those of ``flow_id`` when given), in batch order."""
+        if flow_id is None:
+            self._process(batch.data, batch.offsets, batch.lengths, batch.arrival_ns)
+            return
+        sel = np.flatnonzero(batch.flow_ids == flow_id)
+        if sel.size:
+            self._process(batch.data, batch.offsets[sel], batch.lengths[sel], batch.arrival_ns[sel])
+
+    def feed_fec(self, payload: bytes, arrival_ns: int) -> None:
+        """One SMPTE 2022-1 FEC datagram (column or row flow)."""
+        self._process_fec(
+            np.frombuffer(payload, dtype=np.uint8),
+            np.zeros(1, dtype=np.int64),
+            np.array([len(payload)], dtype=np.int64),
+            np.array([arrival_ns], dtype=np.int64),
+        )
+
+    def feed_fec_batch(self, batch: PacketBatch, flow_id: int | None = None) -> None:
+        """The FEC datagrams of a batch (only those of ``flow_id`` when given)."""
+        if flow_id is None:
+            self._process_fec(batch.data, batch.offsets, batch.lengths, batch.arrival_ns)
+            return
+        sel = np.flatnonzero(batch.flow_ids == flow_id)
+        if sel.size:
+            self._process_fec(
+                batch.data, batch.offsets[sel], batch.lengths[sel], batch.arrival_ns[sel]
+            )
+
+    def snapshot(self, now_ns: int) -> IntervalReport | None:
+        """Close every interval that ended at or before ``now_ns``; the latest report."""
+        if self._t0 is not None:
+            k_now = (int(now_ns) - self._t0) // self._interval_ns
+            if k_now > self._k:
+                self._advance(k_now)
+        return self._latest
+
+    def pop_reports(self) -> list[IntervalReport]:
+        """Completed reports not yet taken, oldest first (at most config.max_reports)."""
+        out = list(self._reports)
+        self._reports.clear()
+        return out
+
+    @property
+    def latest(self) -> IntervalReport | None:
+        return self._latest
+
+    def totals(self) -> StreamTotals:
+        """Counters since the start, including the open interval."""
+        t, iv = self._tot, self._iv
+        errors = [a + b for a, b in zip(self._tot_errors, iv.errors, strict=True)]
+        return StreamTotals(
+            datagrams=t["datagrams"] + iv.datagrams,
+            ts_packets=t["ts_packets"] + iv.ts_packets,
+            rtp_lost_net=t["rtp_lost"] + iv.rtp_lost - t["rtp_late"] - iv.rtp_late,
+            rtp_reordered=t["rtp_late"] + iv.rtp_late,
+            rtp_duplicates=t["rtp_dup"] + iv.rtp_dup,
+            ssrc_changes=t["ssrc_changes"] + iv.ssrc_changes,
+            cc_errors=t["cc_errors"] + iv.cc_errors,
+            errors=error_counts_dict(errors),
+        )
+
+    # ------------------------------------------------------------------ datagram parsing
+
+    def _parse(
+        self, data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, arrival: np.ndarray
+    ) -> _Datagrams:
+        n = offsets.shape[0]
+        offsets = offsets.astype(np.int64, copy=False)
+        lengths = lengths.astype(np.int64, copy=False)
+        mode = self.config.transport
+        if mode == "rtp":
+            is_rtp = np.ones(n, dtype=bool)
+        elif mode == "udp":
+            is_rtp = np.zeros(n, dtype=bool)
+        elif data.size == 0:
+            is_rtp = np.zeros(n, dtype=bool)  # all payloads empty: TS_LENGTH errors
+        else:
+            first = data[np.clip(offsets, 0, data.shape[0] - 1)]
+            is_rtp = (lengths > 0) & (first != TS_SYNC_BYTE)
+        err = np.zeros(n, dtype=np.uint8)
+        pay_off = np.zeros(n, dtype=np.int64)
+        pay_len = lengths.copy()
+        seq = ts = ssrc = np.zeros(n, dtype=np.int64)
+        if is_rtp.all():
+            h = parse_rtp_headers(data, offsets, lengths)
+            err, seq, ts, ssrc = h.error, h.sequence, h.timestamp, h.ssrc
+            pay_off, pay_len = h.payload_offset, h.payload_length
+        elif is_rtp.any():
+            sel = np.flatnonzero(is_rtp)
+            h = parse_rtp_headers(data, offsets[sel], lengths[sel])
+            err[sel] = h.error
+            seq, ts, ssrc = (np.zeros(n, dtype=np.int64) for _ in range(3))
+            seq[sel], ts[sel], ssrc[sel] = h.sequence, h.timestamp, h.ssrc
+            pay_off[sel], pay_len[sel] = h.payload_offset, h.payload_length
+        rtp_ok = is_rtp & (err == 0)
+        ts_ok = (err == 0) & (pay_len > 0) & (pay_len % TS_PACKET_SIZE == 0)
+        err[(err == 0) & ~ts_ok] = ErrorKind.TS_LENGTH
+        n_ts = np.where(ts_ok, pay_len // TS_PACKET_SIZE, 0)
+        cum = np.cumsum(n_ts)
+        total = int(cum[-1]) if n else 0
+        ts_first = cum - n_ts
+        if total:
+            dgram = np.repeat(np.arange(n, dtype=np.int64), n_ts)
+            within = np.arange(total, dtype=np.int64) - ts_first[dgram]
+            ts_start = (offsets + pay_off)[dgram] + TS_PACKET_SIZE * within
+        else:
+            dgram = ts_start = np.zeros(0, dtype=np.int64)
+        return _Datagrams(
+            data, arrival, err, rtp_ok, seq, ts, ssrc, n_ts, ts_first, ts_start, dgram
+        )
+
+    def _process(
+        self, data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, arrival_ns: np.ndarray
+    ) -> None:
+        n = offsets.shape[0]
+        if n == 0:
+            return
+        arr = arrival_ns.astype(np.int64, copy=True)
+        if self._last_arrival is not None:
+            arr[0] = max(int(arr[0]), self._last_arrival)
+        arr = np.maximum.accumulate(arr)
+        self._last_arrival = int(arr[-1])
+        if self._t0 is None:
+            self._t0 = int(arr[0])
+        d = self._parse(data, offsets, lengths, arr)
+        k = (arr - self._t0) // self._interval_ns
+        np.maximum(k, self._k, out=k)
+        cuts = np.flatnonzero(k[1:] != k[:-1]) + 1
+        bounds = [0, *cuts.tolist(), n]
+        for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+            kk = int(k[a])
+            if kk > self._k:
+                self._advance(kk)
+            self._chunk(d, a, b)
+
+    # ------------------------------------------------------------------ one interval's packets
+
+    def _chunk(self, d: _Datagrams, a: int, b: int) -> None:
+        iv = self._iv
+        iv.datagrams += b - a
+        errs = np.bincount(d.error[a:b], minlength=ERROR_KIND_COUNT)
+        for i in np.flatnonzero(errs[1:]) + 1:
+            iv.errors[i] += int(errs[i])
+        keep = np.ones(b - a, dtype=bool)
+        rtp_idx = np.flatnonzero(d.rtp_ok[a:b]) + a
+        if rtp_idx.size:
+            self._rtp(d, rtp_idx, keep, a)
+        dg = np.arange(a, b)[keep]
+        dg = dg[d.n_ts[dg] > 0]
+        if dg.size:
+            iv.arrivals.append(d.arrival[dg])
+            iv.media_bytes.append(d.n_ts[dg] * TS_PACKET_SIZE)
+        ta = int(d.ts_first[a])
+        tb = int(d.ts_first[b - 1] + d.n_ts[b - 1])
+        if tb == ta:
+            return
+        if keep.all():
+            starts = d.ts_start[ta:tb]
+            dgram = d.ts_dgram[ta:tb]
+        else:
+            sel = np.flatnonzero(np.repeat(keep, d.n_ts[a:b])) + ta
+            starts = d.ts_start[sel]
+            dgram = d.ts_dgram[sel]
+        self._ts(d, starts, dgram)
+
+    def _rtp(self, d: _Datagrams, idx: np.ndarray, keep: np.ndarray, a: int) -> None:
+        iv = self._iv
+        ssrc = d.ssrc[idx]
+        runs = [0, *(np.flatnonzero(ssrc[1:] != ssrc[:-1]) + 1).tolist(), idx.size]
+        for r0, r1 in zip(runs[:-1], runs[1:], strict=True):
+            s = int(ssrc[r0])
+            if self._ssrc is not None and s != self._ssrc:
+                iv.ssrc_changes += 1
+                self._seq.reset()
+                self._tsdf.new_source()
+            self._ssrc = s
+            sub = idx[r0:r1]
+            res = self._seq.process(d.seq[sub])
+            iv.rtp_lost += int(res.gap.sum())
+            iv.rtp_late += int(np.count_nonzero(res.late))
+            iv.rtp_dup += int(np.count_nonzero(res.dup))
+            iv.seq_restarts += res.restarts
+            nts = d.n_ts[sub]
+            if res.gap.any():
+                # TS packets per datagram: the last non-empty datagram up to this one.
+                pos = np.where(nts > 0, np.arange(sub.size), -1)
+                pos = np.maximum.accumulate(pos)
+                usual = np.where(pos >= 0, nts[np.maximum(pos, 0)], self._usual_ts)
+                usual = np.where(usual > 0, usual, self.config.default_ts_per_datagram)
+                iv.ts_lost_rtp += int(np.sum(res.gap * usual))
+            nz = nts[nts > 0]
+            if nz.size:
+                self._usual_ts = int(nz[-1])
+            if res.dup.any():
+                keep[sub[res.dup] - a] = False
+            self._tsdf.process(d.arrival[sub], d.ts[sub])
+
+    def _ts(self, d: _Datagrams, starts: np.ndarray, dgram: np.ndarray) -> None:
+        iv = self._iv
+        data = d.data
+        h = parse_ts_headers(data, starts)
+        m = starts.shape[0]
+        iv.ts_packets += m
+        base_index = self._ts_index
+        self._ts_index += m
+        errs = np.bincount(h.error, minlength=ERROR_KIND_COUNT)
+        for i in np.flatnonzero(errs[1:]) + 1:
+            iv.errors[i] += int(errs[i])
+        if errs[0] == m:
+            v = slice(None)
+            vidx = None
+        else:
+            vidx = np.flatnonzero(h.error == 0)
+            v = vidx
+        pid = h.pid[v]
+        if pid.size == 0:
+            return
+        iv.pid_packets += np.bincount(pid, minlength=PID_COUNT)
+        np.maximum.at(self._last_seen, pid, d.arrival[dgram[v]])
+        cc = self._cc.process(pid, h.cc[v], (h.afc[v] & 1) != 0, h.discontinuity[v])
+        iv.cc_errors += cc.errors
+        iv.cc_lost += cc.lost
+        iv.cc_per_pid.update(cc.per_pid)
+        # Rare packets, one by one: PCR, PSI, video PID while its format is unknown.
+        has_pcr = h.has_pcr[v]
+        pusi = h.pusi[v]
+        ccv = h.cc[v]
+        disc = h.discontinuity[v]
+        po = h.payload_offset[v]
+        st = starts[v]
+        index = (np.arange(m, dtype=np.int64)[v]) + base_index
+        pos = 0
+        n = pid.size
+        while pos < n:
+            mask = has_pcr[pos:] | self._psi_lut[pid[pos:]]
+            probe = self._probe
+            if probe is not None and not probe.done:
+                vid = pid[pos:] == probe.pid
+                mask |= vid if probe.collecting else vid & pusi[pos:]
+            ev = np.flatnonzero(mask) + pos
+            if ev.size == 0:
+                break
+            pcrs = np.zeros(ev.size, dtype=np.int64)
+            with_pcr = has_pcr[ev]
+            if with_pcr.any():
+                pcrs[with_pcr] = gather_pcr(data, st[ev[with_pcr]])
+            restart = None
+            for j, p, pc, has, pu, c, dc, off, s0, ix in zip(
+                ev.tolist(),
+                pid[ev].tolist(),
+                pcrs.tolist(),
+                with_pcr.tolist(),
+                pusi[ev].tolist(),
+                ccv[ev].tolist(),
+                disc[ev].tolist(),
+                po[ev].tolist(),
+                st[ev].tolist(),
+                index[ev].tolist(),
+                strict=True,
+            ):
+                if self._event(data, p, pc, has, pu, c, dc, off, s0, ix):
+                    restart = j + 1
+                    break
+            if restart is None:
+                break
+            pos = restart
+
+    def _event(
+        self,
+        data: np.ndarray,
+        pid: int,
+        pcr: int,
+        has_pcr: bool,
+        pusi: bool,
+        cc: int,
+        disc: bool,
+        off: int,
+        start: int,
+        index: int,
+    ) -> bool:
+        """One rare packet; True when the set of interesting PIDs changed."""
+        if has_pcr:
+            if self._pcr.pid is None:
+                self._pcr.set_pid(pid)
+            if pid == self._pcr.pid:
+                self._pcr.add(index, pcr, disc)
+        changed = False
+        if off < TS_PACKET_SIZE and self._psi_lut[pid]:
+            payload = data[start + off : start + TS_PACKET_SIZE].tobytes()
+            if self._program.feed(pid, payload, pusi, cc, self._iv.errors):
+                self._on_program_change()
+                changed = True
+        probe = self._probe
+        if probe is not None and not probe.done and pid == probe.pid and off < TS_PACKET_SIZE:
+            payload = data[start + off : start + TS_PACKET_SIZE].tobytes()
+            if probe.feed(payload, pusi, self._iv.errors):
+                changed = True
+        return changed
+
+    def _on_program_change(self) -> None:
+        self._psi_lut[:] = False
+        for p in self._program.psi_pids:
+            self._psi_lut[p] = True
+        info = self._program.program
+        if info is None:
+            return
+        if info.pcr_pid != NULL_PID:
+            self._pcr.set_pid(info.pcr_pid)
+        video = info.video
+        if video is None or video.video_coding is None:
+            self._probe = None
+            return
+        if (
+            self._probe is not None
+            and self._probe.pid == video.pid
+            and self._probe.coding == video.video_coding
+        ):
+            return
+        if not self._inspector_loaded:
+            self._inspector = load_inspector()
+            self._inspector_loaded = True
+        c = self.config
+        self._probe = VideoProbe(
+            video.pid,
+            video.video_coding,
+            self._inspector,
+            c.video_probe_bytes,
+            c.video_probe_max_pes,
+        )
+
+    # ------------------------------------------------------------------ FEC
+
+    def _process_fec(
+        self, data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, arrival: np.ndarray
+    ) -> None:
+        if offsets.shape[0] == 0:
+            return
+        f = parse_fec_headers(data, offsets, lengths)
+        errs = np.bincount(f.error, minlength=ERROR_KIND_COUNT)
+        for i in np.flatnonzero(errs[1:]) + 1:
+            self._iv.errors[i] += int(errs[i])
+        ok = f.error == 0
+        if not ok.any():
+            return
+        row = f.row[ok]
+        col = ~row
+        self._iv.fec_row += int(np.count_nonzero(row))
+        self._iv.fec_column += int(np.count_nonzero(col))
+        if col.any():
+            self._fec_l = int(f.l_cols[ok][col][-1])
+            self._fec_d = int(f.d_rows[ok][col][-1])
+        elif self._fec_l == 0:
+            self._fec_l = int(f.l_cols[ok][-1])
+        last = int(arrival[ok][-1])
+        self._fec_last_ns = last if self._fec_last_ns is None else max(self._fec_last_ns, last)
+
+    # ------------------------------------------------------------------ closing intervals
+
+    def _advance(self, k_new: int) -> None:
+        """Close intervals up to (not including) k_new, keeping at most max_reports."""
+        while self._k < k_new:
+            self._close()
+            self._k += 1
+            skip = k_new - self._k - self.config.max_reports
+            if skip > 0:  # a long silence: only the last max_reports intervals are reported
+                self._buffer.empty()
+                self._k += skip
+
+    def _close(self) -> None:
+        c, iv = self.config, self._iv
+        assert self._t0 is not None
+        start = self._t0 + self._k * self._interval_ns
+        end = start + self._interval_ns
+        secs = self._interval_ns / 1e9
+        pcr_rate = self._pcr.take_interval()
+        total_bytes = iv.ts_packets * TS_PACKET_SIZE
+        if c.media_rate_bps is not None:
+            rate, source = c.media_rate_bps, "configured"
+        elif pcr_rate is not None:
+            rate, source = pcr_rate, "pcr"
+        elif self._pcr.last_rate is not None:
+            rate, source = self._pcr.last_rate, "pcr"
+        elif total_bytes:
+            rate, source = total_bytes * 8 / secs, "measured"
+        else:
+            rate, source = None, "none"
+        if iv.arrivals:
+            arr = np.concatenate(iv.arrivals)
+            mb = np.concatenate(iv.media_bytes)
+        else:
+            arr = mb = np.zeros(0, dtype=np.int64)
+        df = delay_factor_ms(arr, mb, rate) if rate and arr.size else None
+        buffer = None
+        if rate:
+            self._buffer.run(arr, mb, rate, end)
+            buffer = BufferStatus(
+                size_ms=c.buffer_size_ms,
+                occupancy_ms=int(round(self._buffer.occupancy_ms(rate))),
+                occupancy_percent=self._buffer.occupancy_percent(rate),
+                playing=self._buffer.playing,
+                underflows=self._buffer.underflows,
+                overflows=self._buffer.overflows,
+            )
+        counts = iv.pid_packets
+        pid_rates = {
+            int(p): float(counts[p]) * TS_PACKET_SIZE * 8 / secs for p in np.flatnonzero(counts)
+        }
+        bitrate = total_bytes * 8 / secs
+        null = bool(counts[NULL_PID])
+        rate_type = self._rate_all.add(bitrate, null)
+        tsdf = self._tsdf.value_us()
+        self._tsdf.start_period()
+        limit = end - self._timeout_ns
+
+        def present(p: int) -> bool:
+            return bool(self._last_seen[p] != _NEVER and self._last_seen[p] >= limit)
+
+        info = self._program.program
+        video = None
+        audio: tuple[AudioStatus, ...] = ()
+        pid_present: dict[int, bool] = {}
+        if info is not None:
+            for s in info.streams:
+                pid_present[s.pid] = present(s.pid)
+            v = info.video
+            if v is not None and v.video_coding is not None:
+                vrate = pid_rates.get(v.pid, 0.0)
+                vtype = self._rate_video.add(vrate)
+                fmt = (
+                    self._probe.format
+                    if self._probe is not None and self._probe.pid == v.pid
+                    else None
+                )
+                video = VideoStatus(
+                    v.pid,
+                    v.stream_type,
+                    v.video_coding,
+                    fmt,
+                    present(v.pid),
+                    vrate,
+                    vtype,
+                    self._rate_video.maximum,
+                )
+            audio = tuple(
+                AudioStatus(
+                    i + 1,
+                    s.pid,
+                    s.stream_type,
+                    s.audio_format,
+                    present(s.pid),
+                    pid_rates.get(s.pid, 0.0),
+                )
+                for i, s in enumerate(info.audio)
+                if s.audio_format is not None
+            )
+        fec_on = self._fec_last_ns is not None and self._fec_last_ns >= limit and self._fec_l > 0
+        fec = FecStatus(
+            fec_type=FecType.SMPTE_2022_1 if fec_on else FecType.NONE,
+            l_cols=self._fec_l if fec_on else 0,
+            d_rows=self._fec_d if fec_on else 0,
+            length_dimension=fec_length_dimension(self._fec_l, self._fec_d) if fec_on else 0,
+            column_packets=iv.fec_column,
+            row_packets=iv.fec_row,
+        )
+        report = IntervalReport(
+            index=self._k,
+            interval_start_s=self._k * self._interval_ns / 1e9,
+            interval_s=secs,
+            start_ns=start,
+            datagrams=iv.datagrams,
+            ts_packets=iv.ts_packets,
+            df_ms=df,
+            mlr=max(iv.ts_lost_rtp, iv.cc_lost) / secs,
+            tsdf_us=tsdf,
+            rtp_lost=iv.rtp_lost,
+            rtp_reordered=iv.rtp_late,
+            rtp_duplicates=iv.rtp_dup,
+            ssrc=self._ssrc,
+            ssrc_changes=iv.ssrc_changes,
+            seq_restarts=iv.seq_restarts,
+            ts_lost_rtp=iv.ts_lost_rtp,
+            ts_lost_cc=iv.cc_lost,
+            cc_errors=iv.cc_errors,
+            cc_errors_per_pid=dict(sorted(iv.cc_per_pid.items())),
+            bitrate_bps=bitrate,
+            pid_bitrate_bps=pid_rates,
+            bitrate_type=rate_type,
+            bitrate_max_bps=self._rate_all.maximum,
+            null_packets=null,
+            pcr_pid=self._pcr.pid,
+            pcr_rate_bps=pcr_rate,
+            media_rate_bps=rate,
+            media_rate_source=source,
+            program=info,
+            video=video,
+            audio=audio,
+            pid_present=pid_present,
+            fec=fec,
+            buffer=buffer,
+            errors=error_counts_dict(iv.errors),
+        )
+        self._reports.append(report)
+        self._latest = report
+        t = self._tot
+        t["datagrams"] += iv.datagrams
+        t["ts_packets"] += iv.ts_packets
+        t["rtp_lost"] += iv.rtp_lost
+        t["rtp_late"] += iv.rtp_late
+        t["rtp_dup"] += iv.rtp_dup
+        t["ssrc_changes"] += iv.ssrc_changes
+        t["cc_errors"] += iv.cc_errors
+        self._tot_errors = [x + y for x, y in zip(self._tot_errors, iv.errors, strict=True)]
+        self._iv = _Interval()
+
+
+__all__ = ["AnalyzerConfig", "BitRateType", "IntervalReport", "StreamAnalyzer"]

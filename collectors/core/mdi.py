@@ -1,0 +1,75 @@
+"""Media Delivery Index delay factor and the PCR-derived media rate.
+
+Delay factor (RFC 4445 section 4.1): over a measurement interval a virtual buffer receives the
+media bytes of each packet at its arrival and drains at the nominal media rate::
+
+    VB(i, pre)  = sum of bytes of packets before i in the interval - rate * (T(i) - T(0))
+    VB(i, post) = VB(i, pre) + bytes of packet i
+    DF = (max VB - min VB) / rate
+
+T(0) is the arrival of the first packet of the interval. Media bytes are the 188-byte TS
+packets of the datagram; RTP/UDP/IP headers are not counted, so that the bytes match a rate
+that is the TS rate.
+
+Media rate from the PCR (ISO/IEC 13818-1 2.4.2.2, the transport rate equation): for two
+consecutive PCRs of the PCR PID, rate = (TS packets from one PCR packet to the next) * 188 * 8
+* 27 MHz / (PCR delta). Pairs across a discontinuity_indicator, or with a delta of zero or
+more than one second, are skipped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ts import PCR_HZ, PCR_MODULUS, TS_PACKET_SIZE
+
+MAX_PCR_GAP = PCR_HZ  # 1 s; ISO/IEC 13818-1 requires PCRs at least every 100 ms
+
+
+def delay_factor_ms(arrival_ns: np.ndarray, media_bytes: np.ndarray, rate_bps: float) -> float:
+    """DF in milliseconds for one interval's packets (arrival order) at ``rate_bps``."""
+    if arrival_ns.shape[0] == 0 or rate_bps <= 0:
+        return 0.0
+    b = media_bytes.astype(np.float64)
+    before = np.cumsum(b) - b
+    drained = (arrival_ns - arrival_ns[0]).astype(np.float64) * (rate_bps / 8e9)
+    pre = before - drained
+    post = pre + b
+    return float(post.max() - pre.min()) / (rate_bps / 8.0) * 1000.0
+
+
+class PcrRateMeter:
+    """Accumulates PCR pairs of the PCR PID; one rate per measurement interval."""
+
+    def __init__(self) -> None:
+        self.pid: int | None = None
+        self.last_index: int | None = None
+        self.last_pcr = 0
+        self.bytes = 0
+        self.ticks = 0
+        self.last_rate: float | None = None
+
+    def set_pid(self, pid: int) -> None:
+        if pid != self.pid:
+            self.pid = pid
+            self.last_index = None
+
+    def add(self, ts_index: int, pcr: int, discontinuity: bool) -> None:
+        """A PCR of the PCR PID carried by the TS packet number ``ts_index`` of the stream."""
+        if self.last_index is not None and not discontinuity:
+            delta = (pcr - self.last_pcr) % PCR_MODULUS
+            if 0 < delta <= MAX_PCR_GAP and ts_index > self.last_index:
+                self.bytes += (ts_index - self.last_index) * TS_PACKET_SIZE
+                self.ticks += delta
+        self.last_index = ts_index
+        self.last_pcr = pcr
+
+    def take_interval(self) -> float | None:
+        """The rate (bit/s) over the pairs seen since the last call, or None if there were none."""
+        rate = None
+        if self.ticks > 0:
+            rate = self.bytes * 8 * PCR_HZ / self.ticks
+            self.last_rate = rate
+        self.bytes = 0
+        self.ticks = 0
+        return rate

@@ -1,0 +1,107 @@
+"""RTP sequence-number tracking: loss, reordering, duplicates (RFC 3550 A.1, vectorised).
+
+Sequence numbers are extended past the 16-bit wrap by adding the signed 16-bit difference to
+the previous packet. Against the highest extended number received so far (max):
+
+- a packet above max advances it; the numbers skipped (ext - max - 1) are *lost* (counted
+  when the gap is seen, so a packet that turns up later is still counted once in MLR, as the
+  out-of-order packet RFC 4445 asks to count);
+- a packet at or below max that was received before is a *duplicate*;
+- any other packet at or below max is *reordered* (late); the net loss RFC 3550 reports is
+  lost - reordered;
+- a packet more than ``MAX_MISORDER`` below max is taken as a sequence restart (the sender
+  restarted with the same SSRC): it is counted, and tracking starts again from it.
+
+The tracker keeps its state between calls, so splitting a sequence into calls of any size
+gives the same results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_MISORDER = 3000
+_NEVER = np.iinfo(np.int64).min
+_BASE = 1 << 20  # first extended number: keeps late packets before the first one positive
+
+
+@dataclass(slots=True)
+class SeqResult:
+    """Per-packet results of one call: numbers lost before each packet, late and dup flags."""
+
+    gap: np.ndarray  # int64
+    late: np.ndarray  # bool
+    dup: np.ndarray  # bool
+    restarts: int
+
+
+class SequenceTracker:
+    """Tracks one RTP source (one SSRC); call reset() when the SSRC changes."""
+
+    def __init__(self) -> None:
+        self._seen = np.full(65536, _NEVER, dtype=np.int64)
+        self.reset()
+
+    def reset(self) -> None:
+        self.started = False
+        self.last16 = 0
+        self.ext_last = 0
+        self.ext_max = 0
+        self._seen.fill(_NEVER)
+
+    def process(self, seq: np.ndarray) -> SeqResult:
+        """Account for packets with these sequence numbers, in arrival order."""
+        seq = seq.astype(np.int64, copy=False)
+        n = seq.shape[0]
+        gap = np.zeros(n, dtype=np.int64)
+        late = np.zeros(n, dtype=bool)
+        dup = np.zeros(n, dtype=bool)
+        restarts = 0
+        pos = 0
+        while pos < n:
+            if not self.started:
+                first = int(seq[pos])
+                self.started = True
+                self.last16 = first
+                self.ext_last = first + _BASE
+                self.ext_max = self.ext_last - 1
+                self._seen.fill(_NEVER)
+            r = self._run(seq[pos:], gap[pos:], late[pos:], dup[pos:])
+            pos += r
+            if pos < n:
+                restarts += 1
+                self.started = False
+        return SeqResult(gap, late, dup, restarts)
+
+    def _run(self, s: np.ndarray, gap: np.ndarray, late: np.ndarray, dup: np.ndarray) -> int:
+        """Process s until a restart; fills the output views; returns packets consumed."""
+        prev = np.empty_like(s)
+        prev[0] = self.last16
+        prev[1:] = s[:-1]
+        d = ((s - prev + 32768) & 0xFFFF) - 32768
+        ext = self.ext_last + np.cumsum(d)
+        m = np.maximum.accumulate(np.concatenate(([self.ext_max], ext)))
+        m_prev = m[:-1]
+        jump = (m_prev - ext) > MAX_MISORDER
+        r = int(np.argmax(jump)) if jump.any() else s.shape[0]
+        if r == 0:  # the first packet is a restart: the caller starts over from it
+            return 0
+        ext, m_prev = ext[:r], m_prev[:r]
+        key = ext & 0xFFFF
+        is_dup = self._seen[key] == ext
+        if r > 1 and not bool(np.all(d[1:r] > 0)):
+            order = np.argsort(ext, kind="stable")
+            srt = ext[order]
+            same = np.flatnonzero(srt[1:] == srt[:-1]) + 1
+            is_dup[order[same]] = True
+        adv = ext > m_prev
+        gap[:r] = np.where(adv, ext - m_prev - 1, 0)
+        late[:r] = ~adv & ~is_dup
+        dup[:r] = is_dup
+        np.maximum.at(self._seen, key, ext)
+        self.last16 = int(s[r - 1])
+        self.ext_last = int(ext[-1])
+        self.ext_max = int(m[r])
+        return r

@@ -1,0 +1,318 @@
+import random
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from iec62379.collectors.core.analyzer import StreamAnalyzer
+from iec62379.collectors.core.batch import FlowKey, PacketBatch
+from iec62379.collectors.core.demux import FlowDemux
+from iec62379.collectors.core.fec import FecType
+from iec62379.collectors.core.formats import AudioFormat, VideoCoding, VideoFormat
+from iec62379.collectors.core.report import AnalyzerConfig
+from packets import TsMux, fec_packet, pat_section, pmt_section, rtp, ts_packet
+
+MS = 1_000_000
+PAT = pat_section({1: 0x1000})
+PMT = pmt_section(1, 0x100, [(0x1B, 0x100, b""), (0x0F, 0x101, b"")])
+
+
+def make_stream(n=2000, period_ns=MS, drop=(), ssrc_from=None, audio_until=None, jitter=None):
+    """RTP datagrams of 7 TS packets, one per period: PSI every 100, PCR every 40 datagrams,
+    audio PID 0x101 in every 10th. Returns (payloads, arrivals)."""
+    mux = TsMux()
+    rate = 7 * 188 * 8 * 1e9 / period_ns
+    pay, arr = [], []
+    for i in range(n):
+        t = i * period_ns
+        pk = []
+        if i % 100 == 0:
+            pk += [
+                mux.packet(0, b"\x00" + PAT, pusi=True),
+                mux.packet(0x1000, b"\x00" + PMT, pusi=True),
+            ]
+        if i % 40 == 0:
+            pk.append(
+                mux.packet(
+                    0x100,
+                    pcr=int(i * 7 * 188 * 8 * 27e6 / rate),
+                    pusi=True,
+                    payload=b"\x00\x00\x01\xe0\x00\x00\x80\x00\x00ES",
+                )
+            )
+        if i % 10 == 0 and (audio_until is None or t < audio_until):
+            pk.append(mux.packet(0x101, b"a"))
+        while len(pk) < 7:
+            pk.append(mux.packet(0x100, b"v"))
+        if i in drop:
+            continue
+        ssrc = 2 if ssrc_from is not None and i >= ssrc_from else 1
+        pay.append(rtp(i, i * period_ns * 90_000 // 1_000_000_000, b"".join(pk), ssrc=ssrc))
+        arr.append(t + (jitter(i) if jitter else 0))
+    return pay, arr
+
+
+def run(pay, arr, end_ns, config=None, **kw):
+    a = StreamAnalyzer(config or AnalyzerConfig(), **kw)
+    a.feed_batch(PacketBatch.from_payloads(pay, arr))
+    a.snapshot(end_ns)
+    return a.pop_reports()
+
+
+def test_clean_stream():
+    pay, arr = make_stream()
+    r = run(pay, arr, 2_000 * MS)
+    assert [x.index for x in r] == [0, 1]
+    x = r[1]
+    assert x.datagrams == 1000 and x.ts_packets == 7000
+    assert x.mlr == 0 and x.cc_errors == 0 and x.rtp_lost == 0
+    assert x.bitrate_bps == pytest.approx(7000 * 188 * 8)
+    assert x.pcr_rate_bps == pytest.approx(7 * 188 * 8 * 1000, rel=1e-6)
+    assert x.media_rate_source == "pcr"
+    assert x.df_ms == pytest.approx(1.0, abs=0.01)  # one datagram's duration: no jitter
+    assert x.mdi == "1.00:0.00"
+    assert x.tsdf_us == 0
+    assert x.video.coding == VideoCoding.H264 and x.video.pid == 0x100 and x.video.present
+    assert [(a.component, a.pid, a.format, a.present) for a in x.audio] == [
+        (1, 0x101, AudioFormat.AAC_ADTS, True)
+    ]
+    assert x.errors == {}
+    assert x.buffer is not None and x.buffer.playing and 40 <= x.buffer.occupancy_percent <= 60
+
+
+def test_loss_gives_mlr():
+    pay, arr = make_stream(drop={1200, 1201, 1500})  # 3 datagrams of 7 TS packets in interval 1
+    r = run(pay, arr, 2_000 * MS)
+    x = r[1]
+    assert x.rtp_lost == 3 and x.ts_lost_rtp == 21
+    assert x.mlr == pytest.approx(21.0)
+    assert x.cc_errors >= 2
+    assert r[0].mlr == 0
+
+
+def test_plain_udp_loss_from_cc():
+    pay, arr = make_stream(n=1000, drop={500})
+    pay = [p[12:] for p in pay]  # strip RTP: plain UDP MPEG-TS
+    x = run(pay, arr, 1_000 * MS)[0]
+    assert x.tsdf_us is None and x.rtp_lost == 0
+    assert x.ts_lost_cc == 7 and x.mlr == pytest.approx(7.0)
+
+
+def test_reorder_and_duplicate():
+    pay, arr = make_stream(n=1000)
+    pay[300], pay[301] = pay[301], pay[300]
+    pay.insert(600, pay[599])
+    arr.insert(600, arr[599])
+    x = run(pay, arr, 1_000 * MS)[0]
+    assert (x.rtp_lost, x.rtp_reordered, x.rtp_duplicates) == (1, 1, 1)
+    assert x.ts_lost_rtp == 7
+    # the swapped datagrams step the video counter back and forth (CC cannot tell reordering
+    # from loss); MLR takes the larger of the two views
+    assert x.ts_lost_cc > 7 and x.mlr == pytest.approx(x.ts_lost_cc)
+    # the duplicate datagram is dropped before the TS analysis: only the swap shows
+    # (video counter: 299 -> 301 gap, 301 -> 300 back, 300 -> 302 gap)
+    assert x.cc_errors == 3 and x.ts_packets == 7000
+
+
+def test_ssrc_change_restarts_tracking():
+    pay, arr = make_stream(n=1000, ssrc_from=500)
+    pay = pay[:500] + [rtp(40000 + i, 5, p[12:], ssrc=2) for i, p in enumerate(pay[500:])]
+    x = run(pay, arr, 1_000 * MS)[0]
+    assert x.ssrc_changes == 1 and x.rtp_lost == 0 and x.ssrc == 2
+
+
+def test_delay_and_tsdf_pattern():
+    # every 10th datagram arrives 3 ms late (arrival order is kept)
+    pay, arr = make_stream(n=1000, jitter=lambda i: 3 * MS if i % 10 == 5 else 0)
+    order = np.argsort(arr, kind="stable")
+    pay = [pay[i] for i in order]
+    arr = [arr[i] for i in order]
+    cfg = AnalyzerConfig(media_rate_bps=7 * 188 * 8 * 1000)
+    x = run(pay, arr, 1_000 * MS, cfg)[0]
+    assert x.media_rate_source == "configured"
+    assert x.tsdf_us == 3000
+    # In ms of media: normally VB goes 0 -> 1 at each arrival. While datagram i is late,
+    # the arrivals at i+1, i+2 and its own at i+3 see VB(pre) = -1, so DF = 1 - (-1) = 2 ms.
+    assert x.df_ms == pytest.approx(2.0, abs=0.001)
+
+
+def test_interval_boundaries_and_empty_intervals():
+    pay = [rtp(i, i, ts_packet(0x100, i)) for i in range(4)]
+    arr = [0, 500 * MS, 1_000 * MS, 1_999 * MS]  # 1.000 s belongs to interval 1
+    a = StreamAnalyzer()
+    a.feed_batch(PacketBatch.from_payloads(pay, arr))
+    assert a.pop_reports()[0].datagrams == 2
+    assert a.snapshot(2_999 * MS).index == 1
+    assert a.snapshot(3_000 * MS).index == 2
+    reps = a.pop_reports()
+    assert [(r.index, r.datagrams) for r in reps] == [(1, 2), (2, 0)]
+    assert reps[1].interval_start_s == 2.0 and reps[1].bitrate_bps == 0
+
+
+def test_presence_timeout():
+    pay, arr = make_stream(n=3000, audio_until=1_600 * MS)
+    r = run(pay, arr, 3_000 * MS, AnalyzerConfig(presence_timeout_s=0.5))
+    assert [x.audio[0].present for x in r] == [True, True, False]
+    assert r[2].audio[0].mib_format == AudioFormat.NO_AUDIO
+    assert all(x.video.present for x in r)
+    r = run(pay, arr, 3_000 * MS, AnalyzerConfig(presence_timeout_s=2.0))
+    assert [x.audio[0].present for x in r] == [True, True, True]
+
+
+def test_malformed_packets_are_counted_not_raised():
+    good = rtp(1, 0, ts_packet(0x100, 0))
+    bad = [
+        b"\x80" * 7,  # rtp_short
+        rtp(2, 0, ts_packet(0x100, 1), version=1),  # rtp_version
+        rtp(3, 0, b"\x47" * 100),  # ts_length
+        rtp(4, 0, b"\x00" * 188),  # ts_sync
+        b"",  # empty payload: ts_length
+        b"\x47" * 10,  # plain UDP, not 188: ts_length
+    ]
+    a = StreamAnalyzer()
+    for i, p in enumerate([good, *bad]):
+        a.feed(p, i * MS)
+    a.snapshot(1_000 * MS)
+    x = a.pop_reports()[0]
+    assert x.errors == {"rtp_short": 1, "rtp_version": 1, "ts_length": 3, "ts_sync": 1}
+    assert x.datagrams == 7
+
+
+def test_bad_psi_crc_counted():
+    sec = bytearray(PAT)
+    sec[-1] ^= 0xFF
+    a = StreamAnalyzer()
+    for i in range(3):
+        a.feed(rtp(i, 0, ts_packet(0, i, b"\x00" + bytes(sec), pusi=True)), i * MS)
+    a.snapshot(1_000 * MS)
+    x = a.pop_reports()[0]
+    assert x.errors == {"psi_crc": 3} and x.program is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.binary(max_size=400), min_size=1, max_size=20))
+def test_garbage_never_raises(payloads):
+    a = StreamAnalyzer()
+    a.feed_batch(PacketBatch.from_payloads(payloads, list(range(len(payloads)))))
+    for p in payloads:
+        a.feed(p, 10)
+        a.feed_fec(p, 10)
+    a.snapshot(5_000 * MS)
+
+
+def _comparable(reports):
+    return [
+        (
+            r.index,
+            r.df_ms,
+            r.mlr,
+            r.tsdf_us,
+            r.rtp_lost,
+            r.rtp_reordered,
+            r.rtp_duplicates,
+            r.cc_errors,
+            r.cc_errors_per_pid,
+            r.pid_bitrate_bps,
+            r.pcr_rate_bps,
+            r.program,
+            r.video,
+            r.audio,
+            r.buffer,
+            r.errors,
+            r.ssrc_changes,
+            r.bitrate_type,
+        )
+        for r in reports
+    ]
+
+
+def test_feed_and_feed_batch_agree():
+    pay, arr = make_stream(
+        n=2500, drop={7, 900, 901, 1333}, ssrc_from=2000, jitter=lambda i: (i * 7919) % (2 * MS)
+    )
+    pay[100], pay[101] = pay[101], pay[100]
+    pay.insert(50, pay[49])
+    arr.insert(50, arr[49])
+    pay.insert(70, b"garbage")
+    arr.insert(70, arr[70])
+    end = 3_000 * MS
+    one = StreamAnalyzer()
+    for p, t in zip(pay, arr, strict=True):
+        one.feed(p, t)
+    one.snapshot(end)
+    whole = run(pay, arr, end)
+    rnd = random.Random(5)
+    chunked = StreamAnalyzer()
+    i = 0
+    while i < len(pay):
+        j = i + rnd.randint(1, 300)
+        chunked.feed_batch(PacketBatch.from_payloads(pay[i:j], arr[i:j]))
+        i = j
+    chunked.snapshot(end)
+    a, b, c = _comparable(one.pop_reports()), _comparable(whole), _comparable(chunked.pop_reports())
+    assert a == b == c
+    assert whole[0].rtp_duplicates == 1 and whole[0].errors == {"rtp_short": 1}
+
+
+def test_video_format_from_inspector():
+    fmt = VideoFormat(1920, 1080, Fraction(25), True, Fraction(16, 9))
+    seen = []
+
+    def inspector(coding, es):
+        seen.append((coding, es[:4]))
+        return fmt if len(seen) >= 2 else None
+
+    pay, arr = make_stream(n=1000)
+    x = run(pay, arr, 1_000 * MS, inspector=inspector)[0]
+    assert x.video.format == fmt
+    assert seen[0][0] == VideoCoding.H264 and seen[0][1] == b"ES\xff\xff"
+
+
+def test_demux_routes_media_and_fec():
+    pay, arr = make_stream(n=1000)
+    media = FlowKey(b"\x0a\x00\x00\x01", 1234, b"\xef\x01\x01\x01", 5000)
+    col = FlowKey(media.src_addr, 1234, media.dst_addr, 5002)
+    row = FlowKey(media.src_addr, 1234, media.dst_addr, 5004)
+    other = FlowKey(media.src_addr, 1234, b"\xef\x01\x01\x02", 6000)
+    payloads, arrivals, flows = [], [], []
+    for i, (p, t) in enumerate(zip(pay, arr, strict=True)):
+        payloads.append(p), arrivals.append(t), flows.append(0)
+        if i % 50 == 49:
+            (
+                payloads.append(fec_packet(i, row=False, l_cols=10, d_rows=5)),
+                arrivals.append(t),
+                flows.append(1),
+            )
+        if i % 10 == 9:
+            (
+                payloads.append(fec_packet(i, row=True, l_cols=10, d_rows=5)),
+                arrivals.append(t),
+                flows.append(2),
+            )
+    payloads.append(b"\x80" * 12), arrivals.append(arr[-1]), flows.append(3)
+    b = PacketBatch.from_payloads(payloads, arrivals)
+    b.flow_ids = np.array(flows, dtype=np.int32)
+    b.flows = [media, col, row, other]
+    d = FlowDemux(auto_create=False)
+    a = d.add_stream(media.dst_addr, 5000)
+    d.feed_batch(b)
+    x = a.snapshot(1_000 * MS)
+    assert x.datagrams == 1000 and x.errors == {}
+    assert (x.fec.fec_type, x.fec.l_cols, x.fec.d_rows, x.fec.length_dimension) == (
+        FecType.SMPTE_2022_1,
+        10,
+        5,
+        1005,
+    )
+    assert (x.fec.column_packets, x.fec.row_packets) == (20, 100)
+    assert d.unrouted == 1
+    # without FEC the type is none and xxyy 0 after the presence timeout
+    a.feed_batch(PacketBatch.from_payloads(pay[:1], [2_500 * MS]))
+    y = a.snapshot(3_000 * MS)
+    assert y.fec.fec_type == FecType.NONE and y.fec.length_dimension == 0
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match=r"AnalyzerConfig.transport = 'tcp'"):
+        AnalyzerConfig(transport="tcp")

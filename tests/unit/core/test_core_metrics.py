@@ -1,0 +1,121 @@
+import numpy as np
+import pytest
+from iec62379.collectors.core.bitrate import BitRateType, RateClassifier
+from iec62379.collectors.core.buffer import PlayoutBuffer
+from iec62379.collectors.core.cc import ContinuityChecker
+from iec62379.collectors.core.mdi import PcrRateMeter, delay_factor_ms
+from iec62379.collectors.core.seq import SequenceTracker
+from iec62379.collectors.core.tsdf import TsdfMeter
+
+
+def seq_counts(seqs, splits=()):
+    t = SequenceTracker()
+    parts = np.split(np.array(seqs), list(splits))
+    gap = late = dup = restarts = 0
+    for p in parts:
+        if p.size:
+            r = t.process(p)
+            gap += int(r.gap.sum())
+            late += int(r.late.sum())
+            dup += int(r.dup.sum())
+            restarts += r.restarts
+    return gap, late, dup, restarts
+
+
+@pytest.mark.parametrize("splits", [(), (1,), (2, 3), (1, 2, 3, 4, 5, 6)])
+def test_seq_loss_reorder_dup(splits):
+    # 10 11 [12 lost] 13 15 14 14 16: 12 missing, 14 late (reordered), second 14 duplicate
+    assert seq_counts([10, 11, 13, 15, 14, 14, 16], splits) == (2, 1, 1, 0)
+
+
+def test_seq_wrap():
+    assert seq_counts([65533, 65534, 65535, 0, 2, 3]) == (1, 0, 0, 0)
+    assert seq_counts([65535, 1, 0]) == (1, 1, 0, 0)
+
+
+def test_seq_restart():
+    assert seq_counts([5000, 5001, 100, 101]) == (0, 0, 0, 1)
+
+
+def cc_run(packets, splits=()):
+    """packets: (pid, cc, has_payload, discontinuity)."""
+    c = ContinuityChecker()
+    arr = np.array(packets, dtype=np.int64)
+    errors = lost = 0
+    for part in np.split(arr, list(splits)):
+        if part.size:
+            r = c.process(part[:, 0], part[:, 1], part[:, 2] != 0, part[:, 3] != 0)
+            errors += r.errors
+            lost += r.lost
+    return errors, lost
+
+
+@pytest.mark.parametrize("splits", [(), (1,), (3,), (1, 2, 3, 4)])
+def test_cc_duplicate_once_is_legal(splits):
+    assert cc_run([(1, 5, 1, 0), (1, 5, 1, 0), (1, 6, 1, 0)], splits) == (0, 0)
+    assert cc_run([(1, 5, 1, 0), (1, 5, 1, 0), (1, 5, 1, 0), (1, 6, 1, 0)], splits) == (1, 0)
+
+
+def test_cc_gap_discontinuity_and_no_payload():
+    assert cc_run([(1, 5, 1, 0), (1, 8, 1, 0)]) == (1, 2)
+    assert cc_run([(1, 5, 1, 0), (1, 8, 1, 1)]) == (0, 0)
+    assert cc_run([(1, 5, 1, 0), (1, 5, 0, 0), (1, 5, 0, 0), (1, 6, 1, 0)]) == (0, 0)
+    assert cc_run([(1, 15, 1, 0), (1, 0, 1, 0), (0x1FFF, 3, 1, 0), (0x1FFF, 9, 1, 0)]) == (0, 0)
+    # interleaved PIDs are checked separately
+    assert cc_run([(1, 0, 1, 0), (2, 7, 1, 0), (1, 1, 1, 0), (2, 9, 1, 0)]) == (1, 1)
+
+
+def test_delay_factor_hand_computed():
+    rate = 1_000_000.0  # bit/s = 125 bytes/ms
+    # 3 packets of 125 bytes at 0, 1 ms, 3 ms: VB pre 0, 0, -125; post 125, 125, 0
+    arr = np.array([0, 1_000_000, 3_000_000])
+    assert delay_factor_ms(arr, np.array([125, 125, 125]), rate) == pytest.approx(2.0)
+    # a burst: all three at t=0 -> VB 0..375 bytes = 3 ms
+    assert delay_factor_ms(np.zeros(3, np.int64), np.array([125] * 3), rate) == pytest.approx(3.0)
+
+
+def test_tsdf_hand_computed():
+    m = TsdfMeter(90_000)
+    # RTP timestamps 1 ms apart (90 ticks), arrivals 0, 1.5, 2, 3.2 ms: D = 0, .5, 0, .2 ms
+    m.process(np.array([0, 1_500_000]), np.array([2**32 - 90, 0]))
+    m.process(np.array([2_000_000, 3_200_000]), np.array([90, 180]))
+    assert m.value_us() == 500
+    m.start_period()
+    assert m.value_us() is None
+
+
+def test_pcr_rate():
+    p = PcrRateMeter()
+    p.set_pid(0x100)
+    p.add(0, 0, False)
+    p.add(100, 27_000_000 // 100, False)  # 100 packets in 10 ms
+    assert p.take_interval() == pytest.approx(100 * 188 * 8 * 100)
+    p.add(150, 27_000_000 // 100 + 10, True)  # discontinuity: no pair
+    assert p.take_interval() is None and p.last_rate is not None
+
+
+def test_rate_classifier():
+    c = RateClassifier(window=5, tolerance=0.02)
+    assert c.add(1e6) == BitRateType.UNSPECIFIED
+    assert c.add(1e6, null_packets=True) == BitRateType.CBR
+    assert c.add(1.01e6) == BitRateType.CBR
+    assert c.add(2e6) == BitRateType.VBR
+    assert c.maximum == 2e6
+
+
+def test_buffer_fills_to_half_then_drains():
+    b = PlayoutBuffer(100.0)  # 100 ms at 1 Mbit/s = 12500 bytes, half = 6250
+    rate = 1e6
+    t = np.arange(50, dtype=np.int64) * 1_000_000  # 125 bytes every ms: exactly the rate
+    b.run(t, np.full(50, 125), rate, 50_000_000)
+    assert b.playing and b.occupancy_ms(rate) == pytest.approx(49.0)
+    assert b.occupancy_percent(rate) == 49
+    b.run(np.zeros(0, np.int64), np.zeros(0, np.int64), rate, 150_000_000)  # stream stops
+    assert not b.playing and b.underflows == 1 and b.occupancy_percent(rate) == 1
+
+
+def test_buffer_overflow_clamps_to_size():
+    b = PlayoutBuffer(10.0)  # 1250 bytes at 1 Mbit/s
+    b.run(np.zeros(20, np.int64), np.full(20, 1000), 1e6, 0)
+    assert b.level == pytest.approx(1250) and b.overflows >= 1
+    assert b.occupancy_percent(1e6) == 100
