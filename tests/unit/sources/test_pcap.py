@@ -1,0 +1,323 @@
+"""The pcap/pcapng reader against tshark, against its own slow path, and on damaged files."""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from iec62379.collectors.sources.pcap import PcapReader, decode_packet, read_pcap
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+PCAP_DIR = FIXTURES / "pcap"
+FILES = sorted(p.name for p in PCAP_DIR.iterdir() if p.suffix in (".pcap", ".pcapng"))
+TRUNCATING = {"snaplen_cut.pcap", "ipv6_ext_frag.pcap"}  # files with incomplete datagrams
+
+
+def _load_maker():
+    spec = importlib.util.spec_from_file_location("make_pcaps", FIXTURES / "make_pcaps.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["make_pcaps"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+make_pcaps = _load_maker()
+
+
+def _rows(path: Path, **kw) -> tuple[list[tuple[int, int, int]], PcapReader]:
+    """(arrival ns, dst port, payload length) of every delivered datagram."""
+    reader = read_pcap(path, **kw)
+    rows = []
+    for batch in reader:
+        for i in range(len(batch)):
+            flow = batch.flows[int(batch.flow_ids[i])]
+            rows.append((int(batch.arrival_ns[i]), flow.dst_port, int(batch.lengths[i])))
+    return rows, reader
+
+
+@pytest.fixture(scope="module")
+def tshark_rows() -> dict[str, list[tuple[int | None, int, int]]]:
+    exe = shutil.which("tshark")
+    assert exe, "tshark is needed for these tests (Debian package tshark)"
+    out: dict[str, list[tuple[int | None, int, int]]] = {}
+    for name in FILES:
+        res = subprocess.run(
+            [
+                exe,
+                "-r",
+                str(PCAP_DIR / name),
+                "-n",
+                "-o",
+                "ip.defragment:FALSE",
+                "-o",
+                "ipv6.defragment:FALSE",
+                "-T",
+                "fields",
+                "-e",
+                "frame.time_epoch",
+                "-e",
+                "udp.dstport",
+                "-e",
+                "udp.length",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        rows = []
+        for line in res.stdout.splitlines():
+            t, port, length = (line.split("\t") + ["", "", ""])[:3]
+            if not port:
+                continue
+            ns = int(Decimal(t) * 1_000_000_000) if t else None
+            rows.append((ns, int(port.split(",")[0]), int(length.split(",")[0])))
+        out[name] = rows
+    return out
+
+
+def test_fixtures_are_reproducible(tmp_path: Path) -> None:
+    make_pcaps.main(["make_pcaps", str(tmp_path)])
+    for name in FILES:
+        assert (tmp_path / name).read_bytes() == (PCAP_DIR / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_matches_tshark(name: str, tshark_rows) -> None:
+    ours, reader = _rows(PCAP_DIR / name)
+    theirs = tshark_rows[name]
+    assert len(ours) == len(theirs), (ours, theirs)
+    for (ns, port, length), (tns, tport, tlen) in zip(ours, theirs, strict=True):
+        if tns is not None:  # Simple Packet Blocks have no time
+            assert ns == tns
+        assert port == tport
+        if name in TRUNCATING:
+            assert length <= tlen - 8
+        else:
+            assert length == tlen - 8
+    assert reader.stats.udp == len(ours)
+
+
+@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize("batch_size", [1, 3, 65536])
+def test_fast_path_equals_slow_path(name: str, batch_size: int) -> None:
+    """Every datagram the vectorised path delivers equals decode_packet on the same record."""
+    path = PCAP_DIR / name
+    data = path.read_bytes()
+    reader = read_pcap(path, batch_size=batch_size)
+    got = []
+    for batch in reader:
+        for i in range(len(batch)):
+            f = batch.flows[int(batch.flow_ids[i])]
+            got.append((batch.payload(i), f.src_addr, f.src_port, f.dst_addr, f.dst_port))
+    expected = []
+    for frame, linktype in _frames(data):
+        d = decode_packet(frame, linktype)
+        if d.status == "udp":
+            pay = frame[d.payload_offset : d.payload_offset + d.payload_length]
+            expected.append((pay, d.src_addr, d.src_port, d.dst_addr, d.dst_port))
+    assert got == expected
+
+
+def _frames(data: bytes):
+    """Independent, simple walk of a capture: (frame bytes, link type) of each record."""
+    if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1"):
+        e = "<"
+    elif data[:4] in (b"\xa1\xb2\xc3\xd4", b"\xa1\xb2\x3c\x4d"):
+        e = ">"
+    else:
+        e = None
+    if e is not None:
+        linktype = struct.unpack_from(e + "I", data, 20)[0]
+        pos = 24
+        while pos < len(data):
+            incl = struct.unpack_from(e + "I", data, pos + 8)[0]
+            yield data[pos + 16 : pos + 16 + incl], linktype
+            pos += 16 + incl
+        return
+    pos, ifaces, e = 0, [], "<"
+    while pos < len(data):
+        if data[pos : pos + 4] == b"\x0a\x0d\x0d\x0a":
+            e = "<" if data[pos + 8 : pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+            ifaces = []
+        btype, blen = struct.unpack_from(e + "II", data, pos)
+        if btype == 1:
+            ifaces.append(struct.unpack_from(e + "HHI", data, pos + 8))
+        elif btype == 6:
+            iface, _h, _l, cap = struct.unpack_from(e + "IIII", data, pos + 8)
+            yield data[pos + 28 : pos + 28 + cap], ifaces[iface][0]
+        elif btype == 3:
+            orig = struct.unpack_from(e + "I", data, pos + 8)[0]
+            yield data[pos + 12 : pos + 12 + min(orig, blen - 16)], ifaces[0][0]
+        pos += blen
+
+
+def test_stats_and_rules() -> None:
+    _, r = _rows(PCAP_DIR / "eth_us_le.pcap")
+    assert (r.stats.records, r.stats.udp, r.stats.non_udp) == (40, 37, 3)
+    assert r.format == "pcap"
+    rows, r = _rows(PCAP_DIR / "ipv6_ext_frag.pcap")
+    # 4 IPv6 with extension headers, first fragments (v6 and v4, truncated), one plain IPv6
+    assert r.stats.fragments == 2 and r.stats.truncated == 2 and r.stats.udp == 7
+    assert [p for _, p, _ in rows] == [3001, 3001, 3001, 3001, 3002, 3003, 3004]
+    rows, r = _rows(PCAP_DIR / "ipv6_ext_frag.pcap", include_truncated=False)
+    assert [p for _, p, _ in rows] == [3001, 3001, 3001, 3001, 3004]
+    rows, r = _rows(PCAP_DIR / "snaplen_cut.pcap")
+    assert r.stats.truncated == 5
+    assert [n for _, _, n in rows] == [200 - 14 - 20 - 8] * 5 + [10]
+
+
+def test_filters() -> None:
+    rows, r = _rows(PCAP_DIR / "eth_us_le.pcap", dst_port=5006)
+    assert rows and all(p == 5006 for _, p, _ in rows)
+    assert r.stats.filtered + r.stats.udp == 37
+    rows, _ = _rows(PCAP_DIR / "eth_ns_be_vlan.pcap", dst_addr="ff3e::1234")
+    assert len(rows) == 6 and all(p == 6002 for _, p, _ in rows)
+    rows, _ = _rows(PCAP_DIR / "eth_ns_be_vlan.pcap", dst_addr="239.1.1.1", dst_port=6000)
+    assert len(rows) == 18
+    with pytest.raises(ValueError, match="dst_addr"):
+        read_pcap(PCAP_DIR / "eth_us_le.pcap", dst_addr="not-an-address")
+    with pytest.raises(ValueError, match="dst_port"):
+        read_pcap(PCAP_DIR / "eth_us_le.pcap", dst_port=70000)
+
+
+def test_flow_ids_stable_across_batches() -> None:
+    big = read_pcap(PCAP_DIR / "eth_us_le.pcap")
+    b = next(big)
+    keys_big = [b.flows[i] for i in b.flow_ids.tolist()]
+    small = read_pcap(PCAP_DIR / "eth_us_le.pcap", batch_size=2)
+    keys_small = []
+    seen: list = []
+    for batch in small:
+        assert batch.flows[: len(seen)] == seen  # earlier ids keep their meaning
+        seen = list(batch.flows)
+        keys_small += [batch.flows[i] for i in batch.flow_ids.tolist()]
+    assert keys_small == keys_big
+    assert len(small.flows) == 3
+
+
+def test_payload_bytes_are_the_sent_ones() -> None:
+    rows = list(read_pcap(PCAP_DIR / "ng_multi.pcapng"))
+    b = rows[0]
+    assert b.payload(0) == make_pcaps.payload(100, 0)
+    assert b.payload(1) == make_pcaps.payload(301, 1)
+    assert b.flows[int(b.flow_ids[0])].dst_addr == make_pcaps.V6B
+
+
+def _pcap_header(snaplen: int = 65535) -> bytes:
+    return struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, snaplen, 1)
+
+
+def test_garbage_file(tmp_path: Path) -> None:
+    p = tmp_path / "junk.pcap"
+    p.write_bytes(b"this is not a capture at all")
+    with pytest.raises(ValueError, match=r"junk.pcap: byte 0: not a pcap or pcapng"):
+        read_pcap(p)
+    p.write_bytes(b"")
+    with pytest.raises(ValueError, match="junk.pcap: file is empty"):
+        read_pcap(p)
+    p.write_bytes(_pcap_header()[:10])
+    with pytest.raises(ValueError, match="file header needs 24 bytes"):
+        read_pcap(p)
+
+
+def test_record_larger_than_snaplen(tmp_path: Path) -> None:
+    p = tmp_path / "capture.pcap"
+    frame = make_pcaps.eth(make_pcaps.udp4(1, 2, 100, 0), 0x0800)
+    good = struct.pack("<IIII", 1, 0, len(frame), len(frame)) + frame
+    bad = struct.pack("<IIII", 1, 0, 70000, 70000) + b"\0" * 100
+    p.write_bytes(_pcap_header() + good + bad)
+    reader = read_pcap(p)
+    with pytest.raises(ValueError) as exc:
+        list(reader)
+    pos = 24 + len(good)
+    assert (
+        str(exc.value) == f"capture.pcap: record at byte {pos} claims 70000 bytes, snaplen is 65535"
+    )
+
+
+def test_truncated_pcap(tmp_path: Path) -> None:
+    src = (PCAP_DIR / "eth_us_le.pcap").read_bytes()
+    p = tmp_path / "cut.pcap"
+    p.write_bytes(src[:1000])
+    with pytest.raises(
+        ValueError, match=r"cut.pcap: record at byte \d+ claims \d+ bytes, only \d+ remain"
+    ):
+        list(read_pcap(p))
+    p.write_bytes(src[: 24 + 16 + 1358 + 8])  # one whole record, then half a header
+    with pytest.raises(ValueError, match=r"record at byte 1398: header needs 16 bytes"):
+        list(read_pcap(p))
+
+
+def test_damaged_pcapng(tmp_path: Path) -> None:
+    src = (PCAP_DIR / "ng_multi.pcapng").read_bytes()
+    p = tmp_path / "cut.pcapng"
+    p.write_bytes(src[:-30])
+    with pytest.raises(
+        ValueError,
+        match=r"cut.pcapng: block at byte 6064 \(type 0x3\) claims 136 bytes, only 130 remain",
+    ):
+        list(read_pcap(p))
+    bad = bytearray(src)
+    struct.pack_into("<I", bad, 4, 13)  # SHB length not a multiple of 4
+    p.write_bytes(bytes(bad))
+    with pytest.raises(
+        ValueError, match=r"block at byte 0 \(type 0xa0d0d0a\) has invalid length 13"
+    ):
+        list(read_pcap(p))
+    e = "<"
+    frame = make_pcaps.udp6(1, 2, 10, 0)
+    p.write_bytes(make_pcaps.shb(e) + make_pcaps.idb(e, 101) + make_pcaps.epb(e, 3, 0, frame))
+    with pytest.raises(ValueError, match=r"packet block at byte 48 refers to interface 3, only 1"):
+        list(read_pcap(p))
+    bad = bytearray(make_pcaps.shb(e))
+    bad[8:12] = b"abcd"
+    p.write_bytes(bytes(bad))
+    with pytest.raises(ValueError, match="bad byte-order magic"):
+        list(read_pcap(p))
+
+
+def test_pcapng_power_of_two_and_offset() -> None:
+    rows, _ = _rows(PCAP_DIR / "ng_pow2_be.pcapng")
+    assert len(rows) == 12
+    for i, (ns, _, _) in enumerate(rows):
+        exact = make_pcaps._t(i, 1_048_576_000)
+        assert 0 <= exact - ns < (1_000_000 if i % 3 == 0 else 1000)  # ms and 2^-20 s units
+
+
+def test_non_udp_and_unknown_link(tmp_path: Path) -> None:
+    p = tmp_path / "other.pcap"
+    frame = b"\x01\x02\x03"
+    p.write_bytes(
+        struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 147)
+        + struct.pack("<IIII", 1, 0, 3, 3)
+        + frame
+    )
+    reader = read_pcap(p)
+    assert list(reader) == []
+    assert reader.stats.records == 1 and reader.stats.non_udp == 1
+
+
+def test_speed_constant_and_mixed_sizes(tmp_path: Path) -> None:
+    """A loose floor (shared CI machines): the target is >= 1e6 datagrams/s."""
+    for sizes in ((1316,), (1316, 200, 1328)):
+        p = tmp_path / "big.pcap"
+        make_pcaps.write_large(p, 200_000, sizes)
+        t = time.perf_counter()
+        reader = read_pcap(p)
+        n = sum(len(b) for b in reader)
+        dt = time.perf_counter() - t
+        assert n == 200_000
+        assert reader.stats.udp == 200_000
+        assert n / dt > 150_000, f"{n / dt:.0f} datagrams/s for sizes {sizes}"
+        lengths = np.concatenate([b.lengths for b in read_pcap(p, batch_size=4096)])
+        assert lengths[: len(sizes)].tolist() == list(sizes)
