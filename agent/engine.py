@@ -3,7 +3,8 @@
 IEC 62379-1's access levels become VACM groups:
 - listener: reads the measurement tree, the system group, the interfaces and ifMIB subtrees and
   the engine's counters (snmp group, snmpEngine, usmStats); writes nothing;
-- supervisor: reads the same, and writes nMtTxRxPoint and nMtSIPServerAddr, nothing else.
+- supervisor: reads the same, and writes nMtTxRxPoint and nMtSIPServerAddr, nothing else
+  (its write view is the measurement tree; the other columns there answer notWritable).
 A community's allowed sources are checked before VACM: a request from elsewhere is answered
 with authorizationError and counted in snmpInBadCommunityUses.
 """
@@ -59,8 +60,10 @@ def read_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
 
 
 def write_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
-    """What a supervisor may write."""
-    return [mibmap.by_name["nMtTxRxPoint"].oid, mibmap.by_name["nMtSIPServerAddr"].oid]
+    """A supervisor's write view: the measurement tree. Within it only nMtTxRxPoint and
+    nMtSIPServerAddr are writable (the controller answers notWritable for the other columns);
+    outside it (system group, ifTable ...) a SET is answered noAccess."""
+    return [mibmap.symbol_oid("IEC62379-7-MEASUREMENT-MIB", "measurementMIB")]
 
 
 def bind_socket(ep: Endpoint) -> socket.socket:
@@ -141,11 +144,14 @@ def build_engine(
         pconfig.add_vacm_view(eng, "iec62379Read", "included", subtree, "")
     for subtree in write_subtrees(mibmap):
         pconfig.add_vacm_view(eng, "iec62379Write", "included", subtree, "")
+    # Listeners get a write view that holds nothing the agent serves, so that their SETs are
+    # answered noAccess (RFC 3416 4.2.5) rather than authorizationError.
+    pconfig.add_vacm_view(eng, "iec62379NoWrite", "included", (0, 0), "")
 
     def access(group: str, model: int, level: str) -> None:
         pconfig.add_vacm_access(
             eng, group, "", model, level, "exact", "iec62379Read",
-            "iec62379Write" if group.startswith("supervisor") else "", "",
+            "iec62379Write" if group.startswith("supervisor") else "iec62379NoWrite", "",
         )
 
     sources: dict[str, list[Any]] = {}
