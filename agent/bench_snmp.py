@@ -138,7 +138,7 @@ class GetPacket:
         self._rid_at = msg.index(b"\x02\x04" + sentinel, msg.index(b"\xa0")) + 2
 
     def packet(self, request_id: int) -> bytes:
-        self._template[self._rid_at:self._rid_at + 4] = request_id.to_bytes(4, "big")
+        self._template[self._rid_at : self._rid_at + 4] = request_id.to_bytes(4, "big")
         return bytes(self._template)
 
 
@@ -149,7 +149,7 @@ def _read_tlv(buf: bytes, at: int) -> tuple[int, int, int]:
     at += 2
     if n & 0x80:
         k = n & 0x7F
-        n = int.from_bytes(buf[at:at + k], "big")
+        n = int.from_bytes(buf[at : at + k], "big")
         at += k
     return tag, at, at + n
 
@@ -193,12 +193,20 @@ def _tail(path: Path, n: int = 20) -> str:
 
 
 @contextmanager
-def _process(argv: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
+def _process(
+    argv: list[str], log: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
     """Spawn argv (stdout and stderr to `log`); yields (process, spawn time); always stops it."""
     with log.open("wb") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                env=env, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
         try:
             yield proc, t0
         finally:
@@ -218,8 +226,9 @@ def stop_process(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> None
         pass
 
 
-def wait_first_answer(proc: subprocess.Popen[bytes], port: int, t0: float, log: Path,
-                      timeout_s: float) -> float:
+def wait_first_answer(
+    proc: subprocess.Popen[bytes], port: int, t0: float, log: Path, timeout_s: float
+) -> float:
     """Seconds from t0 to the first Response to a GET of sysUpTime.0 (raw UDP, polled)."""
     get = GetPacket(COMMUNITY, SYS_UPTIME_0)
     deadline = t0 + timeout_s
@@ -230,7 +239,9 @@ def wait_first_answer(proc: subprocess.Popen[bytes], port: int, t0: float, log: 
         while True:
             now = time.perf_counter()
             if now > deadline:
-                raise BenchError(f"no answer on udp:127.0.0.1:{port} within {timeout_s} s:\n{_tail(log)}")
+                raise BenchError(
+                    f"no answer on udp:127.0.0.1:{port} within {timeout_s} s:\n{_tail(log)}"
+                )
             if proc.poll() is not None:
                 raise BenchError(f"{proc.args[0]} exited with {proc.returncode}:\n{_tail(log)}")
             rid += 1
@@ -254,7 +265,9 @@ def read_rss(pid: int) -> tuple[float, float]:
     return fields.get("VmRSS", 0.0), fields.get("VmHWM", 0.0)
 
 
-_VARBIND = re.compile(rb"^\.\d+(?:\.\d+)* = ", re.MULTILINE)
+# "OID = value" lines of -On output; not the "No Such Object/Instance" line a walk of an empty
+# subtree prints (continuation lines of long values do not start with ".digit").
+_VARBIND = re.compile(rb"^(\.\d+(?:\.\d+)*) = (?!No Such (?:Object|Instance))", re.MULTILINE)
 
 
 def _client_env(tmp: Path) -> dict[str, str]:
@@ -262,12 +275,18 @@ def _client_env(tmp: Path) -> dict[str, str]:
     mibdir = tmp / "no-mibs"
     mibdir.mkdir(exist_ok=True)
     env = dict(os.environ)
-    env.update(MIBS="", MIBDIRS=str(mibdir), SNMPCONFPATH=str(tmp), SNMP_PERSISTENT_DIR=str(tmp / "persist"))
+    env.update(
+        MIBS="",
+        MIBDIRS=str(mibdir),
+        SNMPCONFPATH=str(tmp),
+        SNMP_PERSISTENT_DIR=str(tmp / "persist"),
+    )
     return env
 
 
-def run_walk(tool: str, port: int, subtree: str, env: dict[str, str], timeout_s: float,
-             repetitions: int = 50) -> tuple[float, int, list[str]]:
+def run_walk(
+    tool: str, port: int, subtree: str, env: dict[str, str], timeout_s: float, repetitions: int = 50
+) -> tuple[float, int, list[str]]:
     """(wall seconds, varbinds, OIDs) of one walk with snmpwalk or snmpbulkwalk."""
     argv = [tool, "-v2c", "-c", COMMUNITY, "-On", "-t", "5", "-r", "1"]
     if tool.endswith("snmpbulkwalk"):
@@ -277,8 +296,9 @@ def run_walk(tool: str, port: int, subtree: str, env: dict[str, str], timeout_s:
     res = subprocess.run(argv, capture_output=True, env=env, timeout=timeout_s, check=False)
     wall = time.perf_counter() - t0
     if res.returncode != 0:
-        raise BenchError(f"{' '.join(argv)} failed ({res.returncode}): {res.stderr.decode(errors='replace')[-500:]}")
-    oids = [m.group(0)[:-3].decode() for m in _VARBIND.finditer(res.stdout)]
+        err = res.stderr.decode(errors="replace")[-500:]
+        raise BenchError(f"{' '.join(argv)} failed ({res.returncode}): {err}")
+    oids = [m.group(1).decode() for m in _VARBIND.finditer(res.stdout)]
     if not oids:
         raise BenchError(f"{' '.join(argv)} returned no varbinds")
     return wall, len(oids), oids
@@ -306,7 +326,9 @@ def measure_gets(port: int, oid: str, count: int, warmup: int) -> list[float]:
                 lat.append((t1 - t0) / 1e6)
             _rid, status, value_tag = parse_response(data)
             if status != 0 or value_tag in (0x80, 0x81, 0x82):
-                raise BenchError(f"GET {oid} failed: error-status {status}, value tag 0x{value_tag:02x}")
+                raise BenchError(
+                    f"GET {oid} failed: error-status {status}, value tag 0x{value_tag:02x}"
+                )
     return lat
 
 
@@ -317,25 +339,41 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def _tool(name: str) -> str:
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    path = shutil.which(name) or (
+        f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None
+    )
     if path is None:
         raise BenchError(f"{name} is not installed (net-snmp)")
     return path
 
 
-def measure_agent(fig: AgentFigures, proc: subprocess.Popen[bytes], t0: float, port: int,
-                  log: Path, env: dict[str, str], s: BenchSettings) -> None:
+def measure_agent(
+    fig: AgentFigures,
+    proc: subprocess.Popen[bytes],
+    t0: float,
+    port: int,
+    log: Path,
+    env: dict[str, str],
+    s: BenchSettings,
+) -> None:
     """Everything after the spawn: start time, walks, GETs, RSS."""
     fig.start_s = wait_first_answer(proc, port, t0, log, s.start_timeout_s)
     bulk, walk = _tool("snmpbulkwalk"), _tool("snmpwalk")
     # Untimed warm-up: fills the agents' caches/indexes, and gives the instance list.
-    _wall, fig.instances, oids = run_walk(bulk, port, fig.subtree, env, s.walk_timeout_s, s.bulk_repetitions)
+    _wall, fig.instances, oids = run_walk(
+        bulk, port, fig.subtree, env, s.walk_timeout_s, s.bulk_repetitions
+    )
     fig.get_oid = oids[len(oids) // 2]
-    for attr_s, attr_v, tool in (("bulkwalk_s", "bulkwalk_vbps", bulk), ("walk_s", "walk_vbps", walk)):
+    for attr_s, attr_v, tool in (
+        ("bulkwalk_s", "bulkwalk_vbps", bulk),
+        ("walk_s", "walk_vbps", walk),
+    ):
         total_vb = 0
         times: list[float] = getattr(fig, attr_s)
         for _ in range(s.repeat):
-            wall, n, _ = run_walk(tool, port, fig.subtree, env, s.walk_timeout_s, s.bulk_repetitions)
+            wall, n, _ = run_walk(
+                tool, port, fig.subtree, env, s.walk_timeout_s, s.bulk_repetitions
+            )
             times.append(wall)
             total_vb += n
         setattr(fig, attr_v, total_vb / sum(times))
@@ -350,9 +388,18 @@ def measure_agent(fig: AgentFigures, proc: subprocess.Popen[bytes], t0: float, p
 def bench_ours(s: BenchSettings, tmp: Path, env: dict[str, str]) -> AgentFigures:
     fig = AgentFigures("ours", s.our_subtree)
     port = free_udp_port()
-    cmd = list(s.agent_command or (sys.executable, "-c", "from iec62379.cli.main import main; main()"))
-    argv = cmd + ["agent", "--config", str(s.config), "--listen", f"udp:127.0.0.1:{port}",
-                  "--state-dir", str(tmp / "agent-state")]
+    cmd = list(
+        s.agent_command or (sys.executable, "-c", "from iec62379.cli.main import main; main()")
+    )
+    argv = cmd + [
+        "agent",
+        "--config",
+        str(s.config),
+        "--listen",
+        f"udp:127.0.0.1:{port}",
+        "--state-dir",
+        str(tmp / "agent-state"),
+    ]
     log = tmp / "agent.log"
     with _process(argv, log) as (proc, t0):
         measure_agent(fig, proc, t0, port, log, env, s)
@@ -376,8 +423,9 @@ def bench_snmpd(s: BenchSettings, tmp: Path, env: dict[str, str]) -> AgentFigure
 
 def snmpd_version(snmpd: str | None) -> str:
     try:
-        out = subprocess.run([snmpd or _tool("snmpd"), "-v"], capture_output=True, timeout=10,
-                             check=False).stdout.decode(errors="replace")
+        out = subprocess.run(
+            [snmpd or _tool("snmpd"), "-v"], capture_output=True, timeout=10, check=False
+        ).stdout.decode(errors="replace")
     except (OSError, subprocess.TimeoutExpired, BenchError):
         return "unknown"
     m = re.search(r"NET-SNMP version:\s*(\S+)", out)
@@ -400,21 +448,42 @@ def run_bench(s: BenchSettings) -> dict[str, Any]:
         "walk_ratio": ours.walk_vbps / ref.walk_vbps,
         "get_p50_ratio": ours.get_p50_ms / ref.get_p50_ms,
     }
-    values = {**ratios, "get_p50_ms": ours.get_p50_ms, "start_s": ours.start_s, "rss_mib": ours.rss_mib}
+    values = {
+        **ratios,
+        "get_p50_ms": ours.get_p50_ms,
+        "start_s": ours.start_s,
+        "rss_mib": ours.rss_mib,
+    }
     targets = []
     for key, label, op, bound in TARGETS:
         v = values[key]
-        targets.append({"key": key, "label": label, "target": f"{op} {bound:g}", "value": v,
-                        "met": v >= bound if op == ">=" else v <= bound})
+        targets.append(
+            {
+                "key": key,
+                "label": label,
+                "target": f"{op} {bound:g}",
+                "value": v,
+                "met": v >= bound if op == ">=" else v <= bound,
+            }
+        )
     return {
-        "settings": {"config": str(s.config), "repeat": s.repeat, "gets": s.gets,
-                     "warmup_gets": s.warmup_gets, "bulk_repetitions": s.bulk_repetitions},
+        "settings": {
+            "config": str(s.config),
+            "repeat": s.repeat,
+            "gets": s.gets,
+            "warmup_gets": s.warmup_gets,
+            "bulk_repetitions": s.bulk_repetitions,
+        },
         "ours": asdict(ours),
         "snmpd": asdict(ref),
         "ratios": ratios,
         "targets": targets,
-        "environment": {"python": platform.python_version(), "snmpd": snmpd_version(s.snmpd),
-                        "platform": platform.platform(), "cpus": os.cpu_count()},
+        "environment": {
+            "python": platform.python_version(),
+            "snmpd": snmpd_version(s.snmpd),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
     }
 
 
@@ -426,22 +495,42 @@ def format_report(r: dict[str, Any]) -> str:
         ("subtree", o["subtree"], d["subtree"], ""),
         ("instances in the subtree", f"{o['instances']:,}", f"{d['instances']:,}", ""),
         ("start to first answer (s)", f"{o['start_s']:.3f}", f"{d['start_s']:.3f}", ""),
-        (f"snmpbulkwalk -Cr{st['bulk_repetitions']} (varbinds/s)", f"{o['bulkwalk_vbps']:,.0f}",
-         f"{d['bulkwalk_vbps']:,.0f}", f"{q['bulkwalk_ratio']:.3f}x"),
-        ("snmpwalk (varbinds/s)", f"{o['walk_vbps']:,.0f}", f"{d['walk_vbps']:,.0f}", f"{q['walk_ratio']:.3f}x"),
-        ("GET p50 (ms)", f"{o['get_p50_ms']:.3f}", f"{d['get_p50_ms']:.3f}", f"{q['get_p50_ratio']:.1f}x"),
+        (
+            f"snmpbulkwalk -Cr{st['bulk_repetitions']} (varbinds/s)",
+            f"{o['bulkwalk_vbps']:,.0f}",
+            f"{d['bulkwalk_vbps']:,.0f}",
+            f"{q['bulkwalk_ratio']:.3f}x",
+        ),
+        (
+            "snmpwalk (varbinds/s)",
+            f"{o['walk_vbps']:,.0f}",
+            f"{d['walk_vbps']:,.0f}",
+            f"{q['walk_ratio']:.3f}x",
+        ),
+        (
+            "GET p50 (ms)",
+            f"{o['get_p50_ms']:.3f}",
+            f"{d['get_p50_ms']:.3f}",
+            f"{q['get_p50_ratio']:.1f}x",
+        ),
         ("GET p99 (ms)", f"{o['get_p99_ms']:.3f}", f"{d['get_p99_ms']:.3f}", ""),
         ("RSS after the walks (MiB)", f"{o['rss_mib']:.1f}", f"{d['rss_mib']:.1f}", ""),
         ("peak RSS (MiB)", f"{o['hwm_mib']:.1f}", f"{d['hwm_mib']:.1f}", ""),
     ]
     w = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = [f"SNMP agent benchmark: {st['config']}, {st['repeat']} walks of each kind, "
-             f"{st['gets']} GETs; snmpd {r['environment']['snmpd']}", ""]
+    lines = [
+        f"SNMP agent benchmark: {st['config']}, {st['repeat']} walks of each kind, "
+        f"{st['gets']} GETs; snmpd {r['environment']['snmpd']}",
+        "",
+    ]
     for row in rows:
-        lines.append(f"{row[0]:<{w[0]}}  {row[1]:>{w[1]}}  {row[2]:>{w[2]}}  {row[3]:>{w[3]}}".rstrip())
+        lines.append(
+            f"{row[0]:<{w[0]}}  {row[1]:>{w[1]}}  {row[2]:>{w[2]}}  {row[3]:>{w[3]}}".rstrip()
+        )
     if o.get("reported_start_ms") is not None:
         lines.append(f"(our agent's own log: engine started in {o['reported_start_ms']:.0f} ms)")
     lines += ["", "targets:"]
     for t in r["targets"]:
-        lines.append(f"  {'met    ' if t['met'] else 'NOT met'}  {t['label']}: {t['value']:.3f} (target {t['target']})")
+        met = "met    " if t["met"] else "NOT met"
+        lines.append(f"  {met}  {t['label']}: {t['value']:.3f} (target {t['target']})")
     return "\n".join(lines)

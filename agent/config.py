@@ -196,8 +196,8 @@ def _endpoint(r: _Reader, key: str, text: str) -> Endpoint:
         else:
             host, _, port_s = rest.rpartition(":")
         ip = ipaddress.ip_address(host)
-        port = int(port_s)
-        if not 0 < port < 65536:
+        port = int(port_s)  # 0: any free port (the log line and Agent.endpoints say which)
+        if not 0 <= port < 65536:
             raise ValueError
     except ValueError as exc:
         raise r.fail(key, "an endpoint like 'udp:127.0.0.1:1161' or 'udp6:[::1]:1161'", text) from exc

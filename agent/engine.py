@@ -11,6 +11,7 @@ with authorizationError and counted in snmpInBadCommunityUses.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import socket
@@ -82,6 +83,19 @@ def bind_socket(ep: Endpoint) -> socket.socket:
     return sock
 
 
+@functools.lru_cache(maxsize=4096)
+def _source_allowed_cached(sec_name: str, host: str, nets: tuple[Any, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    return any(ip in n for n in nets)
+
+
+def _source_allowed(sec_name: str, host: str, nets: list[Any]) -> bool:
+    return _source_allowed_cached(sec_name, host, tuple(nets))
+
+
 class _SourceCheck:
     """Mixin for the command responders: community source restrictions, then VACM."""
 
@@ -92,14 +106,9 @@ class _SourceCheck:
         engine = ctx["snmpEngine"]
         exec_ctx = engine.observer.get_execution_context("rfc3412.receiveMessage:request")
         if exec_ctx["securityModel"] in (1, 2):
-            nets = cls.community_sources.get(str(exec_ctx["securityName"]))
-            if nets:
-                host = exec_ctx["transportAddress"][0]
-                try:
-                    ip = ipaddress.ip_address(host.split("%")[0])
-                except ValueError:
-                    ip = None
-                if ip is None or not any(ip in n for n in nets):
+            sec_name = str(exec_ctx["securityName"])
+            nets = cls.community_sources.get(sec_name)
+            if nets and not _source_allowed(sec_name, exec_ctx["transportAddress"][0], nets):
                     (counter,) = engine.get_mib_builder().import_symbols(
                         "__SNMPv2-MIB", "snmpInBadCommunityUses"
                     )

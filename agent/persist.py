@@ -2,8 +2,9 @@
 
 Files are JSON, replaced atomically: write a temporary file in the same folder, fsync it,
 rename it over the old one, fsync the folder. A crash at any point leaves either the old or the
-new file, never a torn one. A file that cannot be parsed is refused at start with its path and
-the reason, and is never overwritten silently (it is kept as <name>.corrupt-<time>).
+new file, never a torn one. A file that cannot be parsed stops the agent at start with its path
+and the reason; it is left as it is for a person to look at, never overwritten. Temporary files
+left by a process killed mid-write are removed when the state is loaded.
 """
 
 from __future__ import annotations
@@ -41,7 +42,17 @@ def atomic_write_json(path: Path, data: Any) -> None:
         os.close(dfd)
 
 
+def _remove_stale_temporaries(path: Path) -> None:
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
 def _read_json(path: Path) -> Any:
+    if path.parent.is_dir():
+        _remove_stale_temporaries(path)
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:

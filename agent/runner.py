@@ -149,8 +149,8 @@ class Agent:
                 loop.run_until_complete(self.start())
             except BaseException as exc:  # noqa: BLE001 - reported to the caller
                 errors.append(exc)
-                ready.set()
                 loop.close()
+                ready.set()
                 return
             ready.set()
             loop.run_forever()
@@ -162,14 +162,18 @@ class Agent:
         if not ready.wait(timeout_s):
             raise TimeoutError(f"the agent did not start within {timeout_s} s")
         if errors:
-            raise errors[0]
-
-    def stop_thread(self, timeout_s: float = 10.0) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout_s)
             self._thread = None
             self._loop = None
+            raise errors[0]
+
+    def stop_thread(self, timeout_s: float = 10.0) -> None:
+        """Stop the thread started by start_in_thread (harmless if it is not running)."""
+        loop, thread = self._loop, self._thread
+        self._loop = self._thread = None
+        if loop is not None and thread is not None and thread.is_alive() and not loop.is_closed():
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout_s)
 
 
 def state_dir_default() -> Path:
