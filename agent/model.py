@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
 from iec62379.collectors.core.formats import AspectRatio, AudioFormat, SourceFormat, VideoCoding
+from iec62379.collectors.temperature import TemperatureStatus
 
 U32_MAX = 4294967295
 I32_MAX = 2147483647
@@ -50,16 +51,6 @@ class BitRateType(IntEnum):
     UNSPECIFIED = 0
     VBR = 1
     CBR = 2
-
-
-class TemperatureStatus(IntEnum):
-    UNDETERMINED = 0
-    OTHER = 1
-    UNKNOWN = 2
-    OK = 3
-    WARNING = 4
-    CRITICAL = 5
-    NON_RECOVERABLE = 6
 
 
 def _check_block_id(what: str, value: int, allow_zero: bool = False) -> None:
