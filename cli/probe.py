@@ -1,0 +1,502 @@
+"""`iec62379 probe SOURCE`: measure RTP / MPEG-TS streams from a capture file or a live socket.
+
+SOURCE is a pcap / pcapng file, or a stream URL ``udp://[source@]group:port[?iface=NAME]`` /
+``rtp://...``. Every media flow (destination address and port) is one stream, analysed by the
+measurement core (:class:`~iec62379.collectors.core.analyzer.StreamAnalyzer` behind a
+:class:`~iec62379.collectors.core.demux.FlowDemux`); this module only reads the source, hands
+the packets and the time to the core, and prints the interval reports.
+
+Time comes from the packets: the record time of a capture, the kernel receive time of a live
+datagram. A live source with no traffic uses the wall clock (the kernel stamps datagrams with
+the same real-time clock) so that silent intervals are reported too. Interval k of a stream
+covers [t0 + k*I, t0 + (k+1)*I) where t0 is the stream's first packet; the last interval, cut
+short by the end of the capture or of the run, is reported with ``"partial": true``.
+
+Output: one line per stream per interval, a table for a person or (``--json``) one JSON object
+per line and nothing else on stdout. Without ``--json`` a summary per stream follows at the
+end. Bad input exits with status 2 and a one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+import numpy as np
+from iec62379.collectors.core.batch import PacketBatch
+from iec62379.collectors.core.demux import FlowDemux, StreamKey
+from iec62379.collectors.core.report import AnalyzerConfig, IntervalReport
+
+_LIVE_POLL_S = 0.1  # longest wait for datagrams before looking at the clock again
+_LIVE_GRACE_NS = 50_000_000  # idle: close intervals that ended this long ago (late datagrams)
+_PROGRESS_EVERY_S = 0.5
+
+
+class ProbeError(click.ClickException):
+    """An input error reported as `Error: ...` with exit status 2, without a traceback."""
+
+    exit_code = 2
+
+
+# --------------------------------------------------------------------------- option parsing
+
+_NUMBER_RE = re.compile(
+    r"^\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([kKmMgG]?)(?:bit/s|bps|b/s)?\s*$"
+)
+_TRANSPORTS = ("auto", "rtp", "udp")
+_UNITS = {"": 1.0, "k": 1e3, "m": 1e6, "g": 1e9}
+
+
+def parse_rate(text: str) -> float:
+    """A positive bit rate in bit/s, with an optional k / M / G suffix (2M, 1500k, 2e6)."""
+    m = _NUMBER_RE.match(text)
+    if m is None:
+        raise ProbeError(f"--rate {text!r} is not a bit rate (examples: 2M, 1500k, 2000000)")
+    rate = float(m.group(1)) * _UNITS[m.group(2).lower()]
+    if not (math.isfinite(rate) and rate > 0):
+        raise ProbeError(f"--rate must be a positive bit rate, got {text!r}")
+    return rate
+
+
+def parse_seconds(text: str, option: str) -> float:
+    """A positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ProbeError(f"{option} {text!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and value > 0):
+        raise ProbeError(f"{option} must be a positive number of seconds, got {text!r}")
+    return value
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def stream_name(key: StreamKey) -> str:
+    """'239.1.1.1:5000' or '[ff3e::1234]:5000' for a (packed address, port) key."""
+    import ipaddress
+
+    addr, port = key
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return f"{addr.hex()}:{port}"
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
+def _short(name: str, prefix: str) -> str:
+    """'videoH264' -> 'H264', 'audioMpeg1' -> 'Mpeg1'."""
+    return name[len(prefix) :] if name.startswith(prefix) and len(name) > len(prefix) else name
+
+
+def _video_text(r: IntervalReport) -> str | None:
+    if r.video is None:
+        return None
+    text = _short(r.video.coding.value, "video")
+    fmt = r.video.format
+    if fmt is not None:
+        text += f" {fmt.width}x{fmt.height}{'i' if fmt.interlaced else 'p'}"
+        if fmt.frame_rate is not None:
+            text += f"{float(fmt.frame_rate):.4g}"
+    return text
+
+
+def _audio_texts(r: IntervalReport) -> list[str]:
+    return [_short(a.format.value, "audio") for a in r.audio]
+
+
+def report_dict(name: str, r: IntervalReport, partial: bool) -> dict[str, Any]:
+    """The JSON object of one interval of one stream."""
+    video = None
+    if r.video is not None:
+        v = r.video
+        video = {
+            "pid": v.pid,
+            "stream_type": v.stream_type,
+            "coding": v.coding.value,
+            "present": v.present,
+            "bitrate_bps": v.bitrate_bps,
+        }
+        if v.format is not None:
+            f = v.format
+            video.update(
+                width=f.width,
+                height=f.height,
+                frame_rate=None if f.frame_rate is None else float(f.frame_rate),
+                interlaced=f.interlaced,
+                source_format=f.source_format.value,
+                aspect_ratio=f.aspect_ratio.value,
+            )
+    return {
+        "stream": name,
+        "interval_start": round(r.interval_start_s, 9),
+        "interval_s": r.interval_s,
+        "time": r.start_ns / 1e9,
+        "partial": partial,
+        "df_ms": r.df_ms,
+        "mlr": r.mlr,
+        "mdi": r.mdi,
+        "tsdf_us": r.tsdf_us,
+        "rtp_lost": r.rtp_lost,
+        "rtp_reordered": r.rtp_reordered,
+        "rtp_duplicates": r.rtp_duplicates,
+        "ssrc": r.ssrc,
+        "ts_lost_rtp": r.ts_lost_rtp,
+        "ts_lost_cc": r.ts_lost_cc,
+        "cc_errors": r.cc_errors,
+        "cc_errors_per_pid": {str(p): n for p, n in r.cc_errors_per_pid.items()},
+        "datagrams": r.datagrams,
+        "ts_packets": r.ts_packets,
+        "bitrate_bps": r.bitrate_bps,
+        "bitrate_type": getattr(r.bitrate_type, "name", str(r.bitrate_type)).lower(),
+        "media_rate_bps": r.media_rate_bps,
+        "media_rate_source": r.media_rate_source,
+        "pcr_pid": r.pcr_pid,
+        "pid_bitrate_bps": {str(p): b for p, b in r.pid_bitrate_bps.items()},
+        "video": video,
+        "audio": [
+            {
+                "component": a.component,
+                "pid": a.pid,
+                "stream_type": a.stream_type,
+                "format": a.format.value,
+                "present": a.present,
+                "bitrate_bps": a.bitrate_bps,
+            }
+            for a in r.audio
+        ],
+        "fec": r.fec.fec_type.name.lower() if hasattr(r.fec.fec_type, "name") else None,
+        "errors": r.errors,
+    }
+
+
+_TABLE_HEAD = (
+    f"{'stream':<24} {'start s':>9} {'DF:MLR':>15} {'TS-DF us':>9} {'RTP lost':>8} "
+    f"{'CC err':>6} {'Mbit/s':>8}  codecs"
+)
+
+
+def table_line(name: str, r: IntervalReport, partial: bool) -> str:
+    mdi = r.mdi if r.mdi is not None else f"-:{r.mlr:.2f}"
+    tsdf = "-" if r.tsdf_us is None else str(r.tsdf_us)
+    codecs = " ".join(x for x in [_video_text(r), *_audio_texts(r)] if x)
+    mark = "*" if partial else " "
+    return (
+        f"{name:<24} {r.interval_start_s:>8.3f}{mark} {mdi:>15} {tsdf:>9} {r.rtp_lost:>8} "
+        f"{r.cc_errors:>6} {r.bitrate_bps / 1e6:>8.3f}  {codecs or '-'}"
+    ).rstrip()
+
+
+# --------------------------------------------------------------------------- per-stream summary
+
+
+@dataclass(slots=True)
+class _Summary:
+    intervals: int = 0
+    max_df_ms: float | None = None
+    max_tsdf_us: int | None = None
+    rtp_lost: int = 0
+    cc_errors: int = 0
+    video: str | None = None
+    audio: list[str] = field(default_factory=list)
+    pids: set[int] = field(default_factory=set)
+
+    def add(self, r: IntervalReport) -> None:
+        self.intervals += 1
+        if r.df_ms is not None:
+            self.max_df_ms = r.df_ms if self.max_df_ms is None else max(self.max_df_ms, r.df_ms)
+        if r.tsdf_us is not None:
+            self.max_tsdf_us = (
+                r.tsdf_us if self.max_tsdf_us is None else max(self.max_tsdf_us, r.tsdf_us)
+            )
+        self.rtp_lost += r.rtp_lost
+        self.cc_errors += r.cc_errors
+        self.video = _video_text(r) or self.video
+        self.audio = _audio_texts(r) or self.audio
+        self.pids.update(r.pid_bitrate_bps)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+class _Printer:
+    """Turns the reports of the demux's streams into output lines."""
+
+    def __init__(self, demux: FlowDemux, as_json: bool, interval_ns: int, out: TextIO) -> None:
+        self.demux = demux
+        self.as_json = as_json
+        self.interval_ns = interval_ns
+        self.out = out
+        self.summaries: dict[StreamKey, _Summary] = {}
+        self._head_done = False
+
+    def flush(self, partial_after_ns: int | None = None) -> None:
+        """Print the completed reports of every stream, oldest first. A report whose interval
+        ends after partial_after_ns is marked partial."""
+        rows: list[tuple[int, str, StreamKey, IntervalReport]] = []
+        for key, analyzer in self.demux.streams.items():
+            for r in analyzer.pop_reports():
+                rows.append((r.start_ns, stream_name(key), key, r))
+        rows.sort(key=lambda x: (x[0], x[1]))
+        lines = []
+        for _, name, key, r in rows:
+            partial = partial_after_ns is not None and r.start_ns + self.interval_ns > (
+                partial_after_ns
+            )
+            self.summaries.setdefault(key, _Summary()).add(r)
+            if self.as_json:
+                lines.append(json.dumps(report_dict(name, r, partial), allow_nan=False))
+            else:
+                if not self._head_done:
+                    lines.append(_TABLE_HEAD)
+                    self._head_done = True
+                lines.append(table_line(name, r, partial))
+        if lines:
+            self.out.write("\n".join(lines) + "\n")
+            self.out.flush()
+
+    def summary(self, source_note: str) -> None:
+        if self.as_json:
+            return
+        out = self.out
+        if not self.demux.streams:
+            out.write(f"no UDP media stream found{source_note}\n")
+            return
+        out.write("\nsummary\n")
+        for key, analyzer in sorted(self.demux.streams.items(), key=lambda kv: stream_name(kv[0])):
+            s = self.summaries.get(key, _Summary())
+            t = analyzer.totals()
+            df = "-" if s.max_df_ms is None else f"{s.max_df_ms:.2f} ms"
+            tsdf = "-" if s.max_tsdf_us is None else f"{s.max_tsdf_us} us"
+            codecs = ", ".join(x for x in [s.video, *s.audio] if x) or "-"
+            pids = " ".join(f"0x{p:04x}" for p in sorted(s.pids)) or "-"
+            out.write(
+                f"{stream_name(key)}: {s.intervals} intervals, {t.datagrams} datagrams, "
+                f"{t.ts_packets} TS packets, RTP lost {t.rtp_lost_net} "
+                f"(reordered {t.rtp_reordered}, duplicates {t.rtp_duplicates}), "
+                f"CC errors {t.cc_errors}, max DF {df}, max TS-DF {tsdf}\n"
+                f"    codecs: {codecs}; PIDs: {pids}"
+                + (
+                    "; malformed: "
+                    + ", ".join(f"{k} {v}" for k, v in sorted(t.errors.items()))
+                    if t.errors
+                    else ""
+                )
+                + "\n"
+            )
+        out.flush()
+
+
+def _clip_batch(batch: PacketBatch, end_ns: int) -> PacketBatch:
+    """The datagrams of batch that arrived before end_ns."""
+    keep = np.flatnonzero(batch.arrival_ns < end_ns)
+    return PacketBatch(
+        data=batch.data,
+        offsets=batch.offsets[keep],
+        lengths=batch.lengths[keep],
+        arrival_ns=batch.arrival_ns[keep],
+        flow_ids=batch.flow_ids[keep],
+        flows=batch.flows,
+    )
+
+
+def _run_pcap(
+    path: str, demux: FlowDemux, printer: _Printer, duration: float | None, err: TextIO
+) -> str | None:
+    """Analyse a capture file; returns an error message when the file is damaged midway."""
+    from iec62379.collectors.sources.pcap import read_pcap
+
+    p = Path(path)
+    if not p.exists():
+        raise ProbeError(f"{path}: no such file")
+    if p.is_dir():
+        raise ProbeError(f"{path}: is a directory, not a capture file")
+    try:
+        reader = read_pcap(p, batch_size=8192)
+    except ValueError as exc:
+        raise ProbeError(str(exc)) from None
+    except OSError as exc:
+        raise ProbeError(f"cannot read {path}: {exc.strerror}") from None
+    progress = err.isatty()
+    size = max(p.stat().st_size, 1)
+    first: int | None = None
+    last: int | None = None
+    limit: int | None = None
+    fault: str | None = None
+    next_progress = time.monotonic() + _PROGRESS_EVERY_S
+    try:
+        batches: Iterator[PacketBatch] = iter(reader)
+        for _ in range(1 << 62):
+            try:
+                batch = next(batches)
+            except StopIteration:
+                break
+            except ValueError as exc:
+                fault = str(exc)
+                break
+            if first is None:
+                first = int(batch.arrival_ns[0])
+                if duration is not None:
+                    limit = first + int(round(duration * 1e9))
+            if limit is not None and int(batch.arrival_ns.max()) >= limit:
+                batch = _clip_batch(batch, limit)
+                if len(batch):
+                    demux.feed_batch(batch)
+                    last = max(last or 0, int(batch.arrival_ns.max()))
+                break
+            demux.feed_batch(batch)
+            now = int(batch.arrival_ns.max())
+            last = now if last is None else max(last, now)
+            demux.snapshot(last)
+            printer.flush()
+            if progress and time.monotonic() >= next_progress:
+                next_progress = time.monotonic() + _PROGRESS_EVERY_S
+                pos = getattr(reader, "_pos", None)
+                pct = f"{100 * pos / size:5.1f}%  " if isinstance(pos, int) else ""
+                err.write(
+                    f"\r{pct}{reader.stats.records} records, "
+                    f"{(last - first) / 1e9:.1f} s of capture"
+                )
+                err.flush()
+    finally:
+        if progress:
+            err.write("\r\033[K")
+            err.flush()
+        reader.close()
+    if last is not None:
+        demux.snapshot(last + printer.interval_ns)  # close the interval holding the end
+        printer.flush(partial_after_ns=last)
+    return fault
+
+
+def _run_live(
+    url_text: str, demux: FlowDemux, printer: _Printer, duration: float | None, err: TextIO
+) -> None:
+    from iec62379.collectors.sources.udp import UdpSource, parse_stream_url
+
+    try:
+        url = parse_stream_url(url_text)
+    except ValueError as exc:
+        raise ProbeError(str(exc)) from None
+    try:
+        source = UdpSource(url)
+    except ValueError as exc:
+        raise ProbeError(str(exc)) from None
+    except OSError as exc:
+        raise ProbeError(f"cannot receive {url}: {exc.strerror or exc}") from None
+    stop = {"flag": False}
+
+    def on_term(signum: int, frame: Any) -> None:
+        stop["flag"] = True
+
+    old_term: Callable[..., Any] | int | None = None
+    try:
+        old_term = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread
+        old_term = None
+    err.write(
+        f"receiving {url} on {source.local_address[0]} port {source.local_address[1]}"
+        f"{'' if duration is None else f' for {duration:g} s'} (Ctrl-C to stop)\n"
+    )
+    err.flush()
+    deadline = None if duration is None else time.monotonic() + duration
+    last: int | None = None
+    try:
+        with source:
+            while not stop["flag"]:
+                wait = _LIVE_POLL_S
+                if deadline is not None:
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        break
+                    wait = min(wait, left)
+                batch = source.receive_batch(wait)
+                if len(batch):
+                    demux.feed_batch(batch)
+                    t = int(batch.arrival_ns.max())
+                    last = t if last is None else max(last, t)
+                    demux.snapshot(last)
+                else:
+                    demux.snapshot(time.time_ns() - _LIVE_GRACE_NS)
+                printer.flush()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    if demux.streams:
+        end = max(time.time_ns(), last or 0)
+        demux.snapshot(end)
+        printer.flush()
+        demux.snapshot(end + printer.interval_ns)
+        printer.flush(partial_after_ns=end)
+
+
+@click.command("probe")
+@click.argument("source")
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON object per stream per interval on stdout, nothing else.")
+@click.option("--rate", "rate_text", metavar="BPS", default=None,
+              help="Nominal media (TS) rate for the delay factor, e.g. 1.5M "
+                   "(default: from the PCRs).")
+@click.option("--interval", "interval_text", metavar="S", default="1", show_default=True,
+              help="Measurement interval in seconds.")
+@click.option("--duration", "duration_text", metavar="S", default=None,
+              help="Stop after this many seconds (live: of running; capture: of capture "
+                   "time from the first packet).")
+@click.option("--transport", metavar="auto|rtp|udp", default="auto", show_default=True,
+              help="auto: a datagram starting with 0x47 is plain TS in UDP, otherwise RTP.")
+def probe(
+    source: str,
+    as_json: bool,
+    rate_text: str | None,
+    interval_text: str,
+    duration_text: str | None,
+    transport: str,
+) -> None:
+    """Measure the RTP / MPEG-TS streams in SOURCE, one line per stream per interval.
+
+    SOURCE is a pcap or pcapng file, or udp://[SRC@]GROUP:PORT[?iface=NAME] or rtp://...
+    for a live stream (until Ctrl-C or --duration). Columns: DF:MLR (RFC 4445 delay factor
+    in ms : media packets lost per second), TS-DF (RTP timestamp-based delay factor), RTP
+    sequence losses, continuity-counter errors, TS bit rate and the codecs. A '*' after the
+    start time marks an interval cut short by the end of the input.
+    """
+    if transport not in _TRANSPORTS:
+        raise ProbeError(f"--transport {transport!r}: expected one of {', '.join(_TRANSPORTS)}")
+    rate = parse_rate(rate_text) if rate_text is not None else None
+    interval = parse_seconds(interval_text, "--interval")
+    duration = parse_seconds(duration_text, "--duration") if duration_text is not None else None
+    try:
+        config = AnalyzerConfig(interval_s=interval, transport=transport, media_rate_bps=rate)
+    except ValueError as exc:
+        raise ProbeError(str(exc)) from None
+    demux = FlowDemux(config)
+    out = sys.stdout
+    err = sys.stderr
+    printer = _Printer(demux, as_json, int(round(interval * 1e9)), out)
+    live = "://" in source
+    fault: str | None = None
+    try:
+        if live:
+            _run_live(source, demux, printer, duration, err)
+        else:
+            fault = _run_pcap(source, demux, printer, duration, err)
+        printer.summary("" if live else f" in {os.path.basename(source)}")
+    except BrokenPipeError:
+        # The reader of stdout went away (e.g. `| head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
+    if fault is not None:
+        raise ProbeError(f"capture damaged, stopped early: {fault}")
