@@ -8,6 +8,7 @@ was found, e.g. `agent.toml: network[2].port: expected an integer in 0..65535, f
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 import socket
 import tomllib
 from dataclasses import dataclass, field
@@ -122,45 +123,35 @@ class _Reader:
     def get(self, key: str, default: Any = None) -> Any:
         return self.data.get(key, default)
 
-    def str(self, key: str, default: Any = _MISSING_DEFAULT, choices: tuple[str, ...] = ()) -> Any:
+    def _typed(self, key: str, expected: str, ok: Callable[[Any], bool], default: Any) -> Any:
+        """The value at `key` if `ok` accepts it; `default` when absent (required when none)."""
         v = self.data.get(key, _MISSING)
         if v is _MISSING:
             if default is _MISSING_DEFAULT:
-                raise self.fail(key, "a string" + (f" ({' | '.join(choices)})" if choices else ""), v)
+                raise self.fail(key, expected, v)
             return default
-        if not isinstance(v, str) or (choices and v not in choices):
-            raise self.fail(key, f"one of {' | '.join(choices)}" if choices else "a string", v)
+        if not ok(v):
+            raise self.fail(key, expected, v)
         return v
+
+    def str(self, key: str, default: Any = _MISSING_DEFAULT, choices: tuple[str, ...] = ()) -> Any:
+        expected = f"one of {' | '.join(choices)}" if choices else "a string"
+        return self._typed(key, expected,
+                           lambda v: isinstance(v, str) and (not choices or v in choices), default)
 
     def int(self, key: str, low: int, high: int, default: Any = _MISSING_DEFAULT) -> Any:
-        v = self.data.get(key, _MISSING)
-        if v is _MISSING:
-            if default is _MISSING_DEFAULT:
-                raise self.fail(key, f"an integer in {low}..{high}", v)
-            return default
-        if not isinstance(v, int) or isinstance(v, bool) or not low <= v <= high:
-            raise self.fail(key, f"an integer in {low}..{high}", v)
-        return v
+        return self._typed(key, f"an integer in {low}..{high}",
+                           lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high,
+                           default)
 
     def float(self, key: str, low: float, high: float, default: Any = _MISSING_DEFAULT) -> Any:
-        v = self.data.get(key, _MISSING)
-        if v is _MISSING:
-            if default is _MISSING_DEFAULT:
-                raise self.fail(key, f"a number in {low}..{high}", v)
-            return default
-        if not isinstance(v, int | float) or isinstance(v, bool) or not low <= v <= high:
-            raise self.fail(key, f"a number in {low}..{high}", v)
-        return float(v)
+        v = self._typed(key, f"a number in {low}..{high}",
+                        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and low <= v <= high,
+                        default)
+        return None if v is None else float(v)
 
     def bool(self, key: str, default: Any = _MISSING_DEFAULT) -> Any:
-        v = self.data.get(key, _MISSING)
-        if v is _MISSING:
-            if default is _MISSING_DEFAULT:
-                raise self.fail(key, "true or false", v)
-            return default
-        if not isinstance(v, bool):
-            raise self.fail(key, "true or false", v)
-        return v
+        return self._typed(key, "true or false", lambda v: isinstance(v, bool), default)
 
     def table(self, key: str) -> _Reader:
         v = self.data.get(key, {})
