@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psutil
-from pysnmp.proto import rfc1902
-
+from . import ber
 from .config import SystemGroup
 
 Getter = Callable[[], Any]
@@ -120,28 +119,25 @@ class HostMib:
     def object_types(self) -> Iterable[tuple[int, ...]]:
         yield from (self._oid("SNMPv2-MIB", n) for n in _SYSTEM)
         yield self._oid("IF-MIB", "ifNumber")
-        yield from (self._oid("IF-MIB", n) for n, _ in _IF_COLUMNS)
-        yield from (self._oid("IF-MIB", n) for n, _ in _IFX_COLUMNS)
+        yield from (self._oid("IF-MIB", n) for n, _, _ in _IF_COLUMNS + _IFX_COLUMNS)
 
-    def objects(self) -> Iterable[tuple[tuple[int, ...], Getter]]:
+    def objects(self) -> Iterable[tuple[tuple[int, ...], int, Getter]]:
         s = self.system
-        values: dict[str, Getter] = {
-            "sysDescr": lambda: rfc1902.OctetString(s.description.encode()),
-            "sysObjectID": lambda: rfc1902.ObjectIdentifier(s.object_id),
-            "sysUpTime": lambda: rfc1902.TimeTicks(self.uptime()),
-            "sysContact": lambda: rfc1902.OctetString(s.contact.encode()),
-            "sysName": lambda: rfc1902.OctetString(s.name.encode()),
-            "sysLocation": lambda: rfc1902.OctetString(s.location.encode()),
-            "sysServices": lambda: rfc1902.Integer32(72),  # application + end-to-end layers
+        values: dict[str, tuple[int, Getter]] = {
+            "sysDescr": (ber.OCTET_STRING, lambda: s.description.encode()),
+            "sysObjectID": (ber.OBJECT_IDENTIFIER, lambda: s.object_id),
+            "sysUpTime": (ber.TIMETICKS, self.uptime),
+            "sysContact": (ber.OCTET_STRING, lambda: s.contact.encode()),
+            "sysName": (ber.OCTET_STRING, lambda: s.name.encode()),
+            "sysLocation": (ber.OCTET_STRING, lambda: s.location.encode()),
+            "sysServices": (ber.INTEGER, lambda: 72),  # application + end-to-end layers
         }
         for name in _SYSTEM:
-            yield self._oid("SNMPv2-MIB", name) + (0,), values[name]
-        yield self._oid("IF-MIB", "ifNumber") + (0,), lambda: rfc1902.Integer32(len(self._ifs))
+            yield (self._oid("SNMPv2-MIB", name) + (0,), *values[name])
+        yield self._oid("IF-MIB", "ifNumber") + (0,), ber.INTEGER, lambda: len(self._ifs)
         for pos, iface in enumerate(self._ifs):
-            for name, fn in _IF_COLUMNS:
-                yield self._oid("IF-MIB", name) + (iface.index,), self._cell(pos, iface.index, fn)
-            for name, fn in _IFX_COLUMNS:
-                yield self._oid("IF-MIB", name) + (iface.index,), self._cell(pos, iface.index, fn)
+            for name, tag, fn in _IF_COLUMNS + _IFX_COLUMNS:
+                yield self._oid("IF-MIB", name) + (iface.index,), tag, self._cell(pos, iface.index, fn)
 
     def _cell(self, pos: int, index: int, fn: Callable[[Interface, HostMib], Any]) -> Getter:
         def get() -> Any:
@@ -157,78 +153,139 @@ class HostMib:
 _SYSTEM = ("sysDescr", "sysObjectID", "sysUpTime", "sysContact", "sysName", "sysLocation", "sysServices")
 
 _C32 = 4294967296
-_IF_COLUMNS: list[tuple[str, Callable[[Interface, HostMib], Any]]] = [
-    ("ifIndex", lambda i, h: rfc1902.Integer32(i.index)),
-    ("ifDescr", lambda i, h: rfc1902.OctetString(i.name.encode())),
-    ("ifType", lambda i, h: rfc1902.Integer32(24 if i.loopback else 6)),  # softwareLoopback / ethernetCsmacd
-    ("ifMtu", lambda i, h: rfc1902.Integer32(i.mtu)),
-    ("ifSpeed", lambda i, h: rfc1902.Gauge32(min(i.speed_mbps * 1_000_000, _C32 - 1))),
-    ("ifPhysAddress", lambda i, h: rfc1902.OctetString(i.mac)),
-    ("ifAdminStatus", lambda i, h: rfc1902.Integer32(1 if i.up else 2)),
-    ("ifOperStatus", lambda i, h: rfc1902.Integer32(1 if i.up else 2)),
-    ("ifLastChange", lambda i, h: rfc1902.TimeTicks(h._last_change)),
-    ("ifInOctets", lambda i, h: rfc1902.Counter32(i.in_octets % _C32)),
-    ("ifInUcastPkts", lambda i, h: rfc1902.Counter32(i.in_pkts % _C32)),
-    ("ifInDiscards", lambda i, h: rfc1902.Counter32(i.in_discards % _C32)),
-    ("ifInErrors", lambda i, h: rfc1902.Counter32(i.in_errors % _C32)),
-    ("ifOutOctets", lambda i, h: rfc1902.Counter32(i.out_octets % _C32)),
-    ("ifOutUcastPkts", lambda i, h: rfc1902.Counter32(i.out_pkts % _C32)),
-    ("ifOutDiscards", lambda i, h: rfc1902.Counter32(i.out_discards % _C32)),
-    ("ifOutErrors", lambda i, h: rfc1902.Counter32(i.out_errors % _C32)),
+_IF_COLUMNS: list[tuple[str, int, Callable[[Interface, HostMib], Any]]] = [
+    ("ifIndex", ber.INTEGER, lambda i, h: i.index),
+    ("ifDescr", ber.OCTET_STRING, lambda i, h: i.name.encode()),
+    ("ifType", ber.INTEGER, lambda i, h: 24 if i.loopback else 6),  # softwareLoopback / ethernetCsmacd
+    ("ifMtu", ber.INTEGER, lambda i, h: i.mtu),
+    ("ifSpeed", ber.GAUGE32, lambda i, h: min(i.speed_mbps * 1_000_000, _C32 - 1)),
+    ("ifPhysAddress", ber.OCTET_STRING, lambda i, h: i.mac),
+    ("ifAdminStatus", ber.INTEGER, lambda i, h: 1 if i.up else 2),
+    ("ifOperStatus", ber.INTEGER, lambda i, h: 1 if i.up else 2),
+    ("ifLastChange", ber.TIMETICKS, lambda i, h: h._last_change),
+    ("ifInOctets", ber.COUNTER32, lambda i, h: i.in_octets % _C32),
+    ("ifInUcastPkts", ber.COUNTER32, lambda i, h: i.in_pkts % _C32),
+    ("ifInDiscards", ber.COUNTER32, lambda i, h: i.in_discards % _C32),
+    ("ifInErrors", ber.COUNTER32, lambda i, h: i.in_errors % _C32),
+    ("ifOutOctets", ber.COUNTER32, lambda i, h: i.out_octets % _C32),
+    ("ifOutUcastPkts", ber.COUNTER32, lambda i, h: i.out_pkts % _C32),
+    ("ifOutDiscards", ber.COUNTER32, lambda i, h: i.out_discards % _C32),
+    ("ifOutErrors", ber.COUNTER32, lambda i, h: i.out_errors % _C32),
 ]
-_IFX_COLUMNS: list[tuple[str, Callable[[Interface, HostMib], Any]]] = [
-    ("ifName", lambda i, h: rfc1902.OctetString(i.name.encode())),
-    ("ifHCInOctets", lambda i, h: rfc1902.Counter64(i.in_octets)),
-    ("ifHCInUcastPkts", lambda i, h: rfc1902.Counter64(i.in_pkts)),
-    ("ifHCOutOctets", lambda i, h: rfc1902.Counter64(i.out_octets)),
-    ("ifHCOutUcastPkts", lambda i, h: rfc1902.Counter64(i.out_pkts)),
-    ("ifHighSpeed", lambda i, h: rfc1902.Gauge32(i.speed_mbps)),
-    ("ifPromiscuousMode", lambda i, h: rfc1902.Integer32(2)),
-    ("ifConnectorPresent", lambda i, h: rfc1902.Integer32(2 if i.loopback else 1)),
-    ("ifAlias", lambda i, h: rfc1902.OctetString(b"")),
-    ("ifCounterDiscontinuityTime", lambda i, h: rfc1902.TimeTicks(0)),
+_IFX_COLUMNS: list[tuple[str, int, Callable[[Interface, HostMib], Any]]] = [
+    ("ifName", ber.OCTET_STRING, lambda i, h: i.name.encode()),
+    ("ifHCInOctets", ber.COUNTER64, lambda i, h: i.in_octets),
+    ("ifHCInUcastPkts", ber.COUNTER64, lambda i, h: i.in_pkts),
+    ("ifHCOutOctets", ber.COUNTER64, lambda i, h: i.out_octets),
+    ("ifHCOutUcastPkts", ber.COUNTER64, lambda i, h: i.out_pkts),
+    ("ifHighSpeed", ber.GAUGE32, lambda i, h: i.speed_mbps),
+    ("ifPromiscuousMode", ber.INTEGER, lambda i, h: 2),
+    ("ifConnectorPresent", ber.INTEGER, lambda i, h: 2 if i.loopback else 1),
+    ("ifAlias", ber.OCTET_STRING, lambda i, h: b""),
+    ("ifCounterDiscontinuityTime", ber.TIMETICKS, lambda i, h: 0),
 ]
+
+
+@dataclass
+class SnmpCounters:
+    """The SNMPv2-MIB snmp group's counters for the messages the agent's own v1/v2c responder
+    handles (pysnmp counts the SNMPv3 ones; the served values are the sums)."""
+
+    in_pkts: int = 0
+    in_bad_versions: int = 0
+    in_bad_community_names: int = 0
+    in_bad_community_uses: int = 0
+    in_asn_parse_errs: int = 0
+    silent_drops: int = 0
+    proxy_drops: int = 0
+
+
+# snmp group object -> SnmpCounters field (None: not counted by us; snmpEnableAuthenTraps is
+# disabled(2): the agent sends no traps).
+_SNMP_GROUP = (
+    ("snmpInPkts", "in_pkts"),
+    ("snmpInBadVersions", "in_bad_versions"),
+    ("snmpInBadCommunityNames", "in_bad_community_names"),
+    ("snmpInBadCommunityUses", "in_bad_community_uses"),
+    ("snmpInASNParseErrs", "in_asn_parse_errs"),
+    ("snmpSilentDrops", "silent_drops"),
+    ("snmpProxyDrops", "proxy_drops"),
+)
+_USM_STATS = ("usmStatsUnsupportedSecLevels", "usmStatsNotInTimeWindows", "usmStatsUnknownUserNames",
+              "usmStatsUnknownEngineIDs", "usmStatsWrongDigests", "usmStatsDecryptionErrors")
+MAX_MESSAGE_SIZE = 65507  # the largest UDP payload over IPv4
 
 
 class EngineCounters:
-    """The SNMP engine's own counters and identity, read from pysnmp's instances at request time:
-    the snmp group (snmpInPkts ...), snmpEngine (ID, boots, time, max size) and usmStats."""
+    """The snmp group (snmpInPkts ...), snmpEngine (ID, boots, time, max message size) and, when
+    SNMPv3 is served, usmStats. The v1/v2c counts are ours (`counters`); the SNMPv3 engine's
+    (pysnmp's instances, read at request time) are added once `attach_engine` is called."""
 
-    NAMES = (
-        ("__SNMPv2-MIB", ("snmpInPkts", "snmpInBadVersions", "snmpInBadCommunityNames",
-                          "snmpInBadCommunityUses", "snmpInASNParseErrs", "snmpEnableAuthenTraps",
-                          "snmpSilentDrops", "snmpProxyDrops")),
-        ("__SNMP-FRAMEWORK-MIB", ("snmpEngineID", "snmpEngineBoots", "snmpEngineTime",
-                                  "snmpEngineMaxMessageSize")),
-        ("__SNMP-USER-BASED-SM-MIB", ("usmStatsUnsupportedSecLevels", "usmStatsNotInTimeWindows",
-                                      "usmStatsUnknownUserNames", "usmStatsUnknownEngineIDs",
-                                      "usmStatsWrongDigests", "usmStatsDecryptionErrors")),
-    )
-
-    def __init__(self, engine_builder: Any) -> None:
+    def __init__(
+        self,
+        mib_builder: Any,
+        counters: SnmpCounters,
+        engine_id: bytes,
+        boots: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        mib_builder.load_modules("SNMPv2-MIB", "SNMP-FRAMEWORK-MIB", "SNMP-USER-BASED-SM-MIB")
+        self._b = mib_builder
+        self.counters = counters
+        self.engine_id = engine_id
+        self.boots = boots
+        self._clock = clock
+        self._start = clock()
         self.version = 0
-        self._items: list[tuple[tuple[int, ...], Any]] = []
-        for module, names in self.NAMES:
-            for name in names:
-                (inst,) = engine_builder.import_symbols(module, name)
-                self._items.append((tuple(inst.name), inst))
+        self._engine_builder: Any = None
+
+    def attach_engine(self, engine_builder: Any) -> None:
+        """Add the SNMPv3 engine's counters, and serve its usmStats."""
+        self._engine_builder = engine_builder
+        self.version += 1
+
+    def _oid(self, module: str, name: str) -> tuple[int, ...]:
+        (sym,) = self._b.import_symbols(module, name)
+        return tuple(sym.getName())
+
+    def _names(self) -> list[tuple[str, str]]:
+        names = [("SNMPv2-MIB", n) for n, _ in _SNMP_GROUP]
+        names += [("SNMPv2-MIB", "snmpEnableAuthenTraps")]
+        names += [("SNMP-FRAMEWORK-MIB", n) for n in ("snmpEngineID", "snmpEngineBoots",
+                                                      "snmpEngineTime", "snmpEngineMaxMessageSize")]
+        if self._engine_builder is not None:
+            names += [("SNMP-USER-BASED-SM-MIB", n) for n in _USM_STATS]
+        return names
 
     def object_types(self) -> Iterable[tuple[int, ...]]:
-        return [oid[:-1] for oid, _ in self._items]
+        return [self._oid(m, n) for m, n in self._names()]
 
-    def objects(self) -> Iterable[tuple[tuple[int, ...], Getter]]:
-        for oid, inst in self._items:
-            yield oid, _instance_value(inst)
+    def objects(self) -> Iterable[tuple[tuple[int, ...], int, Getter]]:
+        for name, field in _SNMP_GROUP:
+            yield self._oid("SNMPv2-MIB", name) + (0,), ber.COUNTER32, self._count(name, field)
+        yield self._oid("SNMPv2-MIB", "snmpEnableAuthenTraps") + (0,), ber.INTEGER, lambda: 2
+        fw = "SNMP-FRAMEWORK-MIB"
+        yield self._oid(fw, "snmpEngineID") + (0,), ber.OCTET_STRING, lambda: self.engine_id
+        yield self._oid(fw, "snmpEngineBoots") + (0,), ber.INTEGER, lambda: self.boots
+        yield (self._oid(fw, "snmpEngineTime") + (0,), ber.INTEGER,
+               lambda: min(int(self._clock() - self._start), 2147483647))
+        yield self._oid(fw, "snmpEngineMaxMessageSize") + (0,), ber.INTEGER, lambda: MAX_MESSAGE_SIZE
+        if self._engine_builder is not None:
+            for name in _USM_STATS:
+                yield self._oid("SNMP-USER-BASED-SM-MIB", name) + (0,), ber.COUNTER32, self._engine(
+                    "__SNMP-USER-BASED-SM-MIB", name)
 
+    def _engine_count(self, module: str, name: str) -> int:
+        if self._engine_builder is None:
+            return 0
+        (inst,) = self._engine_builder.import_symbols(module, name)
+        return int(inst.syntax)
 
-def _instance_value(inst: Any) -> Getter:
-    def get() -> Any:
-        value = inst.syntax
-        if hasattr(inst, "getValue"):
-            try:
-                value = inst.getValue(inst.name)
-            except Exception:  # noqa: BLE001 - a computed pysnmp value failing must not fail a walk
-                value = inst.syntax
-        return value
+    def _engine(self, module: str, name: str) -> Getter:
+        return lambda: self._engine_count(module, name) % 4294967296
 
-    return get
+    def _count(self, name: str, field: str) -> Getter:
+        def get() -> int:
+            return (getattr(self.counters, field) + self._engine_count("__SNMPv2-MIB", name)) % 4294967296
+
+        return get

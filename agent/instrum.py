@@ -1,14 +1,18 @@
-"""The MIB instrumentation controller: GET, GETNEXT (and so GETBULK) and SET over a sorted index.
+"""The MIB instrumentation: GET, GETNEXT (and so GETBULK) and SET over a sorted index.
 
-pysnmp's own controller walks its MIB tree and runs the access check many times per varbind.
-This one keeps a sorted list of every instance OID the agent serves, built from the store's
-snapshot (rebuilt only when rows come or go) and from the other providers (system group,
-ifTable, SNMP counters), and answers with one bisect per varbind. Values are read at request
-time from the current snapshot. VACM still applies: each candidate instance is passed to the
-access function pysnmp's command responders give (`acFun`), exactly as its own controller does.
+A sorted list holds every instance OID the agent serves, built from the store's snapshot (rebuilt
+only when rows come or go) and from the other providers (system group, ifTable, SNMP counters).
+A lookup is one bisect. Values are read at request time from the current snapshot, as
+(tag, plain value) pairs (see `ber`), so the same index serves both front ends:
 
-The three methods take and return what pysnmp's command responders pass (varbinds of
-(ObjectName, value)), so tests can call them in-process without UDP.
+- the v1/v2c responder (`responder.py`), which encodes BER itself and checks access with
+  views resolved against the index once per rebuild (`readable_mask`);
+- pysnmp's command responders for SNMPv3 (USM), through `read_variables`,
+  `read_next_variables` and `write_variables`, which take and return pysnmp varbinds and apply
+  VACM through the access function pysnmp passes (`acFun`), as pysnmp's own controller does.
+
+SET is all or nothing (RFC 3416 4.2.5): every varbind is checked, then all are applied in one
+store transaction, persisted inside it, and published together.
 """
 
 from __future__ import annotations
@@ -16,20 +20,24 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from pyasn1.type import univ
-from pysnmp.proto import rfc1902, rfc1905
-from pysnmp.smi import error as smi_error
-
+from . import ber
 from .mibmap import WRITABLE, Column, MibMap
 from .model import NetworkBlock, NetworkType, Snapshot, address_length
 from .store import BlockStore, LinkError
 
 log = logging.getLogger(__name__)
 
-Getter = Callable[[], Any]
+RawGetter = Callable[[], Any]
+Oid = tuple[int, ...]
+
+# RFC 3416 error-status values.
+NO_ERROR, TOO_BIG, NO_SUCH_NAME, BAD_VALUE, READ_ONLY, GEN_ERR = 0, 1, 2, 3, 4, 5
+NO_ACCESS, WRONG_TYPE, WRONG_LENGTH, WRONG_ENCODING, WRONG_VALUE = 6, 7, 8, 9, 10
+NO_CREATION, INCONSISTENT_VALUE, RESOURCE_UNAVAILABLE, COMMIT_FAILED = 11, 12, 13, 14
+UNDO_FAILED, AUTHORIZATION_ERROR, NOT_WRITABLE, INCONSISTENT_NAME = 15, 16, 17, 18
 
 
 class Provider(Protocol):
@@ -37,10 +45,10 @@ class Provider(Protocol):
 
     version: int
 
-    def objects(self) -> Iterable[tuple[tuple[int, ...], Getter]]:
-        """(instance OID, getter returning the wire value) for every instance."""
+    def objects(self) -> Iterable[tuple[Oid, int, RawGetter]]:
+        """(instance OID, BER tag, getter of the plain value or None) for every instance."""
 
-    def object_types(self) -> Iterable[tuple[int, ...]]:
+    def object_types(self) -> Iterable[Oid]:
         """The OIDs of the object types (columns and scalars) it serves."""
 
 
@@ -48,6 +56,25 @@ class WriteHook(Protocol):
     def __call__(self, snapshot: Snapshot, blocks: list[NetworkBlock]) -> None:
         """Called inside the SET's transaction with the changed network blocks; raising aborts
         the SET (commitFailed) and nothing changes."""
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A MIB view: the instances under any of its included subtrees."""
+
+    subtrees: tuple[Oid, ...]
+
+    def contains(self, oid: Oid) -> bool:
+        return any(oid[: len(s)] == s for s in self.subtrees)
+
+
+class SetError(Exception):
+    """A SET refused with an RFC 3416 error-status at varbind `index` (0-based)."""
+
+    def __init__(self, status: int, index: int, why: str = "") -> None:
+        super().__init__(f"error-status {status} at varbind {index}" + (f": {why}" if why else ""))
+        self.status = status
+        self.index = index
 
 
 class MeasurementInstrum:
@@ -64,14 +91,14 @@ class MeasurementInstrum:
         self.map = mibmap
         self.providers = providers or []
         self.on_write = on_write
-        self._oids: list[tuple[int, ...]] = []
-        self._getters: list[Callable[[Snapshot], Any]] = []
-        self._types: set[tuple[int, ...]] = set()
+        self.oids: list[Oid] = []
+        self.tags: list[int] = []
+        self.getters: list[Callable[[Snapshot], Any]] = []
+        self._oid_tlvs: list[bytes] | None = None
+        self._masks: dict[View, list[bool]] = {}
+        self._types: set[Oid] = set()
         self._built_snapshot: Snapshot | None = None
         self._built_provider_versions: tuple[int, ...] = ()
-        self._column_by_oid: dict[tuple[int, ...], Column] = {
-            c.oid: c for cols in mibmap.columns.values() for c in cols
-        }
         self._writable = {self.map.by_name[n].oid: self.map.by_name[n] for n in WRITABLE}
 
     # --- the index --------------------------------------------------------------------------
@@ -90,8 +117,12 @@ class MeasurementInstrum:
             or old.temperature.keys() != snap.temperature.keys()
         )
 
-    def _index(self) -> Snapshot:
+    def current(self) -> Snapshot:
+        """The snapshot to answer from, with the index brought up to date with it. A request
+        takes it once, so all its varbinds (all repetitions of a GETBULK) see one snapshot."""
         snap = self.store.snapshot
+        if snap is self._built_snapshot and not self.providers:
+            return snap
         versions = tuple(p.version for p in self.providers)
         if self._structure_changed(snap) or versions != self._built_provider_versions:
             self._rebuild(snap, versions)
@@ -100,51 +131,74 @@ class MeasurementInstrum:
         return snap
 
     def _rebuild(self, snap: Snapshot, versions: tuple[int, ...]) -> None:
-        items: list[tuple[tuple[int, ...], Callable[[Snapshot], Any]]] = []
-        types: set[tuple[int, ...]] = set()
+        items: list[tuple[Oid, int, Callable[[Snapshot], Any]]] = []
+        types: set[Oid] = set()
         fmt = self.map.format_oid
         for table, columns in self.map.columns.items():
             row_type = self.map.row_types[table]
-            rows = snap.table(row_type)
-            keys = sorted(rows)
+            keys = sorted(snap.table(row_type))
             for col in columns:
                 types.add(col.oid)
                 for key in keys:
-                    items.append((col.oid + key, _cell_getter(row_type, key, col, fmt)))
+                    items.append((col.oid + key, col.tag, _cell_getter(row_type, key, col, fmt)))
         for p in self.providers:
             types.update(p.object_types())
-            for oid, getter in p.objects():
-                items.append((oid, _wrap(getter)))
+            for oid, tag, getter in p.objects():
+                items.append((oid, tag, _wrap(getter)))
         items.sort(key=lambda it: it[0])
-        self._oids = [it[0] for it in items]
-        self._getters = [it[1] for it in items]
+        self.oids = [it[0] for it in items]
+        self.tags = [it[1] for it in items]
+        self.getters = [it[2] for it in items]
+        self._oid_tlvs = None
+        self._masks = {}
         self._types = types
         self._built_snapshot = snap
         self._built_provider_versions = versions
 
-    def _is_known_type(self, oid: tuple[int, ...]) -> bool:
+    def oid_tlvs(self) -> list[bytes]:
+        """The BER encoding of every indexed OID (made once per rebuild, on first use)."""
+        if self._oid_tlvs is None:
+            self._oid_tlvs = [ber.encode_oid(o) for o in self.oids]
+        return self._oid_tlvs
+
+    def readable_mask(self, view: View) -> list[bool]:
+        """For each index position, whether `view` contains it (made once per rebuild)."""
+        mask = self._masks.get(view)
+        if mask is None:
+            mask = self._masks[view] = [view.contains(o) for o in self.oids]
+        return mask
+
+    def is_known_type(self, oid: Oid) -> bool:
         return any(oid[:n] in self._types for n in range(1, len(oid)))
 
-    # --- read -------------------------------------------------------------------------------
+    def position(self, oid: Oid) -> int:
+        """The index position of `oid`, or -1."""
+        i = bisect_left(self.oids, oid)
+        return i if i < len(self.oids) and self.oids[i] == oid else -1
+
+    def next_position(self, oid: Oid) -> int:
+        """The first index position after `oid` (len(oids) when there is none)."""
+        return bisect_right(self.oids, oid)
+
+    # --- pysnmp command responders (SNMPv3) -------------------------------------------------
 
     def read_variables(self, *var_binds: Any, **context: Any) -> list[tuple[Any, Any]]:
         """GET: each name's value, noSuchInstance or noSuchObject."""
-        snap = self._index()
+        from pysnmp.proto import rfc1905
+
+        snap = self.current()
         ac = context.get("acFun")
         out = []
         for idx, (name, _val) in enumerate(var_binds):
             oid = tuple(name)
-            i = bisect_left(self._oids, oid)
-            if i < len(self._oids) and self._oids[i] == oid:
+            i = self.position(oid)
+            if i >= 0:
                 if ac and ac("read", (name, None), idx=idx, **_ctx(context)):
                     out.append((name, rfc1905.noSuchObject))
                     continue
-                value = self._getters[i](snap)
-                if value is None:
-                    out.append((name, rfc1905.noSuchInstance))
-                else:
-                    out.append((name, value))
-            elif self._is_known_type(oid):
+                value = self.getters[i](snap)
+                out.append((name, rfc1905.noSuchInstance if value is None else to_pysnmp(self.tags[i], value)))
+            elif self.is_known_type(oid):
                 out.append((name, rfc1905.noSuchInstance))
             else:
                 out.append((name, rfc1905.noSuchObject))
@@ -152,52 +206,67 @@ class MeasurementInstrum:
 
     def read_next_variables(self, *var_binds: Any, **context: Any) -> list[tuple[Any, Any]]:
         """GETNEXT: the next instance after each name that the caller's view lets it read."""
-        snap = self._index()
+        from pysnmp.proto import rfc1902, rfc1905
+
+        snap = self.current()
         ac = context.get("acFun")
         out = []
-        oids = self._oids
+        oids = self.oids
         n = len(oids)
         for idx, (name, _val) in enumerate(var_binds):
-            i = bisect_right(oids, tuple(name))
+            i = self.next_position(tuple(name))
             while i < n:
                 candidate = rfc1902.ObjectName(oids[i])
                 if ac and ac("read", (candidate, None), idx=idx, **_ctx(context)):
                     i += 1
                     continue
-                value = self._getters[i](snap)
+                value = self.getters[i](snap)
                 if value is None:
                     i += 1
                     continue
-                out.append((candidate, value))
+                out.append((candidate, to_pysnmp(self.tags[i], value)))
                 break
             else:
                 out.append((name, rfc1905.endOfMibView))
         return out
 
-    # --- write ------------------------------------------------------------------------------
-
     def write_variables(self, *var_binds: Any, **context: Any) -> list[tuple[Any, Any]]:
-        """SET, all or nothing (RFC 3416 4.2.5): every varbind is checked first; then all are
-        applied in one store transaction, persisted, and published together."""
-        snap = self._index()
+        """SET from pysnmp: see `set`; errors become pysnmp's SMI exceptions."""
+        from pysnmp.smi import error as smi_error
+
         ac = context.get("acFun")
+
+        def may_write(idx: int, oid: Oid) -> bool:
+            name, value = var_binds[idx]
+            return not (ac and ac("write", (name, value), idx=idx, **_ctx(context)))
+
+        try:
+            self.set([(tuple(n), *from_pysnmp(v)) for n, v in var_binds], may_write)
+        except SetError as exc:
+            cls = _SMI_ERRORS.get(exc.status, smi_error.GenError)
+            raise cls(name=var_binds[exc.index][0], idx=exc.index) from exc
+        return list(var_binds)
+
+    # --- SET --------------------------------------------------------------------------------
+
+    def set(self, var_binds: list[tuple[Oid, int, Any]], may_write: Callable[[int, Oid], bool]) -> None:
+        """Apply (name, tag, plain value) varbinds, all or nothing. `may_write(index, name)`
+        says whether the principal's write view holds the name. Raises SetError."""
+        snap = self.current()
         changes: dict[int, NetworkBlock] = {}
-        for idx, (name, value) in enumerate(var_binds):
-            oid = tuple(name)
-            if ac and ac("write", (name, value), idx=idx, **_ctx(context)):
-                raise smi_error.NoAccessError(name=name, idx=idx)
-            i = bisect_left(self._oids, oid)
-            exists = i < len(self._oids) and self._oids[i] == oid
+        for idx, (oid, tag, value) in enumerate(var_binds):
+            if not may_write(idx, oid):
+                raise SetError(NO_ACCESS, idx, "outside the write view")
+            if self.position(oid) < 0:
+                raise SetError(NO_CREATION, idx, "no such instance; rows are not created by SET")
             col = self._writable.get(oid[:-1])
-            if not exists:
-                raise smi_error.NoCreationError(name=name, idx=idx)
             if col is None:
-                raise smi_error.NotWritableError(name=name, idx=idx)
+                raise SetError(NOT_WRITABLE, idx)
             block_id = oid[-1]
             block = changes.get(block_id) or snap.network[(block_id,)]
-            changes[block_id] = _apply(col, block, value, name, idx)
+            changes[block_id] = _apply(col, block, tag, value, idx)
         if not changes:
-            return list(var_binds)
+            return
         try:
             with self.store.transaction() as txn:
                 for block in changes.values():
@@ -207,65 +276,136 @@ class MeasurementInstrum:
                     self.on_write(txn.build(snap.version + 1), list(changes.values()))
         except LinkError as exc:
             log.warning("SET refused: %s", exc)
-            raise smi_error.InconsistentValueError(name=var_binds[0][0], idx=0) from exc
+            raise SetError(INCONSISTENT_VALUE, 0, str(exc)) from exc
         except OSError as exc:
             log.error("SET not persisted, refused: %s", exc)
-            raise smi_error.CommitFailedError(name=var_binds[0][0], idx=0) from exc
-        return list(var_binds)
+            raise SetError(COMMIT_FAILED, 0, str(exc)) from exc
 
 
-def _apply(col: Column, block: NetworkBlock, value: Any, name: Any, idx: int) -> NetworkBlock:
-    if value is None or value.getTagSet() != col.syntax.getTagSet():
-        raise smi_error.WrongTypeError(name=name, idx=idx)
+def _apply(col: Column, block: NetworkBlock, tag: int, value: Any, idx: int) -> NetworkBlock:
+    if tag != col.tag:
+        raise SetError(WRONG_TYPE, idx)
     if col.name == "nMtTxRxPoint":
-        v = int(value)
-        if v not in (1, 2):
-            raise smi_error.WrongValueError(name=name, idx=idx)
-        return replace(block, rx_point=(v == 1))
+        if value not in (1, 2):
+            raise SetError(WRONG_VALUE, idx, "TruthValue is 1 or 2")
+        return replace(block, rx_point=(value == 1))
     # nMtSIPServerAddr: NULL (empty), or an address of the block's network type.
-    raw = bytes(value.asOctets())
+    raw = bytes(value)
     if len(raw) not in (0, 4, 16):
-        raise smi_error.WrongLengthError(name=name, idx=idx)
+        raise SetError(WRONG_LENGTH, idx, "an address is 0, 4 or 16 octets")
     if raw and (block.network_type is NetworkType.ASI or len(raw) != address_length(block.network_type)):
-        raise smi_error.InconsistentValueError(name=name, idx=idx)
+        raise SetError(INCONSISTENT_VALUE, idx, "address length does not match the network type")
     try:
         return replace(block, sip_server=raw)
     except ValueError as exc:
-        raise smi_error.InconsistentValueError(name=name, idx=idx) from exc
+        raise SetError(INCONSISTENT_VALUE, idx, str(exc)) from exc
 
 
 def _ctx(context: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in context.items() if k != "idx"}
 
 
-def _wrap(getter: Getter) -> Callable[[Snapshot], Any]:
+def _wrap(getter: RawGetter) -> Callable[[Snapshot], Any]:
     return lambda _snap: getter()
+
+
+_ROW_ATTR = {
+    "NetworkBlock": "network",
+    "AudioComponent": "audio",
+    "VideoBlock": "video",
+    "RxPoint": "rx",
+    "Temperature": "temperature",
+}
 
 
 def _cell_getter(
     row_type: type, key: tuple[int, ...], col: Column, fmt: Callable[[Any], tuple[int, ...]]
 ) -> Callable[[Snapshot], Any]:
-    attr = {
-        "NetworkBlock": "network",
-        "AudioComponent": "audio",
-        "VideoBlock": "video",
-        "RxPoint": "rx",
-        "Temperature": "temperature",
-    }[row_type.__name__]
-    get, make = col.get, col.make
-    if make is rfc1902.ObjectIdentifier:
+    attr = _ROW_ATTR[row_type.__name__]
+    get = col.get
+    if col.tag == ber.OBJECT_IDENTIFIER:
 
         def cell(snap: Snapshot) -> Any:
             row = getattr(snap, attr).get(key)
-            return None if row is None else make(fmt(get(row)))
+            return None if row is None else fmt(get(row))
 
     else:
 
         def cell(snap: Snapshot) -> Any:
             row = getattr(snap, attr).get(key)
-            return None if row is None else make(get(row))
+            return None if row is None else get(row)
 
     return cell
 
 
-__all__ = ["MeasurementInstrum", "Provider", "univ"]
+# --- pysnmp value conversion (SNMPv3 path only) -----------------------------------------------
+
+
+def _pysnmp_types() -> dict[int, Any]:
+    from pysnmp.proto import rfc1902
+
+    return {
+        ber.INTEGER: rfc1902.Integer32,
+        ber.OCTET_STRING: rfc1902.OctetString,
+        ber.OBJECT_IDENTIFIER: rfc1902.ObjectIdentifier,
+        ber.IP_ADDRESS: rfc1902.IpAddress,
+        ber.COUNTER32: rfc1902.Counter32,
+        ber.GAUGE32: rfc1902.Gauge32,
+        ber.TIMETICKS: rfc1902.TimeTicks,
+        ber.OPAQUE: rfc1902.Opaque,
+        ber.COUNTER64: rfc1902.Counter64,
+    }
+
+
+_PYSNMP: dict[int, Any] = {}
+
+
+def to_pysnmp(tag: int, value: Any) -> Any:
+    """A pysnmp value object for a (tag, plain value) pair."""
+    if not _PYSNMP:
+        _PYSNMP.update(_pysnmp_types())
+    return _PYSNMP[tag](value)
+
+
+def from_pysnmp(value: Any) -> tuple[int, Any]:
+    """(tag, plain value) of a pysnmp value; tag -1 for anything that is not an SMI type."""
+    if not _PYSNMP:
+        _PYSNMP.update(_pysnmp_types())
+    if value is None:
+        return ber.NULL, None
+    tag_set = value.getTagSet()
+    for tag, cls in _PYSNMP.items():
+        if cls.tagSet == tag_set:
+            if tag in ber.OCTETS:
+                return tag, bytes(value.asOctets())
+            if tag == ber.OBJECT_IDENTIFIER:
+                return tag, tuple(value)
+            return tag, int(value)
+    return -1, None
+
+
+def _smi_errors() -> dict[int, Any]:
+    from pysnmp.smi import error as e
+
+    return {
+        NO_ACCESS: e.NoAccessError,
+        WRONG_TYPE: e.WrongTypeError,
+        WRONG_LENGTH: e.WrongLengthError,
+        WRONG_VALUE: e.WrongValueError,
+        NO_CREATION: e.NoCreationError,
+        INCONSISTENT_VALUE: e.InconsistentValueError,
+        COMMIT_FAILED: e.CommitFailedError,
+        NOT_WRITABLE: e.NotWritableError,
+    }
+
+
+class _LazySmiErrors(dict):  # type: ignore[type-arg]
+    def get(self, key: Any, default: Any = None) -> Any:
+        if not self:
+            self.update(_smi_errors())
+        return super().get(key, default)
+
+
+_SMI_ERRORS = _LazySmiErrors()
+
+__all__ = ["MeasurementInstrum", "Provider", "SetError", "View"]

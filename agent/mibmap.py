@@ -2,8 +2,8 @@
 
 Every OID comes from the compiled modules (IEC62379-7-MEASUREMENT-MIB, IEC62379-MEDIA-FORMATS-MIB,
 SNMPv2-MIB, IF-MIB), never typed here. Each column has a getter that turns a row into a plain
-Python value, and a value type (pysnmp's base SMI type with the column's tag) that turns that
-into what goes on the wire.
+Python value, and the BER tag of the column's base SMI type, with which that value goes on the
+wire.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from pysnmp.proto import rfc1902
 
+from . import ber
 from .model import AudioComponent, NetworkBlock, RxPoint, Temperature, VideoBlock
 
 MEASUREMENT_MIB = "IEC62379-7-MEASUREMENT-MIB"
@@ -98,22 +99,23 @@ TABLE_COLUMNS: dict[str, tuple[type, list[tuple[str, Callable[[Any], Any]]]]] = 
 WRITABLE = ("nMtTxRxPoint", "nMtSIPServerAddr")
 
 
-def wire_type(syntax: Any) -> Callable[[Any], Any]:
-    """The base SMI class whose tag the column's syntax has (values are built from it: a TC's
-    own constraints were applied by the model, and TAddress's NULL is the empty string)."""
+def wire_tag(syntax: Any) -> int:
+    """The BER tag of the base SMI type the column's syntax is built on (values are plain Python
+    values with this tag: a TC's own constraints were applied by the model, and TAddress's NULL
+    is the empty string)."""
     tag = syntax.getTagSet()
-    for cls in (
-        rfc1902.Integer32,
-        rfc1902.Gauge32,
-        rfc1902.Counter32,
-        rfc1902.Counter64,
-        rfc1902.TimeTicks,
-        rfc1902.IpAddress,
-        rfc1902.OctetString,
-        rfc1902.ObjectIdentifier,
+    for cls, number in (
+        (rfc1902.Integer32, ber.INTEGER),
+        (rfc1902.Gauge32, ber.GAUGE32),
+        (rfc1902.Counter32, ber.COUNTER32),
+        (rfc1902.Counter64, ber.COUNTER64),
+        (rfc1902.TimeTicks, ber.TIMETICKS),
+        (rfc1902.IpAddress, ber.IP_ADDRESS),
+        (rfc1902.OctetString, ber.OCTET_STRING),
+        (rfc1902.ObjectIdentifier, ber.OBJECT_IDENTIFIER),
     ):
         if cls.tagSet == tag:
-            return cls
+            return number
     raise TypeError(f"no wire type for syntax {type(syntax).__name__}")
 
 
@@ -126,7 +128,7 @@ class Column:
     oid: tuple[int, ...]
     access: str
     syntax: Any  # the compiled MIB's syntax object (with its constraints), for SET checks
-    make: Callable[[Any], Any]  # plain value -> wire value
+    tag: int  # BER tag of the values on the wire (see ber)
     get: Callable[[Any], Any]  # row -> plain value
 
 
@@ -151,7 +153,7 @@ class MibMap:
                         oid=tuple(sym.getName()),
                         access=sym.getMaxAccess(),
                         syntax=syntax,
-                        make=wire_type(syntax),
+                        tag=wire_tag(syntax),
                         get=getter,
                     )
                 )

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import AgentConfig, Endpoint
-from .hostmib import EngineCounters, HostMib
+from .hostmib import EngineCounters, HostMib, SnmpCounters
 from .instrum import MeasurementInstrum
 from .mibmap import MibMap
 from .model import NetworkBlock
@@ -35,7 +35,7 @@ log = logging.getLogger("iec62379.agent")
 def load_mibs(mib_dirs: tuple[str, ...] = ()) -> Any:
     from iec62379.mibs.tree import mib_builder
 
-    return mib_builder(mib_dirs)
+    return mib_builder(mib_dirs, texts=False)
 
 
 class Agent:
@@ -63,6 +63,9 @@ class Agent:
         self._load_static_blocks()
         self._engine: Any = None
         self._sockets: list[Any] = []
+        self._transports: list[Any] = []
+        self.counters = SnmpCounters()
+        self.responder: Any = None
         self._refresher: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -82,15 +85,40 @@ class Agent:
 
     async def start(self) -> None:
         """Start serving in the running loop."""
-        from .engine import build_engine
+        from . import access
+        from .responder import CommunityResponder
+        from .transport import bind_socket, serve
 
         t0 = time.perf_counter()
         state = EngineState.start(self._engine_state_path, self.config.engine_id)
         self.host.refresh()
-        self._engine, self.endpoints, self._sockets = build_engine(
-            self.config, self.mibmap, self.instrum, state.engine_id, state.boots
+        counters = EngineCounters(self._mib_builder, self.counters, state.engine_id, state.boots)
+        self.instrum.providers.append(counters)
+        self._engine_counters: EngineCounters | None = counters
+        self.responder = CommunityResponder(
+            self.instrum, access.communities(self.config), access.read_view(self.mibmap),
+            access.write_view(self.mibmap), self.counters,
         )
-        self.instrum.providers.append(EngineCounters(self._engine.get_mib_builder()))
+        try:
+            for ep in self.config.listen:
+                sock = bind_socket(ep)
+                self._sockets.append(sock)
+                host, port = sock.getsockname()[:2]
+                self.endpoints.append(Endpoint(ep.family, host, port))
+            v3: list[Any] = [None] * len(self._sockets)
+            if self.config.users:
+                from .engine import build_engine
+
+                self._engine, v3 = build_engine(
+                    self.config, self.mibmap, self.instrum, state.engine_id, state.boots, self.endpoints
+                )
+                counters.attach_engine(self._engine.get_mib_builder())
+                self.responder.v3_enabled = True
+            for sock, v3_transport in zip(self._sockets, v3, strict=True):
+                self._transports.append(await serve(sock, self.responder, v3_transport))
+        except BaseException:
+            await self.stop()
+            raise
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_host())
         self.started_at = time.time()
         snap = self.store.snapshot
@@ -122,9 +150,16 @@ class Agent:
         if self._engine is not None:
             self._engine.close_dispatcher()
             self._engine = None
+        for t in self._transports:
+            t.close()
         for s in self._sockets:
             s.close()
+        self._transports = []
         self._sockets = []
+        self.endpoints = []
+        if self._engine_counters in self.instrum.providers:
+            self.instrum.providers.remove(self._engine_counters)
+        self._engine_counters = None
         log.info("stopped")
 
     async def serve_forever(self) -> None:

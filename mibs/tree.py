@@ -26,8 +26,9 @@ class MibNode:
         return ".".join(map(str, self.oid))
 
 
-def mib_builder(mib_dirs: list[str] | tuple[str, ...] = ()):  # noqa: ANN201 - pysnmp type
-    """A pysnmp MibBuilder that loads our compiled modules and the compiled base modules."""
+def mib_builder(mib_dirs: list[str] | tuple[str, ...] = (), texts: bool = True):  # noqa: ANN201
+    """A pysnmp MibBuilder that loads our compiled modules and the compiled base modules; with
+    `texts`, their DESCRIPTIONs too (the docs need them, the agent does not)."""
     from pysnmp.smi import builder
 
     from .compiler import ensure_base_compiled
@@ -35,7 +36,7 @@ def mib_builder(mib_dirs: list[str] | tuple[str, ...] = ()):  # noqa: ANN201 - p
     base = ensure_base_compiled(mib_dirs)
     mb = builder.MibBuilder()
     mb.add_mib_sources(builder.DirMibSource(str(base)), builder.DirMibSource(str(compiled_dir())))
-    mb.loadTexts = True
+    mb.loadTexts = texts
     return mb
 
 

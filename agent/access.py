@@ -1,0 +1,58 @@
+"""IEC 62379-1's access levels as MIB views, and the communities of the config.
+
+- listener: reads the measurement tree, the system group, the interfaces and ifMIB subtrees and
+  the engine's counters (snmp group, snmpEngine, usmStats); writes nothing;
+- supervisor: reads the same, and writes nMtTxRxPoint and nMtSIPServerAddr, nothing else
+  (its write view is the measurement tree; the other columns there answer notWritable).
+
+Both front ends use these: the v1/v2c responder directly, and the SNMPv3 engine as its VACM views.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from .config import AgentConfig
+from .instrum import View
+from .mibmap import MEASUREMENT_MIB, MibMap
+from .responder import Community
+
+
+def read_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
+    """What a listener (and a supervisor) may read."""
+    return [
+        mibmap.symbol_oid(MEASUREMENT_MIB, "measurementMIB"),
+        mibmap.symbol_oid("SNMPv2-MIB", "system"),
+        mibmap.symbol_oid("SNMPv2-MIB", "snmp"),
+        mibmap.symbol_oid("IF-MIB", "interfaces"),
+        mibmap.symbol_oid("IF-MIB", "ifMIB"),
+        mibmap.symbol_oid("SNMP-FRAMEWORK-MIB", "snmpEngine"),
+        mibmap.symbol_oid("SNMP-USER-BASED-SM-MIB", "usmStats"),
+    ]
+
+
+def write_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
+    """A supervisor's write view: the measurement tree. Within it only nMtTxRxPoint and
+    nMtSIPServerAddr are writable (the instrumentation answers notWritable for the other
+    columns); outside it (system group, ifTable ...) a SET is answered noAccess."""
+    return [mibmap.symbol_oid(MEASUREMENT_MIB, "measurementMIB")]
+
+
+def read_view(mibmap: MibMap) -> View:
+    return View(tuple(read_subtrees(mibmap)))
+
+
+def write_view(mibmap: MibMap) -> View:
+    return View(tuple(write_subtrees(mibmap)))
+
+
+def communities(cfg: AgentConfig) -> list[Community]:
+    """The config's communities with their levels and allowed source networks."""
+    return [
+        Community(
+            c.name.encode(),
+            c.level,
+            tuple(ipaddress.ip_network(s, strict=False) for s in c.sources),
+        )
+        for c in cfg.communities
+    ]

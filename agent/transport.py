@@ -1,0 +1,64 @@
+"""UDP for the agent: bound sockets and the asyncio protocol that hands datagrams to the
+v1/v2c responder, or to the SNMPv3 engine when the responder says the message is theirs."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Any
+
+from .config import Endpoint
+from .responder import V3, CommunityResponder
+
+log = logging.getLogger(__name__)
+
+
+def bind_socket(ep: Endpoint) -> socket.socket:
+    """Bind now, so that an address in use is reported at start with the address."""
+    family = socket.AF_INET6 if ep.family == "udp6" else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.bind((ep.host, ep.port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"cannot listen on {ep}: {exc.strerror}") from exc
+    sock.setblocking(False)
+    return sock
+
+
+class SnmpProtocol(asyncio.DatagramProtocol):
+    """One listening socket. `v3` is the SNMPv3 engine's transport object for this socket (a
+    pysnmp datagram protocol that was not opened itself: it sends through our transport)."""
+
+    def __init__(self, responder: CommunityResponder, v3: Any = None) -> None:
+        self.responder = responder
+        self.v3 = v3
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a datagram transport
+        if self.v3 is not None:
+            self.v3.connection_made(transport)
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        reply = self.responder.handle(data, addr)
+        if reply is V3:
+            if self.v3 is not None:
+                self.v3.datagram_received(data, addr)
+        elif reply and self.transport is not None:
+            self.transport.sendto(reply, addr)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("socket error: %s", exc)
+
+
+async def serve(
+    sock: socket.socket, responder: CommunityResponder, v3: Any = None
+) -> asyncio.DatagramTransport:
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(lambda: SnmpProtocol(responder, v3), sock=sock)
+    return transport
