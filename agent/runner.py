@@ -211,7 +211,11 @@ class Agent:
             thread.join(timeout_s)
 
 
-def state_dir_default() -> Path:
-    from iec62379.mibs.paths import cache_dir
+def state_dir_default(config_path: str | Path | None = None) -> Path:
+    """Where `iec62379 agent` keeps state when neither the config nor --state-dir says:
+    $XDG_STATE_HOME/iec62379/<config name> (default ~/.local/state), one folder per config
+    so that two agents never share an engine ID."""
+    import os
 
-    return cache_dir().parent.parent / ".local" / "state" / "iec62379"
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    return base / "iec62379" / (Path(config_path).stem if config_path else "default")

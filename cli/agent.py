@@ -17,7 +17,8 @@ import click
 @click.option("--listen", multiple=True, metavar="ENDPOINT",
               help="Override the listen endpoints, e.g. udp:127.0.0.1:1161 or udp6:[::1]:1161.")
 @click.option("--state-dir", type=click.Path(file_okay=False),
-              help="Where written values and the engine's boots are kept (overrides the config).")
+              help="Where written values and the engine's ID and boots are kept (overrides the "
+              "config; default: $XDG_STATE_HOME/iec62379/<config name>, ~/.local/state if unset).")
 @click.option("--mib-dir", "mib_dirs", multiple=True, type=click.Path(file_okay=False),
               help="A directory with the IETF base MIB sources.")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv: pysnmp debugging).")
@@ -29,7 +30,7 @@ def agent(config_path: str | None, listen: tuple[str, ...], state_dir: str | Non
 
     from iec62379.agent.config import AgentConfig, ConfigError, _endpoint, _Reader, load_config
     from iec62379.agent.persist import StateError
-    from iec62379.agent.runner import Agent
+    from iec62379.agent.runner import Agent, state_dir_default
     from iec62379.mibs.compiler import MibCompileError
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
@@ -45,6 +46,8 @@ def agent(config_path: str | None, listen: tuple[str, ...], state_dir: str | Non
             cfg = dataclasses.replace(cfg, listen=tuple(_endpoint(r, f"[{i}]", e) for i, e in enumerate(listen)))
         if state_dir:
             cfg = dataclasses.replace(cfg, state_dir=Path(state_dir))
+        elif cfg.state_dir is None:
+            cfg = dataclasses.replace(cfg, state_dir=state_dir_default(config_path))
         the_agent = Agent(cfg, mib_dirs=mib_dirs)
     except (ConfigError, StateError, MibCompileError) as exc:
         raise click.ClickException(str(exc)) from exc

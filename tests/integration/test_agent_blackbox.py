@@ -265,3 +265,56 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path):
                               capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert f"cannot listen on udp:127.0.0.1:{port}" in proc.stderr
+
+
+def _default_agent(port: int, env: dict[str, str]) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "iec62379.cli.main", "agent", "--listen",
+                             f"udp:127.0.0.1:{port}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line or "serving" in line:
+            break
+    return proc
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    proc.stdout.close()
+
+
+def test_embedded_default_keeps_engine_id_and_boots(tmp_path: Path):
+    """With no config and no --state-dir, the engine ID and boots live in $XDG_STATE_HOME."""
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path))
+    seen = []
+    for _ in range(2):
+        port = free_port()
+        proc = _default_agent(port, env)
+        try:
+            engine_id = snmp("snmpget", *V2, "-Oqvx", f"127.0.0.1:{port}", ".1.3.6.1.6.3.10.2.1.1.0").stdout
+            boots = snmp("snmpget", *V2, "-Oqv", f"127.0.0.1:{port}", ".1.3.6.1.6.3.10.2.1.2.0").stdout
+            seen.append((engine_id.strip(), boots.strip()))
+        finally:
+            _stop(proc)
+    assert seen[0][0] == seen[1][0]  # the same engine ID
+    assert int(seen[1][1]) == int(seen[0][1]) + 1
+    assert (tmp_path / "iec62379" / "default" / "engine.json").is_file()
+
+
+def test_without_v3_users_v3_is_not_served_and_counted(tmp_path: Path):
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path))
+    port = free_port()
+    proc = _default_agent(port, env)
+    try:
+        v3 = snmp("snmpget", *V3_MON, f"127.0.0.1:{port}", "SNMPv2-MIB::sysName.0", check=False)
+        assert v3.returncode != 0
+        out = snmp("snmpget", *V2, "-Oqv", f"127.0.0.1:{port}", "SNMPv2-MIB::snmpInBadVersions.0").stdout
+        assert int(out) >= 1
+    finally:
+        _stop(proc)
