@@ -173,11 +173,15 @@ class CommunityResponder:
     def _v1_error(self, msg: ber.Message, status: int, idx: int) -> bytes:
         return self._respond(msg, self._echo(msg), status, idx + 1)
 
-    def _get(self, msg: ber.Message, p: _Principal) -> bytes:
+    def _view(self, p: _Principal) -> tuple[Any, list[bool], list[bytes]]:
+        """One request's snapshot, the principal's readable mask and the OID encodings."""
         ins = self.instrum
         snap = ins.current()
-        mask = ins.readable_mask(p.read)
-        tlvs = ins.oid_tlvs()
+        return snap, ins.readable_mask(p.read), ins.oid_tlvs()
+
+    def _get(self, msg: ber.Message, p: _Principal) -> bytes:
+        ins = self.instrum
+        snap, mask, tlvs = self._view(p)
         v1 = msg.version == ber.V1
         out = []
         for idx, (oid, _t, _v) in enumerate(msg.varbinds):
@@ -211,9 +215,7 @@ class CommunityResponder:
 
     def _get_next(self, msg: ber.Message, p: _Principal) -> bytes:
         ins = self.instrum
-        snap = ins.current()
-        mask = ins.readable_mask(p.read)
-        tlvs = ins.oid_tlvs()
+        snap, mask, tlvs = self._view(p)
         v1 = msg.version == ber.V1
         out = []
         for idx, (oid, _t, _v) in enumerate(msg.varbinds):
@@ -229,9 +231,7 @@ class CommunityResponder:
     def _get_bulk(self, msg: ber.Message, p: _Principal) -> bytes:
         """RFC 3416 4.2.3, truncated to the message size limit and MAX_BULK_VARBINDS."""
         ins = self.instrum
-        snap = ins.current()
-        mask = ins.readable_mask(p.read)
-        tlvs = ins.oid_tlvs()
+        snap, mask, tlvs = self._view(p)
         tags = ins.tags
         vbs = msg.varbinds
         non_rep = min(max(msg.error_status, 0), len(vbs))
