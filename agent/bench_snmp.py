@@ -41,6 +41,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import ber
+
 OUR_SUBTREE = ".1.0.62379.7.1"
 SNMPD_SUBTREE = ".1.3.6.1.2.1.25.6.3"  # HOST-RESOURCES-MIB::hrSWInstalledTable
 SYS_UPTIME_0 = ".1.3.6.1.2.1.1.3.0"
@@ -95,45 +97,20 @@ class BenchSettings:
     walk_timeout_s: float = 600.0
 
 
-# --- BER: just enough for a v2c GET and its response --------------------------------------
-
-
-def _ber_len(n: int) -> bytes:
-    if n < 0x80:
-        return bytes([n])
-    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([0x80 | len(raw)]) + raw
-
-
-def _tlv(tag: int, body: bytes) -> bytes:
-    return bytes([tag]) + _ber_len(len(body)) + body
-
-
-def _ber_oid(dotted: str) -> bytes:
-    arcs = [int(a) for a in dotted.strip(".").split(".")]
-    if len(arcs) < 2:
-        raise ValueError(f"OID too short: {dotted}")
-    out = bytearray()
-    for arc in [arcs[0] * 40 + arcs[1], *arcs[2:]]:
-        chunk = [arc & 0x7F]
-        arc >>= 7
-        while arc:
-            chunk.append(0x80 | (arc & 0x7F))
-            arc >>= 7
-        out += bytes(reversed(chunk))
-    return _tlv(0x06, bytes(out))
+# --- a v2c GET and its response (the agent's BER codec) ------------------------------------
 
 
 class GetPacket:
     """A prebuilt SNMPv2c GetRequest for one OID; `packet(request_id)` patches 4 bytes."""
 
     def __init__(self, community: str, oid: str) -> None:
-        varbind = _tlv(0x30, _ber_oid(oid) + b"\x05\x00")
+        arcs = tuple(int(a) for a in oid.strip(".").split("."))
+        varbind = ber.varbind(ber.encode_oid(arcs), b"\x05\x00")
         # request-id as a 4-byte INTEGER (ids stay in 1..2**31-1, so always positive)
         sentinel = b"\x7f\xa5\x5a\x7e"
         rid = b"\x02\x04" + sentinel
-        pdu = _tlv(0xA0, rid + b"\x02\x01\x00" + b"\x02\x01\x00" + _tlv(0x30, varbind))
-        msg = _tlv(0x30, b"\x02\x01\x01" + _tlv(0x04, community.encode()) + pdu)
+        pdu = ber.tlv(ber.GET, rid + b"\x02\x01\x00" + b"\x02\x01\x00" + ber.tlv(ber.SEQUENCE, varbind))
+        msg = ber.tlv(ber.SEQUENCE, b"\x02\x01\x01" + ber.tlv(ber.OCTET_STRING, community.encode()) + pdu)
         self._template = bytearray(msg)
         self._rid_at = msg.index(b"\x02\x04" + sentinel, msg.index(b"\xa0")) + 2
 
@@ -142,38 +119,12 @@ class GetPacket:
         return bytes(self._template)
 
 
-def _read_tlv(buf: bytes, at: int) -> tuple[int, int, int]:
-    """(tag, start of body, end of body) of the TLV at `at`."""
-    tag = buf[at]
-    n = buf[at + 1]
-    at += 2
-    if n & 0x80:
-        k = n & 0x7F
-        n = int.from_bytes(buf[at : at + k], "big")
-        at += k
-    return tag, at, at + n
-
-
 def parse_response(buf: bytes) -> tuple[int, int, int]:
     """(request-id, error-status, tag of the first varbind's value) of a v2c Response."""
-    tag, at, _end = _read_tlv(buf, 0)  # Message SEQUENCE
-    if tag != 0x30:
-        raise ValueError("not an SNMP message")
-    _t, _s, at = _read_tlv(buf, at)  # version
-    _t, _s, at = _read_tlv(buf, at)  # community
-    tag, at, _end = _read_tlv(buf, at)  # PDU
-    if tag != 0xA2:
-        raise ValueError(f"not a Response-PDU (tag 0x{tag:02x})")
-    _t, s, e = _read_tlv(buf, at)
-    request_id = int.from_bytes(buf[s:e], "big", signed=True)
-    _t, s, at = _read_tlv(buf, e)
-    error_status = int.from_bytes(buf[s:at], "big")
-    _t, _s, at = _read_tlv(buf, at)  # error-index
-    _t, at, _end = _read_tlv(buf, at)  # varbind list
-    _t, at, _end = _read_tlv(buf, at)  # first varbind
-    _t, _s, at = _read_tlv(buf, at)  # name
-    value_tag = buf[at]
-    return request_id, error_status, value_tag
+    m = ber.decode_message(buf)
+    if m.pdu_type != ber.RESPONSE:
+        raise ValueError(f"not a Response-PDU (tag 0x{m.pdu_type:02x})")
+    return m.request_id, m.error_status, m.varbinds[0][1] if m.varbinds else -1
 
 
 # --- processes ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import math
 import pytest
 from click.testing import CliRunner
 from conftest import REPO, require_tool
+from iec62379.agent import ber
 from iec62379.agent.bench_snmp import GetPacket, parse_response
 from iec62379.cli.main import cli
 
@@ -35,9 +36,14 @@ def test_get_packet_round_trip() -> None:
     pkt = GetPacket("public", ".1.0.62379.7.1.1.1.2.55").packet(0x01020304)
     assert pkt[:2] == b"\x30" + bytes([len(pkt) - 2])
     assert b"\x02\x04\x01\x02\x03\x04" in pkt  # the patched request-id
-    # the same bytes, turned into a Response (tag 0xA2) with an INTEGER value, parse back
-    resp = pkt.replace(b"\xa0", b"\xa2", 1).replace(b"\x05\x00", b"\x02\x01\x07")
+    req = ber.decode_message(pkt)
+    assert (req.version, req.community, req.pdu_type) == (1, b"public", ber.GET)
+    assert req.varbinds == [((1, 0, 62379, 7, 1, 1, 1, 2, 55), ber.NULL, None)]
+    resp = ber.encode_response(1, b"public", req.request_id, 0, 0, [
+        ber.varbind(ber.encode_oid(req.varbinds[0][0]), ber.encode_value(ber.INTEGER, 7))])
     assert parse_response(resp) == (0x01020304, 0, 0x02)
+    with pytest.raises(ValueError, match="not a Response"):
+        parse_response(pkt)
 
 
 def test_bench_snmp_smoke() -> None:
