@@ -98,3 +98,148 @@ def snmp(
     except BenchError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+@bench.command()
+@click.argument("capture", required=False, type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--packets",
+    type=click.IntRange(min=1000),
+    default=300_000,
+    show_default=True,
+    help="Without CAPTURE: datagrams in the capture made (and cached) for the benchmark.",
+)
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Timed runs of each side (alternating); the fastest counts.")
+@click.option("--interval", "interval_s", type=click.FloatRange(min=0.01), default=1.0,
+              show_default=True, help="Our measurement interval in seconds.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=65536, show_default=True,
+              help="pcap records per batch read.")
+@click.option("--heuristic", is_flag=True,
+              help="tshark finds RTP heuristically instead of by the RTP ports we found.")
+@click.option("--cpu", type=click.IntRange(min=0), default=None,
+              help="The CPU to pin both sides to (default: the first allowed one).")
+@click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
+              help="Where the generated capture is kept (default ~/.cache/iec62379/bench).")
+@click.option("--tshark", "tshark_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def pcap(
+    capture: str | None,
+    packets: int,
+    repeat: int,
+    interval_s: float,
+    batch_size: int,
+    heuristic: bool,
+    cpu: int | None,
+    cache_dir: str | None,
+    tshark_path: str | None,
+    as_json: bool,
+) -> None:
+    """Our pcap analysis (all metrics, all streams) against `tshark -q -z rtp,streams` on
+    the same file, packets/s on one core. Without CAPTURE a realistic multi-stream RTP
+    capture is made from the media fixtures and cached; see docs/benchmarks.md."""
+    from iec62379.collectors.bench_capture import CaptureSpec, ensure_capture
+    from iec62379.collectors.bench_pcap import (
+        BenchError,
+        PcapBenchSettings,
+        format_report,
+        run_pcap_bench,
+    )
+
+    note = ""
+    if capture is None:
+        try:
+            info = ensure_capture(
+                CaptureSpec(packets=packets), Path(cache_dir) if cache_dir else None
+            )
+        except (OSError, ValueError) as exc:
+            raise click.ClickException(f"cannot make the benchmark capture: {exc}") from exc
+        path = info.path
+        note = (
+            f"{'cached' if info.reused else 'made now'}: {len(info.streams)} RTP streams, "
+            f"{info.duration_s:.1f} s, generator impairments"
+        )
+    else:
+        path = Path(capture)
+    settings = PcapBenchSettings(
+        capture=path.resolve(),
+        repeat=repeat,
+        interval_s=interval_s,
+        batch_size=batch_size,
+        tshark=tshark_path,
+        heuristic=heuristic,
+        cpu=cpu,
+    )
+    try:
+        report = run_pcap_bench(settings)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    report["capture"]["note"] = note
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report, note))
+
+
+@bench.command()
+@click.option("--seconds", type=click.FloatRange(min=0.5), default=3.0, show_default=True,
+              help="Length of each step.")
+@click.option("--start-rate", type=click.FloatRange(min=1000), default=50_000, show_default=True,
+              help="First rate tried, datagrams/s.")
+@click.option("--factor", type=click.FloatRange(min=1.01), default=1.25, show_default=True,
+              help="Rate increase between steps until one fails.")
+@click.option("--bisect", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Bisection steps between the last pass and the first failure.")
+@click.option("--max-rate", type=click.FloatRange(min=1000), default=2_000_000,
+              show_default=True)
+@click.option("--rcvbuf", type=click.IntRange(min=65536), default=32 << 20, show_default=True,
+              help="Receive buffer asked for by both receivers (bytes).")
+@click.option("--tries", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Runs of a rate before it counts as failed.")
+@click.option("--receiver", "receivers", type=click.Choice(["ours", "bare"]), multiple=True,
+              help="Only these receivers (default: both).")
+@click.option("--media", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="MPEG-TS file sent (default: tests/fixtures/media/h264_mp2.ts).")
+@click.option("--receiver-cpu", type=click.IntRange(min=0), default=None)
+@click.option("--sender-cpu", type=click.IntRange(min=0), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def live(
+    seconds: float,
+    start_rate: float,
+    factor: float,
+    bisect: int,
+    max_rate: float,
+    rcvbuf: int,
+    tries: int,
+    receivers: tuple[str, ...],
+    media: str | None,
+    receiver_cpu: int | None,
+    sender_cpu: int | None,
+    as_json: bool,
+) -> None:
+    """Live receive + analysis on one core: the highest RTP rate on loopback with no kernel
+    drop and no loss, ours (UdpSource + analyzer) against a bare recvmsg loop with
+    SO_TIMESTAMPNS; see docs/benchmarks.md."""
+    from iec62379.collectors.bench_live import (
+        DEFAULT_MEDIA,
+        BenchError,
+        LiveBenchSettings,
+        format_report,
+        run_live_bench,
+    )
+
+    settings = LiveBenchSettings(
+        media=Path(media) if media else DEFAULT_MEDIA,
+        seconds=seconds,
+        start_rate=start_rate,
+        factor=factor,
+        bisect=bisect,
+        max_rate=max_rate,
+        rcvbuf=rcvbuf,
+        tries=tries,
+        receivers=receivers or ("ours", "bare"),
+        receiver_cpu=receiver_cpu,
+        sender_cpu=sender_cpu,
+    )
+    try:
+        report = run_live_bench(settings)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(report, indent=2) if as_json else format_report(report))

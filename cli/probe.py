@@ -6,6 +6,10 @@ measurement core (:class:`~iec62379.collectors.core.analyzer.StreamAnalyzer` beh
 :class:`~iec62379.collectors.core.demux.FlowDemux`); this module only reads the source, hands
 the packets and the time to the core, and prints the interval reports.
 
+For an ``rtp://`` source the probe also listens on the port + 2 and the port + 4 of the same
+address, where SMPTE 2022-1 sends column and row FEC; their datagrams go to the media stream's
+analyzer, which reports the FEC type, L and D (``fec`` / ``fec_detail`` in the JSON).
+
 Time comes from the packets: the record time of a capture, the kernel receive time of a live
 datagram. A live source with no traffic uses the wall clock (the kernel stamps datagrams with
 the same real-time clock) so that silent intervals are reported too. Interval k of a stream
@@ -19,10 +23,13 @@ end. Bad input exits with status 2 and a one-line message.
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import json
 import math
 import os
 import re
+import select
 import signal
 import sys
 import time
@@ -176,6 +183,14 @@ def report_dict(name: str, r: IntervalReport, partial: bool) -> dict[str, Any]:
             for a in r.audio
         ],
         "fec": r.fec.fec_type.name.lower() if hasattr(r.fec.fec_type, "name") else None,
+        "fec_detail": {
+            "type": r.fec.fec_type.mib_name,
+            "l_cols": r.fec.l_cols,
+            "d_rows": r.fec.d_rows,
+            "length_dimension": r.fec.length_dimension,
+            "column_packets": r.fec.column_packets,
+            "row_packets": r.fec.row_packets,
+        },
         "errors": r.errors,
     }
 
@@ -379,6 +394,26 @@ def _run_pcap(
     return fault
 
 
+def _open_fec_sources(url: Any, err: TextIO) -> list[Any]:
+    """SMPTE 2022-1 FEC of an rtp:// stream: column FEC on port + 2, row FEC on port + 4, same
+    address (and group, source, interface). A port that cannot be bound is reported and
+    skipped: the media stream is measured anyway."""
+    from iec62379.collectors.core.demux import FEC_PORT_OFFSETS
+    from iec62379.collectors.sources.udp import UdpSource
+
+    sources = []
+    for off in FEC_PORT_OFFSETS:
+        port = url.port + off
+        if port > 65535:
+            continue
+        try:
+            sources.append(UdpSource(dataclasses.replace(url, port=port)))
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            err.write(f"not receiving FEC on port {port}: {reason}\n")
+    return sources
+
+
 def _run_live(
     url_text: str, demux: FlowDemux, printer: _Printer, duration: float | None, err: TextIO
 ) -> None:
@@ -394,6 +429,11 @@ def _run_live(
         raise ProbeError(str(exc)) from None
     except OSError as exc:
         raise ProbeError(f"cannot receive {url}: {exc.strerror or exc}") from None
+    fec_sources = _open_fec_sources(url, err) if url.scheme == "rtp" else []
+    # FEC datagrams go to the analyzer of the media stream (the demux routes port + 2 / + 4
+    # to it); until the media stream has been seen they are not fed, so that they never
+    # become a stream of their own.
+    media_key = (ipaddress.ip_address(url.bind_address).packed, int(source.local_address[1]))
     stop = {"flag": False}
 
     def on_term(signum: int, frame: Any) -> None:
@@ -404,11 +444,18 @@ def _run_live(
         old_term = signal.signal(signal.SIGTERM, on_term)
     except ValueError:  # not the main thread
         old_term = None
+    fec_note = ""
+    if fec_sources:
+        ports = ", ".join(str(f.local_address[1]) for f in fec_sources)
+        fec_note = f", SMPTE 2022-1 FEC on port{'s' if len(fec_sources) > 1 else ''} {ports}"
     err.write(
         f"receiving {url} on {source.local_address[0]} port {source.local_address[1]}"
-        f"{'' if duration is None else f' for {duration:g} s'} (Ctrl-C to stop)\n"
+        f"{fec_note}{'' if duration is None else f' for {duration:g} s'} (Ctrl-C to stop)\n"
     )
     err.flush()
+    poller = select.poll()
+    for s in (source, *fec_sources):
+        poller.register(s.fileno(), select.POLLIN)
     deadline = None if duration is None else time.monotonic() + duration
     last: int | None = None
     try:
@@ -420,8 +467,14 @@ def _run_live(
                     if left <= 0:
                         break
                     wait = min(wait, left)
-                batch = source.receive_batch(wait)
-                if len(batch):
+                ready = {fd for fd, _ in poller.poll(max(0, int(wait * 1000)))}
+                for fec in fec_sources:
+                    if fec.fileno() in ready:
+                        fec_batch = fec.recv_nowait()
+                        if len(fec_batch) and media_key in demux.streams:
+                            demux.feed_batch(fec_batch)
+                batch = source.recv_nowait() if source.fileno() in ready else None
+                if batch is not None and len(batch):
                     demux.feed_batch(batch)
                     t = int(batch.arrival_ns.max())
                     last = t if last is None else max(last, t)
@@ -432,6 +485,8 @@ def _run_live(
     except KeyboardInterrupt:
         pass
     finally:
+        for fec in fec_sources:
+            fec.close()
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
     if demux.streams:
@@ -467,7 +522,8 @@ def probe(
     """Measure the RTP / MPEG-TS streams in SOURCE, one line per stream per interval.
 
     SOURCE is a pcap or pcapng file, or udp://[SRC@]GROUP:PORT[?iface=NAME] or rtp://...
-    for a live stream (until Ctrl-C or --duration). Columns: DF:MLR (RFC 4445 delay factor
+    for a live stream (until Ctrl-C or --duration); rtp:// also takes SMPTE 2022-1 FEC on
+    PORT+2 (columns) and PORT+4 (rows). Columns: DF:MLR (RFC 4445 delay factor
     in ms : media packets lost per second), TS-DF (RTP timestamp-based delay factor), RTP
     sequence losses, continuity-counter errors, TS bit rate and the codecs. A '*' after the
     start time marks an interval cut short by the end of the input.

@@ -53,6 +53,23 @@ from .tsdf import TsdfMeter
 from .videoprobe import Inspector, VideoProbe, load_inspector
 
 _NEVER = np.iinfo(np.int64).min
+_REST = np.dtype(f"V{TS_PACKET_SIZE - 4}")
+
+
+def _packet_keys(data: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The TS packets at starts in two parts comparable with ==: header bytes 1 and 3 without
+    the continuity counter (a PSI packet repeated with the next counter is the same table;
+    callers compare packets of one PID, so byte 2 and the sync byte are left out), and
+    bytes 4..187."""
+    head = (data[starts + 1].astype(np.uint16) << 8) | (data[starts + 3] & 0xF0)
+    count = data.shape[0] - TS_PACKET_SIZE + 1
+    if data.dtype == np.uint8 and data.flags.c_contiguous and count > 0:
+        view = np.ndarray((count + 4,), dtype=_REST, buffer=data, offset=0, strides=(1,))
+        rest = view[starts + 4]
+    else:
+        rows = data[(starts + 4)[:, None] + np.arange(TS_PACKET_SIZE - 4)]
+        rest = np.ascontiguousarray(rows).view(_REST)[:, 0]
+    return head, rest
 
 
 @dataclass(slots=True)
@@ -119,6 +136,9 @@ class StreamAnalyzer:
         self._program = ProgramTracker(c.program_number)
         self._psi_lut = np.zeros(PID_COUNT, dtype=bool)
         self._psi_lut[0] = True
+        # PID -> (header key, bytes 4..187 of the last PSI packet fed; error counts it added)
+        self._psi_memo: dict[int, tuple[int, np.void, tuple[tuple[int, int], ...]]] = {}
+        self._exact_next = False
         self._probe: VideoProbe | None = None
         self._last_seen = np.full(PID_COUNT, _NEVER, dtype=np.int64)
         self._usual_ts = 0
@@ -368,7 +388,8 @@ class StreamAnalyzer:
         iv.cc_errors += cc.errors
         iv.cc_lost += cc.lost
         iv.cc_per_pid.update(cc.per_pid)
-        # Rare packets, one by one: PCR, PSI, video PID while its format is unknown.
+        # Rare packets: PCRs of the PCR PID in vectorised runs, PSI packets and the video
+        # PID's packets (while its format is unknown) one by one, in stream order.
         has_pcr = h.has_pcr[v]
         pusi = h.pusi[v]
         ccv = h.cc[v]
@@ -378,73 +399,201 @@ class StreamAnalyzer:
         index = (np.arange(m, dtype=np.int64)[v]) + base_index
         pos = 0
         n = pid.size
+        exact = False
         while pos < n:
-            mask = has_pcr[pos:] | self._psi_lut[pid[pos:]]
-            probe = self._probe
-            if probe is not None and not probe.done:
-                vid = pid[pos:] == probe.pid
-                mask |= vid if probe.collecting else vid & pusi[pos:]
-            ev = np.flatnonzero(mask) + pos
-            if ev.size == 0:
-                break
-            pcrs = np.zeros(ev.size, dtype=np.int64)
-            with_pcr = has_pcr[ev]
-            if with_pcr.any():
-                pcrs[with_pcr] = gather_pcr(data, st[ev[with_pcr]])
-            restart = None
-            for j, p, pc, has, pu, c, dc, off, s0, ix in zip(
-                ev.tolist(),
-                pid[ev].tolist(),
-                pcrs.tolist(),
-                with_pcr.tolist(),
-                pusi[ev].tolist(),
-                ccv[ev].tolist(),
-                disc[ev].tolist(),
-                po[ev].tolist(),
-                st[ev].tolist(),
-                index[ev].tolist(),
-                strict=True,
-            ):
-                if self._event(data, p, pc, has, pu, c, dc, off, s0, ix):
-                    restart = j + 1
-                    break
+            self._exact_next = False
+            restart = self._rare(
+                data, pos, n, pid, has_pcr, pusi, ccv, disc, po, st, index, exact
+            )
             if restart is None:
                 break
+            exact = self._exact_next
             pos = restart
 
-    def _event(
+    def _pcr_run(
         self,
         data: np.ndarray,
-        pid: int,
-        pcr: int,
-        has_pcr: bool,
-        pusi: bool,
-        cc: int,
-        disc: bool,
-        off: int,
-        start: int,
-        index: int,
-    ) -> bool:
-        """One rare packet; True when the set of interesting PIDs changed."""
-        if has_pcr:
-            if self._pcr.pid is None:
-                self._pcr.set_pid(pid)
-            if pid == self._pcr.pid:
-                self._pcr.add(index, pcr, disc)
-        changed = False
-        if off < TS_PACKET_SIZE and self._psi_lut[pid]:
-            payload = data[start + off : start + TS_PACKET_SIZE].tobytes()
-            if self._program.feed(pid, payload, pusi, cc, self._iv.errors):
-                self._on_program_change()
-                changed = True
+        lo: int,
+        hi: int,
+        pid: np.ndarray,
+        has_pcr: np.ndarray,
+        disc: np.ndarray,
+        st: np.ndarray,
+        index: np.ndarray,
+    ) -> None:
+        """The PCRs of packets lo..hi-1 (the PCR PID cannot change within the run)."""
+        if hi <= lo:
+            return
+        sel = np.flatnonzero(has_pcr[lo:hi])
+        if sel.size == 0:
+            return
+        sel += lo
+        meter = self._pcr
+        if meter.pid is None:
+            meter.set_pid(int(pid[sel[0]]))
+        sel = sel[pid[sel] == meter.pid]
+        if sel.size:
+            meter.add_many(index[sel], gather_pcr(data, st[sel]), disc[sel])
+
+    def _rare(
+        self,
+        data: np.ndarray,
+        pos: int,
+        n: int,
+        pid: np.ndarray,
+        has_pcr: np.ndarray,
+        pusi: np.ndarray,
+        ccv: np.ndarray,
+        disc: np.ndarray,
+        po: np.ndarray,
+        st: np.ndarray,
+        index: np.ndarray,
+        exact: bool = False,
+    ) -> int | None:
+        """PCR, PSI and video-probe packets from pos on; the position to restart from when
+        the set of interesting PIDs changed (a new program or a finished probe), else None.
+
+        Repeated tables: a PSI packet identical (apart from its continuity counter) to the
+        previous packet of its PID, when that one's feed was repeatable
+        (``ProgramTracker.repeatable``), is not fed again: such copies are counted in bulk,
+        each adding the error counts the first feed added (none for a good table), or
+        nothing when its counter repeats (a duplicate packet). When a feed turns out not to
+        be repeatable while identical copies follow, the rest is done packet by packet
+        (``exact``). The PCRs up to each PSI packet that is fed are taken first, since a new
+        PMT may move the PCR PID.
+        """
+        pid_r = pid[pos:n]
+        psi = self._psi_lut[pid_r]
         probe = self._probe
-        if probe is not None and not probe.done and pid == probe.pid and off < TS_PACKET_SIZE:
-            payload = data[start + off : start + TS_PACKET_SIZE].tobytes()
-            if probe.feed(payload, pusi, self._iv.errors):
-                changed = True
-        return changed
+        probing = probe is not None and not probe.done
+        if probing:
+            assert probe is not None
+            vid = pid_r == probe.pid
+            mask = psi | (vid if probe.collecting else vid & pusi[pos:n])
+            exact = exact or bool(self._psi_lut[probe.pid])
+        else:
+            mask = psi
+        ev = np.flatnonzero(mask) + pos
+        if ev.size == 0:
+            self._pcr_run(data, pos, n, pid, has_pcr, disc, st, index)
+            return None
+        ev_pid = pid[ev]
+        ev_psi = self._psi_lut[ev_pid]
+        member = np.zeros(ev.size, dtype=bool)  # an identical copy of its PID's last packet
+        members: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # PID -> (at, counter steps)
+        next_psi = np.full(ev.size, -1, dtype=np.int64)  # next PSI event of the same PID
+        psi_at = np.flatnonzero(ev_psi)
+        if psi_at.size:
+            head, rest = _packet_keys(data, st[ev[psi_at]])
+            psi_pid = ev_pid[psi_at]
+            for p in self._program.psi_pids:
+                k = np.flatnonzero(psi_pid == p)
+                if k.size == 0:
+                    continue
+                at = psi_at[k]
+                next_psi[at[:-1]] = at[1:]
+                if exact:
+                    continue
+                hk, rk = head[k], rest[k]
+                eq = np.empty(k.size, dtype=bool)
+                memo = self._psi_memo.get(p)
+                eq[0] = memo is not None and bool(memo[0] == hk[0] and memo[1] == rk[0])
+                if k.size > 1:
+                    eq[1:] = (hk[1:] == hk[:-1]) & (rk[1:] == rk[:-1])
+                if eq.any():
+                    c = ccv[ev[at]]
+                    prev = np.empty_like(c)
+                    prev[0] = self._program.last_cc(p)
+                    prev[1:] = c[:-1]
+                    member[at] = eq
+                    members[p] = (at[eq], c[eq], c[eq] != prev[eq])
+        errors = self._iv.errors
+        memos = self._psi_memo
+        done: dict[int, int] = {}  # PID -> members before this ev index are accounted
+
+        def skip_copies(p: int, upto: int) -> None:
+            entry = members.get(p)
+            if entry is None:
+                return
+            at, counters, new = entry
+            a = done.get(p, 0)
+            b = int(np.searchsorted(at, upto))
+            if b <= a:
+                return
+            done[p] = b
+            copies = int(np.count_nonzero(new[a:b]))
+            memo = memos[p]
+            if copies:
+                for kind, count in memo[2]:
+                    errors[kind] += count * copies
+            self._program.skip_repeat(p, int(counters[b - 1]))
+
+        visit = np.flatnonzero(~member)
+        pcr_done = pos
+        restart: int | None = None
+        stop_at = ev.size
+        for e, j, p, is_psi, pu, c, off, s0, nxt in zip(
+            visit.tolist(),
+            ev[visit].tolist(),
+            ev_pid[visit].tolist(),
+            ev_psi[visit].tolist(),
+            pusi[ev[visit]].tolist(),
+            ccv[ev[visit]].tolist(),
+            po[ev[visit]].tolist(),
+            st[ev[visit]].tolist(),
+            next_psi[visit].tolist(),
+            strict=True,
+        ):
+            if is_psi:
+                skip_copies(p, e)
+                self._pcr_run(data, pcr_done, j + 1, pid, has_pcr, disc, st, index)
+                pcr_done = j + 1
+                if off < TS_PACKET_SIZE:
+                    changed = self._psi(data, p, pu, c, off, s0)
+                else:
+                    changed = False
+                    memos.pop(p, None)
+                if changed or (nxt >= 0 and member[nxt] and p not in memos):
+                    restart, stop_at = j + 1, e + 1
+                    exact = exact or not changed
+                    break
+            if probing and probe is not None and not probe.done and p == probe.pid:
+                if off < TS_PACKET_SIZE:
+                    payload = data[s0 + off : s0 + TS_PACKET_SIZE].tobytes()
+                    if probe.feed(payload, pu, self._iv.errors):
+                        restart, stop_at = j + 1, e + 1
+                        break
+        for p in members:
+            skip_copies(p, stop_at)
+        self._pcr_run(
+            data, pcr_done, n if restart is None else restart, pid, has_pcr, disc, st, index
+        )
+        if restart is not None and exact:
+            self._exact_next = True
+        return restart
+
+    def _psi(self, data: np.ndarray, pid: int, pusi: bool, cc: int, off: int, start: int) -> bool:
+        """Feed one PSI packet; True when the program changed."""
+        errors = self._iv.errors
+        before = (errors[ErrorKind.PSI_SECTION], errors[ErrorKind.PSI_CRC])
+        payload = data[start + off : start + TS_PACKET_SIZE].tobytes()
+        if self._program.feed(pid, payload, pusi, cc, errors):
+            self._on_program_change()
+            return True
+        if self._program.repeatable:
+            added = tuple(
+                (kind, errors[kind] - b)
+                for kind, b in zip((ErrorKind.PSI_SECTION, ErrorKind.PSI_CRC), before, strict=True)
+                if errors[kind] != b
+            )
+            head, rest = _packet_keys(data, np.array([start], dtype=np.int64))
+            self._psi_memo[pid] = (int(head[0]), rest[0], added)
+        else:
+            self._psi_memo.pop(pid, None)
+        return False
 
     def _on_program_change(self) -> None:
+        self._psi_memo.clear()
         self._psi_lut[:] = False
         for p in self._program.psi_pids:
             self._psi_lut[p] = True

@@ -47,7 +47,8 @@ class ContinuityChecker:
         if sel.size == 0:
             return CcResult(0, 0, {})
         p = pid[sel]
-        order = np.argsort(p, kind="stable")
+        # PIDs fit in 16 bits: numpy's stable sort of 16-bit integers is a radix sort.
+        order = np.argsort(p.astype(np.uint16), kind="stable")
         ps = p[order]
         cs = cc[sel][order]
         ds = discontinuity[sel][order]

@@ -64,6 +64,32 @@ class PcrRateMeter:
         self.last_index = ts_index
         self.last_pcr = pcr
 
+    def add_many(self, ts_index: np.ndarray, pcr: np.ndarray, discontinuity: np.ndarray) -> None:
+        """``add`` for consecutive PCRs of the PCR PID at once (arrays in stream order)."""
+        if ts_index.shape[0] == 0:
+            return
+        idx = ts_index.astype(np.int64, copy=False)
+        pcr = pcr.astype(np.int64, copy=False)
+        prev_idx = np.empty_like(idx)
+        prev_pcr = np.empty_like(pcr)
+        prev_idx[1:] = idx[:-1]
+        prev_pcr[1:] = pcr[:-1]
+        has_prev = np.ones(idx.shape[0], dtype=bool)
+        if self.last_index is None:
+            has_prev[0] = False
+            prev_idx[0] = prev_pcr[0] = 0
+        else:
+            prev_idx[0] = self.last_index
+            prev_pcr[0] = self.last_pcr
+        delta = (pcr - prev_pcr) % PCR_MODULUS
+        step = idx - prev_idx
+        ok = has_prev & ~discontinuity & (delta > 0) & (delta <= MAX_PCR_GAP) & (step > 0)
+        if ok.any():
+            self.bytes += int(step[ok].sum()) * TS_PACKET_SIZE
+            self.ticks += int(delta[ok].sum())
+        self.last_index = int(idx[-1])
+        self.last_pcr = int(pcr[-1])
+
     def take_interval(self) -> float | None:
         """The rate (bit/s) over the pairs seen since the last call, or None if there were none."""
         rate = None

@@ -27,16 +27,49 @@ class ProgramTracker:
         self.program: ProgramInfo | None = None
         self._asm: dict[int, SectionAssembler] = {}
         self._last: dict[int, tuple[bytes, ErrorKind]] = {}
+        self.repeatable = False  # of the last feed(); see feed()
 
     @property
     def psi_pids(self) -> tuple[int, ...]:
         return (PAT_PID,) if self.pmt_pid is None else (PAT_PID, self.pmt_pid)
 
     def feed(self, pid: int, payload: bytes, pusi: bool, cc: int, errors: list[int]) -> bool:
-        """One TS packet payload of a PSI PID; adds error counts; True if the program changed."""
+        """One TS packet payload of a PSI PID; adds error counts; True if the program changed.
+
+        Afterwards ``repeatable`` says whether feeding the very same packet again (with the
+        next continuity counter) could only add the same error counts again: the assembler
+        was idle (no partial section) before and after, the packet held exactly one section,
+        and nothing changed. The analyzer then skips identical copies (see
+        :meth:`skip_repeat`) instead of reassembling and comparing each one.
+        """
         asm = self._asm.setdefault(pid, SectionAssembler())
+        idle_before = not asm.collecting and not asm.buffer
         sections, bad = asm.feed(payload, pusi, cc)
         errors[ErrorKind.PSI_SECTION] += bad
+        changed = self._sections(pid, sections, errors)
+        self.repeatable = (
+            idle_before
+            and not asm.collecting
+            and not asm.buffer
+            and len(sections) == 1
+            and not changed
+            and asm.last_cc == cc
+        )
+        return changed
+
+    def skip_repeat(self, pid: int, cc: int) -> None:
+        """Account an identical copy of the last packet fed on ``pid`` (after a repeatable
+        feed) without reassembling it: only its continuity counter is kept. The caller adds
+        the error counts the repeatable feed added, unless the counter repeats (a duplicate
+        packet, which the assembler ignores)."""
+        self._asm[pid].last_cc = cc
+
+    def last_cc(self, pid: int) -> int:
+        """The continuity counter of the last packet fed on pid (-1 before any)."""
+        asm = self._asm.get(pid)
+        return -1 if asm is None else asm.last_cc
+
+    def _sections(self, pid: int, sections: list[bytes], errors: list[int]) -> bool:
         changed = False
         for section in sections:
             if section[0] == 0xFF:
