@@ -72,6 +72,13 @@ def _packet_keys(data: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.n
     return head, rest
 
 
+def _seg_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Sums of values[bounds[i] : bounds[i + 1]] (int64; bounds ascending)."""
+    c = np.zeros(values.shape[0] + 1, dtype=np.int64)
+    np.cumsum(values, out=c[1:])
+    return c[bounds[1:]] - c[bounds[:-1]]
+
+
 @dataclass(slots=True)
 class _Datagrams:
     """Per-datagram arrays of one feed call, and the TS packets they carry."""
@@ -114,6 +121,10 @@ class _Interval:
 
 class StreamAnalyzer:
     """Measures one media stream (RTP or plain UDP MPEG-TS) and its SMPTE 2022-1 FEC."""
+
+    # A feed call with one SSRC is analysed in one pass (``_whole``); False forces the
+    # interval-by-interval path that calls with an SSRC change take (tests compare the two).
+    _whole_batches = True
 
     def __init__(self, config: AnalyzerConfig | None = None, inspector: Inspector | None = None):
         self.config = config or AnalyzerConfig()
@@ -294,11 +305,205 @@ class StreamAnalyzer:
         np.maximum(k, self._k, out=k)
         cuts = np.flatnonzero(k[1:] != k[:-1]) + 1
         bounds = [0, *cuts.tolist(), n]
+        rtp_idx = np.flatnonzero(d.rtp_ok)
+        ssrc = d.ssrc[rtp_idx] if rtp_idx.size else None
+        one_source = ssrc is None or (
+            (self._ssrc is None or self._ssrc == int(ssrc[0])) and bool((ssrc == ssrc[0]).all())
+        )
+        if one_source and self._whole_batches:
+            self._whole(d, k, bounds, rtp_idx)
+            return
+        # An SSRC change in the batch: interval by interval.
         for a, b in zip(bounds[:-1], bounds[1:], strict=True):
             kk = int(k[a])
             if kk > self._k:
                 self._advance(kk)
             self._chunk(d, a, b)
+
+    # ------------------------------------------------------------------ a whole batch at once
+
+    def _whole(self, d: _Datagrams, k: np.ndarray, bounds: list[int], rtp_idx: np.ndarray) -> None:
+        """All the datagrams of a feed call, one SSRC (or none): the array work is done once
+        over the whole call, and only the sums are split by interval (the chunks between
+        ``bounds``); each chunk's sums go to its interval in order, with the intervals
+        before it closed first. Gives what ``_chunk`` per interval gives."""
+        n = k.shape[0]
+        nch = len(bounds) - 1
+        bnd = np.asarray(bounds, dtype=np.int64)
+        chunk_k = k[bnd[:-1]].tolist()
+        # Datagram errors.
+        chunk_err: dict[int, list[tuple[int, int]]] = {}
+        bad = np.flatnonzero(d.error)
+        if bad.size:
+            where = np.searchsorted(bnd, bad, side="right") - 1
+            for c, e in zip(where.tolist(), d.error[bad].tolist(), strict=True):
+                chunk_err.setdefault(c, []).append((e, 1))
+        keep = np.ones(n, dtype=bool)
+        # RTP: sequence, TS-DF (same SSRC throughout).
+        m_rtp = rtp_idx.size
+        tsdf = self._tsdf
+        if m_rtp:
+            rb = np.searchsorted(rtp_idx, bnd)
+            res = self._seq.process(d.seq[rtp_idx])
+            nts = d.n_ts[rtp_idx]
+            lost_rtp = _seg_sums(res.gap, rb)
+            late = _seg_sums(res.late, rb)
+            dups = _seg_sums(res.dup, rb)
+            restarts = np.zeros(nch, dtype=np.int64)
+            if res.restart_at:
+                np.add.at(restarts, np.searchsorted(rb, res.restart_at, side="right") - 1, 1)
+            if res.gap.any():
+                pos = np.where(nts > 0, np.arange(m_rtp), -1)
+                pos = np.maximum.accumulate(pos)
+                usual = np.where(pos >= 0, nts[np.maximum(pos, 0)], self._usual_ts)
+                usual = np.where(usual > 0, usual, self.config.default_ts_per_datagram)
+                ts_lost = _seg_sums(res.gap * usual, rb)
+            else:
+                ts_lost = np.zeros(nch, dtype=np.int64)
+            nz = np.flatnonzero(nts)
+            if nz.size:
+                self._usual_ts = int(nts[nz[-1]])
+            if res.dup.any():
+                keep[rtp_idx[res.dup]] = False
+            # TS-DF per period: the reference is the period's first RTP packet, or the open
+            # period's reference for the first chunk when it continues that period.
+            arr_rtp = d.arrival[rtp_idx]
+            ext = tsdf.unwrap(d.ts[rtp_idx])
+            lens = np.diff(rb)
+            first = np.minimum(rb[:-1], m_rtp - 1)
+            ref_r = arr_rtp[first]
+            ref_s = ext[first]
+            if chunk_k[0] == self._k and tsdf.ref_r is not None:
+                ref_r[0] = tsdf.ref_r
+                ref_s[0] = tsdf.ref_s
+            dd = (arr_rtp - np.repeat(ref_r, lens)).astype(np.float64) - (
+                ext - np.repeat(ref_s, lens)
+            ) * tsdf.ns_per_tick
+            full = np.flatnonzero(lens)
+            dmin = np.zeros(nch)
+            dmax = np.zeros(nch)
+            dmin[full] = np.minimum.reduceat(dd, rb[full])
+            dmax[full] = np.maximum.reduceat(dd, rb[full])
+            rtp_sums = [
+                lens.tolist(),
+                lost_rtp.tolist(),
+                late.tolist(),
+                dups.tolist(),
+                restarts.tolist(),
+                ts_lost.tolist(),
+                ref_r.tolist(),
+                ref_s.tolist(),
+                dmin.tolist(),
+                dmax.tolist(),
+            ]
+            ssrc = int(d.ssrc[rtp_idx[0]])
+        # Media datagrams (arrivals and bytes, for DF and the buffer model).
+        dg = np.flatnonzero(keep & (d.n_ts > 0))
+        mb = d.n_ts[dg] * TS_PACKET_SIZE
+        ma = d.arrival[dg]
+        mbnd = np.searchsorted(dg, bnd).tolist()
+        # TS packets of the kept datagrams.
+        if keep.all():
+            starts, dgram = d.ts_start, d.ts_dgram
+        else:
+            sel = np.flatnonzero(np.repeat(keep, d.n_ts))
+            starts, dgram = d.ts_start[sel], d.ts_dgram[sel]
+        m = starts.shape[0]
+        tb = np.searchsorted(dgram, bnd)
+        ts_counts = np.diff(tb).tolist()
+        base_index = self._ts_index
+        self._ts_index += m
+        vb_l: list[int] = [0] * (nch + 1)
+        if m:
+            data = d.data
+            h = parse_ts_headers(data, starts)
+            bad = np.flatnonzero(h.error)
+            if bad.size:
+                where = np.searchsorted(tb, bad, side="right") - 1
+                for c, e in zip(where.tolist(), h.error[bad].tolist(), strict=True):
+                    chunk_err.setdefault(c, []).append((e, 1))
+                vidx = np.flatnonzero(h.error == 0)
+                v: slice | np.ndarray = vidx
+                vb = np.searchsorted(vidx, tb)
+                index = vidx + base_index
+            else:
+                v = slice(None)
+                vb = tb
+                index = np.arange(base_index, base_index + m, dtype=np.int64)
+            vb_l = vb.tolist()
+            pid = h.pid[v]
+            ccv = h.cc[v]
+            disc = h.discontinuity[v]
+            has_pcr = h.has_pcr[v]
+            pusi = h.pusi[v]
+            po = h.payload_offset[v]
+            st = starts[v]
+            arrival_ts = d.arrival[dgram[v]]
+            cc_at, cc_lost = self._cc.errors_at(pid, ccv, (h.afc[v] & 1) != 0, disc)
+            cce = np.searchsorted(cc_at, vb)
+            cc_err = np.diff(cce).tolist()
+            cc_lost_l = _seg_sums(cc_lost, cce).tolist() if cc_at.size else [0] * nch
+            cc_pid: dict[int, list[tuple[int, int]]] = {}
+            if cc_at.size:
+                ck = (np.searchsorted(vb, cc_at, side="right") - 1) * PID_COUNT + pid[cc_at]
+                keys, counts = np.unique(ck, return_counts=True)
+                for key, cnt in zip(keys.tolist(), counts.tolist(), strict=True):
+                    cc_pid.setdefault(key // PID_COUNT, []).append((key % PID_COUNT, cnt))
+        lo_dg = bounds[0]
+        for c in range(nch):
+            kk = chunk_k[c]
+            if kk > self._k:
+                self._advance(kk)
+            iv = self._iv
+            hi_dg = bounds[c + 1]
+            iv.datagrams += hi_dg - lo_dg
+            lo_dg = hi_dg
+            for e, cnt in chunk_err.get(c, ()):
+                iv.errors[e] += cnt
+            if m_rtp and rtp_sums[0][c]:
+                (cnt, lost_c, late_c, dup_c, rs_c, tsl_c, rr_c, rs0_c, mn_c, mx_c) = (
+                    col[c] for col in rtp_sums
+                )
+                self._ssrc = ssrc
+                iv.rtp_lost += lost_c
+                iv.rtp_late += late_c
+                iv.rtp_dup += dup_c
+                iv.seq_restarts += rs_c
+                iv.ts_lost_rtp += tsl_c
+                if tsdf.ref_r is None:
+                    tsdf.ref_r = rr_c
+                    tsdf.ref_s = rs0_c
+                    tsdf.dmin = tsdf.dmax = 0.0
+                tsdf.dmin = min(tsdf.dmin, mn_c)
+                tsdf.dmax = max(tsdf.dmax, mx_c)
+                tsdf.samples += cnt
+            if mbnd[c + 1] > mbnd[c]:
+                iv.arrivals.append(ma[mbnd[c] : mbnd[c + 1]])
+                iv.media_bytes.append(mb[mbnd[c] : mbnd[c + 1]])
+            if not ts_counts[c]:
+                continue
+            iv.ts_packets += ts_counts[c]
+            a, b = vb_l[c], vb_l[c + 1]
+            if b == a:
+                continue
+            p = pid[a:b]
+            iv.pid_packets += np.bincount(p, minlength=PID_COUNT)
+            np.maximum.at(self._last_seen, p, arrival_ts[a:b])
+            if cc_err[c]:
+                iv.cc_errors += cc_err[c]
+                iv.cc_lost += cc_lost_l[c]
+                iv.cc_per_pid.update(dict(cc_pid.get(c, ())))
+            pos = a
+            exact = False
+            while pos < b:
+                self._exact_next = False
+                restart = self._rare(
+                    data, pos, b, pid, has_pcr, pusi, ccv, disc, po, st, index, exact
+                )
+                if restart is None:
+                    break
+                exact = self._exact_next
+                pos = restart
 
     # ------------------------------------------------------------------ one interval's packets
 
@@ -402,9 +607,7 @@ class StreamAnalyzer:
         exact = False
         while pos < n:
             self._exact_next = False
-            restart = self._rare(
-                data, pos, n, pid, has_pcr, pusi, ccv, disc, po, st, index, exact
-            )
+            restart = self._rare(data, pos, n, pid, has_pcr, pusi, ccv, disc, po, st, index, exact)
             if restart is None:
                 break
             exact = self._exact_next
@@ -501,7 +704,7 @@ class StreamAnalyzer:
                 if k.size > 1:
                     eq[1:] = (hk[1:] == hk[:-1]) & (rk[1:] == rk[:-1])
                 if eq.any():
-                    c = ccv[ev[at]]
+                    c = ccv[ev[at]].astype(np.int16)
                     prev = np.empty_like(c)
                     prev[0] = self._program.last_cc(p)
                     prev[1:] = c[:-1]

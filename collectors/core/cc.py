@@ -43,14 +43,26 @@ class ContinuityChecker:
         self, pid: np.ndarray, cc: np.ndarray, has_payload: np.ndarray, discontinuity: np.ndarray
     ) -> CcResult:
         """Check packets (arrays in arrival order; only valid TS packets should be passed)."""
+        at, lost = self.errors_at(pid, cc, has_payload, discontinuity)
+        if at.size == 0:
+            return CcResult(0, 0, {})
+        pids, counts = np.unique(pid[at], return_counts=True)
+        per_pid = {int(a): int(b) for a, b in zip(pids, counts, strict=True)}
+        return CcResult(int(at.size), int(lost.sum()), per_pid)
+
+    def errors_at(
+        self, pid: np.ndarray, cc: np.ndarray, has_payload: np.ndarray, discontinuity: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``process`` per packet: the indices of the packets that are errors (ascending) and
+        the packets each error says were lost. State carries across calls as in ``process``."""
         sel = np.flatnonzero(has_payload & (pid != NULL_PID))
         if sel.size == 0:
-            return CcResult(0, 0, {})
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         p = pid[sel]
         # PIDs fit in 16 bits: numpy's stable sort of 16-bit integers is a radix sort.
         order = np.argsort(p.astype(np.uint16), kind="stable")
         ps = p[order]
-        cs = cc[sel][order]
+        cs = cc[sel][order].astype(np.int16)
         ds = discontinuity[sel][order]
         first = np.empty(ps.shape[0], dtype=bool)
         first[0] = True
@@ -65,15 +77,16 @@ class ContinuityChecker:
         prev_dup[1:] = is_dup[:-1]
         prev_dup[first] = self.last_dup[ps[first]]
         err = has_prev & ~ds & (step != 1) & ~(is_dup & ~prev_dup)
-        lost = int(np.sum(np.where(err & (step >= 2), step - 1, 0)))
         last = np.empty_like(first)
         last[-1] = True
         last[:-1] = first[1:]
         self.last_cc[ps[last]] = cs[last]
         self.last_dup[ps[last]] = is_dup[last]
-        n_err = int(np.count_nonzero(err))
-        per_pid: dict[int, int] = {}
-        if n_err:
-            pids, counts = np.unique(ps[err], return_counts=True)
-            per_pid = {int(a): int(b) for a, b in zip(pids, counts, strict=True)}
-        return CcResult(n_err, lost, per_pid)
+        e = np.flatnonzero(err)
+        if e.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        at = sel[order[e]]
+        st = step[e]
+        lost = np.where(st >= 2, st - 1, 0).astype(np.int64)
+        back = np.argsort(at, kind="stable")
+        return at[back], lost[back]

@@ -35,6 +35,7 @@ class SeqResult:
     late: np.ndarray  # bool
     dup: np.ndarray  # bool
     restarts: int
+    restart_at: list[int]  # index of the packet each restart was seen at
 
 
 class SequenceTracker:
@@ -59,6 +60,7 @@ class SequenceTracker:
         late = np.zeros(n, dtype=bool)
         dup = np.zeros(n, dtype=bool)
         restarts = 0
+        restart_at: list[int] = []
         pos = 0
         while pos < n:
             if not self.started:
@@ -72,8 +74,9 @@ class SequenceTracker:
             pos += r
             if pos < n:
                 restarts += 1
+                restart_at.append(pos)
                 self.started = False
-        return SeqResult(gap, late, dup, restarts)
+        return SeqResult(gap, late, dup, restarts, restart_at)
 
     def _run(self, s: np.ndarray, gap: np.ndarray, late: np.ndarray, dup: np.ndarray) -> int:
         """Process s until a restart; fills the output views; returns packets consumed."""

@@ -119,51 +119,78 @@ class TsHeaders:
     """
 
     error: np.ndarray  # uint8
-    pid: np.ndarray  # int64
+    pid: np.ndarray  # uint16
     pusi: np.ndarray  # bool
-    afc: np.ndarray  # int64
-    cc: np.ndarray  # int64
+    afc: np.ndarray  # uint8
+    cc: np.ndarray  # uint8
     discontinuity: np.ndarray  # bool
     has_pcr: np.ndarray  # bool
-    payload_offset: np.ndarray  # int64, relative to the packet start
+    payload_offset: np.ndarray  # int16, relative to the packet start
+
+
+_HEAD6 = np.dtype("V6")
+
+
+def _heads(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Bytes 0..5 of the packets at ``starts`` as an (n, 6) uint8 array, in one gather."""
+    count = data.shape[0] - 5
+    if data.dtype == np.uint8 and data.flags.c_contiguous and count > 0:
+        view = np.ndarray((count,), dtype=_HEAD6, buffer=data, offset=0, strides=(1,))
+        return view[starts].view(np.uint8).reshape(-1, 6)
+    return data[starts[:, None] + np.arange(6)]
 
 
 def parse_ts_headers(data: np.ndarray, starts: np.ndarray) -> TsHeaders:
     """Vectorised ``parse_ts_packet`` for the packets at data[starts[i] : starts[i] + 188].
 
     Every start must have 188 bytes after it in data (the caller checked datagram lengths).
+    The header bytes are gathered once (6 bytes a packet) and worked on in narrow types:
+    pid is uint16, afc and cc uint8, payload_offset int16.
     """
-    b0 = data[starts]
-    b1 = data[starts + 1].astype(np.int64)
-    b2 = data[starts + 2].astype(np.int64)
-    b3 = data[starts + 3].astype(np.int64)
-    b4 = data[starts + 4].astype(np.int64)
-    b5 = data[starts + 5]
-    err = np.zeros(starts.shape[0], dtype=np.uint8)
-    err[b0 != TS_SYNC_BYTE] = ErrorKind.TS_SYNC
+    hb = _heads(data, starts)
+    n = starts.shape[0]
+    b1 = hb[:, 1]
+    b3 = hb[:, 3]
     afc = (b3 >> 4) & 3
-    has_af = (afc & 2) != 0
-    af_present = has_af & (b4 > 0)
-    disc = af_present & ((b5 & 0x80) != 0)
-    pcr_flag = af_present & ((b5 & 0x10) != 0)
-    ok = err == 0
-    err[ok & ((b1 & 0x80) != 0)] = ErrorKind.TS_TEI
-    ok = err == 0
-    err[ok & (afc == 0)] = ErrorKind.TS_AFC
-    ok = err == 0
-    limit = np.where(afc == 2, 183, 182)
-    bad_af = has_af & ((b4 > limit) | (pcr_flag & (b4 < 7)))
-    err[ok & bad_af] = ErrorKind.TS_AF_LENGTH
-    payload_offset = np.where(has_af, 5 + b4, 4)
-    payload_offset = np.where((afc & 1) != 0, payload_offset, TS_PACKET_SIZE)
+    has_af = afc >= 2
+    payload_offset = np.where((afc & 1) != 0, np.int16(4), np.int16(TS_PACKET_SIZE))
+    disc = np.zeros(n, dtype=bool)
+    pcr_flag = np.zeros(n, dtype=bool)
+    bad_af = np.zeros(n, dtype=bool)
+    af = np.flatnonzero(has_af)
+    if af.size:  # the adaptation field, on the packets that have one
+        b4 = hb[af, 4]
+        b5 = hb[af, 5]
+        present = b4 > 0
+        disc[af] = present & ((b5 & 0x80) != 0)
+        pf = present & ((b5 & 0x10) != 0)
+        pcr_flag[af] = pf
+        limit = np.where(afc[af] == 2, np.uint8(183), np.uint8(182))
+        bad_af[af] = (b4 > limit) | (pf & (b4 < 7))
+        with_payload = af[(afc[af] & 1) != 0]
+        payload_offset[with_payload] = hb[with_payload, 4].astype(np.int16) + 5
+    sync_bad = hb[:, 0] != TS_SYNC_BYTE
+    tei = b1 >= 0x80
+    afc_bad = afc == 0
+    suspect = np.flatnonzero(sync_bad | tei | afc_bad | bad_af)
+    err = np.zeros(n, dtype=np.uint8)
+    if suspect.size:
+        # Kinds in order of precedence: the first that applies is the packet's.
+        err[suspect] = np.select(
+            [sync_bad[suspect], tei[suspect], afc_bad[suspect], bad_af[suspect]],
+            [ErrorKind.TS_SYNC, ErrorKind.TS_TEI, ErrorKind.TS_AFC, ErrorKind.TS_AF_LENGTH],
+            0,
+        ).astype(np.uint8)
+        pcr_flag[suspect] &= err[suspect] == 0
+    pid = ((b1 & 0x1F).astype(np.uint16) << 8) | hb[:, 2]
     return TsHeaders(
         error=err,
-        pid=((b1 & 0x1F) << 8) | b2,
+        pid=pid,
         pusi=(b1 & 0x40) != 0,
         afc=afc,
         cc=b3 & 0x0F,
         discontinuity=disc,
-        has_pcr=pcr_flag & (err == 0),
+        has_pcr=pcr_flag,
         payload_offset=payload_offset,
     )
 

@@ -43,6 +43,19 @@ class TsdfMeter:
         """Add packets (arrival times and raw 32-bit RTP timestamps, in arrival order)."""
         if arrival_ns.shape[0] == 0:
             return
+        ext = self.unwrap(timestamp)
+        if self.ref_r is None:
+            self.ref_r = int(arrival_ns[0])
+            self.ref_s = int(ext[0])
+            self.dmin = self.dmax = 0.0
+        dd = (arrival_ns - self.ref_r).astype(np.float64) - (ext - self.ref_s) * self.ns_per_tick
+        self.dmin = min(self.dmin, float(dd.min()))
+        self.dmax = max(self.dmax, float(dd.max()))
+        self.samples += int(arrival_ns.shape[0])
+
+    def unwrap(self, timestamp: np.ndarray) -> np.ndarray:
+        """Extended (unwrapped) timestamps of packets in arrival order, non-empty; the unwrap
+        state carries across calls, so any split gives the same values."""
         ts = timestamp.astype(np.int64, copy=False)
         if not self.unwrap_started:
             self.unwrap_started = True
@@ -55,14 +68,7 @@ class TsdfMeter:
         ext = self.last_ext + np.cumsum(d)
         self.last_raw = int(ts[-1])
         self.last_ext = int(ext[-1])
-        if self.ref_r is None:
-            self.ref_r = int(arrival_ns[0])
-            self.ref_s = int(ext[0])
-            self.dmin = self.dmax = 0.0
-        dd = (arrival_ns - self.ref_r).astype(np.float64) - (ext - self.ref_s) * self.ns_per_tick
-        self.dmin = min(self.dmin, float(dd.min()))
-        self.dmax = max(self.dmax, float(dd.max()))
-        self.samples += int(arrival_ns.shape[0])
+        return ext
 
     def value_us(self) -> int | None:
         """TS-DF of the period in microseconds, None when no RTP packet arrived."""
