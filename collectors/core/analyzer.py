@@ -24,11 +24,15 @@ sum. Datagrams that are RTP duplicates are left out of the TS analysis (a receiv
 
 from __future__ import annotations
 
+import itertools
+from bisect import bisect_right
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from . import native
 from .batch import PacketBatch
 from .bitrate import BitRateType, RateClassifier
 from .buffer import PlayoutBuffer
@@ -117,6 +121,19 @@ class _Interval:
         self.errors = [0] * ERROR_KIND_COUNT
         self.fec_column = 0
         self.fec_row = 0
+
+
+class _Segments:
+    """The chunks (intervals) of a feed call's valid TS packets, for the rare-packet pass:
+    chunk c is packets bounds[c]..bounds[c + 1] - 1; ``enter(c)`` moves to chunk c (closing
+    the intervals before it); ``cur`` is the chunk entered last."""
+
+    __slots__ = ("bounds", "enter", "cur")
+
+    def __init__(self, bounds: list[int], enter: Callable[[int], None] | None = None) -> None:
+        self.bounds = bounds
+        self.enter = enter
+        self.cur = 0
 
 
 class StreamAnalyzer:
@@ -439,7 +456,7 @@ class StreamAnalyzer:
             po = h.payload_offset[v]
             st = starts[v]
             arrival_ts = d.arrival[dgram[v]]
-            cc_at, cc_lost = self._cc.errors_at(pid, ccv, (h.afc[v] & 1) != 0, disc)
+            cc_at, cc_lost = self._cc.errors_at(pid, ccv, h.afc[v], disc)
             cce = np.searchsorted(cc_at, vb)
             cc_err = np.diff(cce).tolist()
             cc_lost_l = _seg_sums(cc_lost, cce).tolist() if cc_at.size else [0] * nch
@@ -450,7 +467,10 @@ class StreamAnalyzer:
                 for key, cnt in zip(keys.tolist(), counts.tolist(), strict=True):
                     cc_pid.setdefault(key // PID_COUNT, []).append((key % PID_COUNT, cnt))
         lo_dg = bounds[0]
-        for c in range(nch):
+
+        def enter(c: int) -> None:
+            """Chunk c's sums to its interval (the intervals before it closed first)."""
+            nonlocal lo_dg
             kk = chunk_k[c]
             if kk > self._k:
                 self._advance(kk)
@@ -481,29 +501,48 @@ class StreamAnalyzer:
                 iv.arrivals.append(ma[mbnd[c] : mbnd[c + 1]])
                 iv.media_bytes.append(mb[mbnd[c] : mbnd[c + 1]])
             if not ts_counts[c]:
-                continue
+                return
             iv.ts_packets += ts_counts[c]
             a, b = vb_l[c], vb_l[c + 1]
             if b == a:
-                continue
-            p = pid[a:b]
-            iv.pid_packets += np.bincount(p, minlength=PID_COUNT)
-            np.maximum.at(self._last_seen, p, arrival_ts[a:b])
+                return
+            kern = native.kernels
+            if kern is not None and pid.dtype == np.uint16:
+                kern.pid_counts(pid[a:b], arrival_ts[a:b], b - a, iv.pid_packets, self._last_seen)
+            else:
+                p = pid[a:b]
+                iv.pid_packets += np.bincount(p, minlength=PID_COUNT)
+                np.maximum.at(self._last_seen, p, arrival_ts[a:b])
             if cc_err[c]:
                 iv.cc_errors += cc_err[c]
                 iv.cc_lost += cc_lost_l[c]
                 iv.cc_per_pid.update(dict(cc_pid.get(c, ())))
-            pos = a
-            exact = False
-            while pos < b:
-                self._exact_next = False
-                restart = self._rare(
-                    data, pos, b, pid, has_pcr, pusi, ccv, disc, po, st, index, exact
-                )
-                if restart is None:
-                    break
-                exact = self._exact_next
-                pos = restart
+
+        seg = _Segments(vb_l, enter)
+        enter(0)
+        # The rare packets of the whole call in one pass (``_rare`` enters the chunks as its
+        # packets reach them). While the video probe runs (its packet selection changes often,
+        # each change a restart) and after a restart in exact mode: to the end of the chunk.
+        nv = vb_l[-1]
+        pos = vb_l[0]
+        exact = False
+        while pos < nv:
+            probe = self._probe
+            hi = nv
+            if exact or (probe is not None and not probe.done):
+                hi = vb_l[bisect_right(vb_l, pos)]
+            self._exact_next = False
+            restart = self._rare(
+                data, pos, hi, pid, has_pcr, pusi, ccv, disc, po, st, index, exact, seg
+            )
+            if restart is None:
+                pos, exact = hi, False
+                continue
+            exact = self._exact_next and restart < vb_l[seg.cur + 1]
+            pos = restart
+        while seg.cur < nch - 1:
+            seg.cur += 1
+            enter(seg.cur)
 
     # ------------------------------------------------------------------ one interval's packets
 
@@ -652,6 +691,7 @@ class StreamAnalyzer:
         st: np.ndarray,
         index: np.ndarray,
         exact: bool = False,
+        seg: _Segments | None = None,
     ) -> int | None:
         """PCR, PSI and video-probe packets from pos on; the position to restart from when
         the set of interesting PIDs changed (a new program or a finished probe), else None.
@@ -664,7 +704,15 @@ class StreamAnalyzer:
         be repeatable while identical copies follow, the rest is done packet by packet
         (``exact``). The PCRs up to each PSI packet that is fed are taken first, since a new
         PMT may move the PCR PID.
+
+        With ``seg``, packets pos..n-1 may span several chunks (intervals) of the feed call:
+        before the first packet of a later chunk, the copies and PCRs of the chunk before are
+        accounted and the next chunk entered (``seg.enter``), so that errors, PCR pairs and
+        program changes land in the interval of their packet.
         """
+        if seg is None:
+            seg = _Segments([pos, n])
+        bounds = seg.bounds
         pid_r = pid[pos:n]
         psi = self._psi_lut[pid_r]
         probe = self._probe
@@ -678,7 +726,16 @@ class StreamAnalyzer:
             mask = psi
         ev = np.flatnonzero(mask) + pos
         if ev.size == 0:
-            self._pcr_run(data, pos, n, pid, has_pcr, disc, st, index)
+            pcr_done = pos
+            if seg.enter is not None:
+                last = bisect_right(bounds, n - 1) - 1
+                while seg.cur < last:
+                    edge = bounds[seg.cur + 1]
+                    self._pcr_run(data, pcr_done, edge, pid, has_pcr, disc, st, index)
+                    pcr_done = edge
+                    seg.cur += 1
+                    seg.enter(seg.cur)
+            self._pcr_run(data, pcr_done, n, pid, has_pcr, disc, st, index)
             return None
         ev_pid = pid[ev]
         ev_psi = self._psi_lut[ev_pid]
@@ -710,7 +767,6 @@ class StreamAnalyzer:
                     prev[1:] = c[:-1]
                     member[at] = eq
                     members[p] = (at[eq], c[eq], c[eq] != prev[eq])
-        errors = self._iv.errors
         memos = self._psi_memo
         done: dict[int, int] = {}  # PID -> members before this ev index are accounted
 
@@ -727,6 +783,7 @@ class StreamAnalyzer:
             copies = int(np.count_nonzero(new[a:b]))
             memo = memos[p]
             if copies:
+                errors = self._iv.errors
                 for kind, count in memo[2]:
                     errors[kind] += count * copies
             self._program.skip_repeat(p, int(counters[b - 1]))
@@ -735,7 +792,28 @@ class StreamAnalyzer:
         pcr_done = pos
         restart: int | None = None
         stop_at = ev.size
-        for e, j, p, is_psi, pu, c, off, s0, nxt in zip(
+        multi = seg.enter is not None and n > bounds[seg.cur + 1]
+        if multi:
+            ev_chunk = (np.searchsorted(bounds, ev[visit], side="right") - 1).tolist()
+        else:
+            ev_chunk = itertools.repeat(seg.cur, visit.size)
+
+        def goto(target: int) -> None:
+            """Account chunk seg.cur's copies and PCRs, enter the next, up to target."""
+            nonlocal pcr_done
+            assert seg.enter is not None
+            while seg.cur < target:
+                edge = bounds[seg.cur + 1]
+                e_edge = int(np.searchsorted(ev, edge))
+                for q in members:
+                    skip_copies(q, e_edge)
+                self._pcr_run(data, pcr_done, edge, pid, has_pcr, disc, st, index)
+                pcr_done = edge
+                seg.cur += 1
+                seg.enter(seg.cur)
+
+        for ch, e, j, p, is_psi, pu, c, off, s0, nxt in zip(
+            ev_chunk,
             visit.tolist(),
             ev[visit].tolist(),
             ev_pid[visit].tolist(),
@@ -747,6 +825,8 @@ class StreamAnalyzer:
             next_psi[visit].tolist(),
             strict=True,
         ):
+            if ch > seg.cur:
+                goto(ch)
             if is_psi:
                 skip_copies(p, e)
                 self._pcr_run(data, pcr_done, j + 1, pid, has_pcr, disc, st, index)
@@ -766,6 +846,8 @@ class StreamAnalyzer:
                     if probe.feed(payload, pu, self._iv.errors):
                         restart, stop_at = j + 1, e + 1
                         break
+        if restart is None and multi:
+            goto(bisect_right(bounds, n - 1) - 1)
         for p in members:
             skip_copies(p, stop_at)
         self._pcr_run(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import native
 from .errors import ErrorKind
 
 TS_PACKET_SIZE = 188
@@ -147,8 +148,38 @@ def parse_ts_headers(data: np.ndarray, starts: np.ndarray) -> TsHeaders:
     The header bytes are gathered once (6 bytes a packet) and worked on in narrow types:
     pid is uint16, afc and cc uint8, payload_offset int16.
     """
-    hb = _heads(data, starts)
     n = starts.shape[0]
+    k = native.kernels
+    if k is not None and data.dtype == np.uint8 and n:
+        h = TsHeaders(
+            error=np.empty(n, dtype=np.uint8),
+            pid=np.empty(n, dtype=np.uint16),
+            pusi=np.empty(n, dtype=bool),
+            afc=np.empty(n, dtype=np.uint8),
+            cc=np.empty(n, dtype=np.uint8),
+            discontinuity=np.empty(n, dtype=bool),
+            has_pcr=np.empty(n, dtype=bool),
+            payload_offset=np.empty(n, dtype=np.int16),
+        )
+        k.ts_headers(
+            np.ascontiguousarray(data),
+            np.ascontiguousarray(starts, dtype=np.int64),
+            n,
+            h.error,
+            h.pid,
+            h.pusi,
+            h.afc,
+            h.cc,
+            h.discontinuity,
+            h.has_pcr,
+            h.payload_offset,
+            ErrorKind.TS_SYNC,
+            ErrorKind.TS_TEI,
+            ErrorKind.TS_AFC,
+            ErrorKind.TS_AF_LENGTH,
+        )
+        return h
+    hb = _heads(data, starts)
     b1 = hb[:, 1]
     b3 = hb[:, 3]
     afc = (b3 >> 4) & 3

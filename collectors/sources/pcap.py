@@ -55,6 +55,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from iec62379.collectors.core import native
 from iec62379.collectors.core.batch import FlowKey, PacketBatch
 
 __all__ = [
@@ -701,14 +702,49 @@ class PcapReader:
             return np.zeros(0, dtype=np.int64)
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
+    def _walk_pcap_native(
+        self, limit: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``_walk_pcap`` and the three header fields, by the compiled kernel: record header
+        offsets, seconds, fractions and included lengths (int64); the same faults."""
+        k = native.kernels
+        assert k is not None and self._mm is not None
+        limit = min(limit, (self._size - self._pos) // 16 + 1)
+        out = [np.empty(limit, dtype=np.int64) for _ in range(4)]
+        count, pos, fault, at, value = k.pcap_walk(
+            self._u8, self._pos, self._size, limit, self._endian == ">", self._max_incl, *out
+        )
+        if fault == 1:
+            raise ValueError(
+                f"{self.name}: record at byte {at}: header needs 16 bytes, "
+                f"only {self._size - at} remain (file truncated)"
+            )
+        if fault == 2:
+            raise ValueError(
+                f"{self.name}: record at byte {at} claims {value} bytes, snaplen is {self._snaplen}"
+            )
+        if fault == 3:
+            raise ValueError(
+                f"{self.name}: record at byte {at} claims {value} bytes, "
+                f"only {self._size - at - 16} remain (file truncated)"
+            )
+        self._pos = pos
+        hdrs, sec, frac, incl = (a[:count] for a in out)
+        return hdrs, sec, frac, incl
+
     def _next_pcap(self) -> PacketBatch | None:
-        hdrs = self._walk_pcap(self.batch_size)
-        if hdrs.size == 0:
-            return None
-        u4 = self._endian + "u4"
-        sec = self._mem.read(u4, hdrs).astype(np.int64)
-        frac = self._mem.read(u4, hdrs + 4).astype(np.int64)
-        incl = self._mem.read(u4, hdrs + 8).astype(np.int64)
+        if native.kernels is not None:
+            hdrs, sec, frac, incl = self._walk_pcap_native(self.batch_size)
+            if hdrs.size == 0:
+                return None
+        else:
+            hdrs = self._walk_pcap(self.batch_size)
+            if hdrs.size == 0:
+                return None
+            u4 = self._endian + "u4"
+            sec = self._mem.read(u4, hdrs).astype(np.int64)
+            frac = self._mem.read(u4, hdrs + 4).astype(np.int64)
+            incl = self._mem.read(u4, hdrs + 8).astype(np.int64)
         ts = sec * 1_000_000_000 + frac * self._frac_ns
         return self._finish(hdrs + 16, incl, ts, self.linktype, None)
 

@@ -172,6 +172,7 @@ def capture(port: int, path: Path) -> Iterator[None]:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"tshark did not start capturing: {err.read_text()}")
                 time.sleep(0.05)
+            time.sleep(0.3)  # "Capturing on" comes a moment before the filter sees packets
             yield
             time.sleep(0.5)  # the last packets into the file
         finally:
@@ -264,7 +265,11 @@ def test_multicat_stream_agrees_with_tshark(tmp_path: Path) -> None:
     ours = ours_rtp(pcap)
     assert ours == theirs
     ((packets, lost),) = ours.values()
-    assert lost == 0 and packets == -(-ts.stat().st_size // 1316)
+    # No gap inside the capture; tshark's capture may start a few datagrams late (it says
+    # "Capturing on" a moment before its filter sees packets), which shows as fewer packets,
+    # never as loss.
+    sent = -(-ts.stat().st_size // 1316)
+    assert lost == 0 and sent - 10 <= packets <= sent
 
     cut = tmp_path / "cut.pcapng"
     removed = drop_records(pcap, cut, every=37, first=20)
