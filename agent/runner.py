@@ -60,6 +60,12 @@ class Agent:
         self.instrum = MeasurementInstrum(
             self.store, self.mibmap, providers=[self.host], on_write=self.written.record
         )
+        # Configured streams and host sensors (None: nothing to collect); first rows now.
+        self.collectors: Any = None
+        if self.config.streams or self.config.sensors.enabled:
+            from iec62379.collectors.service import CollectorService
+
+            self.collectors = CollectorService.for_config(self.config, self.store)
         self._load_static_blocks()
         self._engine: Any = None
         self._sockets: list[Any] = []
@@ -120,6 +126,8 @@ class Agent:
             await self.stop()
             raise
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_host())
+        if self.collectors is not None:
+            await self.collectors.start()
         self.started_at = time.time()
         snap = self.store.snapshot
         log.info(
@@ -142,6 +150,8 @@ class Agent:
                 log.exception("reading the host's interfaces failed")
 
     async def stop(self) -> None:
+        if self.collectors is not None:
+            await self.collectors.stop()
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -24,6 +24,10 @@ def render(n: int = 100) -> str:
         'level = "listener"',
         'sources = ["127.0.0.0/8", "::1/128"]',
         "",
+        "# Only the static rows: the host's own sensors would add a temperature block.",
+        "[temperature_sensors]",
+        "enabled = false",
+        "",
     ]
     for i in range(1, n + 1):
         net, video, audio, rx = i, 100 + i, 200 + i, 300 + i

@@ -38,7 +38,8 @@ from .bitrate import BitRateType, RateClassifier
 from .buffer import PlayoutBuffer
 from .cc import PID_COUNT, ContinuityChecker
 from .errors import ERROR_KIND_COUNT, ErrorKind, error_counts_dict
-from .fec import FecType, fec_length_dimension, parse_fec_headers
+from .fec import fec_length_dimension, parse_fec_headers
+from .formats import FecType
 from .mdi import PcrRateMeter, delay_factor_ms
 from .program import ProgramTracker
 from .report import (

@@ -16,36 +16,14 @@ L * D <= 100, with E = 1 and type 0 (XOR).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 
 from .errors import ErrorKind
+from .formats import FecType as FecType  # the enum lives with the other formats
 from .rtp import parse_rtp, parse_rtp_headers
 
 FEC_HEADER_LEN = 16
-
-
-class FecType(IntEnum):
-    """AudioFECType / VideoFECType of the seed (6.2.2)."""
-
-    NONE = 0
-    RFC2733 = 1
-    RFC5109 = 2
-    SMPTE_2022_1 = 3
-    SMPTE_2022_5 = 4
-    PROPRIETARY = 5
-
-    @property
-    def mib_name(self) -> str:
-        return {
-            0: "none",
-            1: "rfc2733",
-            2: "rfc5109",
-            3: "smpte2022Dash1",
-            4: "smpte2022Dash5",
-            5: "proprietary",
-        }[int(self)]
 
 
 @dataclass(frozen=True, slots=True)

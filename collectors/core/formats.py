@@ -8,7 +8,7 @@ one place where the identities' arc is set (the digest's section 5).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, IntEnum
 from fractions import Fraction
 
 
@@ -139,3 +139,25 @@ def aspect_ratio_of(display_aspect: Fraction | None) -> AspectRatio:
         if abs(float(display_aspect) / float(target) - 1.0) < 0.01:
             return ident
     return AspectRatio.OTHER
+
+
+class FecType(IntEnum):
+    """AudioFECType / VideoFECType of the seed (6.2.2)."""
+
+    NONE = 0
+    RFC2733 = 1
+    RFC5109 = 2
+    SMPTE_2022_1 = 3
+    SMPTE_2022_5 = 4
+    PROPRIETARY = 5
+
+    @property
+    def mib_name(self) -> str:
+        return {
+            0: "none",
+            1: "rfc2733",
+            2: "rfc5109",
+            3: "smpte2022Dash1",
+            4: "smpte2022Dash5",
+            5: "proprietary",
+        }[int(self)]

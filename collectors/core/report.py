@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .bitrate import BitRateType
-from .fec import FecType
-from .formats import AudioFormat, VideoCoding, VideoFormat
+from .formats import AudioFormat, FecType, VideoCoding, VideoFormat
 from .psi import ProgramInfo
 
 

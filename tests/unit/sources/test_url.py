@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 
 import pytest
-from iec62379.collectors.sources.udp import StreamUrl, parse_stream_url
+from iec62379.collectors.sources.url import StreamUrl, parse_stream_url
 
 
 @pytest.mark.parametrize(

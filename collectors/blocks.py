@@ -1,0 +1,271 @@
+"""From a stream's interval report to the rows of its four linked blocks. Pure, no I/O.
+
+A received stream is four blocks with consecutive ids (:class:`StreamBlockIds`):
+
+    network  = id        nMtBlockTable row: rx = true, the address and port received
+    audio    = id + 1    aMtBlockTable: one row per audio component (1, 2, ...)
+    video    = id + 2    vMtBlockTable row, linked to the audio block and the network block
+    rx       = id + 3    rxPointTable row (MDI, TS-DF, buffer), linked to the network block
+
+linked as the digest's worked example: video -> audio -> network, receiver point -> network.
+When no id is configured the network block id is derived from the stream's address
+(:func:`derive_block_id`), so the ids stay the same across restarts and do not move when other
+streams are added to or removed from the configuration.
+
+The standard's rules are applied by the model's records (noAudio when status is false, FEC
+length 0 without FEC, bit rate 0 when its type is unspecified, occupancy percent 1..100); this
+module decides what the measurements mean for each column:
+
+* video status = the video PID was seen within the presence timeout; audio status likewise
+  per audio PID. A stream whose program (PAT/PMT) is not known yet has a video row with status
+  false and coding noVideo, and one audio component with status false (noAudio, PID 0).
+* vMtVideoBitRateType / vMtVideoBitRate: the video PID's rate classification; CBR reports the
+  interval's rate, VBR the maximum of the classifier's window (the "advertised maximum" a probe
+  can know), unspecified reports 0. A video that is not present has type unspecified.
+* FEC type and xxyy extent from the SMPTE 2022-1 FEC seen beside the stream; the FEC protects
+  the whole transport stream, so the audio and video rows both carry it.
+* rxPointMDI "DF:MLR": DF of the interval (0 when no media rate is known or no packet came),
+  MLR in media packets per second; rxPointTSDF in microseconds (0 without RTP); the buffer
+  occupancy of the modelled playout buffer (0 ms, 1 % before the buffer model has a rate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from iec62379.agent.model import (
+    U32_MAX,
+    AudioComponent,
+    BitRateType,
+    FecType,
+    NetworkBlock,
+    NetworkType,
+    Row,
+    RxPoint,
+    TransportType,
+    VideoBlock,
+)
+from iec62379.collectors.core.formats import (
+    AspectRatio,
+    AudioFormat,
+    SourceFormat,
+    VideoCoding,
+)
+from iec62379.collectors.core.report import IntervalReport
+
+#: Blocks per stream: network, audio, video, receiver point.
+BLOCKS_PER_STREAM = 4
+#: Derived network block ids lie in DERIVED_BASE .. DERIVED_BASE + 4 * DERIVED_SLOTS - 1.
+DERIVED_BASE = 10_000_000
+DERIVED_SLOTS = 10_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class StreamBlockIds:
+    """The four block ids of one stream."""
+
+    network: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.network <= U32_MAX - (BLOCKS_PER_STREAM - 1):
+            raise ValueError(
+                f"a stream's network block id must be in 1..{U32_MAX - BLOCKS_PER_STREAM + 1}, "
+                f"got {self.network}"
+            )
+
+    @property
+    def audio(self) -> int:
+        return self.network + 1
+
+    @property
+    def video(self) -> int:
+        return self.network + 2
+
+    @property
+    def rx(self) -> int:
+        return self.network + 3
+
+    def all(self) -> tuple[int, int, int, int]:
+        return (self.network, self.audio, self.video, self.rx)
+
+
+def stream_identity(source: str | None, address: str, port: int, iface: str | None) -> str:
+    """The text a derived id is computed from: what tells two received streams apart (the
+    scheme and the receive buffer size are not part of it)."""
+    return f"{source or ''}@{address}:{port}%{iface or ''}"
+
+
+def derive_block_id(identity: str) -> int:
+    """A stable network block id for a stream: DERIVED_BASE + 4 * (SHA-256 of the identity
+    modulo DERIVED_SLOTS). The same address gives the same id on every start and machine."""
+    digest = hashlib.sha256(identity.encode("utf-8")).digest()
+    return DERIVED_BASE + BLOCKS_PER_STREAM * (int.from_bytes(digest[:8], "big") % DERIVED_SLOTS)
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkFacts:
+    """What the host says about the interface a stream is received on (nMtBlockTable)."""
+
+    if_index: int
+    network_type: NetworkType
+    address: bytes  # the group or unicast address received, b"" (NULL) when bound to any
+    port: int
+    igmp_version: int
+    transport: TransportType  # from the URL's scheme (rtp:// or udp://)
+
+
+def network_row(
+    ids: StreamBlockIds,
+    facts: NetworkFacts,
+    report: IntervalReport | None = None,
+    sip_server: bytes = b"",
+) -> NetworkBlock:
+    """The stream's network block. nMtTransportType is rtp when the URL says rtp:// or when
+    RTP has been seen on a udp:// stream (a receiver that found RTP headers knows);
+    nMtSIPServerAddr is the configured one (NULL when none)."""
+    transport = facts.transport
+    if report is not None and report.ssrc is not None:
+        transport = TransportType.RTP
+    return NetworkBlock(
+        block_id=ids.network,
+        if_index=facts.if_index,
+        rx_point=True,
+        network_type=facts.network_type,
+        transport_type=transport,
+        address=facts.address,
+        port=facts.port,
+        igmp_version=facts.igmp_version,
+        sip_server=sip_server,
+    )
+
+
+def rx_row(ids: StreamBlockIds, buffer_ms: int, report: IntervalReport | None) -> RxPoint:
+    """The receiver point; with no report (nothing received yet, or faded out) the buffer is
+    empty and MDI and TS-DF are 0."""
+    if report is None:
+        return RxPoint(block_id=ids.rx, network_block_id=ids.network, buffer_size_ms=buffer_ms)
+    buf = report.buffer
+    return RxPoint(
+        block_id=ids.rx,
+        network_block_id=ids.network,
+        buffer_size_ms=buffer_ms,
+        occupancy_ms=min(U32_MAX, max(0, buf.occupancy_ms)) if buf is not None else 0,
+        occupancy_percent=buf.occupancy_percent if buf is not None else 1,
+        df_ms=float(report.df_ms) if report.df_ms is not None else 0.0,
+        mlr=float(report.mlr),
+        tsdf_us=min(U32_MAX, max(0, report.tsdf_us)) if report.tsdf_us is not None else 0,
+    )
+
+
+def _fec(report: IntervalReport) -> tuple[FecType, int]:
+    fec = report.fec
+    kind = FecType(int(fec.fec_type))
+    return kind, (fec.length_dimension if kind is not FecType.NONE else 0)
+
+
+def video_row(ids: StreamBlockIds, report: IntervalReport) -> VideoBlock:
+    """The video block from the report (status false, noVideo when the program has none)."""
+    fec_type, fec_extent = _fec(report)
+    v = report.video
+    if v is None:
+        return VideoBlock(
+            block_id=ids.video,
+            audio_block_id=ids.audio,
+            network_block_id=ids.network,
+            status=False,
+            coding_type=VideoCoding.NO_VIDEO.value,
+            fec_type=fec_type,
+            fec_length_dimension=fec_extent,
+        )
+    rate_type = BitRateType(int(v.bitrate_type)) if v.present else BitRateType.UNSPECIFIED
+    if rate_type is BitRateType.CBR:
+        kbps = v.bitrate_bps / 1000.0
+    elif rate_type is BitRateType.VBR:
+        kbps = v.bitrate_max_bps / 1000.0
+    else:
+        kbps = 0.0
+    fmt = v.format
+    return VideoBlock(
+        block_id=ids.video,
+        audio_block_id=ids.audio,
+        network_block_id=ids.network,
+        status=v.present,
+        source_format=(fmt.source_format if fmt is not None else SourceFormat.UNSPECIFIED).value,
+        coding_type=v.coding.value,
+        bit_rate_type=rate_type,
+        bit_rate_kbps=min(U32_MAX, int(round(kbps))),
+        aspect_ratio=(fmt.aspect_ratio if fmt is not None else AspectRatio.UNSPECIFIED).value,
+        fec_type=fec_type,
+        fec_length_dimension=fec_extent,
+    )
+
+
+def audio_rows(ids: StreamBlockIds, if_index: int, report: IntervalReport) -> list[AudioComponent]:
+    """One row per audio component of the program; a single absent component (noAudio, PID
+    0) when the program has no audio or is not known yet, so the video row's link to the audio
+    block always holds."""
+    fec_type, fec_extent = _fec(report)
+    rows = [
+        AudioComponent(
+            block_id=ids.audio,
+            component=a.component,
+            network_block_id=ids.network,
+            status=a.present,
+            signal_format=a.format.value,
+            pid=a.pid,
+            if_index=if_index,
+            fec_type=fec_type,
+            fec_length_dimension=fec_extent,
+        )
+        for a in report.audio
+    ]
+    if not rows:
+        rows.append(
+            AudioComponent(
+                block_id=ids.audio,
+                component=1,
+                network_block_id=ids.network,
+                status=False,
+                signal_format=AudioFormat.NO_AUDIO.value,
+                pid=0,
+                if_index=if_index,
+            )
+        )
+    return rows
+
+
+def stream_rows(
+    ids: StreamBlockIds,
+    facts: NetworkFacts,
+    buffer_ms: int,
+    report: IntervalReport | None,
+    media: bool,
+    sip_server: bytes = b"",
+) -> list[Row]:
+    """All rows of a stream. ``media`` False (never received, or faded out) leaves out the
+    audio and video blocks: only the network block and its receiver point remain."""
+    rows: list[Row] = [
+        network_row(ids, facts, report, sip_server),
+        rx_row(ids, buffer_ms, report),
+    ]
+    if media and report is not None:
+        rows.append(video_row(ids, report))
+        rows.extend(audio_rows(ids, facts.if_index, report))
+    return rows
+
+
+__all__ = [
+    "BLOCKS_PER_STREAM",
+    "DERIVED_BASE",
+    "DERIVED_SLOTS",
+    "NetworkFacts",
+    "StreamBlockIds",
+    "audio_rows",
+    "derive_block_id",
+    "network_row",
+    "rx_row",
+    "stream_identity",
+    "stream_rows",
+    "video_row",
+]

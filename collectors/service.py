@@ -1,0 +1,319 @@
+"""The collector service: configured streams and host sensors, live in the block store.
+
+It owns the I/O of the live collection (UDP sockets, the sensor scans, the host's network
+facts) and hands packets and time to the pure parts: :class:`~iec62379.collectors.streams.
+StreamCollector` (analyzer and life cycle of one stream), :mod:`~iec62379.collectors.blocks`
+(reports to rows) and :class:`~iec62379.collectors.sensors.SensorCollector`.
+
+Timing. Each stream's datagrams are fed as they arrive, with their kernel receive timestamps
+(CLOCK_REALTIME). Once per tick (the shortest configured interval, 1 s by default) the service
+reads the time on that same clock, drains the sockets, lets every stream close the intervals
+that ended, and writes all the rows that changed in **one** store transaction, so a walk sees
+every stream at the same moment. Sensors are scanned every ``refresh_s`` (off the event loop:
+hwmon drivers may block) and their rows go into the next transaction. :meth:`publish` takes
+the time as an argument, so tests drive the service without sockets and without sleeping.
+
+Rows. A stream's rows are put when they differ from the store's; rows the stream no longer has
+(faded out, an audio component gone from the PMT) are removed; the writable columns of its
+network block (nMtTxRxPoint, nMtSIPServerAddr) are kept as a manager set them. A stream whose
+socket cannot be opened (an interface that is down, a group that cannot be joined) keeps its
+network block and receiver point, is logged, and is tried again every host refresh.
+
+SMPTE 2022-1 FEC is received on the media port + 2 (column) and + 4 (row) unless another
+configured stream on the same address uses those ports; a FEC port that cannot be bound is
+logged and left out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from iec62379.agent.config import AgentConfig, SensorSettings, StreamSettings
+from iec62379.agent.model import NetworkBlock, Row, Temperature
+from iec62379.agent.store import BlockStore, Transaction
+from iec62379.collectors.blocks import NetworkFacts
+from iec62379.collectors.netfacts import network_facts
+from iec62379.collectors.sensors import SensorCollector
+from iec62379.collectors.sources.netinfo import NetInfo
+
+if TYPE_CHECKING:
+    from iec62379.collectors.core.batch import PacketBatch
+    from iec62379.collectors.sources.udp import UdpSource
+    from iec62379.collectors.streams import StreamCollector
+
+# The stream modules (receiver, analyzer: numpy) are imported only when there are streams, so
+# that an agent with sensors and static blocks alone stays small.
+
+log = logging.getLogger("iec62379.collectors")
+
+_DRAIN_BATCHES = 64  # recvmmsg calls per socket when a tick drains the queues
+RowKey = tuple[type, tuple[int, ...]]
+
+
+class CollectorService:
+    """Streams and sensors of one agent; see the module docstring."""
+
+    def __init__(
+        self,
+        store: BlockStore,
+        streams: Sequence[StreamSettings] = (),
+        sensors: SensorSettings | None = None,
+        *,
+        host_refresh_s: float = 5.0,
+        clock: Callable[[], int] = time.time_ns,
+        netinfo: NetInfo | None = None,
+        sensor_collector: SensorCollector | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.netinfo = netinfo or NetInfo()
+        self.host_refresh_s = host_refresh_s
+        self.streams: list[StreamCollector] = []
+        if streams:
+            from iec62379.collectors.streams import StreamCollector
+
+            self.streams = [StreamCollector(s, self._facts(s)) for s in streams]
+        if sensor_collector is None and sensors is not None and sensors.enabled:
+            sensor_collector = SensorCollector(sensors)
+        self.sensors = sensor_collector
+        self.commits = 0
+        self.commit_errors = 0
+        self._published: dict[int, set[RowKey]] = {}
+        self._temperature_keys: set[RowKey] = set()
+        self._sources: dict[int, list[UdpSource]] = {}
+        self._open_errors: dict[int, str] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def for_config(cls, config: AgentConfig, store: BlockStore) -> CollectorService | None:
+        """The service for an agent's configuration, with its first rows already in the store
+        (the sensors' first scan, every stream's network block and receiver point); None when
+        the configuration has neither streams nor enabled sensors."""
+        if not config.streams and not config.sensors.enabled:
+            return None
+        service = cls(store, config.streams, config.sensors, host_refresh_s=config.host_refresh_s)
+        service.publish(temperatures=service.read_sensors())
+        return service
+
+    # -- host facts -----------------------------------------------------------------------
+
+    def _facts(self, settings: StreamSettings) -> NetworkFacts:
+        return network_facts(settings.url, self.netinfo)
+
+    def refresh_facts(self) -> None:
+        """Read the network facts of every stream again (I/O: /sys and /proc)."""
+        for c in self.streams:
+            c.facts = self._facts(c.settings)
+
+    def read_sensors(self) -> list[Temperature] | None:
+        """One scan of the sensors as rows; None without sensors. Never raises."""
+        if self.sensors is None:
+            return None
+        try:
+            return self.sensors.rows(self.sensors.read())
+        except Exception:  # noqa: BLE001 - keep the last rows
+            log.exception("reading the temperature sensors failed")
+            return None
+
+    # -- the store ------------------------------------------------------------------------
+
+    def publish(
+        self, now_ns: int | None = None, temperatures: list[Temperature] | None = None
+    ) -> bool:
+        """Close the intervals that ended by ``now_ns`` (default: the clock) and write every
+        stream's rows, and ``temperatures`` when given, in one transaction. Returns False when
+        the store refused the change (logged; the previous rows stay)."""
+        now = self.clock() if now_ns is None else now_ns
+        rows_by_stream = [(c, c.update(now)) for c in self.streams]
+        published = dict(self._published)
+        temperature_keys = self._temperature_keys
+        try:
+            with self.store.transaction() as t:
+                for c, rows in rows_by_stream:
+                    want = {(type(r), r.index) for r in rows}
+                    for row_type, index in self._published.get(c.ids.network, set()) - want:
+                        t.remove(row_type, index)
+                    for row in rows:
+                        _put_changed(t, row)
+                    published[c.ids.network] = want
+                if temperatures is not None:
+                    keys = {(Temperature, r.index) for r in temperatures}
+                    for row_type, index in self._temperature_keys - keys:
+                        t.remove(row_type, index)
+                    for row in temperatures:
+                        _put_changed(t, row)
+                    temperature_keys = keys
+        except Exception as exc:  # noqa: BLE001 - a refused commit must not stop collection
+            self.commit_errors += 1
+            if self.commit_errors == 1 or self.commit_errors % 100 == 0:
+                log.error("the collectors' rows were refused by the store (%d times): %s",
+                          self.commit_errors, exc)
+            return False
+        self._published = published
+        self._temperature_keys = temperature_keys
+        self.commits += 1
+        return True
+
+    # -- asyncio --------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the sockets and run the ticks in the running loop."""
+        self._loop = asyncio.get_running_loop()
+        for c in self.streams:
+            self._open(c)
+        self._task = self._loop.create_task(self._run())
+        log.info(
+            "collecting %d stream(s)%s%s",
+            len(self.streams),
+            "".join(f"; {c.settings.name} -> blocks {c.ids.network}..{c.ids.rx}"
+                    for c in self.streams),
+            f"; sensors of {self.sensors.settings.sysfs_root} -> temperature block "
+            f"{self.sensors.block_id}" if self.sensors is not None else "",
+        )
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        for key in list(self._sources):
+            self._close(key)
+
+    def _fec_ports(self, c: StreamCollector) -> list[int]:
+        from iec62379.collectors.core.demux import FEC_PORT_OFFSETS
+
+        taken = {
+            (o.settings.url.address, o.settings.url.port) for o in self.streams if o is not c
+        }
+        url = c.settings.url
+        return [
+            url.port + off
+            for off in FEC_PORT_OFFSETS
+            if url.port + off <= 65535 and (url.address, url.port + off) not in taken
+        ]
+
+    def _open(self, c: StreamCollector) -> None:
+        """Open the stream's sockets (media, then FEC); log and remember a failure."""
+        key = c.ids.network
+        if key in self._sources or self._loop is None:
+            return
+        from iec62379.collectors.sources.udp import UdpSource
+
+        url = c.settings.url
+        try:
+            media = UdpSource(url)
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "strerror", None) or str(exc)
+            if self._open_errors.get(key) != reason:
+                log.warning("stream %s: cannot receive (%s); trying again every %g s",
+                            c.settings.name, reason, self.host_refresh_s)
+            self._open_errors[key] = reason
+            return
+        if self._open_errors.pop(key, None) is not None:
+            log.info("stream %s: receiving", c.settings.name)
+        sources = [media]
+        media.attach(self._loop, c.feed_batch)
+        for port in self._fec_ports(c):
+            try:
+                fec = UdpSource(replace(url, port=port), batch_size=64)
+            except (OSError, ValueError) as exc:
+                log.info("stream %s: no FEC reception on port %d (%s)", c.settings.name, port,
+                         getattr(exc, "strerror", None) or exc)
+                continue
+            fec.attach(self._loop, c.feed_fec_batch)
+            sources.append(fec)
+        self._sources[key] = sources
+
+    def _close(self, key: int) -> None:
+        for src in self._sources.pop(key, []):
+            if self._loop is not None:
+                with contextlib.suppress(Exception):
+                    src.detach(self._loop)
+            src.close()
+
+    def _drain(self) -> None:
+        """Feed what the sockets hold now, so the intervals closed next are complete."""
+        for c in self.streams:
+            sources = self._sources.get(c.ids.network, [])
+            for i, src in enumerate(sources):
+                feed: Callable[[PacketBatch], None] = c.feed_batch if i == 0 else c.feed_fec_batch
+                for _ in range(_DRAIN_BATCHES):
+                    try:
+                        batch = src.recv_nowait()
+                    except OSError as exc:
+                        log.warning("stream %s: receive failed: %s", c.settings.name, exc)
+                        break
+                    if not len(batch):
+                        break
+                    feed(batch)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        tick = min((c.settings.interval_s for c in self.streams), default=None)
+        sensor_every = self.sensors.settings.refresh_s if self.sensors is not None else None
+        start = loop.time()
+        next_tick = start + tick if tick else None
+        next_sensors = start + sensor_every if sensor_every else None
+        next_host = start + self.host_refresh_s
+        temperatures: list[Temperature] | None = None
+        while True:
+            due = min(x for x in (next_tick, next_sensors, next_host) if x is not None)
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            now = loop.time()
+            if next_sensors is not None and now >= next_sensors:
+                temperatures = await self._in_executor(self._scan_rows) or temperatures
+                next_sensors = _advance(next_sensors, sensor_every, now)
+            if now >= next_host:
+                if self.streams:
+                    await self._in_executor(self.refresh_facts)
+                    for c in self.streams:
+                        self._open(c)
+                next_host = _advance(next_host, self.host_refresh_s, now)
+            if next_tick is not None and now >= next_tick:
+                self._drain()
+                self.publish(temperatures=temperatures)
+                temperatures = None
+                next_tick = _advance(next_tick, tick, now)
+            elif next_tick is None and temperatures is not None:  # sensors only
+                self.publish(temperatures=temperatures)
+                temperatures = None
+
+    def _scan_rows(self) -> list[Temperature] | None:
+        return self.read_sensors()
+
+    async def _in_executor(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return await asyncio.get_running_loop().run_in_executor(None, fn)
+        except Exception:  # noqa: BLE001 - keep collecting with the last values
+            log.exception("collector host refresh failed")
+            return None
+
+
+def _advance(deadline: float, period: float | None, now: float) -> float:
+    """The next deadline after ``now`` on the grid deadline + k * period."""
+    assert period is not None
+    deadline += period
+    if deadline <= now:  # late (a suspended host): skip the missed ticks
+        deadline += period * (int((now - deadline) / period) + 1)
+    return deadline
+
+
+def _put_changed(t: Transaction, row: Row) -> None:
+    """Put ``row`` unless the store has it already; a stream's network block keeps the
+    writable columns as a manager set them."""
+    current = t.get(type(row), row.index)
+    if isinstance(row, NetworkBlock) and isinstance(current, NetworkBlock):
+        row = replace(row, rx_point=current.rx_point, sip_server=current.sip_server)
+    if current != row:
+        t.put(row)
+
+
+__all__ = ["CollectorService"]
