@@ -12,7 +12,7 @@ setup(
         Extension(
             "iec62379.collectors.core._kernels",
             ["collectors/core/_kernels.c"],
-            extra_compile_args=["-O2"],
+            extra_compile_args=["-O2", "-ffp-contract=off"],
             optional=True,
         )
     ]

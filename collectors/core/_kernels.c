@@ -8,8 +8,18 @@
  *
  *   ts_headers  - collectors/core/ts.py parse_ts_headers
  *   cc_errors   - collectors/core/cc.py ContinuityChecker.errors_at
- *   pcap_walk   - collectors/sources/pcap.py PcapReader._walk_pcap (classic pcap records)
  *   pid_counts  - per-PID packet counts and last arrival times of a run of packets
+ *   pcap_records   - collectors/sources/pcap.py PcapReader: the classic pcap record walk, the
+ *                    link / IP / UDP decode (decode_packet's rules), the filters, the flow ids
+ *                    (_FlowTable.assign) and the RTP header parse of every datagram delivered
+ *                    (collectors/core/rtp.py parse_rtp_headers), in one pass per record
+ *   packet_records - the same from the decode on, for records found by the caller (pcapng)
+ *   delay_factor   - collectors/core/mdi.py delay_factor_ms
+ *   buffer_run     - collectors/core/buffer.py PlayoutBuffer.run (the loop over the arrivals)
+ *
+ * Floating-point code does numpy's operations in numpy's order (cumsum is a running sum), so
+ * the results are equal to the bit; setup.py builds with -ffp-contract=off so that no
+ * multiply-add is fused.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -21,7 +31,7 @@
 #define NULL_PID 0x1FFF
 
 typedef struct {
-    Py_buffer b[12];
+    Py_buffer b[24];
     int n;
 } bufs_t;
 
@@ -162,61 +172,6 @@ static inline uint32_t rd32(const uint8_t *p, int big) {
                : ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
 }
 
-/* pcap_walk(buf, pos, end, limit, big_endian, max_incl, out_hdr, out_sec, out_frac, out_incl)
- *   -> (count, pos, fault, fault_pos, fault_value)
- * Classic pcap record headers from pos on, at most limit; fault 0 = none, 1 = header cut
- * (16 bytes needed), 2 = included length above max_incl, 3 = record runs past the end. */
-static PyObject *pcap_walk(PyObject *self, PyObject *args) {
-    PyObject *o[5];
-    Py_ssize_t pos, end, limit, max_incl;
-    int big;
-    if (!PyArg_ParseTuple(args, "OnnnpnOOOO", &o[0], &pos, &end, &limit, &big, &max_incl, &o[1],
-                          &o[2], &o[3], &o[4]))
-        return NULL;
-    bufs_t s = {.n = 0};
-    const uint8_t *buf = get(&s, o[0], 0, end, "buf");
-    int64_t *hdr = buf ? get(&s, o[1], 1, limit * 8, "out_hdr") : NULL;
-    int64_t *sec = hdr ? get(&s, o[2], 1, limit * 8, "out_sec") : NULL;
-    int64_t *frac = sec ? get(&s, o[3], 1, limit * 8, "out_frac") : NULL;
-    int64_t *incl_o = frac ? get(&s, o[4], 1, limit * 8, "out_incl") : NULL;
-    if (!incl_o) {
-        release(&s);
-        return NULL;
-    }
-    Py_ssize_t k = 0;
-    int fault = 0;
-    long long value = 0;
-    Py_BEGIN_ALLOW_THREADS
-    while (k < limit && pos < end) {
-        if (pos + 16 > end) {
-            fault = 1;
-            break;
-        }
-        const uint8_t *r = buf + pos;
-        uint32_t incl = rd32(r + 8, big);
-        if ((Py_ssize_t)incl > max_incl) {
-            fault = 2;
-            value = incl;
-            break;
-        }
-        Py_ssize_t nxt = pos + 16 + (Py_ssize_t)incl;
-        if (nxt > end) {
-            fault = 3;
-            value = incl;
-            break;
-        }
-        hdr[k] = pos;
-        sec[k] = rd32(r, big);
-        frac[k] = rd32(r + 4, big);
-        incl_o[k] = incl;
-        k++;
-        pos = nxt;
-    }
-    Py_END_ALLOW_THREADS
-    release(&s);
-    return Py_BuildValue("nninL", k, pos, fault, pos, value);
-}
-
 /* pid_counts(pid, arrival, n, counts, last_seen): counts[pid] += 1 and
  * last_seen[pid] = max(last_seen[pid], arrival) over n packets (pid uint16, arrival int64,
  * counts / last_seen int64[8192]). */
@@ -242,11 +197,688 @@ static PyObject *pid_counts(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------ capture records
+ *
+ * The flow table: 5-word keys (family << 32 | sport << 16 | dport, source high / low, destination
+ * high / low, as pcap.py _key_row) to ids 0, 1, ... in a hash with linear probing, kept in a
+ * capsule for the life of a reader. The flows new in a batch get their ids in the order of
+ * their keys (what _FlowTable.assign does, through np.unique), at the end of the batch.
+ */
+
+#define FT_CAPSULE "iec62379.flow_table"
+
+typedef struct {
+    uint64_t *keys; /* cap * 5 */
+    int32_t *slots; /* hcap, -1 = empty */
+    Py_ssize_t count, cap, hcap;
+} ftab_t;
+
+static void ft_free(PyObject *cap) {
+    ftab_t *t = PyCapsule_GetPointer(cap, FT_CAPSULE);
+    if (t) {
+        free(t->keys);
+        free(t->slots);
+        free(t);
+    }
+}
+
+static inline uint64_t ft_hash(const uint64_t *k) {
+    uint64_t h = k[0] * 0x9E3779B97F4A7C15ULL;
+    for (int i = 1; i < 5; i++) {
+        h ^= k[i] + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
+        h *= 0xBF58476D1CE4E5B9ULL;
+    }
+    return h ^ (h >> 31);
+}
+
+static inline int key_eq(const uint64_t *a, const uint64_t *b) {
+    return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3] && a[4] == b[4];
+}
+
+/* Slot index of key (its slot, or the empty slot where it would go). */
+static inline Py_ssize_t ft_slot(const ftab_t *t, const uint64_t *k) {
+    Py_ssize_t m = t->hcap - 1, i = (Py_ssize_t)(ft_hash(k) & (uint64_t)m);
+    while (t->slots[i] >= 0 && !key_eq(t->keys + 5 * (Py_ssize_t)t->slots[i], k)) i = (i + 1) & m;
+    return i;
+}
+
+static int ft_rehash(ftab_t *t, Py_ssize_t hcap) {
+    int32_t *s = malloc(sizeof(int32_t) * hcap);
+    if (!s) return -1;
+    free(t->slots);
+    t->slots = s;
+    t->hcap = hcap;
+    memset(s, 0xFF, sizeof(int32_t) * hcap);
+    for (Py_ssize_t id = 0; id < t->count; id++) s[ft_slot(t, t->keys + 5 * id)] = (int32_t)id;
+    return 0;
+}
+
+/* The id of key, added when new; -1 when out of memory. */
+static inline int32_t ft_get(ftab_t *t, const uint64_t *k) {
+    Py_ssize_t i = ft_slot(t, k);
+    if (t->slots[i] >= 0) return t->slots[i];
+    if (t->count >= INT32_MAX) return -1;
+    if (t->count == t->cap) {
+        Py_ssize_t cap = t->cap * 2;
+        uint64_t *nk = realloc(t->keys, sizeof(uint64_t) * 5 * cap);
+        if (!nk) return -1;
+        t->keys = nk;
+        t->cap = cap;
+    }
+    int32_t id = (int32_t)t->count++;
+    memcpy(t->keys + 5 * id, k, 5 * sizeof(uint64_t));
+    t->slots[i] = id;
+    if (t->count * 2 > t->hcap) {
+        if (ft_rehash(t, t->hcap * 2) < 0) return -1;
+    }
+    return id;
+}
+
+/* flow_table() -> capsule */
+static PyObject *flow_table(PyObject *self, PyObject *args) {
+    ftab_t *t = calloc(1, sizeof(ftab_t));
+    if (!t) return PyErr_NoMemory();
+    t->cap = 64;
+    t->keys = malloc(sizeof(uint64_t) * 5 * t->cap);
+    if (!t->keys || ft_rehash(t, 256) < 0) {
+        free(t->keys);
+        free(t);
+        return PyErr_NoMemory();
+    }
+    PyObject *c = PyCapsule_New(t, FT_CAPSULE, ft_free);
+    if (!c) {
+        free(t->keys);
+        free(t->slots);
+        free(t);
+    }
+    return c;
+}
+
+/* flow_table_add(capsule, keys uint64[n * 5], n) -> count: adds keys (in order) not yet known,
+ * to bring the table level with the reader's flow list. */
+static PyObject *flow_table_add(PyObject *self, PyObject *args) {
+    PyObject *cap, *ko;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "OOn", &cap, &ko, &n)) return NULL;
+    ftab_t *t = PyCapsule_GetPointer(cap, FT_CAPSULE);
+    if (!t) return NULL;
+    bufs_t s = {.n = 0};
+    const uint64_t *k = get(&s, ko, 0, n * 40, "keys");
+    if (!k) {
+        release(&s);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (ft_get(t, k + 5 * i) < 0) {
+            release(&s);
+            return PyErr_NoMemory();
+        }
+    }
+    release(&s);
+    return PyLong_FromSsize_t(t->count);
+}
+
+static int key_cmp(const uint64_t *a, const uint64_t *b) {
+    for (int i = 0; i < 5; i++)
+        if (a[i] != b[i]) return a[i] < b[i] ? -1 : 1;
+    return 0;
+}
+
+/* Stable merge sort of idx[0..n) by keys[5 * idx]. */
+static void sort_by_key(int32_t *idx, int32_t *tmp, Py_ssize_t n, const uint64_t *keys) {
+    for (Py_ssize_t w = 1; w < n; w *= 2) {
+        for (Py_ssize_t lo = 0; lo < n; lo += 2 * w) {
+            Py_ssize_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            Py_ssize_t a = lo, b = mid, o = lo;
+            while (a < mid && b < hi)
+                tmp[o++] = key_cmp(keys + 5 * (Py_ssize_t)idx[b], keys + 5 * (Py_ssize_t)idx[a]) < 0
+                               ? idx[b++]
+                               : idx[a++];
+            while (a < mid) tmp[o++] = idx[a++];
+            while (b < hi) tmp[o++] = idx[b++];
+        }
+        memcpy(idx, tmp, sizeof(int32_t) * n);
+    }
+}
+
+/* Status of a record, as pcap.py's _OK .. _HDR_CUT. */
+enum { ST_OK, ST_NON_UDP, ST_FRAG, ST_MALFORMED, ST_SLOW, ST_HDR_CUT };
+
+typedef struct {
+    const uint8_t *buf;
+    Py_ssize_t size;
+    ftab_t *ft;
+    int32_t base; /* flows known before the batch */
+    /* filters */
+    long dst_port; /* -1 = any */
+    int dst_ver;   /* 0 = any address */
+    uint64_t dst_hi, dst_lo;
+    int incl_trunc;
+    uint8_t e_short, e_ver, e_ext, e_pad;
+    /* outputs, one row per datagram delivered */
+    int64_t *off, *arr, *seq, *rts, *ssrc, *pt, *poff, *plen;
+    int32_t *len, *fid;
+    uint8_t *first, *err, *marker;
+    Py_ssize_t kept;
+    Py_ssize_t non_udp, frag, malformed, truncated, filtered;
+    int oom;
+} rec_t;
+
+static inline unsigned be16(const uint8_t *p) { return ((unsigned)p[0] << 8) | p[1]; }
+static inline uint64_t be32(const uint8_t *p) {
+    return ((uint64_t)p[0] << 24) | ((uint64_t)p[1] << 16) | ((uint64_t)p[2] << 8) | p[3];
+}
+static inline uint64_t be64(const uint8_t *p) { return (be32(p) << 32) | be32(p + 4); }
+
+/* decode_packet: status; for ST_OK the payload (relative), its length, truncation, key. */
+typedef struct {
+    Py_ssize_t poff, plen;
+    int trunc;
+    uint64_t key[5];
+} dec_t;
+
+static inline int dec_udp(const uint8_t *d, Py_ssize_t n, Py_ssize_t udp, Py_ssize_t ip_plen,
+                          int more, dec_t *o) {
+    if (n < udp + 8) return ST_HDR_CUT;
+    unsigned sport = be16(d + udp), dport = be16(d + udp + 2);
+    Py_ssize_t ulen = be16(d + udp + 4);
+    if (ulen < 8 || (!more && ulen > ip_plen)) return ST_MALFORMED;
+    Py_ssize_t avail = n - (udp + 8), plen = ulen - 8;
+    o->trunc = more || avail < plen;
+    o->poff = udp + 8;
+    o->plen = plen < avail ? plen : avail;
+    o->key[0] |= ((uint64_t)sport << 16) | dport;
+    return ST_OK;
+}
+
+static inline int dec_ipv4(const uint8_t *d, Py_ssize_t n, Py_ssize_t pos, dec_t *o) {
+    if (n < pos + 20) return ST_HDR_CUT;
+    uint8_t b0 = d[pos];
+    Py_ssize_t ihl = (b0 & 15) * 4;
+    if ((b0 >> 4) != 4 || ihl < 20) return ST_MALFORMED;
+    if (n < pos + ihl) return ST_HDR_CUT;
+    Py_ssize_t total = be16(d + pos + 2);
+    unsigned frag = be16(d + pos + 6);
+    if (d[pos + 9] != 17) return ST_NON_UDP;
+    if (frag & 0x1FFF) return ST_FRAG;
+    o->key[0] = (uint64_t)4 << 32;
+    o->key[1] = 0;
+    o->key[2] = be32(d + pos + 12);
+    o->key[3] = 0;
+    o->key[4] = be32(d + pos + 16);
+    return dec_udp(d, n, pos + ihl, total - ihl, (frag & 0x2000) != 0, o);
+}
+
+static inline int dec_ipv6(const uint8_t *d, Py_ssize_t n, Py_ssize_t pos, dec_t *o) {
+    if (n < pos + 40) return ST_HDR_CUT;
+    if ((d[pos] >> 4) != 6) return ST_MALFORMED;
+    Py_ssize_t plen = be16(d + pos + 4);
+    unsigned nh = d[pos + 6];
+    o->key[0] = (uint64_t)6 << 32;
+    o->key[1] = be64(d + pos + 8);
+    o->key[2] = be64(d + pos + 16);
+    o->key[3] = be64(d + pos + 24);
+    o->key[4] = be64(d + pos + 32);
+    Py_ssize_t end_ip = pos + 40 + plen, p = pos + 40;
+    int more = 0;
+    for (int i = 0; i < 16; i++) {
+        if (nh == 17) return dec_udp(d, n, p, end_ip - p, more, o);
+        if (!(nh == 0 || nh == 43 || nh == 60 || nh == 44 || nh == 51)) return ST_NON_UDP;
+        if (n < p + 8) return ST_HDR_CUT;
+        if (nh == 44) {
+            unsigned of = be16(d + p + 2);
+            if (of >> 3) return ST_FRAG;
+            more = of & 1;
+            nh = d[p];
+            p += 8;
+        } else if (nh == 51) {
+            Py_ssize_t step = ((Py_ssize_t)d[p + 1] + 2) * 4;
+            nh = d[p];
+            p += step;
+        } else {
+            Py_ssize_t step = ((Py_ssize_t)d[p + 1] + 1) * 8;
+            nh = d[p];
+            p += step;
+        }
+    }
+    return ST_MALFORMED;
+}
+
+static inline int decode(const uint8_t *d, Py_ssize_t n, long lt, dec_t *o) {
+    int ver = 0;
+    Py_ssize_t pos = 0;
+    if (lt == 1) { /* Ethernet */
+        if (n < 14) return ST_HDR_CUT;
+        unsigned et = be16(d + 12);
+        pos = 14;
+        while (et == 0x8100 || et == 0x88A8 || et == 0x9100) {
+            if (n < pos + 4) return ST_HDR_CUT;
+            et = be16(d + pos + 2);
+            pos += 4;
+        }
+        ver = et == 0x0800 ? 4 : et == 0x86DD ? 6 : 0;
+    } else if (lt == 113) { /* Linux SLL */
+        if (n < 16) return ST_HDR_CUT;
+        unsigned et = be16(d + 14);
+        ver = et == 0x0800 ? 4 : et == 0x86DD ? 6 : 0;
+        pos = 16;
+    } else if (lt == 276) { /* Linux SLL2 */
+        if (n < 20) return ST_HDR_CUT;
+        unsigned et = be16(d);
+        ver = et == 0x0800 ? 4 : et == 0x86DD ? 6 : 0;
+        pos = 20;
+    } else if (lt == 0 || lt == 108) { /* BSD loopback: null (host order), loop (network) */
+        if (n < 4) return ST_HDR_CUT;
+        uint64_t fam = lt == 0 ? rd32(d, 0) : rd32(d, 1);
+        if (lt == 0 && fam > 0xFFFF) fam = rd32(d, 1);
+        ver = fam == 2 ? 4 : (fam == 10 || fam == 24 || fam == 28 || fam == 30) ? 6 : 0;
+        pos = 4;
+    } else if (lt == 12 || lt == 14 || lt == 101) { /* raw IP */
+        if (n < 1) return ST_HDR_CUT;
+        ver = d[0] >> 4;
+    } else if (lt == 228) {
+        ver = 4;
+    } else if (lt == 229) {
+        ver = 6;
+    }
+    if (ver == 4) return dec_ipv4(d, n, pos, o);
+    if (ver == 6) return dec_ipv6(d, n, pos, o);
+    return ST_NON_UDP;
+}
+
+/* parse_rtp_headers of one datagram: buf[off : off + n], bytes read as _gather does (indices
+ * clipped to the buffer). */
+static inline void rtp_one(rec_t *c, Py_ssize_t k, Py_ssize_t off, Py_ssize_t n) {
+    const uint8_t *B = c->buf;
+    Py_ssize_t last = c->size - 1;
+#define G(i) (last < 0 ? 0 : B[(i) < 0 ? 0 : (i) > last ? last : (i)])
+    uint8_t b[12];
+    if (off >= 0 && off + 12 <= c->size)
+        memcpy(b, B + off, 12);
+    else
+        for (int i = 0; i < 12; i++) b[i] = G(off + i);
+    uint8_t e = 0;
+    if (n < 12) e = c->e_short;
+    if (!e && (b[0] >> 6) != 2) e = c->e_ver;
+    Py_ssize_t hdr = 12 + 4 * (Py_ssize_t)(b[0] & 0x0F);
+    if (!e && n < hdr) e = c->e_short;
+    if ((b[0] & 0x10) && !e) {
+        if (n < hdr + 4) e = c->e_ext;
+        if (!e) {
+            Py_ssize_t words = ((Py_ssize_t)G(off + hdr + 2) << 8) | G(off + hdr + 3);
+            hdr = hdr + 4 + 4 * words;
+            if (hdr > n) e = c->e_ext;
+        }
+    }
+    Py_ssize_t pad = 0;
+    if ((b[0] & 0x20) && !e) {
+        pad = G(off + n - 1);
+        if (pad == 0 || hdr + pad > n) e = c->e_pad;
+    }
+#undef G
+    c->first[k] = b[0];
+    c->err[k] = e;
+    c->seq[k] = ((int64_t)b[2] << 8) | b[3];
+    c->rts[k] = (int64_t)be32(b + 4);
+    c->ssrc[k] = (int64_t)be32(b + 8);
+    c->pt[k] = b[1] & 0x7F;
+    c->marker[k] = (b[1] & 0x80) != 0;
+    c->poff[k] = hdr;
+    c->plen[k] = n - hdr - pad;
+}
+
+/* One record: data buf[start : start + caplen] of link type lt, time ts. */
+static inline void record(rec_t *c, Py_ssize_t start, Py_ssize_t caplen, int64_t ts, long lt) {
+    dec_t o;
+    int st = decode(c->buf + start, caplen, lt, &o);
+    if (st != ST_OK) {
+        if (st == ST_NON_UDP)
+            c->non_udp++;
+        else if (st == ST_FRAG)
+            c->frag++;
+        else if (st == ST_MALFORMED)
+            c->malformed++;
+        else
+            c->truncated++;
+        return;
+    }
+    if (o.trunc) {
+        c->truncated++;
+        if (!c->incl_trunc) return;
+    }
+    if ((c->dst_port >= 0 && (long)(o.key[0] & 0xFFFF) != c->dst_port) ||
+        (c->dst_ver && ((int)(o.key[0] >> 32) != c->dst_ver || o.key[3] != c->dst_hi ||
+                        o.key[4] != c->dst_lo))) {
+        c->filtered++;
+        return;
+    }
+    Py_ssize_t k = c->kept;
+    int32_t id = ft_get(c->ft, o.key);
+    if (id < 0) {
+        c->oom = 1;
+        return;
+    }
+    c->off[k] = start + o.poff;
+    c->len[k] = (int32_t)o.plen;
+    c->arr[k] = ts;
+    c->fid[k] = id;
+    rtp_one(c, k, start + o.poff, o.plen);
+    c->kept = k + 1;
+}
+
+/* End of a batch: give the new flows their ids in key order, write their keys to newkeys
+ * (uint64 rows of 5); on a fault forget them instead. Returns the number of new flows, or -1
+ * when out of memory. */
+static Py_ssize_t settle_flows(rec_t *c, int fault, uint64_t *newkeys) {
+    ftab_t *t = c->ft;
+    Py_ssize_t m = t->count - c->base;
+    if (m == 0) return 0;
+    if (fault) {
+        t->count = c->base;
+        return ft_rehash(t, t->hcap) < 0 ? -1 : 0;
+    }
+    uint64_t *nk = t->keys + 5 * (Py_ssize_t)c->base;
+    if (m > 1) {
+        int32_t *idx = malloc(sizeof(int32_t) * m * 3);
+        uint64_t *copy = malloc(sizeof(uint64_t) * 5 * m);
+        if (!idx || !copy) {
+            free(idx);
+            free(copy);
+            return -1;
+        }
+        int32_t *tmp = idx + m, *rank = idx + 2 * m;
+        for (Py_ssize_t j = 0; j < m; j++) idx[j] = (int32_t)j;
+        sort_by_key(idx, tmp, m, nk);
+        memcpy(copy, nk, sizeof(uint64_t) * 5 * m);
+        for (Py_ssize_t j = 0; j < m; j++) {
+            rank[idx[j]] = (int32_t)j;
+            memcpy(nk + 5 * j, copy + 5 * (Py_ssize_t)idx[j], 5 * sizeof(uint64_t));
+        }
+        for (Py_ssize_t i = 0; i < c->kept; i++)
+            if (c->fid[i] >= c->base) c->fid[i] = c->base + rank[c->fid[i] - c->base];
+        free(idx);
+        free(copy);
+        if (ft_rehash(t, t->hcap) < 0) return -1;
+    }
+    memcpy(newkeys, nk, sizeof(uint64_t) * 5 * m);
+    return m;
+}
+
+/* Shared argument handling: table, filters (dst_port, dst_ver, dst_hi, dst_lo, include_truncated),
+ * error codes (short, version, extension, padding), and the outputs: offsets int64,
+ * lengths int32, arrival int64, flow_ids int32, first uint8, error uint8, sequence, timestamp,
+ * ssrc, payload_type int64, marker bool, payload_offset, payload_length int64 (limit rows
+ * each) and new_keys uint64 (limit * 5). */
+static int rec_setup(rec_t *c, bufs_t *s, PyObject *table, PyObject *filt, PyObject *codes,
+                     PyObject *outs, Py_ssize_t limit, uint64_t **newkeys) {
+    memset(c, 0, sizeof(*c));
+    c->ft = PyCapsule_GetPointer(table, FT_CAPSULE);
+    if (!c->ft) return -1;
+    c->base = (int32_t)c->ft->count;
+    unsigned long long hi, lo;
+    int e_s, e_v, e_x, e_p;
+    if (!PyArg_ParseTuple(filt, "liKKp", &c->dst_port, &c->dst_ver, &hi, &lo, &c->incl_trunc))
+        return -1;
+    c->dst_hi = hi;
+    c->dst_lo = lo;
+    if (!PyArg_ParseTuple(codes, "iiii", &e_s, &e_v, &e_x, &e_p)) return -1;
+    c->e_short = (uint8_t)e_s;
+    c->e_ver = (uint8_t)e_v;
+    c->e_ext = (uint8_t)e_x;
+    c->e_pad = (uint8_t)e_p;
+    if (!PyTuple_Check(outs) || PyTuple_GET_SIZE(outs) != 14) {
+        PyErr_SetString(PyExc_TypeError, "outs: a tuple of 14 arrays");
+        return -1;
+    }
+#define O(i) PyTuple_GET_ITEM(outs, i)
+    if (!(c->off = get(s, O(0), 1, limit * 8, "offsets"))) return -1;
+    if (!(c->len = get(s, O(1), 1, limit * 4, "lengths"))) return -1;
+    if (!(c->arr = get(s, O(2), 1, limit * 8, "arrival"))) return -1;
+    if (!(c->fid = get(s, O(3), 1, limit * 4, "flow_ids"))) return -1;
+    if (!(c->first = get(s, O(4), 1, limit, "first"))) return -1;
+    if (!(c->err = get(s, O(5), 1, limit, "error"))) return -1;
+    if (!(c->seq = get(s, O(6), 1, limit * 8, "sequence"))) return -1;
+    if (!(c->rts = get(s, O(7), 1, limit * 8, "timestamp"))) return -1;
+    if (!(c->ssrc = get(s, O(8), 1, limit * 8, "ssrc"))) return -1;
+    if (!(c->pt = get(s, O(9), 1, limit * 8, "payload_type"))) return -1;
+    if (!(c->marker = get(s, O(10), 1, limit, "marker"))) return -1;
+    if (!(c->poff = get(s, O(11), 1, limit * 8, "payload_offset"))) return -1;
+    if (!(c->plen = get(s, O(12), 1, limit * 8, "payload_length"))) return -1;
+    if (!(*newkeys = get(s, O(13), 1, limit * 40, "new_keys"))) return -1;
+#undef O
+    return 0;
+}
+
+static PyObject *rec_result(rec_t *c, Py_ssize_t records, Py_ssize_t pos, int fault,
+                            long long value, Py_ssize_t nnew, int64_t last_ts) {
+    if (c->oom || nnew < 0) return PyErr_NoMemory();
+    return Py_BuildValue("nninLnnnnnnnL", records, pos, fault, pos, value, c->kept, nnew,
+                         c->non_udp, c->frag, c->malformed, c->truncated, c->filtered,
+                         (long long)last_ts);
+}
+
+/* pcap_records(buf, pos, end, limit, big_endian, max_incl, frac_ns, linktype, table, filt,
+ *              codes, outs)
+ *   -> (records, pos, fault, fault_pos, fault_value, delivered, new_flows, non_udp,
+ *       fragments, malformed, truncated, filtered, last_ts)
+ * Up to limit classic pcap records from pos on (faults as pcap_walk; on a fault nothing of
+ * the batch counts), each decoded as it is walked. */
+static PyObject *pcap_records(PyObject *self, PyObject *args) {
+    PyObject *bo, *table, *filt, *codes, *outs;
+    Py_ssize_t pos, end, limit, max_incl;
+    long long frac_ns;
+    long lt;
+    int big;
+    if (!PyArg_ParseTuple(args, "OnnnpnLlOOOO", &bo, &pos, &end, &limit, &big, &max_incl,
+                          &frac_ns, &lt, &table, &filt, &codes, &outs))
+        return NULL;
+    bufs_t s = {.n = 0};
+    rec_t c;
+    uint64_t *newkeys = NULL;
+    const uint8_t *buf = get(&s, bo, 0, end, "buf");
+    if (!buf || rec_setup(&c, &s, table, filt, codes, outs, limit, &newkeys) < 0) {
+        release(&s);
+        return NULL;
+    }
+    c.buf = buf;
+    c.size = s.b[0].len;
+    Py_ssize_t k = 0;
+    int fault = 0;
+    long long value = 0;
+    int64_t last_ts = 0;
+    Py_ssize_t nnew;
+    Py_BEGIN_ALLOW_THREADS
+    while (k < limit && pos < end && !c.oom) {
+        if (pos + 16 > end) {
+            fault = 1;
+            break;
+        }
+        const uint8_t *r = buf + pos;
+        uint32_t incl = rd32(r + 8, big);
+        if ((Py_ssize_t)incl > max_incl) {
+            fault = 2;
+            value = incl;
+            break;
+        }
+        Py_ssize_t nxt = pos + 16 + (Py_ssize_t)incl;
+        if (nxt > end) {
+            fault = 3;
+            value = incl;
+            break;
+        }
+        last_ts = (int64_t)rd32(r, big) * 1000000000 + (int64_t)rd32(r + 4, big) * frac_ns;
+        record(&c, pos + 16, incl, last_ts, lt);
+        k++;
+        pos = nxt;
+    }
+    nnew = settle_flows(&c, fault || c.oom, newkeys);
+    Py_END_ALLOW_THREADS
+    release(&s);
+    return rec_result(&c, k, pos, fault, value, nnew, last_ts);
+}
+
+/* packet_records(buf, starts, caplens, times, linktypes, n, table, filt, codes, outs)
+ *   -> as pcap_records (pos, fault, fault_pos, fault_value 0)
+ * Records the caller found: data at starts (int64), caplens (int64), times (int64 ns), link
+ * types (int64). */
+static PyObject *packet_records(PyObject *self, PyObject *args) {
+    PyObject *bo, *so, *co, *to, *lo, *table, *filt, *codes, *outs;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "OOOOOnOOOO", &bo, &so, &co, &to, &lo, &n, &table, &filt, &codes,
+                          &outs))
+        return NULL;
+    bufs_t s = {.n = 0};
+    rec_t c;
+    uint64_t *newkeys = NULL;
+    const uint8_t *buf = get(&s, bo, 0, 0, "buf");
+    Py_ssize_t size = buf ? s.b[0].len : 0;
+    const int64_t *st = buf ? get(&s, so, 0, n * 8, "starts") : NULL;
+    const int64_t *cl = st ? get(&s, co, 0, n * 8, "caplens") : NULL;
+    const int64_t *tm = cl ? get(&s, to, 0, n * 8, "times") : NULL;
+    const int64_t *lt = tm ? get(&s, lo, 0, n * 8, "linktypes") : NULL;
+    if (!lt || rec_setup(&c, &s, table, filt, codes, outs, n, &newkeys) < 0) {
+        release(&s);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (st[i] < 0 || cl[i] < 0 || st[i] + cl[i] > size) {
+            release(&s);
+            PyErr_Format(PyExc_IndexError, "record %zd out of the buffer", i);
+            return NULL;
+        }
+    }
+    c.buf = buf;
+    c.size = size;
+    Py_ssize_t nnew;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && !c.oom; i++) record(&c, st[i], cl[i], tm[i], (long)lt[i]);
+    nnew = settle_flows(&c, c.oom, newkeys);
+    Py_END_ALLOW_THREADS
+    release(&s);
+    return rec_result(&c, n, 0, 0, 0, nnew, n ? tm[n - 1] : 0);
+}
+
+/* delay_factor(arrival int64[n], media_bytes int64[n], n, rate_bps) -> DF in ms, as
+ * collectors/core/mdi.py delay_factor_ms computes it (same operations in the same order). */
+static PyObject *delay_factor(PyObject *self, PyObject *args) {
+    PyObject *o[2];
+    Py_ssize_t n;
+    double rate;
+    if (!PyArg_ParseTuple(args, "OOnd", &o[0], &o[1], &n, &rate)) return NULL;
+    bufs_t s = {.n = 0};
+    const int64_t *t = get(&s, o[0], 0, n * 8, "arrival");
+    const int64_t *mb = t ? get(&s, o[1], 0, n * 8, "media_bytes") : NULL;
+    if (!mb) {
+        release(&s);
+        return NULL;
+    }
+    double k = rate / 8e9, sum = 0.0, hi = 0.0, lo = 0.0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        double b = (double)mb[i];
+        sum += b;
+        double before = sum - b;
+        double drained = (double)(t[i] - t[0]) * k;
+        double pre = before - drained;
+        double post = pre + b;
+        if (i == 0 || post > hi) hi = post;
+        if (i == 0 || pre < lo) lo = pre;
+    }
+    release(&s);
+    return PyFloat_FromDouble((hi - lo) / (rate / 8.0) * 1000.0);
+}
+
+/* buffer_run(arrival int64[n], media_bytes int64[n], n, level, t, has_t, playing, bps, cap,
+ *            half) -> (level, t, has_t, playing, underflows, overflows)
+ * The loop over the arrivals of collectors/core/buffer.py PlayoutBuffer.run (the same
+ * operations in the same order); underflows / overflows are the counts to add. */
+static PyObject *buffer_run(PyObject *self, PyObject *args) {
+    PyObject *o[2];
+    Py_ssize_t n;
+    double level, bps, cap, half;
+    long long t0;
+    int has_t, playing;
+    if (!PyArg_ParseTuple(args, "OOndLppddd", &o[0], &o[1], &n, &level, &t0, &has_t, &playing,
+                          &bps, &cap, &half))
+        return NULL;
+    bufs_t s = {.n = 0};
+    const int64_t *t = get(&s, o[0], 0, n * 8, "arrival");
+    const int64_t *mb = t ? get(&s, o[1], 0, n * 8, "media_bytes") : NULL;
+    if (!mb) {
+        release(&s);
+        return NULL;
+    }
+    long long under = 0, over = 0;
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (!has_t) {
+            t0 = t[i];
+            has_t = 1;
+        }
+        if (!playing) {
+            double cs = 0.0, fill = 0.0;
+            Py_ssize_t j = i;
+            for (; j < n; j++) {
+                cs += (double)mb[j];
+                fill = level + cs;
+                if (fill >= half) break;
+            }
+            if (j == n) {
+                level = cap < fill ? cap : fill;
+                t0 = t[n - 1];
+                i = n;
+                break;
+            }
+            if (fill > cap) over++;
+            level = cap < fill ? cap : fill;
+            t0 = t[j];
+            playing = 1;
+            i = j + 1;
+            continue;
+        }
+        double cs = 0.0, excess = 0.0, x_post = 0.0;
+        Py_ssize_t m = i;
+        int dry = 0;
+        for (; m < n; m++) {
+            double b = (double)mb[m];
+            cs += b;
+            x_post = (level + cs) - (double)(t[m] - t0) * bps;
+            double e = x_post - cap;
+            if (e < 0.0) e = 0.0;
+            double next = e > excess ? e : excess;
+            double pre = (x_post - b) - excess;
+            if (pre < 0) {
+                dry = 1;
+                break;
+            }
+            if (next - excess > 0) over++;
+            excess = next;
+        }
+        if (dry) {
+            under++;
+            playing = 0;
+            level = 0.0;
+            t0 = t[m];
+            i = m;
+            continue;
+        }
+        level = x_post - excess;
+        t0 = t[n - 1];
+        i = n;
+    }
+    release(&s);
+    return Py_BuildValue("dLiiLL", level, t0, has_t, playing, under, over);
+}
+
 static PyMethodDef methods[] = {
     {"ts_headers", ts_headers, METH_VARARGS, "Parse TS packet headers (see ts.parse_ts_headers)."},
     {"cc_errors", cc_errors, METH_VARARGS, "Continuity check (see ContinuityChecker.errors_at)."},
-    {"pcap_walk", pcap_walk, METH_VARARGS, "Walk classic pcap record headers."},
     {"pid_counts", pid_counts, METH_VARARGS, "Per-PID packet counts and last arrival times."},
+    {"delay_factor", delay_factor, METH_VARARGS, "MDI delay factor of one interval."},
+    {"buffer_run", buffer_run, METH_VARARGS, "The playout buffer model over arrivals."},
+    {"flow_table", flow_table, METH_NOARGS, "A new flow table (capsule)."},
+    {"flow_table_add", flow_table_add, METH_VARARGS, "Add flow keys to a flow table."},
+    {"pcap_records", pcap_records, METH_VARARGS, "Walk and decode classic pcap records."},
+    {"packet_records", packet_records, METH_VARARGS, "Decode records found by the caller."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -195,12 +195,30 @@ class StreamAnalyzer:
 
     def feed_batch(self, batch: PacketBatch, flow_id: int | None = None) -> None:
         """The datagrams of a batch (only those of ``flow_id`` when given), in batch order."""
+        h = batch.rtp
+        pre = None
+        if h is not None and batch.first_byte is not None and self.config.transport != "udp":
+            pre = (
+                batch.first_byte,
+                h.error,
+                h.sequence,
+                h.timestamp,
+                h.ssrc,
+                h.payload_offset,
+                h.payload_length,
+            )
         if flow_id is None:
-            self._process(batch.data, batch.offsets, batch.lengths, batch.arrival_ns)
+            self._process(batch.data, batch.offsets, batch.lengths, batch.arrival_ns, pre)
             return
         sel = np.flatnonzero(batch.flow_ids == flow_id)
         if sel.size:
-            self._process(batch.data, batch.offsets[sel], batch.lengths[sel], batch.arrival_ns[sel])
+            self._process(
+                batch.data,
+                batch.offsets[sel],
+                batch.lengths[sel],
+                batch.arrival_ns[sel],
+                None if pre is None else tuple(a[sel] for a in pre),
+            )
 
     def feed_fec(self, payload: bytes, arrival_ns: int) -> None:
         """One SMPTE 2022-1 FEC datagram (column or row flow)."""
@@ -258,8 +276,16 @@ class StreamAnalyzer:
     # ------------------------------------------------------------------ datagram parsing
 
     def _parse(
-        self, data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, arrival: np.ndarray
+        self,
+        data: np.ndarray,
+        offsets: np.ndarray,
+        lengths: np.ndarray,
+        arrival: np.ndarray,
+        pre: tuple[np.ndarray, ...] | None = None,
     ) -> _Datagrams:
+        """The datagrams' RTP headers and TS packets. pre: the first payload bytes and the
+        ``parse_rtp_headers`` fields (error, sequence, timestamp, ssrc, payload offset and
+        length) of every datagram, when the source has them: used instead of parsing."""
         n = offsets.shape[0]
         offsets = offsets.astype(np.int64, copy=False)
         lengths = lengths.astype(np.int64, copy=False)
@@ -271,23 +297,38 @@ class StreamAnalyzer:
         elif data.size == 0:
             is_rtp = np.zeros(n, dtype=bool)  # all payloads empty: TS_LENGTH errors
         else:
-            first = data[np.clip(offsets, 0, data.shape[0] - 1)]
+            first = pre[0] if pre is not None else data[np.clip(offsets, 0, data.shape[0] - 1)]
             is_rtp = (lengths > 0) & (first != TS_SYNC_BYTE)
         err = np.zeros(n, dtype=np.uint8)
         pay_off = np.zeros(n, dtype=np.int64)
         pay_len = lengths.copy()
         seq = ts = ssrc = np.zeros(n, dtype=np.int64)
         if is_rtp.all():
-            h = parse_rtp_headers(data, offsets, lengths)
-            err, seq, ts, ssrc = h.error, h.sequence, h.timestamp, h.ssrc
-            pay_off, pay_len = h.payload_offset, h.payload_length
+            if pre is not None:
+                err = pre[1].copy()
+                seq, ts, ssrc, pay_off, pay_len = pre[2:]
+            else:
+                h = parse_rtp_headers(data, offsets, lengths)
+                err, seq, ts, ssrc = h.error, h.sequence, h.timestamp, h.ssrc
+                pay_off, pay_len = h.payload_offset, h.payload_length
         elif is_rtp.any():
             sel = np.flatnonzero(is_rtp)
-            h = parse_rtp_headers(data, offsets[sel], lengths[sel])
-            err[sel] = h.error
+            if pre is not None:
+                fields = [a[sel] for a in pre[1:]]
+            else:
+                h = parse_rtp_headers(data, offsets[sel], lengths[sel])
+                fields = [
+                    h.error,
+                    h.sequence,
+                    h.timestamp,
+                    h.ssrc,
+                    h.payload_offset,
+                    h.payload_length,
+                ]
+            err[sel] = fields[0]
             seq, ts, ssrc = (np.zeros(n, dtype=np.int64) for _ in range(3))
-            seq[sel], ts[sel], ssrc[sel] = h.sequence, h.timestamp, h.ssrc
-            pay_off[sel], pay_len[sel] = h.payload_offset, h.payload_length
+            seq[sel], ts[sel], ssrc[sel] = fields[1:4]
+            pay_off[sel], pay_len[sel] = fields[4:6]
         rtp_ok = is_rtp & (err == 0)
         ts_ok = (err == 0) & (pay_len > 0) & (pay_len % TS_PACKET_SIZE == 0)
         err[(err == 0) & ~ts_ok] = ErrorKind.TS_LENGTH
@@ -306,7 +347,12 @@ class StreamAnalyzer:
         )
 
     def _process(
-        self, data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray, arrival_ns: np.ndarray
+        self,
+        data: np.ndarray,
+        offsets: np.ndarray,
+        lengths: np.ndarray,
+        arrival_ns: np.ndarray,
+        pre: tuple[np.ndarray, ...] | None = None,
     ) -> None:
         n = offsets.shape[0]
         if n == 0:
@@ -318,7 +364,7 @@ class StreamAnalyzer:
         self._last_arrival = int(arr[-1])
         if self._t0 is None:
             self._t0 = int(arr[0])
-        d = self._parse(data, offsets, lengths, arr)
+        d = self._parse(data, offsets, lengths, arr, pre)
         k = (arr - self._t0) // self._interval_ns
         np.maximum(k, self._k, out=k)
         cuts = np.flatnonzero(k[1:] != k[:-1]) + 1

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .rtp import RtpHeaders
+
 
 @dataclass(frozen=True, slots=True)
 class FlowKey:
@@ -32,6 +34,10 @@ class PacketBatch:
     arrival_ns: int64, arrival time of each datagram in ns (kernel or capture timestamp)
     flow_ids:   int32, index into flows for each datagram
     flows:      the distinct flows that flow_ids refer to
+    rtp:        optional: every payload's RTP header as ``parse_rtp_headers`` gives it (whether
+                or not the stream is RTP), when the source parsed it while the datagram was in
+                the cache (the pcap reader's compiled walk); the analyzer parses when absent
+    first_byte: optional, with rtp: uint8, each payload's first byte (plain TS or RTP)
     """
 
     data: np.ndarray
@@ -40,6 +46,8 @@ class PacketBatch:
     arrival_ns: np.ndarray
     flow_ids: np.ndarray
     flows: list[FlowKey] = field(default_factory=list)
+    rtp: RtpHeaders | None = None
+    first_byte: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.offsets.shape[0])

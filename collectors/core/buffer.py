@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import native
+
 
 class PlayoutBuffer:
     def __init__(self, size_ms: float) -> None:
@@ -35,8 +37,27 @@ class PlayoutBuffer:
         cap = self.size_ms * rate_bps / 8000.0
         half = cap / 2.0
         t = arrival_ns.astype(np.int64, copy=False)
-        b = media_bytes.astype(np.float64)
         i, n = 0, t.shape[0]
+        k = native.kernels
+        if k is not None and n and media_bytes.dtype == np.int64:
+            r = k.buffer_run(
+                np.ascontiguousarray(t),
+                np.ascontiguousarray(media_bytes),
+                n,
+                self.level,
+                self.t or 0,
+                self.t is not None,
+                self.playing,
+                bps,
+                cap,
+                half,
+            )
+            self.level, tt, has_t, self.playing = r[0], r[1], bool(r[2]), bool(r[3])
+            self.t = tt if has_t else None
+            self.underflows += r[4]
+            self.overflows += r[5]
+            i = n
+        b = media_bytes.astype(np.float64) if i < n else media_bytes
         while i < n:
             if self.t is None:
                 self.t = int(t[i])

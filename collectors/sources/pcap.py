@@ -9,6 +9,11 @@ vectorised path cannot handle (IPv6 extension headers, more than two VLAN tags, 
 types) go through a per-packet Python decoder, :func:`decode_packet`, which is also the
 reference the tests compare the fast path against.
 
+With the optional compiled kernels (``collectors/core/native.py``) all of this after the pcapng
+block walk (for classic pcap the record walk too) is one C loop per record that follows
+``decode_packet``'s rules, gives the same flow ids and also parses each delivered datagram's
+RTP header (``PacketBatch.rtp``); the numpy code is the fallback and gives the same batches.
+
 Formats: classic pcap (both byte orders, microsecond magic ``a1b2c3d4`` and nanosecond magic
 ``a1b23c4d``) and pcapng (SHB, IDB with ``if_tsresol`` including power-of-2 resolutions and
 ``if_tsoffset``, EPB, SPB, the obsolete Packet Block, several interfaces and sections; other
@@ -57,6 +62,8 @@ from typing import Any
 import numpy as np
 from iec62379.collectors.core import native
 from iec62379.collectors.core.batch import FlowKey, PacketBatch
+from iec62379.collectors.core.errors import ErrorKind
+from iec62379.collectors.core.rtp import RtpHeaders
 
 __all__ = [
     "PcapStats",
@@ -111,6 +118,13 @@ _BYTE_ORDER_MAGIC = 0x1A2B3C4D
 
 # Per-packet decode status.
 _OK, _NON_UDP, _FRAG, _MALFORMED, _SLOW, _HDR_CUT = 0, 1, 2, 3, 4, 5
+
+_RTP_CODES = (
+    int(ErrorKind.RTP_SHORT),
+    int(ErrorKind.RTP_VERSION),
+    int(ErrorKind.RTP_EXTENSION),
+    int(ErrorKind.RTP_PADDING),
+)
 
 _SPECULATE_AFTER = 8  # equal-sized records in a row before trying a strided run
 _FIRST_PROBE = 256
@@ -399,9 +413,10 @@ def _decode_batch(m: _Mem, start: np.ndarray, caplen: np.ndarray, linktype: int)
     if v4.size:
         a = l3[v4]
         ihl = (b0[v4] & 15) * 4
-        bad = (hdr_ver[v4] != 4) | (ihl < 20)
-        cut = ~bad & (end[v4] < a + 20)
-        cut |= ~bad & ~cut & (end[v4] < a + ihl)
+        # decode_packet's order: header cut (20 bytes), then version / IHL, then cut at IHL
+        cut = end[v4] < a + 20
+        bad = ~cut & ((hdr_ver[v4] != 4) | (ihl < 20))
+        cut |= ~bad & (end[v4] < a + ihl)
         proto = _byte(m, a + 9)
         frag = _be16(m, a + 6)
         ok = ~bad & ~cut
@@ -422,8 +437,8 @@ def _decode_batch(m: _Mem, start: np.ndarray, caplen: np.ndarray, linktype: int)
     v6 = np.flatnonzero((ver == 6) & ~slow)
     if v6.size:
         a = l3[v6]
-        bad = hdr_ver[v6] != 6
-        cut = ~bad & (end[v6] < a + 40)
+        cut = end[v6] < a + 40
+        bad = ~cut & (hdr_ver[v6] != 6)
         nh = _byte(m, a + 6)
         st = np.where(bad, _MALFORMED, np.where(cut, _HDR_CUT, _NON_UDP)).astype(np.int8)
         ok = ~bad & ~cut
@@ -592,6 +607,8 @@ class PcapReader:
                 int.from_bytes(packed[8:], "big"),
             )
         self._flows = _FlowTable()
+        self._ctable: Any = None  # the compiled kernels' copy of the flow table
+        self._ctable_n = 0
         self._last_ts = 0
         with open(self.path, "rb") as fh:
             size = os.fstat(fh.fileno()).st_size
@@ -702,18 +719,78 @@ class PcapReader:
             return np.zeros(0, dtype=np.int64)
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
-    def _walk_pcap_native(
-        self, limit: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """``_walk_pcap`` and the three header fields, by the compiled kernel: record header
-        offsets, seconds, fractions and included lengths (int64); the same faults."""
+    def _next_pcap(self) -> PacketBatch | None:
+        if native.kernels is not None:
+            return self._records_native(None)
+        hdrs = self._walk_pcap(self.batch_size)
+        if hdrs.size == 0:
+            return None
+        u4 = self._endian + "u4"
+        sec = self._mem.read(u4, hdrs).astype(np.int64)
+        frac = self._mem.read(u4, hdrs + 4).astype(np.int64)
+        incl = self._mem.read(u4, hdrs + 8).astype(np.int64)
+        ts = sec * 1_000_000_000 + frac * self._frac_ns
+        return self._finish(hdrs + 16, incl, ts, self.linktype, None)
+
+    def _records_native(
+        self, found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None
+    ) -> PacketBatch | None:
+        """The compiled kernels' one pass per record: the next classic pcap records
+        (``found`` None: walked from self._pos, at most batch_size), or the records found
+        (data starts, captured lengths, times, link types: pcapng), decoded by
+        ``decode_packet``'s rules, filtered, given flow ids as ``_FlowTable.assign`` gives
+        them, and each delivered datagram's RTP header parsed as ``parse_rtp_headers`` does
+        (``PacketBatch.rtp``); the same batches, statistics, faults and messages as
+        ``_walk_pcap`` + ``_finish``."""
         k = native.kernels
         assert k is not None and self._mm is not None
-        limit = min(limit, (self._size - self._pos) // 16 + 1)
-        out = [np.empty(limit, dtype=np.int64) for _ in range(4)]
-        count, pos, fault, at, value = k.pcap_walk(
-            self._u8, self._pos, self._size, limit, self._endian == ">", self._max_incl, *out
+        if found is None:
+            limit = min(self.batch_size, (self._size - self._pos) // 16 + 1)
+        else:
+            limit = int(found[0].shape[0])
+        if self._ctable is None:
+            self._ctable = k.flow_table()
+            self._ctable_n = 0
+        if self._ctable_n < len(self._flows.flows):  # flows the numpy code added
+            rows = np.asarray(list(self._flows.ids)[self._ctable_n :], dtype=np.uint64)
+            self._ctable_n = k.flow_table_add(self._ctable, rows, rows.shape[0])
+        outs = (
+            np.empty(limit, dtype=np.int64),  # offsets
+            np.empty(limit, dtype=np.int32),  # lengths
+            np.empty(limit, dtype=np.int64),  # arrival
+            np.empty(limit, dtype=np.int32),  # flow ids
+            np.empty(limit, dtype=np.uint8),  # first byte
+            np.empty(limit, dtype=np.uint8),  # RTP error
+            *(np.empty(limit, dtype=np.int64) for _ in range(4)),  # seq, ts, ssrc, pt
+            np.empty(limit, dtype=bool),  # marker
+            np.empty(limit, dtype=np.int64),  # payload offset
+            np.empty(limit, dtype=np.int64),  # payload length
+            np.empty((limit, 5), dtype=np.uint64),  # keys of new flows
         )
+        if self.dst_port is None:
+            port = -1
+        else:
+            port = self.dst_port
+        ver, hi, lo = self._dst_row or (0, 0, 0)
+        filt = (port, ver, hi, lo, self.include_truncated)
+        if found is None:
+            r = k.pcap_records(
+                self._u8,
+                self._pos,
+                self._size,
+                limit,
+                self._endian == ">",
+                self._max_incl,
+                self._frac_ns,
+                self.linktype,
+                self._ctable,
+                filt,
+                _RTP_CODES,
+                outs,
+            )
+        else:
+            r = k.packet_records(self._u8, *found, limit, self._ctable, filt, _RTP_CODES, outs)
+        count, pos, fault, at, value, kept, nnew = r[:7]
         if fault == 1:
             raise ValueError(
                 f"{self.name}: record at byte {at}: header needs 16 bytes, "
@@ -728,25 +805,37 @@ class PcapReader:
                 f"{self.name}: record at byte {at} claims {value} bytes, "
                 f"only {self._size - at - 16} remain (file truncated)"
             )
-        self._pos = pos
-        hdrs, sec, frac, incl = (a[:count] for a in out)
-        return hdrs, sec, frac, incl
-
-    def _next_pcap(self) -> PacketBatch | None:
-        if native.kernels is not None:
-            hdrs, sec, frac, incl = self._walk_pcap_native(self.batch_size)
-            if hdrs.size == 0:
+        if found is None:
+            self._pos = pos
+            if count == 0:
                 return None
-        else:
-            hdrs = self._walk_pcap(self.batch_size)
-            if hdrs.size == 0:
-                return None
-            u4 = self._endian + "u4"
-            sec = self._mem.read(u4, hdrs).astype(np.int64)
-            frac = self._mem.read(u4, hdrs + 4).astype(np.int64)
-            incl = self._mem.read(u4, hdrs + 8).astype(np.int64)
-        ts = sec * 1_000_000_000 + frac * self._frac_ns
-        return self._finish(hdrs + 16, incl, ts, self.linktype, None)
+        st = self.stats
+        st.records += count
+        st.non_udp += r[7]
+        st.fragments += r[8]
+        st.malformed += r[9]
+        st.truncated += r[10]
+        st.filtered += r[11]
+        st.udp += kept
+        if count:
+            self._last_ts = r[12]
+        if nnew:
+            ft = self._flows
+            for row in map(tuple, outs[13][:nnew].tolist()):
+                ft.ids[row] = len(ft.flows)
+                ft.flows.append(_flow_from_row(row))
+            self._ctable_n += nnew
+        first, err, seq, ts, ssrc, pt, marker, poff, plen = (a[:kept] for a in outs[4:13])
+        return PacketBatch(
+            data=self._u8,
+            offsets=outs[0][:kept],
+            lengths=outs[1][:kept],
+            arrival_ns=outs[2][:kept],
+            flow_ids=outs[3][:kept],
+            flows=list(self._flows.flows),
+            rtp=RtpHeaders(err, seq, ts, ssrc, pt, marker, poff, plen),
+            first_byte=first,
+        )
 
     # -- pcapng -----------------------------------------------------------------------------
 
@@ -938,6 +1027,17 @@ class PcapReader:
         linktypes: np.ndarray | None,
     ) -> PacketBatch:
         n = start.shape[0]
+        if native.kernels is not None:
+            lts = np.full(n, linktype, dtype=np.int64) if linktypes is None else linktypes
+            found = (
+                start.astype(np.int64),
+                caplen.astype(np.int64),
+                ts.astype(np.int64),
+                lts.astype(np.int64),
+            )
+            batch = self._records_native(found)
+            assert batch is not None
+            return batch
         st = self.stats
         st.records += n
         if n:

@@ -230,3 +230,390 @@ def test_pcap_large_and_damaged(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
         a, b = _both(monkeypatch, fault)
         assert a is not None and a == b
     assert "snaplen" in a
+
+
+# --------------------------------------------------------------------------- odd captures
+#
+# Random captures of every link type the reader knows (and one it does not), with frames that
+# are fine, odd (VLAN tags up to three, IPv4 options, IPv6 extension headers, fragments, non-UDP,
+# RTP with CSRCs, extensions and padding, plain TS) or damaged (cut anywhere, bytes flipped,
+# garbage): the compiled pass (walk, decode, filters, flow ids, RTP headers) must give what the
+# numpy reader gives, and both what decode_packet gives record by record.
+
+_LINKTYPES = (1, 1, 113, 276, 0, 108, 101, 12, 14, 228, 229, 147)
+
+
+def _rtp_payload(rnd: random.Random) -> bytes:
+    kind = rnd.randrange(6)
+    if kind == 0:  # plain TS
+        return (
+            bytes([0x47])
+            + bytes(rnd.randrange(256) for _ in range(3))
+            + b"\xff" * (188 * rnd.randrange(1, 4) - 4)
+        )
+    if kind == 1:  # garbage of any length, empty included
+        return bytes(rnd.randrange(256) for _ in range(rnd.choice((0, 1, 5, 11, 12, 13, 40))))
+    cc = rnd.choice((0, 0, 1, 15))
+    ext = rnd.random() < 0.3
+    pad = rnd.random() < 0.3
+    ver = 2 if rnd.random() < 0.9 else rnd.randrange(4)
+    head = bytes([(ver << 6) | (pad << 5) | (ext << 4) | cc, rnd.randrange(256)])
+    head += struct.pack("!HII", rnd.randrange(65536), rnd.getrandbits(32), rnd.getrandbits(32))
+    head += b"\x01\x02\x03\x04" * cc
+    if ext:
+        head += struct.pack("!HH", 0xBEDE, rnd.choice((0, 1, 3, 400)))
+        head += b"\0" * 4 * rnd.choice((0, 1, 3))
+    body = bytes([0x47, 0x01, 0x00, 0x10]) + b"\xaa" * 184
+    body *= rnd.choice((0, 1, 7))
+    if pad:
+        body += b"\0" * rnd.randrange(4) + bytes([rnd.choice((0, 1, 3, 200))])
+    return head + body
+
+
+def _l3(rnd: random.Random, mp) -> tuple[bytes, int]:
+    """(network-layer packet, 4 or 6)."""
+    kind = rnd.randrange(10)
+    ports = (rnd.choice((4000, 4001)), rnd.choice((5000, 5002, 5004, 6000)))
+    srcs4 = (mp.V4A, mp.V4C)
+    dsts4 = (mp.V4B, bytes([239, 10, 0, rnd.randrange(1, 4)]))
+    if kind <= 3:
+        s, d = rnd.choice(srcs4), rnd.choice(dsts4)
+        u = mp.udp(s, d, *ports, _rtp_payload(rnd))
+        opts = b"\x01\x01\x01\x01" * rnd.choice((0, 0, 1, 3))
+        frag = rnd.choice((0, 0, 0, 0x2000, 0x0010, 0x2010))
+        pkt = mp.ipv4(s, d, 17, u, options=opts, frag=frag)
+        return pkt, 4
+    if kind <= 5:
+        u = mp.udp(mp.V6A, mp.V6B, *ports, _rtp_payload(rnd))
+        nh, body = 17, u
+        for _ in range(rnd.choice((0, 0, 1, 2))):
+            e = rnd.choice((0, 60, 43, 44, 51))
+            if e == 44:
+                off = rnd.choice((0, 0, 1, 8, 9))
+                body = struct.pack("!BBHI", nh, 0, off, 7) + body
+            elif e == 51:
+                body = bytes([nh, 1]) + b"\0" * 6 + body
+            else:
+                body = mp.ext(nh, b"\0" * 6) + body
+            nh = e
+        return mp.ipv6(mp.V6A, mp.V6B, nh, body), 6
+    if kind == 6:
+        return mp.TCP4, 4
+    if kind == 7:
+        return mp.ICMP4, 4
+    if kind == 8:  # a UDP length beyond the IP length, or below 8
+        u = bytearray(mp.udp(mp.V4A, mp.V4B, *ports, _rtp_payload(rnd)))
+        u[4:6] = struct.pack("!H", rnd.choice((0, 7, len(u) + 9)))
+        return mp.ipv4(mp.V4A, mp.V4B, 17, bytes(u)), 4
+    # bad version / IHL
+    pkt = bytearray(mp.udp4(4000, 5000, 50, 1))
+    pkt[0] = rnd.choice((0x44, 0x65, 0x15, 0x4F))
+    return bytes(pkt), 4
+
+
+def _frame(rnd: random.Random, mp, linktype: int) -> bytes:
+    l3, ver = _l3(rnd, mp)
+    et = 0x0800 if ver == 4 else 0x86DD
+    if rnd.random() < 0.05:
+        et = 0x0806
+    if linktype == 1:
+        vlans = [
+            (rnd.choice((0x8100, 0x88A8, 0x9100)), 5) for _ in range(rnd.choice((0, 0, 1, 2, 3)))
+        ]
+        f = mp.eth(l3, et, vlans)
+    elif linktype == 113:
+        f = mp.sll(l3, et)
+    elif linktype == 276:
+        f = mp.sll2(l3, et)
+    elif linktype == 0:
+        fam = 2 if ver == 4 else rnd.choice((10, 24, 28, 30))
+        f = struct.pack(rnd.choice(("<I", ">I")), rnd.choice((fam, fam, 17))) + l3
+    elif linktype == 108:
+        f = struct.pack(">I", 2 if ver == 4 else 30) + l3
+    else:
+        f = l3
+    if rnd.random() < 0.1:  # damage
+        b = bytearray(f)
+        for _ in range(rnd.randrange(1, 4)):
+            if b:
+                b[rnd.randrange(min(len(b), 80))] = rnd.randrange(256)
+        f = bytes(b)
+    if rnd.random() < 0.03:
+        f = bytes(rnd.randrange(256) for _ in range(rnd.randrange(0, 70)))
+    return f
+
+
+def _odd_frames(rnd: random.Random, mp, linktype: int, n: int) -> list[tuple[int, bytes, int]]:
+    """(ns, captured bytes, original length) records; some cut short."""
+    out = []
+    t = mp.T0 * 1_000_000_000 + rnd.randrange(10**9)
+    for _ in range(n):
+        f = _frame(rnd, mp, linktype)
+        cap = f
+        if rnd.random() < 0.1:
+            cap = f[: rnd.randrange(len(f) + 1)]
+        t += rnd.randrange(0, 3_000_000)
+        out.append((t, cap, len(f)))
+    return out
+
+
+def _odd_pcap(path: Path, seed: int) -> None:
+    mp = _load_maker()
+    rnd = random.Random(seed)
+    linktype = _LINKTYPES[seed % len(_LINKTYPES)]
+    endian = rnd.choice("<>")
+    nanos = seed % 2 == 0
+    magic = 0xA1B23C4D if nanos else 0xA1B2C3D4
+    out = [struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, rnd.choice((0, 65535)), linktype)]
+    for ts, cap, orig in _odd_frames(rnd, mp, linktype, 400):
+        sec, ns = divmod(ts, 1_000_000_000)
+        out.append(struct.pack(endian + "IIII", sec, ns if nanos else ns // 1000, len(cap), orig))
+        out.append(cap)
+    path.write_bytes(b"".join(out))
+
+
+def _odd_pcapng(path: Path, seed: int) -> None:
+    """Two sections (byte orders differ), several interfaces of different link types and
+    resolutions; EPB, SPB and obsolete PB records."""
+    mp = _load_maker()
+    rnd = random.Random(seed)
+    out = []
+    for e in ("<", ">"):
+        out.append(mp.shb(e))
+        ifaces = [(rnd.choice(_LINKTYPES), rnd.choice((None, 9, 0x94))) for _ in range(3)]
+        for lt, res in ifaces:
+            out.append(mp.idb(e, lt, res, snap=rnd.choice((0, 65535))))
+        t = mp.T0 * 1_000_000_000
+        for _ in range(300):
+            i = rnd.randrange(3)
+            lt, res = ifaces[i]
+            f = _frame(rnd, mp, lt)
+            t += rnd.randrange(3_000_000)
+            kind = rnd.random()
+            if kind < 0.1 and i == 0:
+                out.append(mp.spb(e, f))
+            elif kind < 0.15:
+                body = struct.pack(
+                    e + "HHIIII", i, 0, 0, mp.units_for(t, res) & 0xFFFFFFFF, len(f), len(f)
+                )
+                out.append(mp._block(e, 2, body + f + b"\0" * (-len(f) % 4)))
+            else:
+                out.append(mp.epb(e, i, mp.units_for(t, res), f))
+    path.write_bytes(b"".join(out))
+
+
+def _read_full(path: Path, batch_size: int, **kw):
+    """Everything a reader gives, and (compiled) its RTP fields checked against
+    parse_rtp_headers."""
+    from iec62379.collectors.core.rtp import parse_rtp_headers
+
+    out = []
+    reader = read_pcap(path, batch_size=batch_size, **kw)
+    for b in reader:
+        out.append(
+            (
+                b.offsets.tolist(),
+                b.lengths.tolist(),
+                b.arrival_ns.tolist(),
+                b.flow_ids.tolist(),
+                b.flows,
+                b.offsets.dtype,
+                b.lengths.dtype,
+                b.arrival_ns.dtype,
+                b.flow_ids.dtype,
+            )
+        )
+        if b.rtp is not None:
+            h = parse_rtp_headers(b.data, b.offsets, b.lengths)
+            for key in h.__slots__:
+                x, y = getattr(b.rtp, key), getattr(h, key)
+                assert x.dtype == y.dtype and np.array_equal(x, y), key
+            first = b.data[np.clip(b.offsets, 0, b.data.shape[0] - 1)]
+            assert np.array_equal(b.first_byte, first)
+    return out, reader.stats
+
+
+def _frames(data: bytes):
+    """A simple walk of a capture of ours: (frame bytes, link type) of each record (pcapng:
+    EPB, SPB cut to the first interface's snap length, PB)."""
+    if data[:4] in (
+        b"\xd4\xc3\xb2\xa1",
+        b"\x4d\x3c\xb2\xa1",
+        b"\xa1\xb2\xc3\xd4",
+        b"\xa1\xb2\x3c\x4d",
+    ):
+        e = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+        linktype = struct.unpack_from(e + "I", data, 20)[0] & 0xFFFF
+        pos = 24
+        while pos < len(data):
+            incl = struct.unpack_from(e + "I", data, pos + 8)[0]
+            yield data[pos + 16 : pos + 16 + incl], linktype
+            pos += 16 + incl
+        return
+    pos, ifaces, e = 0, [], "<"
+    while pos < len(data):
+        if data[pos : pos + 4] == b"\x0a\x0d\x0d\x0a":
+            e = "<" if data[pos + 8 : pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"
+            ifaces = []
+        btype, blen = struct.unpack_from(e + "II", data, pos)
+        if btype == 1:
+            ifaces.append(struct.unpack_from(e + "HHI", data, pos + 8))
+        elif btype == 6:
+            iface, _h, _l, cap = struct.unpack_from(e + "IIII", data, pos + 8)
+            yield data[pos + 28 : pos + 28 + cap], ifaces[iface][0]
+        elif btype == 2:
+            iface = struct.unpack_from(e + "H", data, pos + 8)[0]
+            cap = struct.unpack_from(e + "I", data, pos + 20)[0]
+            yield data[pos + 28 : pos + 28 + cap], ifaces[iface][0]
+        elif btype == 3:
+            orig = struct.unpack_from(e + "I", data, pos + 8)[0]
+            cap = min(orig, blen - 16, ifaces[0][2] or 262144)
+            yield data[pos + 12 : pos + 12 + cap], ifaces[0][0]
+        pos += blen
+
+
+def _reference(path: Path) -> list[tuple[bytes, tuple]]:
+    """decode_packet on every record (an independent walk): the datagrams."""
+    from iec62379.collectors.sources.pcap import decode_packet
+
+    out = []
+    for frame, linktype in _frames(path.read_bytes()):
+        d = decode_packet(frame, linktype)
+        if d.status == "udp":
+            pay = frame[d.payload_offset : d.payload_offset + d.payload_length]
+            out.append((pay, (d.src_addr, d.src_port, d.dst_addr, d.dst_port)))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(24))
+@pytest.mark.parametrize("fmt", ["pcap", "pcapng"])
+def test_odd_captures(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed: int, fmt: str) -> None:
+    p = tmp_path / f"odd.{fmt}"
+    (_odd_pcap if fmt == "pcap" else _odd_pcapng)(p, seed)
+    for batch_size in (1, 37, 65536):
+        a, b = _both(monkeypatch, lambda bs=batch_size: _read_full(p, bs))
+        assert a == b
+    ref = _reference(p)
+    for kernels in (BUILT, None):
+        monkeypatch.setattr(native, "kernels", kernels)
+        got = []
+        for batch in read_pcap(p, batch_size=50):
+            for i in range(len(batch)):
+                f = batch.flows[int(batch.flow_ids[i])]
+                got.append((batch.payload(i), (f.src_addr, f.src_port, f.dst_addr, f.dst_port)))
+        assert got == ref
+    monkeypatch.setattr(native, "kernels", BUILT)
+    filters = [
+        {"dst_port": 5000},
+        {"dst_addr": "239.1.1.1"},
+        {"dst_addr": "ff3e::1234", "dst_port": 5004},
+        {"include_truncated": False},
+    ]
+    for kw in filters:
+        a, b = _both(monkeypatch, lambda kw=kw: _read_full(p, 64, **kw))
+        assert a == b
+
+
+def test_odd_captures_cover_every_rule(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The random captures above do reach every status and both RTP outcomes."""
+    tot = {"udp": 0, "non_udp": 0, "fragments": 0, "truncated": 0, "malformed": 0}
+    errors = set()
+    for seed in range(24):
+        p = tmp_path / f"odd{seed}.pcap"
+        _odd_pcap(p, seed)
+        reader = read_pcap(p)
+        for b in reader:
+            errors.update(np.unique(b.rtp.error).tolist())
+        for k in tot:
+            tot[k] += getattr(reader.stats, k)
+    assert all(v > 20 for v in tot.values()), tot
+    assert errors >= {0, 1, 2, 3, 4}
+
+
+def test_flow_table_switching(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Flow ids stay those of the numpy code when the kernels come and go between batches,
+    and after a fault (the faulty batch's new flows are forgotten)."""
+    p = tmp_path / "odd.pcap"
+    _odd_pcap(p, 0)
+
+    def run(pattern):
+        out = []
+        reader = read_pcap(p, batch_size=23)
+        for i, b in enumerate(reader):
+            out.append((b.flow_ids.tolist(), b.flows))
+            monkeypatch.setattr(native, "kernels", BUILT if pattern[i % len(pattern)] else None)
+        monkeypatch.setattr(native, "kernels", BUILT)
+        return out
+
+    monkeypatch.setattr(native, "kernels", BUILT)
+    a = run([True])
+    monkeypatch.setattr(native, "kernels", None)
+    b = run([False])
+    monkeypatch.setattr(native, "kernels", BUILT)
+    c = run([True, False, False, True])
+    assert a == b == c
+    src = p.read_bytes()
+    q = tmp_path / "cut.pcap"
+    q.write_bytes(src[: len(src) - 7])
+    reader = read_pcap(q, batch_size=10**6)
+    with pytest.raises(ValueError, match="file truncated"):
+        next(reader)
+    assert reader.flows == [] and reader.stats.records == 0
+
+
+def test_analysis_of_a_capture(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The benchmark's analysis (reader, demux, every metric) on a small generated capture:
+    every report identical with the RTP headers parsed in the walk and by the analyzer."""
+    from iec62379.collectors.bench_capture import CaptureSpec, ensure_capture
+    from iec62379.collectors.bench_pcap import analyse
+
+    info = ensure_capture(CaptureSpec(packets=12_000, copies=1, seed=3), tmp_path)
+
+    def run(batch_size: int, interval_s: float):
+        reports = []
+        records, demux, detail = analyse(info.path, interval_s, batch_size)
+        for key, a in sorted(demux.streams.items()):
+            reports.append((key, repr(a.pop_reports()), repr(a.latest), repr(a.totals())))
+        return records, detail, reports
+
+    for batch_size, interval_s in ((65536, 1.0), (701, 0.37)):
+        a, b = _both(monkeypatch, lambda bs=batch_size, iv=interval_s: run(bs, iv))
+        assert a == b
+        assert a[1].datagrams > 10_000
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_delay_factor_and_buffer(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """delay_factor_ms and PlayoutBuffer.run (state over many intervals: filling, playing,
+    overflows, underflows, silences) equal to the bit."""
+    from iec62379.collectors.core.buffer import PlayoutBuffer
+    from iec62379.collectors.core.mdi import delay_factor_ms
+
+    rng = np.random.default_rng(seed)
+    intervals = []
+    t = 1_700_000_000_000_000_000 + int(rng.integers(10**9))
+    for _ in range(60):
+        n = int(rng.choice((0, 1, 2, 50, 600)))
+        gaps = rng.exponential(rng.choice((2e5, 1e6, 3e6)), n).astype(np.int64)
+        if n and rng.random() < 0.2:
+            gaps[rng.integers(n)] += int(rng.integers(10**8, 10**9))  # a stall
+        arr = t + np.cumsum(gaps)
+        mb = rng.choice(np.array([188, 1316, 0, 940], dtype=np.int64), n)
+        end = int(arr[-1]) + 1000 if n else t + 10**6
+        t = end
+        rate = float(rng.choice((1e6, 5e6, 1.2e7, 8e7)))
+        intervals.append((arr, mb, rate, end))
+
+    def run(size_ms: float):
+        buf = PlayoutBuffer(size_ms)
+        out = []
+        for arr, mb, rate, end in intervals:
+            df = delay_factor_ms(arr, mb, rate) if arr.size else None
+            buf.run(arr, mb, rate, end)
+            out.append((df, buf.level, buf.t, buf.playing, buf.underflows, buf.overflows))
+        return out
+
+    for size_ms in (40.0, 200.0, 1000.0):
+        a, b = _both(monkeypatch, lambda s=size_ms: run(s))
+        assert a == b
+    assert a[-1][4] > 0 and a[-1][5] > 0
