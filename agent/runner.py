@@ -127,7 +127,8 @@ class Agent:
             raise
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_host())
         if self.collectors is not None:
-            await self.collectors.start()
+            # In a thread of its own: a request never waits behind a batch being analysed.
+            await asyncio.get_running_loop().run_in_executor(None, self.collectors.start_thread)
         self.started_at = time.time()
         snap = self.store.snapshot
         log.info(
@@ -151,7 +152,7 @@ class Agent:
 
     async def stop(self) -> None:
         if self.collectors is not None:
-            await self.collectors.stop()
+            await asyncio.get_running_loop().run_in_executor(None, self.collectors.stop_thread)
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -243,3 +243,33 @@ def live(
     except BenchError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
+
+
+@bench.command()
+@click.option("--streams", type=click.IntRange(min=1, max=200), default=10, show_default=True,
+              help="RTP streams the agent receives.")
+@click.option("--rate", type=click.FloatRange(min=1), default=100_000, show_default=True,
+              help="Datagrams per second sent, all streams together.")
+@click.option("--gets", type=click.IntRange(min=1), default=3000, show_default=True,
+              help="Sequential GETs timed, idle and while ingesting.")
+@click.option("--send-seconds", type=click.FloatRange(min=0), default=0.0,
+              help="How long the sender sends (default: long enough for the GETs).")
+@click.option("--media", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="MPEG-TS file sent (default: tests/fixtures/media/h264_mp2.ts).")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def ingest(streams: int, rate: float, gets: int, send_seconds: float, media: str | None,
+           as_json: bool) -> None:
+    """SNMP GET latency (p50, p99) of the agent, idle and while it receives and analyses
+    RATE datagrams/s of live RTP streams on loopback; see docs/benchmarks.md."""
+    from iec62379.agent.bench_snmp import BenchError
+    from iec62379.collectors.bench_ingest import IngestSettings, format_report, run_ingest_bench
+    from iec62379.collectors.bench_ingest import as_json as to_json
+    from iec62379.collectors.bench_live import DEFAULT_MEDIA
+
+    settings = IngestSettings(media=Path(media) if media else DEFAULT_MEDIA, streams=streams,
+                              rate=rate, gets=gets, send_seconds=send_seconds)
+    try:
+        figures = run_ingest_bench(settings)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(to_json(figures) if as_json else format_report(figures))

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -90,6 +91,8 @@ class CollectorService:
         self._open_errors: dict[int, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
     def for_config(cls, config: AgentConfig, store: BlockStore) -> CollectorService | None:
@@ -186,6 +189,51 @@ class CollectorService:
             self._task = None
         for key in list(self._sources):
             self._close(key)
+
+    # -- a thread of its own --------------------------------------------------------------
+
+    def start_thread(self, timeout_s: float = 10.0) -> None:
+        """Run the service in a thread with its own event loop: receiving and analysing then
+        never wait in line with the agent's requests on the agent's loop (they share only the
+        GIL, and the interpreter hands it over every few milliseconds). Returns once the
+        sockets are open; raises what `start` raised."""
+        ready = threading.Event()
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self.start())
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                errors.append(exc)
+                loop.close()
+                ready.set()
+                return
+            self._thread_loop = loop
+            ready.set()
+            try:
+                loop.run_forever()
+                loop.run_until_complete(self.stop())
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name="iec62379-collectors", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout_s):
+            raise TimeoutError(f"the collectors did not start within {timeout_s} s")
+        if errors:
+            self._thread.join(timeout_s)
+            self._thread = None
+            raise errors[0]
+
+    def stop_thread(self, timeout_s: float = 10.0) -> None:
+        """Stop what start_thread started (harmless if it is not running)."""
+        loop, thread = self._thread_loop, self._thread
+        self._thread_loop = self._thread = None
+        if loop is not None and thread is not None and thread.is_alive() and not loop.is_closed():
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout_s)
 
     def _fec_ports(self, c: StreamCollector) -> list[int]:
         from iec62379.collectors.core.demux import FEC_PORT_OFFSETS
