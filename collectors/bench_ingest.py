@@ -43,7 +43,8 @@ from iec62379.agent.bench_snmp import (
     read_rss,
     wait_first_answer,
 )
-from iec62379.collectors.bench_live import _Iovec, _Mmsghdr, datagram_ring
+from iec62379.collectors.bench_live import datagram_ring
+from iec62379.collectors.sources._recvmmsg import _Iovec, _Mmsghdr
 
 RX_POINT_MDI = "1.0.62379.7.1.4.1.1.6"  # rxPointMDI column; instance = the rx block id
 

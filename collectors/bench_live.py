@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 from iec62379.collectors.bench_pcap import environment
+from iec62379.collectors.sources._recvmmsg import _Iovec, _Mmsghdr  # the C structures
 
 SO_RCVBUFFORCE = 33
 SO_TIMESTAMPNS = 35
@@ -101,26 +102,6 @@ class LiveBenchSettings:
 
 
 # --------------------------------------------------------------------------- the sender
-
-
-class _Iovec(ctypes.Structure):
-    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
-
-
-class _Msghdr(ctypes.Structure):
-    _fields_ = [
-        ("msg_name", ctypes.c_void_p),
-        ("msg_namelen", ctypes.c_uint32),
-        ("msg_iov", ctypes.c_void_p),
-        ("msg_iovlen", ctypes.c_size_t),
-        ("msg_control", ctypes.c_void_p),
-        ("msg_controllen", ctypes.c_size_t),
-        ("msg_flags", ctypes.c_int),
-    ]
-
-
-class _Mmsghdr(ctypes.Structure):
-    _fields_ = [("msg_hdr", _Msghdr), ("msg_len", ctypes.c_uint)]
 
 
 def datagram_ring(media: Path, count: int = 4096) -> np.ndarray:
