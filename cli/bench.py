@@ -174,6 +174,8 @@ def pcap(
         report = run_pcap_bench(settings)
     except BenchError as exc:
         raise click.ClickException(str(exc)) from exc
+    except (OSError, ValueError) as exc:  # not a capture, unreadable, cut short ...
+        raise click.ClickException(f"cannot analyse {path}: {exc}") from exc
     report["capture"]["note"] = note
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report, note))
 
