@@ -43,6 +43,7 @@ import numpy as np
 from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.demux import FlowDemux, StreamKey
 from iec62379.collectors.core.report import AnalyzerConfig, IntervalReport
+from iec62379.collectors.runtime import keep_freed_memory
 
 _LIVE_POLL_S = 0.1  # longest wait for datagrams before looking at the clock again
 _LIVE_GRACE_NS = 50_000_000  # idle: close intervals that ended this long ago (late datagrams)
@@ -537,6 +538,7 @@ def probe(
         config = AnalyzerConfig(interval_s=interval, transport=transport, media_rate_bps=rate)
     except ValueError as exc:
         raise ProbeError(str(exc)) from None
+    keep_freed_memory()  # batches reuse freed arrays (collectors/runtime.py)
     demux = FlowDemux(config)
     out = sys.stdout
     err = sys.stderr

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from iec62379.collectors.core.demux import FlowDemux
 from iec62379.collectors.core.report import AnalyzerConfig
+from iec62379.collectors.runtime import keep_freed_memory
 
 # The targets: (key, label, bound)
 TARGETS: tuple[tuple[str, str, float], ...] = (
@@ -346,6 +347,7 @@ def run_pcap_bench(s: PcapBenchSettings) -> dict[str, Any]:
     if not s.capture.is_file():
         raise BenchError(f"no such capture: {s.capture}")
     tshark = _find_tshark(s.tshark)
+    keep_freed_memory()  # as `iec62379 probe` does (collectors/runtime.py)
     before, cpu = _pin(s.cpu)
     try:
         _warm(s.capture)

@@ -12,8 +12,12 @@
  *   pcap_records   - collectors/sources/pcap.py PcapReader: the classic pcap record walk, the
  *                    link / IP / UDP decode (decode_packet's rules), the filters, the flow ids
  *                    (_FlowTable.assign) and the RTP header parse of every datagram delivered
- *                    (collectors/core/rtp.py parse_rtp_headers), in one pass per record
+ *                    (collectors/core/rtp.py parse_rtp_headers), in one pass per record, and
+ *                    copies the first 12 bytes of each TS packet (the analyzer parses those
+ *                    instead of going back to the record: PacketBatch.ts_heads)
  *   packet_records - the same from the decode on, for records found by the caller (pcapng)
+ *   ts_layout      - collectors/core/analyzer.py StreamAnalyzer._parse: where each TS packet
+ *                    of a feed call is (datagram, start in the data, start in the copied heads)
  *   delay_factor   - collectors/core/mdi.py delay_factor_ms
  *   buffer_run     - collectors/core/buffer.py PlayoutBuffer.run (the loop over the arrivals)
  *
@@ -27,6 +31,7 @@
 #include <string.h>
 
 #define TS 188
+#define HEAD 12 /* bytes copied of each TS packet: header, AF length and flags, PCR */
 #define NPID 8192
 #define NULL_PID 0x1FFF
 
@@ -359,9 +364,13 @@ typedef struct {
     int64_t *off, *arr, *seq, *rts, *ssrc, *pt, *poff, *plen;
     int32_t *len, *fid;
     uint8_t *first, *err, *marker;
+    int64_t *tsf; /* index in heads of the datagram's first TS packet */
     Py_ssize_t kept;
     Py_ssize_t non_udp, frag, malformed, truncated, filtered;
     int oom;
+    /* bytes 0..11 of every TS packet of the delivered datagrams (HEAD a packet; malloc'd) */
+    uint8_t *heads;
+    Py_ssize_t nheads, heads_cap;
 } rec_t;
 
 static inline unsigned be16(const uint8_t *p) { return ((unsigned)p[0] << 8) | p[1]; }
@@ -527,6 +536,41 @@ static inline void rtp_one(rec_t *c, Py_ssize_t k, Py_ssize_t off, Py_ssize_t n)
     c->plen[k] = n - hdr - pad;
 }
 
+/* The TS packets of datagram k (buf[off : off + n]) as the analyzer finds them when its
+ * transport is "auto" (or "rtp"): a payload starting with the sync byte is plain TS, else
+ * the RTP payload when the RTP header is good; a whole number of packets (at least one), or
+ * none. Their first HEAD bytes are appended to heads. */
+static inline void ts_heads_one(rec_t *c, Py_ssize_t k, Py_ssize_t off, Py_ssize_t n) {
+    Py_ssize_t toff, tlen;
+    c->tsf[k] = c->nheads;
+    if (n > 0 && c->first[k] == 0x47) {
+        toff = off;
+        tlen = n;
+    } else if (c->err[k] == 0) {
+        toff = off + c->poff[k];
+        tlen = c->plen[k];
+    } else {
+        return;
+    }
+    if (tlen <= 0 || tlen % TS) return;
+    Py_ssize_t m = tlen / TS;
+    if (c->nheads + m > c->heads_cap) {
+        Py_ssize_t cap = c->heads_cap ? c->heads_cap : 4096;
+        while (cap < c->nheads + m) cap *= 2;
+        uint8_t *h = realloc(c->heads, (size_t)cap * HEAD);
+        if (!h) {
+            c->oom = 1;
+            return;
+        }
+        c->heads = h;
+        c->heads_cap = cap;
+    }
+    uint8_t *dst = c->heads + HEAD * c->nheads;
+    const uint8_t *src = c->buf + toff;
+    for (Py_ssize_t i = 0; i < m; i++, dst += HEAD, src += TS) memcpy(dst, src, HEAD);
+    c->nheads += m;
+}
+
 /* One record: data buf[start : start + caplen] of link type lt, time ts. */
 static inline void record(rec_t *c, Py_ssize_t start, Py_ssize_t caplen, int64_t ts, long lt) {
     dec_t o;
@@ -563,6 +607,7 @@ static inline void record(rec_t *c, Py_ssize_t start, Py_ssize_t caplen, int64_t
     c->arr[k] = ts;
     c->fid[k] = id;
     rtp_one(c, k, start + o.poff, o.plen);
+    ts_heads_one(c, k, start + o.poff, o.plen);
     c->kept = k + 1;
 }
 
@@ -608,7 +653,7 @@ static Py_ssize_t settle_flows(rec_t *c, int fault, uint64_t *newkeys) {
  * error codes (short, version, extension, padding), and the outputs: offsets int64,
  * lengths int32, arrival int64, flow_ids int32, first uint8, error uint8, sequence, timestamp,
  * ssrc, payload_type int64, marker bool, payload_offset, payload_length int64 (limit rows
- * each) and new_keys uint64 (limit * 5). */
+ * each), new_keys uint64 (limit * 5) and ts_first int64 (limit). */
 static int rec_setup(rec_t *c, bufs_t *s, PyObject *table, PyObject *filt, PyObject *codes,
                      PyObject *outs, Py_ssize_t limit, uint64_t **newkeys) {
     memset(c, 0, sizeof(*c));
@@ -626,8 +671,8 @@ static int rec_setup(rec_t *c, bufs_t *s, PyObject *table, PyObject *filt, PyObj
     c->e_ver = (uint8_t)e_v;
     c->e_ext = (uint8_t)e_x;
     c->e_pad = (uint8_t)e_p;
-    if (!PyTuple_Check(outs) || PyTuple_GET_SIZE(outs) != 14) {
-        PyErr_SetString(PyExc_TypeError, "outs: a tuple of 14 arrays");
+    if (!PyTuple_Check(outs) || PyTuple_GET_SIZE(outs) != 15) {
+        PyErr_SetString(PyExc_TypeError, "outs: a tuple of 15 arrays");
         return -1;
     }
 #define O(i) PyTuple_GET_ITEM(outs, i)
@@ -645,22 +690,32 @@ static int rec_setup(rec_t *c, bufs_t *s, PyObject *table, PyObject *filt, PyObj
     if (!(c->poff = get(s, O(11), 1, limit * 8, "payload_offset"))) return -1;
     if (!(c->plen = get(s, O(12), 1, limit * 8, "payload_length"))) return -1;
     if (!(*newkeys = get(s, O(13), 1, limit * 40, "new_keys"))) return -1;
+    if (!(c->tsf = get(s, O(14), 1, limit * 8, "ts_first"))) return -1;
 #undef O
     return 0;
 }
 
 static PyObject *rec_result(rec_t *c, Py_ssize_t records, Py_ssize_t pos, int fault,
                             long long value, Py_ssize_t nnew, int64_t last_ts) {
-    if (c->oom || nnew < 0) return PyErr_NoMemory();
-    return Py_BuildValue("nninLnnnnnnnL", records, pos, fault, pos, value, c->kept, nnew,
-                         c->non_udp, c->frag, c->malformed, c->truncated, c->filtered,
-                         (long long)last_ts);
+    PyObject *r = NULL;
+    if (c->oom || nnew < 0)
+        PyErr_NoMemory();
+    else
+        r = Py_BuildValue("nninLnnnnnnnLy#", records, pos, fault, pos, value, c->kept, nnew,
+                          c->non_udp, c->frag, c->malformed, c->truncated, c->filtered,
+                          (long long)last_ts, c->heads ? (const char *)c->heads : "",
+                          fault ? (Py_ssize_t)0 : HEAD * c->nheads);
+    free(c->heads);
+    c->heads = NULL;
+    return r;
 }
 
 /* pcap_records(buf, pos, end, limit, big_endian, max_incl, frac_ns, linktype, table, filt,
  *              codes, outs)
  *   -> (records, pos, fault, fault_pos, fault_value, delivered, new_flows, non_udp,
- *       fragments, malformed, truncated, filtered, last_ts)
+ *       fragments, malformed, truncated, filtered, last_ts, heads)
+ * heads: bytes, the first HEAD bytes of every TS packet of the delivered datagrams (ts_first
+ * says where each datagram's are; see ts_heads_one).
  * Up to limit classic pcap records from pos on (faults as pcap_walk; on a fault nothing of
  * the batch counts), each decoded as it is walked. */
 static PyObject *pcap_records(PyObject *self, PyObject *args) {
@@ -760,6 +815,56 @@ static PyObject *packet_records(PyObject *self, PyObject *args) {
 
 /* delay_factor(arrival int64[n], media_bytes int64[n], n, rate_bps) -> DF in ms, as
  * collectors/core/mdi.py delay_factor_ms computes it (same operations in the same order). */
+/* ts_layout(n_ts, base, hfirst, head_bytes, n, total, out_dgram, out_start, out_hstart)
+ * n_ts, base int64[n]: TS packets of each datagram and where the first starts in the data;
+ * hfirst int64[n] or None: index in the copied heads of each datagram's first packet;
+ * total = sum of n_ts. Outputs int64[total]: the datagram of each packet, its start in the
+ * data (base + 188 * within), and (with hfirst) its start in the heads
+ * ((hfirst + within) * head_bytes; out_hstart None without hfirst). */
+static PyObject *ts_layout(PyObject *self, PyObject *args) {
+    PyObject *o_nts, *o_base, *o_hf, *o_dg, *o_st, *o_hs;
+    Py_ssize_t hb, n, total;
+    if (!PyArg_ParseTuple(args, "OOOnnnOOO", &o_nts, &o_base, &o_hf, &hb, &n, &total, &o_dg,
+                          &o_st, &o_hs))
+        return NULL;
+    bufs_t s = {.n = 0};
+    const int64_t *nts = get(&s, o_nts, 0, n * 8, "n_ts");
+    const int64_t *base = nts ? get(&s, o_base, 0, n * 8, "base") : NULL;
+    int64_t *dg = base ? get(&s, o_dg, 1, total * 8, "dgram") : NULL;
+    int64_t *st = dg ? get(&s, o_st, 1, total * 8, "start") : NULL;
+    const int64_t *hf = NULL;
+    int64_t *hs = NULL;
+    if (st && o_hf != Py_None) {
+        hf = get(&s, o_hf, 0, n * 8, "hfirst");
+        hs = hf ? get(&s, o_hs, 1, total * 8, "hstart") : NULL;
+        if (!hs) st = NULL;
+    }
+    if (!st) {
+        release(&s);
+        return NULL;
+    }
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int64_t m = nts[i];
+        if (m < 0 || m > total - k) {
+            release(&s);
+            PyErr_SetString(PyExc_ValueError, "n_ts does not add up to total");
+            return NULL;
+        }
+        for (int64_t j = 0; j < m; j++, k++) {
+            dg[k] = i;
+            st[k] = base[i] + TS * j;
+            if (hs) hs[k] = (hf[i] + j) * hb;
+        }
+    }
+    release(&s);
+    if (k != total) {
+        PyErr_SetString(PyExc_ValueError, "n_ts does not add up to total");
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 static PyObject *delay_factor(PyObject *self, PyObject *args) {
     PyObject *o[2];
     Py_ssize_t n;
@@ -873,6 +978,7 @@ static PyMethodDef methods[] = {
     {"ts_headers", ts_headers, METH_VARARGS, "Parse TS packet headers (see ts.parse_ts_headers)."},
     {"cc_errors", cc_errors, METH_VARARGS, "Continuity check (see ContinuityChecker.errors_at)."},
     {"pid_counts", pid_counts, METH_VARARGS, "Per-PID packet counts and last arrival times."},
+    {"ts_layout", ts_layout, METH_VARARGS, "Where the TS packets of datagrams are."},
     {"delay_factor", delay_factor, METH_VARARGS, "MDI delay factor of one interval."},
     {"buffer_run", buffer_run, METH_VARARGS, "The playout buffer model over arrivals."},
     {"flow_table", flow_table, METH_NOARGS, "A new flow table (capsule)."},
@@ -885,4 +991,11 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels",
                                     "Optional compiled per-packet loops.", -1, methods};
 
-PyMODINIT_FUNC PyInit__kernels(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__kernels(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddIntConstant(m, "HEAD_BYTES", HEAD) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -40,7 +40,7 @@ from .cc import PID_COUNT, ContinuityChecker
 from .errors import ERROR_KIND_COUNT, ErrorKind, error_counts_dict
 from .fec import fec_length_dimension, parse_fec_headers
 from .formats import FecType
-from .mdi import PcrRateMeter, delay_factor_ms
+from .mdi import PcrPairs, PcrRateMeter, delay_factor_ms
 from .program import ProgramTracker
 from .report import (
     AnalyzerConfig,
@@ -53,27 +53,36 @@ from .report import (
 )
 from .rtp import parse_rtp_headers
 from .seq import SequenceTracker
-from .ts import NULL_PID, TS_PACKET_SIZE, TS_SYNC_BYTE, gather_pcr, parse_ts_headers
+from .ts import (
+    HEAD_BYTES,
+    NULL_PID,
+    TS_PACKET_SIZE,
+    TS_SYNC_BYTE,
+    TsHeaders,
+    gather_pcr,
+    parse_ts_headers,
+)
 from .tsdf import TsdfMeter
 from .videoprobe import Inspector, VideoProbe, load_inspector
 
 _NEVER = np.iinfo(np.int64).min
 _REST = np.dtype(f"V{TS_PACKET_SIZE - 4}")
+_REST_WORDS = (TS_PACKET_SIZE - 4) // 8
 
 
 def _packet_keys(data: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The TS packets at starts in two parts comparable with ==: header bytes 1 and 3 without
+    """The TS packets at starts in two parts comparable by row: header bytes 1 and 3 without
     the continuity counter (a PSI packet repeated with the next counter is the same table;
-    callers compare packets of one PID, so byte 2 and the sync byte are left out), and
-    bytes 4..187."""
+    callers compare packets of one PID, so byte 2 and the sync byte are left out), uint16,
+    and bytes 4..187 as rows of 23 uint64 words."""
     head = (data[starts + 1].astype(np.uint16) << 8) | (data[starts + 3] & 0xF0)
     count = data.shape[0] - TS_PACKET_SIZE + 1
     if data.dtype == np.uint8 and data.flags.c_contiguous and count > 0:
         view = np.ndarray((count + 4,), dtype=_REST, buffer=data, offset=0, strides=(1,))
-        rest = view[starts + 4]
+        rest = view[starts + 4].view(np.uint64).reshape(-1, _REST_WORDS)
     else:
         rows = data[(starts + 4)[:, None] + np.arange(TS_PACKET_SIZE - 4)]
-        rest = np.ascontiguousarray(rows).view(_REST)[:, 0]
+        rest = np.ascontiguousarray(rows, dtype=np.uint8).view(np.uint64)
     return head, rest
 
 
@@ -99,6 +108,37 @@ class _Datagrams:
     ts_first: np.ndarray  # index of each datagram's first TS packet
     ts_start: np.ndarray  # int64, per TS packet: offset in data
     ts_dgram: np.ndarray  # int64, per TS packet: datagram index
+    heads: np.ndarray | None = None  # the batch's ts_heads, when the source copied them
+    ts_hst: np.ndarray | None = None  # int64, per TS packet: its start in heads
+
+    def headers(self, starts: np.ndarray, hst: np.ndarray | None) -> TsHeaders:
+        """The TS headers of the packets at ``starts`` (or at hst in heads when copied)."""
+        if hst is not None and self.heads is not None:
+            return parse_ts_headers(self.heads, hst)
+        return parse_ts_headers(self.data, starts)
+
+
+@dataclass(slots=True)
+class _Packets:
+    """The valid TS packets of a feed call (stream order), for the rare-packet pass."""
+
+    data: np.ndarray  # the datagrams' bytes
+    pid: np.ndarray
+    has_pcr: np.ndarray
+    pusi: np.ndarray
+    cc: np.ndarray
+    disc: np.ndarray
+    po: np.ndarray  # payload offset in the packet
+    st: np.ndarray  # int64, packet start in data
+    index: np.ndarray  # int64, packet number in the stream
+    heads: np.ndarray | None = None  # the copied headers (bytes 0..11 of each packet), or
+    hst: np.ndarray | None = None  # None; int64, packet start in heads
+
+    def pcr_source(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where to read the PCRs of packets sel: (bytes, starts)."""
+        if self.heads is not None and self.hst is not None:
+            return self.heads, self.hst[sel]
+        return self.data, self.st[sel]
 
 
 class _Interval:
@@ -166,7 +206,7 @@ class StreamAnalyzer:
         self._psi_lut = np.zeros(PID_COUNT, dtype=bool)
         self._psi_lut[0] = True
         # PID -> (header key, bytes 4..187 of the last PSI packet fed; error counts it added)
-        self._psi_memo: dict[int, tuple[int, np.void, tuple[tuple[int, int], ...]]] = {}
+        self._psi_memo: dict[int, tuple[int, np.ndarray, tuple[tuple[int, int], ...]]] = {}
         self._exact_next = False
         self._probe: VideoProbe | None = None
         self._last_seen = np.full(PID_COUNT, _NEVER, dtype=np.int64)
@@ -207,8 +247,11 @@ class StreamAnalyzer:
                 h.payload_offset,
                 h.payload_length,
             )
+            if batch.ts_heads is not None and batch.ts_first is not None:
+                pre += (batch.ts_first,)
+        heads = None if pre is None or len(pre) < 8 else batch.ts_heads
         if flow_id is None:
-            self._process(batch.data, batch.offsets, batch.lengths, batch.arrival_ns, pre)
+            self._process(batch.data, batch.offsets, batch.lengths, batch.arrival_ns, pre, heads)
             return
         sel = np.flatnonzero(batch.flow_ids == flow_id)
         if sel.size:
@@ -218,6 +261,7 @@ class StreamAnalyzer:
                 batch.lengths[sel],
                 batch.arrival_ns[sel],
                 None if pre is None else tuple(a[sel] for a in pre),
+                heads,
             )
 
     def feed_fec(self, payload: bytes, arrival_ns: int) -> None:
@@ -282,10 +326,12 @@ class StreamAnalyzer:
         lengths: np.ndarray,
         arrival: np.ndarray,
         pre: tuple[np.ndarray, ...] | None = None,
+        heads: np.ndarray | None = None,
     ) -> _Datagrams:
         """The datagrams' RTP headers and TS packets. pre: the first payload bytes and the
         ``parse_rtp_headers`` fields (error, sequence, timestamp, ssrc, payload offset and
-        length) of every datagram, when the source has them: used instead of parsing."""
+        length) of every datagram, when the source has them: used instead of parsing; then
+        perhaps also each datagram's first index in ``heads`` (``PacketBatch.ts_first``)."""
         n = offsets.shape[0]
         offsets = offsets.astype(np.int64, copy=False)
         lengths = lengths.astype(np.int64, copy=False)
@@ -306,7 +352,7 @@ class StreamAnalyzer:
         if is_rtp.all():
             if pre is not None:
                 err = pre[1].copy()
-                seq, ts, ssrc, pay_off, pay_len = pre[2:]
+                seq, ts, ssrc, pay_off, pay_len = pre[2:7]
             else:
                 h = parse_rtp_headers(data, offsets, lengths)
                 err, seq, ts, ssrc = h.error, h.sequence, h.timestamp, h.ssrc
@@ -314,7 +360,7 @@ class StreamAnalyzer:
         elif is_rtp.any():
             sel = np.flatnonzero(is_rtp)
             if pre is not None:
-                fields = [a[sel] for a in pre[1:]]
+                fields = [a[sel] for a in pre[1:7]]
             else:
                 h = parse_rtp_headers(data, offsets[sel], lengths[sel])
                 fields = [
@@ -336,14 +382,48 @@ class StreamAnalyzer:
         cum = np.cumsum(n_ts)
         total = int(cum[-1]) if n else 0
         ts_first = cum - n_ts
+        hst = None
+        hfirst = pre[7] if heads is not None and pre is not None and len(pre) > 7 else None
         if total:
-            dgram = np.repeat(np.arange(n, dtype=np.int64), n_ts)
-            within = np.arange(total, dtype=np.int64) - ts_first[dgram]
-            ts_start = (offsets + pay_off)[dgram] + TS_PACKET_SIZE * within
+            base = offsets + pay_off
+            kern = native.kernels
+            if kern is not None:
+                dgram = np.empty(total, dtype=np.int64)
+                ts_start = np.empty(total, dtype=np.int64)
+                hst = None if hfirst is None else np.empty(total, dtype=np.int64)
+                kern.ts_layout(
+                    n_ts,
+                    base,
+                    hfirst,
+                    HEAD_BYTES,
+                    n,
+                    total,
+                    dgram,
+                    ts_start,
+                    hst,
+                )
+            else:
+                dgram = np.repeat(np.arange(n, dtype=np.int64), n_ts)
+                within = np.arange(total, dtype=np.int64) - ts_first[dgram]
+                ts_start = base[dgram] + TS_PACKET_SIZE * within
+                if hfirst is not None:
+                    hst = (hfirst[dgram] + within) * HEAD_BYTES
         else:
             dgram = ts_start = np.zeros(0, dtype=np.int64)
         return _Datagrams(
-            data, arrival, err, rtp_ok, seq, ts, ssrc, n_ts, ts_first, ts_start, dgram
+            data,
+            arrival,
+            err,
+            rtp_ok,
+            seq,
+            ts,
+            ssrc,
+            n_ts,
+            ts_first,
+            ts_start,
+            dgram,
+            heads if hst is not None else None,
+            hst,
         )
 
     def _process(
@@ -353,6 +433,7 @@ class StreamAnalyzer:
         lengths: np.ndarray,
         arrival_ns: np.ndarray,
         pre: tuple[np.ndarray, ...] | None = None,
+        heads: np.ndarray | None = None,
     ) -> None:
         n = offsets.shape[0]
         if n == 0:
@@ -364,7 +445,7 @@ class StreamAnalyzer:
         self._last_arrival = int(arr[-1])
         if self._t0 is None:
             self._t0 = int(arr[0])
-        d = self._parse(data, offsets, lengths, arr, pre)
+        d = self._parse(data, offsets, lengths, arr, pre, heads)
         k = (arr - self._t0) // self._interval_ns
         np.maximum(k, self._k, out=k)
         cuts = np.flatnonzero(k[1:] != k[:-1]) + 1
@@ -467,11 +548,13 @@ class StreamAnalyzer:
         ma = d.arrival[dg]
         mbnd = np.searchsorted(dg, bnd).tolist()
         # TS packets of the kept datagrams.
+        hst = d.ts_hst
         if keep.all():
             starts, dgram = d.ts_start, d.ts_dgram
         else:
             sel = np.flatnonzero(np.repeat(keep, d.n_ts))
             starts, dgram = d.ts_start[sel], d.ts_dgram[sel]
+            hst = None if hst is None else hst[sel]
         m = starts.shape[0]
         tb = np.searchsorted(dgram, bnd)
         ts_counts = np.diff(tb).tolist()
@@ -480,7 +563,7 @@ class StreamAnalyzer:
         vb_l: list[int] = [0] * (nch + 1)
         if m:
             data = d.data
-            h = parse_ts_headers(data, starts)
+            h = d.headers(starts, hst)
             bad = np.flatnonzero(h.error)
             if bad.size:
                 where = np.searchsorted(tb, bad, side="right") - 1
@@ -495,13 +578,20 @@ class StreamAnalyzer:
                 vb = tb
                 index = np.arange(base_index, base_index + m, dtype=np.int64)
             vb_l = vb.tolist()
-            pid = h.pid[v]
-            ccv = h.cc[v]
-            disc = h.discontinuity[v]
-            has_pcr = h.has_pcr[v]
-            pusi = h.pusi[v]
-            po = h.payload_offset[v]
-            st = starts[v]
+            pk = _Packets(
+                data,
+                h.pid[v],
+                h.has_pcr[v],
+                h.pusi[v],
+                h.cc[v],
+                h.discontinuity[v],
+                h.payload_offset[v],
+                starts[v],
+                index,
+                d.heads if hst is not None else None,
+                None if hst is None else hst[v],
+            )
+            pid, ccv, disc = pk.pid, pk.cc, pk.disc
             arrival_ts = d.arrival[dgram[v]]
             cc_at, cc_lost = self._cc.errors_at(pid, ccv, h.afc[v], disc)
             cce = np.searchsorted(cc_at, vb)
@@ -579,9 +669,7 @@ class StreamAnalyzer:
             if exact or (probe is not None and not probe.done):
                 hi = vb_l[bisect_right(vb_l, pos)]
             self._exact_next = False
-            restart = self._rare(
-                data, pos, hi, pid, has_pcr, pusi, ccv, disc, po, st, index, exact, seg
-            )
+            restart = self._rare(pk, pos, hi, exact, seg)
             if restart is None:
                 pos, exact = hi, False
                 continue
@@ -612,14 +700,17 @@ class StreamAnalyzer:
         tb = int(d.ts_first[b - 1] + d.n_ts[b - 1])
         if tb == ta:
             return
+        hst = d.ts_hst
         if keep.all():
             starts = d.ts_start[ta:tb]
             dgram = d.ts_dgram[ta:tb]
+            hst = None if hst is None else hst[ta:tb]
         else:
             sel = np.flatnonzero(np.repeat(keep, d.n_ts[a:b])) + ta
             starts = d.ts_start[sel]
             dgram = d.ts_dgram[sel]
-        self._ts(d, starts, dgram)
+            hst = None if hst is None else hst[sel]
+        self._ts(d, starts, dgram, hst)
 
     def _rtp(self, d: _Datagrams, idx: np.ndarray, keep: np.ndarray, a: int) -> None:
         iv = self._iv
@@ -653,10 +744,11 @@ class StreamAnalyzer:
                 keep[sub[res.dup] - a] = False
             self._tsdf.process(d.arrival[sub], d.ts[sub])
 
-    def _ts(self, d: _Datagrams, starts: np.ndarray, dgram: np.ndarray) -> None:
+    def _ts(
+        self, d: _Datagrams, starts: np.ndarray, dgram: np.ndarray, hst: np.ndarray | None
+    ) -> None:
         iv = self._iv
-        data = d.data
-        h = parse_ts_headers(data, starts)
+        h = d.headers(starts, hst)
         m = starts.shape[0]
         iv.ts_packets += m
         base_index = self._ts_index
@@ -681,62 +773,47 @@ class StreamAnalyzer:
         iv.cc_per_pid.update(cc.per_pid)
         # Rare packets: PCRs of the PCR PID in vectorised runs, PSI packets and the video
         # PID's packets (while its format is unknown) one by one, in stream order.
-        has_pcr = h.has_pcr[v]
-        pusi = h.pusi[v]
-        ccv = h.cc[v]
-        disc = h.discontinuity[v]
-        po = h.payload_offset[v]
-        st = starts[v]
-        index = (np.arange(m, dtype=np.int64)[v]) + base_index
+        pk = _Packets(
+            d.data,
+            pid,
+            h.has_pcr[v],
+            h.pusi[v],
+            h.cc[v],
+            h.discontinuity[v],
+            h.payload_offset[v],
+            starts[v],
+            (np.arange(m, dtype=np.int64)[v]) + base_index,
+            d.heads if hst is not None else None,
+            None if hst is None else hst[v],
+        )
         pos = 0
         n = pid.size
         exact = False
         while pos < n:
             self._exact_next = False
-            restart = self._rare(data, pos, n, pid, has_pcr, pusi, ccv, disc, po, st, index, exact)
+            restart = self._rare(pk, pos, n, exact)
             if restart is None:
                 break
             exact = self._exact_next
             pos = restart
 
-    def _pcr_run(
-        self,
-        data: np.ndarray,
-        lo: int,
-        hi: int,
-        pid: np.ndarray,
-        has_pcr: np.ndarray,
-        disc: np.ndarray,
-        st: np.ndarray,
-        index: np.ndarray,
-    ) -> None:
-        """The PCRs of packets lo..hi-1 (the PCR PID cannot change within the run)."""
-        if hi <= lo:
-            return
-        sel = np.flatnonzero(has_pcr[lo:hi])
-        if sel.size == 0:
-            return
-        sel += lo
+    def _pcr_pairs(self, pk: _Packets, lo: int, hi: int) -> PcrPairs:
+        """The PCRs of the PCR PID among packets lo..hi-1, for the meter to take in pieces
+        (the PCR PID cannot change within them; with none yet, the first PCR's PID)."""
+        sel = np.flatnonzero(pk.has_pcr[lo:hi])
         meter = self._pcr
-        if meter.pid is None:
-            meter.set_pid(int(pid[sel[0]]))
-        sel = sel[pid[sel] == meter.pid]
         if sel.size:
-            meter.add_many(index[sel], gather_pcr(data, st[sel]), disc[sel])
+            sel += lo
+            if meter.pid is None:
+                meter.set_pid(int(pk.pid[sel[0]]))
+            sel = sel[pk.pid[sel] == meter.pid]
+        return meter.pairs(sel, pk.index[sel], gather_pcr(*pk.pcr_source(sel)), pk.disc[sel])
 
     def _rare(
         self,
-        data: np.ndarray,
+        pk: _Packets,
         pos: int,
         n: int,
-        pid: np.ndarray,
-        has_pcr: np.ndarray,
-        pusi: np.ndarray,
-        ccv: np.ndarray,
-        disc: np.ndarray,
-        po: np.ndarray,
-        st: np.ndarray,
-        index: np.ndarray,
         exact: bool = False,
         seg: _Segments | None = None,
     ) -> int | None:
@@ -760,6 +837,7 @@ class StreamAnalyzer:
         if seg is None:
             seg = _Segments([pos, n])
         bounds = seg.bounds
+        data, pid, pusi, ccv, po, st = pk.data, pk.pid, pk.pusi, pk.cc, pk.po, pk.st
         pid_r = pid[pos:n]
         psi = self._psi_lut[pid_r]
         probe = self._probe
@@ -772,17 +850,17 @@ class StreamAnalyzer:
         else:
             mask = psi
         ev = np.flatnonzero(mask) + pos
+        pairs = self._pcr_pairs(pk, pos, n)
+        take = self._pcr.take
         if ev.size == 0:
-            pcr_done = pos
             if seg.enter is not None:
                 last = bisect_right(bounds, n - 1) - 1
                 while seg.cur < last:
                     edge = bounds[seg.cur + 1]
-                    self._pcr_run(data, pcr_done, edge, pid, has_pcr, disc, st, index)
-                    pcr_done = edge
+                    take(pairs, edge)
                     seg.cur += 1
                     seg.enter(seg.cur)
-            self._pcr_run(data, pcr_done, n, pid, has_pcr, disc, st, index)
+            take(pairs, n)
             return None
         ev_pid = pid[ev]
         ev_psi = self._psi_lut[ev_pid]
@@ -804,9 +882,9 @@ class StreamAnalyzer:
                 hk, rk = head[k], rest[k]
                 eq = np.empty(k.size, dtype=bool)
                 memo = self._psi_memo.get(p)
-                eq[0] = memo is not None and bool(memo[0] == hk[0] and memo[1] == rk[0])
+                eq[0] = memo is not None and memo[0] == hk[0] and bool((memo[1] == rk[0]).all())
                 if k.size > 1:
-                    eq[1:] = (hk[1:] == hk[:-1]) & (rk[1:] == rk[:-1])
+                    eq[1:] = (hk[1:] == hk[:-1]) & (rk[1:] == rk[:-1]).all(axis=1)
                 if eq.any():
                     c = ccv[ev[at]].astype(np.int16)
                     prev = np.empty_like(c)
@@ -836,7 +914,6 @@ class StreamAnalyzer:
             self._program.skip_repeat(p, int(counters[b - 1]))
 
         visit = np.flatnonzero(~member)
-        pcr_done = pos
         restart: int | None = None
         stop_at = ev.size
         multi = seg.enter is not None and n > bounds[seg.cur + 1]
@@ -847,15 +924,13 @@ class StreamAnalyzer:
 
         def goto(target: int) -> None:
             """Account chunk seg.cur's copies and PCRs, enter the next, up to target."""
-            nonlocal pcr_done
             assert seg.enter is not None
             while seg.cur < target:
                 edge = bounds[seg.cur + 1]
                 e_edge = int(np.searchsorted(ev, edge))
                 for q in members:
                     skip_copies(q, e_edge)
-                self._pcr_run(data, pcr_done, edge, pid, has_pcr, disc, st, index)
-                pcr_done = edge
+                take(pairs, edge)
                 seg.cur += 1
                 seg.enter(seg.cur)
 
@@ -876,8 +951,7 @@ class StreamAnalyzer:
                 goto(ch)
             if is_psi:
                 skip_copies(p, e)
-                self._pcr_run(data, pcr_done, j + 1, pid, has_pcr, disc, st, index)
-                pcr_done = j + 1
+                take(pairs, j + 1)
                 if off < TS_PACKET_SIZE:
                     changed = self._psi(data, p, pu, c, off, s0)
                 else:
@@ -897,9 +971,7 @@ class StreamAnalyzer:
             goto(bisect_right(bounds, n - 1) - 1)
         for p in members:
             skip_copies(p, stop_at)
-        self._pcr_run(
-            data, pcr_done, n if restart is None else restart, pid, has_pcr, disc, st, index
-        )
+        take(pairs, n if restart is None else restart)
         if restart is not None and exact:
             self._exact_next = True
         return restart
@@ -1030,9 +1102,11 @@ class StreamAnalyzer:
                 overflows=self._buffer.overflows,
             )
         counts = iv.pid_packets
-        pid_rates = {
-            int(p): float(counts[p]) * TS_PACKET_SIZE * 8 / secs for p in np.flatnonzero(counts)
-        }
+        used = np.flatnonzero(counts)
+        # float(count) * 188 * 8 / secs, as numpy computes it for the used PIDs at once
+        pid_rates = dict(
+            zip(used.tolist(), (counts[used] * (TS_PACKET_SIZE * 8) / secs).tolist(), strict=True)
+        )
         bitrate = total_bytes * 8 / secs
         null = bool(counts[NULL_PID])
         rate_type = self._rate_all.add(bitrate, null)

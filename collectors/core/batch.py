@@ -38,6 +38,14 @@ class PacketBatch:
                 or not the stream is RTP), when the source parsed it while the datagram was in
                 the cache (the pcap reader's compiled walk); the analyzer parses when absent
     first_byte: optional, with rtp: uint8, each payload's first byte (plain TS or RTP)
+    ts_heads:   optional, with rtp: uint8, bytes 0..11 of every TS packet the datagrams
+                carry (``ts.HEAD_BYTES`` a packet: header, adaptation field flags, PCR), in
+                batch order, as the analyzer finds the packets when its transport is "auto"
+                or "rtp" (a payload starting with the sync byte is plain TS, else the RTP
+                payload when its header is good; a whole number of packets, else none),
+                copied by the source while the datagram was in the cache
+    ts_first:   optional, with ts_heads: int64, per datagram, the index (in packets) in
+                ts_heads of its first TS packet
     """
 
     data: np.ndarray
@@ -48,6 +56,8 @@ class PacketBatch:
     flows: list[FlowKey] = field(default_factory=list)
     rtp: RtpHeaders | None = None
     first_byte: np.ndarray | None = None
+    ts_heads: np.ndarray | None = None
+    ts_first: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.offsets.shape[0])

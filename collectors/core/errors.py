@@ -34,8 +34,9 @@ class ErrorKind(IntEnum):
 ERROR_KIND_COUNT = len(ErrorKind)
 
 
+_KEYS = tuple(kind.name.lower() for kind in ErrorKind)
+
+
 def error_counts_dict(counts: list[int] | tuple[int, ...]) -> dict[str, int]:
     """Turn a count array indexed by ErrorKind into {kind name: count}, non-zero kinds only."""
-    return {
-        ErrorKind(i).name.lower(): int(c) for i, c in enumerate(counts) if i != 0 and int(c) != 0
-    }
+    return {_KEYS[i]: int(c) for i, c in enumerate(counts) if i != 0 and int(c) != 0}

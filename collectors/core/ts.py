@@ -131,6 +131,10 @@ class TsHeaders:
 
 _HEAD6 = np.dtype("V6")
 
+# Bytes of each TS packet a source copies for the analyzer (``PacketBatch.ts_heads``): the
+# header (4), adaptation_field_length and flags (2) and the PCR (6).
+HEAD_BYTES = 12
+
 
 def _heads(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Bytes 0..5 of the packets at ``starts`` as an (n, 6) uint8 array, in one gather."""
@@ -144,7 +148,8 @@ def _heads(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
 def parse_ts_headers(data: np.ndarray, starts: np.ndarray) -> TsHeaders:
     """Vectorised ``parse_ts_packet`` for the packets at data[starts[i] : starts[i] + 188].
 
-    Every start must have 188 bytes after it in data (the caller checked datagram lengths).
+    Only bytes 0..5 at each start are read, so data may also be a copy of the headers alone
+    (``PacketBatch.ts_heads``, starts 6 apart); the caller checked that whole packets follow.
     The header bytes are gathered once (6 bytes a packet) and worked on in narrow types:
     pid is uint16, afc and cc uint8, payload_offset int16.
     """

@@ -766,6 +766,7 @@ class PcapReader:
             np.empty(limit, dtype=np.int64),  # payload offset
             np.empty(limit, dtype=np.int64),  # payload length
             np.empty((limit, 5), dtype=np.uint64),  # keys of new flows
+            np.empty(limit, dtype=np.int64),  # index of the first TS header
         )
         if self.dst_port is None:
             port = -1
@@ -827,6 +828,8 @@ class PcapReader:
             self._ctable_n += nnew
         first, err, seq, ts, ssrc, pt, marker, poff, plen = (a[:kept] for a in outs[4:13])
         return PacketBatch(
+            ts_heads=np.frombuffer(r[13], dtype=np.uint8),
+            ts_first=outs[14][:kept],
             data=self._u8,
             offsets=outs[0][:kept],
             lengths=outs[1][:kept],

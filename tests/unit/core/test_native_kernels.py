@@ -23,7 +23,7 @@ from iec62379.collectors.core import native
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.report import AnalyzerConfig
-from iec62379.collectors.core.ts import parse_ts_headers
+from iec62379.collectors.core.ts import HEAD_BYTES, parse_ts_headers
 from iec62379.collectors.sources.pcap import read_pcap
 from test_analyzer_real_streams import _comparable, _datagrams
 
@@ -39,6 +39,37 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 MEDIA = FIXTURES / "media"
 PCAP_DIR = FIXTURES / "pcap"
 NAMES = sorted(p.name for p in MEDIA.glob("*.ts"))
+
+
+def test_head_bytes_agree() -> None:
+    """The extension copies as many bytes of each TS packet as the analyzer expects."""
+    assert BUILT.HEAD_BYTES == HEAD_BYTES
+
+
+def test_ts_layout_as_numpy() -> None:
+    """ts_layout gives what _parse's numpy code gives (datagrams of 0..7 packets), and
+    refuses counts that do not add up."""
+    rng = np.random.default_rng(5)
+    n = 500
+    n_ts = rng.integers(0, 8, n).astype(np.int64)
+    base = rng.integers(0, 10**6, n).astype(np.int64)
+    hfirst = rng.integers(0, 10**5, n).astype(np.int64)
+    total = int(n_ts.sum())
+    first = np.cumsum(n_ts) - n_ts
+    dgram = np.repeat(np.arange(n, dtype=np.int64), n_ts)
+    within = np.arange(total, dtype=np.int64) - first[dgram]
+    out = [np.empty(total, dtype=np.int64) for _ in range(3)]
+    BUILT.ts_layout(n_ts, base, hfirst, HEAD_BYTES, n, total, *out)
+    assert np.array_equal(out[0], dgram)
+    assert np.array_equal(out[1], base[dgram] + 188 * within)
+    assert np.array_equal(out[2], (hfirst[dgram] + within) * HEAD_BYTES)
+    BUILT.ts_layout(n_ts, base, None, HEAD_BYTES, n, total, out[0], out[1], None)
+    assert np.array_equal(out[1], base[dgram] + 188 * within)
+    with pytest.raises(ValueError, match="add up"):
+        BUILT.ts_layout(n_ts, base, None, HEAD_BYTES, n, total - 1, *out[:2], None)
+    big = [np.empty(total + 1, dtype=np.int64) for _ in range(2)]
+    with pytest.raises(ValueError, match="add up"):
+        BUILT.ts_layout(n_ts, base, None, HEAD_BYTES, n, total + 1, *big, None)
 
 
 def _both(monkeypatch: pytest.MonkeyPatch, fn):
@@ -436,7 +467,32 @@ def _read_full(path: Path, batch_size: int, **kw):
                 assert x.dtype == y.dtype and np.array_equal(x, y), key
             first = b.data[np.clip(b.offsets, 0, b.data.shape[0] - 1)]
             assert np.array_equal(b.first_byte, first)
+            _check_ts_heads(b)
     return out, reader.stats
+
+
+def _check_ts_heads(b) -> None:
+    """The batch's copied TS headers are, datagram by datagram, bytes 0..5 of the TS packets
+    the analyzer finds in it ("auto": sync byte first = plain TS, else a good RTP header's
+    payload; whole packets only)."""
+    assert b.ts_heads is not None and b.ts_first is not None
+    assert b.ts_heads.dtype == np.uint8 and b.ts_first.dtype == np.int64
+    expect: list[bytes] = []
+    firsts: list[int] = []
+    for i in range(len(b)):
+        firsts.append(len(expect))
+        p = b.payload(i)
+        if p and p[0] == 0x47:
+            ts = p
+        elif b.rtp.error[i] == 0:
+            off = int(b.rtp.payload_offset[i])
+            ts = p[off : off + int(b.rtp.payload_length[i])]
+        else:
+            continue
+        if ts and len(ts) % 188 == 0:
+            expect.extend(ts[j : j + HEAD_BYTES] for j in range(0, len(ts), 188))
+    assert b.ts_first.tolist() == firsts
+    assert b.ts_heads.tobytes() == b"".join(expect)
 
 
 def _frames(data: bytes):
