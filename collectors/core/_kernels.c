@@ -18,6 +18,8 @@
  *   packet_records - the same from the decode on, for records found by the caller (pcapng)
  *   ts_layout      - collectors/core/analyzer.py StreamAnalyzer._parse: where each TS packet
  *                    of a feed call is (datagram, start in the data, start in the copied heads)
+ *   pcr_pairs      - collectors/core/analyzer.py StreamAnalyzer._pcr_pairs (the PCR packets of
+ *                    the PCR PID and mdi.py PcrRateMeter.pairs' running sums)
  *   delay_factor   - collectors/core/mdi.py delay_factor_ms
  *   buffer_run     - collectors/core/buffer.py PlayoutBuffer.run (the loop over the arrivals)
  *
@@ -865,6 +867,91 @@ static PyObject *ts_layout(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* pcr_pairs(has_pcr, pid, disc, index, src, starts, lo, hi, want_pid, has_last, last_index,
+ *           last_pcr, out_at, out_idx, out_pcr, out_cum_steps, out_cum_ticks) -> (count, pid)
+ * Packets lo..hi-1 (has_pcr, disc bool; pid uint16; index int64: packet number in the stream;
+ * the PCR at src[starts[i] + 6 ..]): those with a PCR on the PCR PID (want_pid; -1: the PID
+ * of the first PCR, returned), their positions, packet numbers and PCRs, and the running sums
+ * (0 first) of the packet steps and PCR deltas of the pairs PcrRateMeter counts (the one
+ * before the first from has_last / last_index / last_pcr). Outputs: int64, as many rows as
+ * packets with has_pcr (the sums one more). */
+static PyObject *pcr_pairs(PyObject *self, PyObject *args) {
+    PyObject *o[11];
+    Py_ssize_t lo, hi;
+    long want;
+    int has_last;
+    long long last_index, last_pcr;
+    if (!PyArg_ParseTuple(args, "OOOOOOnnlpLLOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+                          &lo, &hi, &want, &has_last, &last_index, &last_pcr, &o[6], &o[7],
+                          &o[8], &o[9], &o[10]))
+        return NULL;
+    bufs_t s = {.n = 0};
+    const uint8_t *has = get(&s, o[0], 0, hi, "has_pcr");
+    const uint16_t *pid = has ? get(&s, o[1], 0, hi * 2, "pid") : NULL;
+    const uint8_t *disc = pid ? get(&s, o[2], 0, hi, "disc") : NULL;
+    const int64_t *index = disc ? get(&s, o[3], 0, hi * 8, "index") : NULL;
+    const uint8_t *src = index ? get(&s, o[4], 0, 0, "src") : NULL;
+    Py_ssize_t slen = src ? s.b[s.n - 1].len : 0;
+    const int64_t *starts = src ? get(&s, o[5], 0, hi * 8, "starts") : NULL;
+    Py_ssize_t cap = 0;
+    if (starts && lo >= 0 && lo <= hi)
+        for (Py_ssize_t i = lo; i < hi; i++) cap += has[i] != 0;
+    int64_t *at = starts ? get(&s, o[6], 1, cap * 8, "at") : NULL;
+    int64_t *idx = at ? get(&s, o[7], 1, cap * 8, "idx") : NULL;
+    int64_t *pcr = idx ? get(&s, o[8], 1, cap * 8, "pcr") : NULL;
+    int64_t *cb = pcr ? get(&s, o[9], 1, (cap + 1) * 8, "cum_steps") : NULL;
+    int64_t *ct = cb ? get(&s, o[10], 1, (cap + 1) * 8, "cum_ticks") : NULL;
+    if (!ct) {
+        release(&s);
+        return NULL;
+    }
+    if (lo < 0 || lo > hi) {
+        release(&s);
+        PyErr_SetString(PyExc_ValueError, "pcr_pairs: bad range");
+        return NULL;
+    }
+    const int64_t modulus = (int64_t)300 << 33, max_gap = 27000000;
+    int64_t p_idx = last_index, p_pcr = last_pcr;
+    int prev = has_last;
+    Py_ssize_t m = 0;
+    cb[0] = ct[0] = 0;
+    for (Py_ssize_t i = lo; i < hi; i++) {
+        if (!has[i]) continue;
+        if (want < 0) want = pid[i];
+        if (pid[i] != want) continue;
+        int64_t a = starts[i];
+        if (a < 0 || a + 12 > slen) {
+            release(&s);
+            PyErr_Format(PyExc_IndexError, "PCR of packet %zd out of range", i);
+            return NULL;
+        }
+        const uint8_t *b = src + a + 6;
+        int64_t base = ((int64_t)b[0] << 25) | ((int64_t)b[1] << 17) | ((int64_t)b[2] << 9) |
+                       ((int64_t)b[3] << 1) | (b[4] >> 7);
+        int64_t v = base * 300 + ((((int64_t)b[4] & 1) << 8) | b[5]);
+        int64_t steps = 0, ticks = 0;
+        if (prev && !disc[i]) {
+            int64_t delta = ((v - p_pcr) % modulus + modulus) % modulus;
+            int64_t step = index[i] - p_idx;
+            if (delta > 0 && delta <= max_gap && step > 0) {
+                steps = step;
+                ticks = delta;
+            }
+        }
+        at[m] = i;
+        idx[m] = index[i];
+        pcr[m] = v;
+        cb[m + 1] = cb[m] + steps;
+        ct[m + 1] = ct[m] + ticks;
+        m++;
+        prev = 1;
+        p_idx = index[i];
+        p_pcr = v;
+    }
+    release(&s);
+    return Py_BuildValue("nl", m, want);
+}
+
 static PyObject *delay_factor(PyObject *self, PyObject *args) {
     PyObject *o[2];
     Py_ssize_t n;
@@ -979,6 +1066,7 @@ static PyMethodDef methods[] = {
     {"cc_errors", cc_errors, METH_VARARGS, "Continuity check (see ContinuityChecker.errors_at)."},
     {"pid_counts", pid_counts, METH_VARARGS, "Per-PID packet counts and last arrival times."},
     {"ts_layout", ts_layout, METH_VARARGS, "Where the TS packets of datagrams are."},
+    {"pcr_pairs", pcr_pairs, METH_VARARGS, "PCR pairs of the PCR PID with running sums."},
     {"delay_factor", delay_factor, METH_VARARGS, "MDI delay factor of one interval."},
     {"buffer_run", buffer_run, METH_VARARGS, "The playout buffer model over arrivals."},
     {"flow_table", flow_table, METH_NOARGS, "A new flow table (capsule)."},

@@ -800,8 +800,33 @@ class StreamAnalyzer:
     def _pcr_pairs(self, pk: _Packets, lo: int, hi: int) -> PcrPairs:
         """The PCRs of the PCR PID among packets lo..hi-1, for the meter to take in pieces
         (the PCR PID cannot change within them; with none yet, the first PCR's PID)."""
-        sel = np.flatnonzero(pk.has_pcr[lo:hi])
         meter = self._pcr
+        kern = native.kernels
+        if kern is not None and pk.pid.dtype == np.uint16:
+            cap = int(np.count_nonzero(pk.has_pcr[lo:hi]))
+            out = [np.empty(cap + (i >= 3), dtype=np.int64) for i in range(5)]
+            src, starts = (pk.heads, pk.hst) if pk.heads is not None else (pk.data, pk.st)
+            last = meter.last_index
+            m, chosen = kern.pcr_pairs(
+                pk.has_pcr,
+                pk.pid,
+                pk.disc,
+                pk.index,
+                src,
+                starts,
+                lo,
+                hi,
+                -1 if meter.pid is None else meter.pid,
+                last is not None,
+                0 if last is None else last,
+                meter.last_pcr,
+                *out,
+            )
+            if meter.pid is None and chosen >= 0:
+                meter.set_pid(chosen)
+            at, idx, pcr, steps, ticks = out
+            return PcrPairs(at[:m], idx[:m], pcr[:m], steps[: m + 1], ticks[: m + 1])
+        sel = np.flatnonzero(pk.has_pcr[lo:hi])
         if sel.size:
             sel += lo
             if meter.pid is None:

@@ -19,7 +19,6 @@ more than one second, are skipped.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,11 +49,11 @@ def delay_factor_ms(arrival_ns: np.ndarray, media_bytes: np.ndarray, rate_bps: f
 class PcrPairs:
     """PCRs of the PCR PID with their pair sums (``PcrRateMeter.pairs``); ``done`` are taken."""
 
-    at: list[int]  # the caller's positions of the PCR packets, ascending
+    at: np.ndarray  # int64, the caller's positions of the PCR packets, ascending
     index: np.ndarray  # int64, TS packet index in the stream
     pcr: np.ndarray  # int64, 27 MHz
-    cum_bytes: list[int]  # running sums of the TS packet steps of the valid pairs (0 first)
-    cum_ticks: list[int]  # running sums of their PCR deltas
+    cum_steps: np.ndarray  # int64, running sums of the TS packet steps of the valid pairs
+    cum_ticks: np.ndarray  # int64, running sums of their PCR deltas (both 0 first)
     done: int = 0
 
 
@@ -84,43 +83,18 @@ class PcrRateMeter:
         self.last_index = ts_index
         self.last_pcr = pcr
 
-    def add_many(self, ts_index: np.ndarray, pcr: np.ndarray, discontinuity: np.ndarray) -> None:
-        """``add`` for consecutive PCRs of the PCR PID at once (arrays in stream order)."""
-        if ts_index.shape[0] == 0:
-            return
-        idx = ts_index.astype(np.int64, copy=False)
-        pcr = pcr.astype(np.int64, copy=False)
-        prev_idx = np.empty_like(idx)
-        prev_pcr = np.empty_like(pcr)
-        prev_idx[1:] = idx[:-1]
-        prev_pcr[1:] = pcr[:-1]
-        has_prev = np.ones(idx.shape[0], dtype=bool)
-        if self.last_index is None:
-            has_prev[0] = False
-            prev_idx[0] = prev_pcr[0] = 0
-        else:
-            prev_idx[0] = self.last_index
-            prev_pcr[0] = self.last_pcr
-        delta = (pcr - prev_pcr) % PCR_MODULUS
-        step = idx - prev_idx
-        ok = has_prev & ~discontinuity & (delta > 0) & (delta <= MAX_PCR_GAP) & (step > 0)
-        if ok.any():
-            self.bytes += int(step[ok].sum()) * TS_PACKET_SIZE
-            self.ticks += int(delta[ok].sum())
-        self.last_index = int(idx[-1])
-        self.last_pcr = int(pcr[-1])
-
     def pairs(
         self, at: np.ndarray, ts_index: np.ndarray, pcr: np.ndarray, discontinuity: np.ndarray
     ) -> PcrPairs:
         """Consecutive PCRs of the PCR PID (stream order; ``at``: the caller's positions of
-        their packets, ascending), with what ``add_many`` would add for each precomputed, to
-        be taken in pieces by ``take``: ``add_many`` of a piece adds what ``take`` adds for
-        it, as long as nothing else changes the meter in between."""
+        their packets, ascending), with what ``add`` would add for each precomputed (in
+        arrays, at once), to be taken in pieces by ``take``: ``take`` of a piece changes the
+        meter as ``add`` of each of its PCRs in turn would, as long as nothing else changes
+        the meter in between."""
         m = ts_index.shape[0]
         idx = ts_index.astype(np.int64, copy=False)
         pcr = pcr.astype(np.int64, copy=False)
-        cum_bytes = np.zeros(m + 1, dtype=np.int64)
+        cum_steps = np.zeros(m + 1, dtype=np.int64)
         cum_ticks = np.zeros(m + 1, dtype=np.int64)
         if m:
             prev_idx = np.empty_like(idx)
@@ -137,19 +111,19 @@ class PcrRateMeter:
             delta = (pcr - prev_pcr) % PCR_MODULUS
             step = idx - prev_idx
             ok = has_prev & ~discontinuity & (delta > 0) & (delta <= MAX_PCR_GAP) & (step > 0)
-            np.cumsum(np.where(ok, step, 0), out=cum_bytes[1:])
+            np.cumsum(np.where(ok, step, 0), out=cum_steps[1:])
             np.cumsum(np.where(ok, delta, 0), out=cum_ticks[1:])
-        return PcrPairs(at.tolist(), idx, pcr, cum_bytes.tolist(), cum_ticks.tolist())
+        return PcrPairs(at.astype(np.int64, copy=False), idx, pcr, cum_steps, cum_ticks)
 
     def take(self, pairs: PcrPairs, upto: int) -> None:
         """The PCRs of ``pairs`` at positions before ``upto`` not taken yet."""
-        j = bisect_left(pairs.at, upto)
         i = pairs.done
-        if j <= i:
+        if i == pairs.at.shape[0] or pairs.at[i] >= upto:
             return
+        j = int(pairs.at.searchsorted(upto))
         pairs.done = j
-        self.bytes += (pairs.cum_bytes[j] - pairs.cum_bytes[i]) * TS_PACKET_SIZE
-        self.ticks += pairs.cum_ticks[j] - pairs.cum_ticks[i]
+        self.bytes += int(pairs.cum_steps[j] - pairs.cum_steps[i]) * TS_PACKET_SIZE
+        self.ticks += int(pairs.cum_ticks[j] - pairs.cum_ticks[i])
         self.last_index = int(pairs.index[j - 1])
         self.last_pcr = int(pairs.pcr[j - 1])
 

@@ -4,6 +4,7 @@ from iec62379.collectors.core.bitrate import BitRateType, RateClassifier
 from iec62379.collectors.core.buffer import PlayoutBuffer
 from iec62379.collectors.core.cc import ContinuityChecker
 from iec62379.collectors.core.mdi import PcrRateMeter, delay_factor_ms
+from iec62379.collectors.core.ts import PCR_MODULUS
 from iec62379.collectors.core.seq import SequenceTracker
 from iec62379.collectors.core.tsdf import TsdfMeter
 
@@ -92,6 +93,39 @@ def test_pcr_rate():
     assert p.take_interval() == pytest.approx(100 * 188 * 8 * 100)
     p.add(150, 27_000_000 // 100 + 10, True)  # discontinuity: no pair
     assert p.take_interval() is None and p.last_rate is not None
+
+
+def test_pcr_pairs_taken_in_pieces_equal_add():
+    """PcrRateMeter.pairs + take, in random pieces with intervals taken between them, change
+    the meter as add() of each PCR in turn: pairs across a discontinuity, with a delta of 0 or
+    over 1 s, or going back are skipped; the PCR wraps at 2^33 * 300."""
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        m = int(rng.integers(0, 60))
+        index = np.cumsum(rng.integers(0, 40, m)).astype(np.int64) + 7
+        step = rng.choice([0, 1, 270_000, 540_000, 26_999_999, 27_000_001, -5], m)
+        pcr = (np.cumsum(step) + PCR_MODULUS - 3_000_000) % PCR_MODULUS
+        disc = rng.random(m) < 0.1
+        at = np.sort(rng.choice(10_000, m, replace=False)).astype(np.int64)
+        a, b = PcrRateMeter(), PcrRateMeter()
+        if trial % 2:  # a meter with a PCR already
+            a.add(3, int(pcr[0]) if m else 0, False)
+            b.add(3, int(pcr[0]) if m else 0, False)
+        pairs = b.pairs(at, index, pcr, disc)
+        cuts = sorted(rng.integers(0, 10_001, 5).tolist()) + [10_001]
+        done = 0
+        for cut in cuts:
+            while done < m and at[done] < cut:
+                a.add(int(index[done]), int(pcr[done]), bool(disc[done]))
+                done += 1
+            b.take(pairs, cut)
+            assert (a.bytes, a.ticks, a.last_index, a.last_pcr) == (
+                b.bytes,
+                b.ticks,
+                b.last_index,
+                b.last_pcr,
+            )
+            assert a.take_interval() == b.take_interval()
 
 
 def test_rate_classifier():

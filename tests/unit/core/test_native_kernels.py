@@ -72,6 +72,76 @@ def test_ts_layout_as_numpy() -> None:
         BUILT.ts_layout(n_ts, base, None, HEAD_BYTES, n, total + 1, *big, None)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_pcr_pairs_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """StreamAnalyzer._pcr_pairs with the kernel gives what its numpy code gives: the PCR PID
+    chosen (or kept), the PCR packets of that PID among lo..hi, their PCRs read from the data
+    or from the copied heads, and the running sums of the pairs (discontinuities, wraps,
+    gaps over 1 s, a meter with or without a PCR before)."""
+    from iec62379.collectors.core.analyzer import _Packets
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    pid = rng.choice(np.array([0x100, 0x101, 0x1FFF], dtype=np.uint16), n)
+    has_pcr = rng.random(n) < 0.2
+    disc = rng.random(n) < 0.03
+    index = np.cumsum(rng.integers(1, 4, n)).astype(np.int64)
+    data = rng.integers(0, 256, n * 188, dtype=np.uint8)
+    st = np.arange(n, dtype=np.int64) * 188
+    pcr = (np.cumsum(rng.choice([0, 300, 270_000, 28_000_000], n)) + (1 << 33) * 300 - 10**6) % (
+        (1 << 33) * 300
+    )
+    for i in range(n):  # PCR fields in each packet (bytes 6..11)
+        base, ext = divmod(int(pcr[i]), 300)
+        data[st[i] + 6 : st[i] + 12] = np.frombuffer(
+            ((base << 15) | (0x3F << 9) | ext).to_bytes(6, "big"), dtype=np.uint8
+        )
+    heads = np.ascontiguousarray(data.reshape(n, 188)[:, :HEAD_BYTES]).ravel()
+    hst = np.arange(n, dtype=np.int64) * HEAD_BYTES
+    for copied in (False, True):
+        pk = _Packets(
+            data,
+            pid,
+            has_pcr,
+            np.zeros(n, dtype=bool),
+            np.zeros(n, dtype=np.uint8),
+            disc,
+            np.full(n, 4, dtype=np.int16),
+            st,
+            index,
+            heads if copied else None,
+            hst if copied else None,
+        )
+        for lo, hi in ((0, n), (17, 1000), (500, 500), (2999, 3000)):
+            for start_pid, last in ((None, None), (0x101, None), (0x100, (3, int(pcr[0])))):
+
+                def run(pk=pk, lo=lo, hi=hi, start_pid=start_pid, last=last):
+                    a = StreamAnalyzer()
+                    if start_pid is not None:
+                        a._pcr.set_pid(start_pid)
+                    if last is not None:
+                        a._pcr.add(*last, False)
+                    p = a._pcr_pairs(pk, lo, hi)
+                    cuts = [lo + (hi - lo) // 3, hi]
+                    seen = []
+                    for cut in cuts:
+                        a._pcr.take(p, cut)
+                        m = a._pcr
+                        seen.append((m.pid, m.bytes, m.ticks, m.last_index, m.last_pcr))
+                    return (
+                        p.at.tolist(),
+                        p.index.tolist(),
+                        p.pcr.tolist(),
+                        p.cum_steps.tolist(),
+                        p.cum_ticks.tolist(),
+                        seen,
+                    )
+
+                got, want = _both(monkeypatch, run)
+                assert got == want
+                assert want[2] == [int(pcr[i]) for i in want[0]]
+
+
 def _both(monkeypatch: pytest.MonkeyPatch, fn):
     """fn() with the kernels, then with numpy only."""
     monkeypatch.setattr(native, "kernels", BUILT)
