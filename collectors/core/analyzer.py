@@ -1161,7 +1161,9 @@ class StreamAnalyzer:
                 video = VideoStatus(
                     v.pid,
                     v.stream_type,
-                    v.video_coding,
+                    # what the elementary stream shows (MPEG-1 under stream_type 0x02), once
+                    # seen; else what the PMT declares
+                    fmt.coding if fmt is not None and fmt.coding is not None else v.video_coding,
                     fmt,
                     present(v.pid),
                     vrate,

@@ -81,6 +81,11 @@ class VideoFormat:
     frame_rate: Fraction | None  # frames per second (not fields)
     interlaced: bool
     display_aspect: Fraction | None  # display aspect ratio, e.g. Fraction(16, 9)
+    # The coding the elementary stream's own syntax shows, which may differ from the PMT's
+    # stream_type (MPEG-1 video is often sent under stream_type 0x02): MPEG1 for an ISO/IEC
+    # 11172-2 sequence header without sequence_extension, MPEG2 with one, H264, HEVC. None
+    # when the inspector does not say (a VideoFormat made by hand).
+    coding: VideoCoding | None = None
 
     @property
     def source_format(self) -> SourceFormat:

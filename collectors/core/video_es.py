@@ -9,7 +9,9 @@ parameter set and reads what it says of the picture:
   11172-2 2.4.2.3) and, for MPEG-2, the sequence extension that must follow it (13818-2
   6.2.2.3 and 6.3.5). A sequence header that is not followed by a sequence extension is
   MPEG-1 syntax (13818-2 6.1.1.1); its aspect code is then a pel aspect ratio (11172-2
-  2.4.3.2, Table 2-D.3) instead of a display aspect ratio (13818-2 Table 6-3).
+  2.4.3.2, Table 2-D.3) instead of a display aspect ratio (13818-2 Table 6-3). The result's
+  `coding` says which of the two the stream is, whatever stream_type the PMT declared
+  (ffmpeg, for one, sends MPEG-1 video under stream_type 0x01 or 0x02).
 - H.264: the first sequence parameter set, NAL unit type 7 (ITU-T H.264 7.3.2.1.1), with its
   VUI (Annex E, E.1.1) for the sample aspect ratio (Table E-1) and the timing information.
 - H.265: the first sequence parameter set of the base layer, NAL unit type 33 (ITU-T H.265
@@ -179,6 +181,7 @@ _MPEG_FRAME_RATES = {
 _MPEG2_DISPLAY_ASPECT = {2: Fraction(4, 3), 3: Fraction(16, 9), 4: Fraction(221, 100)}
 
 # 11172-2 2.4.3.2: pel aspect ratio (height / width of a pel); 0 forbidden, 15 reserved.
+# The values are the standard's (the same table as ffmpeg's ff_mpeg1_aspect).
 _MPEG1_PEL_ASPECT = {
     1: Fraction(1),
     2: Fraction("0.6735"),
@@ -195,6 +198,22 @@ _MPEG1_PEL_ASPECT = {
     13: Fraction("1.1575"),
     14: Fraction("1.2015"),
 }
+
+# The codes 11172-2 2.4.3.2 labels with the picture they were chosen for: 3 "16:9, 625 line",
+# 6 "16:9, 525 line", 8 "CCIR601, 625 line", 12 "CCIR601, 525 line" (both 4:3). Their pel
+# ratios suit the ITU-R BT.601 active line (702-704 samples), so the display aspect computed
+# over the whole coded width comes out up to 2.7 % away from the label (720x576 with code 8:
+# 1.365; 720x480 with code 12: 1.370), too far for the 1 % of `aspect_ratio_of`. Our choice:
+# for these codes, a computed display aspect within 3 % of the label is reported as the label
+# itself, since that is the picture the encoder meant (4:3 and 16:9 are 33 % apart, so 3 %
+# cannot confuse them); other codes, and pictures farther off, keep the computed value.
+_MPEG1_LABELLED_ASPECT = {
+    3: Fraction(16, 9),
+    6: Fraction(16, 9),
+    8: Fraction(4, 3),
+    12: Fraction(4, 3),
+}
+_MPEG1_LABEL_TOLERANCE = 0.03
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,7 +246,13 @@ class Mpeg2SequenceHeader:
                 return Fraction(self.width, self.height)
             return _MPEG2_DISPLAY_ASPECT.get(code)
         pel = _MPEG1_PEL_ASPECT.get(code)
-        return None if pel is None else Fraction(self.width, self.height) / pel
+        if pel is None:
+            return None
+        dar = Fraction(self.width, self.height) / pel
+        label = _MPEG1_LABELLED_ASPECT.get(code)
+        if label is not None and abs(float(dar / label) - 1.0) <= _MPEG1_LABEL_TOLERANCE:
+            return label
+        return dar
 
     def video_format(self) -> VideoFormat:
         return VideoFormat(
@@ -236,6 +261,7 @@ class Mpeg2SequenceHeader:
             frame_rate=self.frame_rate,
             interlaced=not self.progressive_sequence,
             display_aspect=self.display_aspect,
+            coding=VideoCoding.MPEG2 if self.mpeg2 else VideoCoding.MPEG1,
         )
 
 
@@ -470,6 +496,7 @@ class H264Sps:
             frame_rate=self.frame_rate,
             interlaced=not self.frame_mbs_only,
             display_aspect=self.display_aspect,
+            coding=VideoCoding.H264,
         )
 
 
@@ -687,6 +714,7 @@ class HevcSps:
             frame_rate=self.frame_rate,
             interlaced=self.interlaced,
             display_aspect=self.display_aspect,
+            coding=VideoCoding.HEVC,
         )
 
 

@@ -10,6 +10,7 @@ the small bit writer below, so every value they carry is known.
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,6 +30,7 @@ from iec62379.collectors.core.video_es import (
     parse_mpeg2_sequence_header,
 )
 
+MEDIA = Path(__file__).resolve().parents[2] / "fixtures" / "media"
 SC = b"\x00\x00\x00\x01"
 AUD = SC + bytes.fromhex("09f0")  # H.264 access unit delimiter, as x264 sends it
 
@@ -353,14 +355,14 @@ def test_mpeg2_576i_fixture() -> None:
     assert hdr.profile_and_level_indication == 0x48  # Main profile, Main level
     assert hdr.bit_rate == 1_000_000 and hdr.chroma_format == 1
     fmt = inspect_video_es(VideoCoding.MPEG2, b"\x00\x00\x01\xe0junk" + MPEG2_576I)
-    assert fmt == VideoFormat(720, 576, Fraction(25), True, Fraction(16, 9))
+    assert fmt == VideoFormat(720, 576, Fraction(25), True, Fraction(16, 9), VideoCoding.MPEG2)
     assert fmt.source_format is SourceFormat.SD_576I25
     assert fmt.aspect_ratio is AspectRatio.R16_9
 
 
 def test_mpeg2_cif_fixture_is_progressive_4_3() -> None:
     fmt = inspect_video_es(VideoCoding.MPEG2, MPEG2_CIF)
-    assert fmt == VideoFormat(352, 288, Fraction(25), False, Fraction(4, 3))
+    assert fmt == VideoFormat(352, 288, Fraction(25), False, Fraction(4, 3), VideoCoding.MPEG2)
     assert fmt.aspect_ratio is AspectRatio.R4_3
 
 
@@ -373,17 +375,136 @@ def test_mpeg1_fixture_uses_pel_aspect_and_no_extension() -> None:
     # The same answer whether the PMT said MPEG-1 or MPEG-2 video.
     for coding in (VideoCoding.MPEG1, VideoCoding.MPEG2):
         assert inspect_video_es(coding, MPEG1_CIF) == VideoFormat(
-            352, 288, Fraction(25), False, Fraction(11, 9)
+            352, 288, Fraction(25), False, Fraction(11, 9), VideoCoding.MPEG1
         )
 
 
 def test_mpeg1_pel_aspect_16_9_625() -> None:
-    # 11172-2 code 3 (0.7031, 16:9 625-line): 720 / (576 * 0.7031) is 16:9 within 1 %.
+    # 11172-2 code 3 (0.7031, 16:9 625-line): 720 / (576 * 0.7031) is 16:9 within 0.01 %,
+    # and a labelled code reports its label.
     fmt = inspect_video_es(
         VideoCoding.MPEG1, mpeg2_headers(width=720, height=576, aspect=3, extension=False)
     )
     assert fmt is not None and fmt.aspect_ratio is AspectRatio.R16_9
-    assert fmt.display_aspect == Fraction(720) / (Fraction(576) * Fraction("0.7031"))
+    assert fmt.display_aspect == Fraction(16, 9)
+    assert fmt.coding is VideoCoding.MPEG1
+
+
+def _ts_video_es(path: Path, limit: int = 65536) -> bytes:
+    """The PES payloads of the first video PID (stream_id 0xE0-0xEF) of a TS file, joined."""
+    data = path.read_bytes()
+    video_pid: int | None = None
+    out = bytearray()
+    for i in range(0, len(data) - 187, 188):
+        pkt = data[i : i + 188]
+        pid = (pkt[1] & 0x1F) << 8 | pkt[2]
+        afc = pkt[3] >> 4 & 3
+        if not afc & 1 or (video_pid is not None and pid != video_pid):
+            continue
+        body = pkt[5 + pkt[4] :] if afc == 3 else pkt[4:]
+        if pkt[1] & 0x40:  # payload_unit_start_indicator: a PES header (13818-1 2.4.3.6)
+            if body[:3] != b"\x00\x00\x01" or not 0xE0 <= body[3] <= 0xEF:
+                continue
+            video_pid = pid
+            body = body[9 + body[8] :]
+        if video_pid is not None:
+            out += body
+            if len(out) >= limit:
+                break
+    return bytes(out)
+
+
+@pytest.mark.parametrize(
+    ("name", "coding"),
+    [
+        # ffmpeg's muxer declares mpeg1video as stream_type 0x02 (see make_media.py).
+        ("mpeg1_mp2.ts", VideoCoding.MPEG1),
+        ("mpeg2_ac3.ts", VideoCoding.MPEG2),
+        ("mpeg2_eac3_s302m.ts", VideoCoding.MPEG2),
+    ],
+)
+def test_mpeg_fixture_files_report_the_coding_of_their_syntax(
+    name: str, coding: VideoCoding
+) -> None:
+    es = _ts_video_es(MEDIA / name)
+    # The PMT of all three says stream_type 0x02 (videoMpeg2); the ES says what it is.
+    fmt = inspect_video_es(VideoCoding.MPEG2, es)
+    assert fmt is not None and fmt.coding is coding
+    assert inspect_video_es(VideoCoding.MPEG1, es) == fmt
+
+
+def test_mpeg1_fixture_file_size_rate_scan_aspect() -> None:
+    fmt = inspect_video_es(VideoCoding.MPEG2, _ts_video_es(MEDIA / "mpeg1_mp2.ts"))
+    # ffprobe: mpeg1video 352x288, 25 fps, progressive, SAR 1:1 DAR 11:9.
+    assert fmt == VideoFormat(352, 288, Fraction(25), False, Fraction(11, 9), VideoCoding.MPEG1)
+
+
+def test_mpeg1_other_extension_after_the_header_is_still_mpeg1() -> None:
+    # 13818-2 6.2.2.1: an MPEG-2 sequence header is followed at once by a sequence_extension
+    # (extension_start_code_identifier 1). Any other extension there (here "2", sequence
+    # display) is 11172-2 extension_data, so the stream is MPEG-1.
+    head = mpeg2_headers(width=352, height=240, aspect=12, rate_code=4, extension=False)
+    seq = head[: head.index(b"\x00\x00\x01\xb8")]
+    data = seq + b"\x00\x00\x01\xb5\x23\x05\x05\x05" + b"\x00\x00\x01\xb8\x00\x08\x00\x40"
+    fmt = inspect_video_es(VideoCoding.MPEG2, data)
+    assert fmt is not None and fmt.coding is VideoCoding.MPEG1
+    assert fmt == VideoFormat(352, 240, Fraction(30000, 1001), False, Fraction(4, 3), fmt.coding)
+    # With identifier 1 it is the MPEG-2 sequence extension.
+    fmt2 = inspect_video_es(VideoCoding.MPEG1, mpeg2_headers(width=352, height=240, aspect=2))
+    assert fmt2 is not None and fmt2.coding is VideoCoding.MPEG2
+
+
+def test_mpeg1_header_then_end_of_data_is_not_yet_known() -> None:
+    # Until the start code after the header is there, MPEG-1 and MPEG-2 cannot be told apart.
+    head = mpeg2_headers(width=352, height=288, aspect=1, extension=False)
+    seq = head[: head.index(b"\x00\x00\x01\xb8")]
+    for tail in (b"", b"\x00\x00", b"\x00\x00\x01", b"\x00\x00\x01\xb5"):
+        assert inspect_video_es(VideoCoding.MPEG2, seq + tail) is None, tail
+
+
+@pytest.mark.parametrize(
+    ("code", "width", "height", "dar", "aspect"),
+    [
+        # Square pels: the frame's own shape.
+        (1, 352, 288, Fraction(11, 9), AspectRatio.OTHER),
+        (1, 320, 240, Fraction(4, 3), AspectRatio.R4_3),
+        (1, 640, 360, Fraction(16, 9), AspectRatio.R16_9),
+        # Labelled codes (11172-2 2.4.3.2) within 3 % of their label report the label.
+        (3, 720, 576, Fraction(16, 9), AspectRatio.R16_9),  # "16:9, 625 line"
+        (3, 704, 576, Fraction(16, 9), AspectRatio.R16_9),  # 1.738 computed
+        (6, 720, 480, Fraction(16, 9), AspectRatio.R16_9),  # "16:9, 525 line", 1.778
+        (8, 720, 576, Fraction(4, 3), AspectRatio.R4_3),  # "CCIR601, 625 line", 1.365
+        (8, 704, 576, Fraction(4, 3), AspectRatio.R4_3),  # 1.335
+        (8, 352, 288, Fraction(4, 3), AspectRatio.R4_3),
+        (12, 720, 480, Fraction(4, 3), AspectRatio.R4_3),  # "CCIR601, 525 line", 1.370
+        (12, 352, 240, Fraction(4, 3), AspectRatio.R4_3),
+        # Labelled code, but a frame far from the label: the computed value.
+        (8, 480, 576, Fraction(480, 576) / Fraction("0.9157"), AspectRatio.OTHER),
+        # Unlabelled codes: always the computed value W / (H * pel).
+        (2, 720, 576, Fraction(720, 576) / Fraction("0.6735"), AspectRatio.OTHER),
+        (9, 640, 480, Fraction(640, 480) / Fraction("0.9815"), AspectRatio.OTHER),
+        (14, 720, 480, Fraction(720, 480) / Fraction("1.2015"), AspectRatio.OTHER),
+    ],
+)
+def test_mpeg1_pel_aspect_codes(
+    code: int, width: int, height: int, dar: Fraction, aspect: AspectRatio
+) -> None:
+    data = mpeg2_headers(width=width, height=height, aspect=code, rate_code=3, extension=False)
+    fmt = inspect_video_es(VideoCoding.MPEG2, data)
+    assert fmt is not None
+    assert fmt.coding is VideoCoding.MPEG1
+    assert (fmt.width, fmt.height, fmt.frame_rate) == (width, height, Fraction(25))
+    assert not fmt.interlaced  # MPEG-1 is always progressive
+    assert fmt.display_aspect == dar
+    assert fmt.aspect_ratio is aspect
+
+
+def test_mpeg2_aspect_codes_are_display_aspect_not_pel_aspect() -> None:
+    # The same code 3 means DAR 16:9 in 13818-2 Table 6-3 for any frame size, and the
+    # sequence extension's progressive_sequence 0 keeps MPEG-2 interlaced.
+    fmt = inspect_video_es(VideoCoding.MPEG2, mpeg2_headers(width=480, height=576, aspect=3))
+    assert fmt is not None and fmt.coding is VideoCoding.MPEG2
+    assert fmt.display_aspect == Fraction(16, 9) and fmt.interlaced
 
 
 def test_mpeg2_with_matrices_size_and_rate_extensions() -> None:
@@ -461,7 +582,7 @@ def test_h264_720p50_fixture() -> None:
     assert (sps.num_units_in_tick, sps.time_scale) == (1, 100)
     assert sps.frame_rate == 50 and sps.sar == 1
     fmt = inspect_video_es(VideoCoding.H264, AUD + SC + H264_720P50 + SC + b"\x68\xeb")
-    assert fmt == VideoFormat(1280, 720, Fraction(50), False, Fraction(16, 9))
+    assert fmt == VideoFormat(1280, 720, Fraction(50), False, Fraction(16, 9), VideoCoding.H264)
     assert fmt.source_format is SourceFormat.HD_720P50
 
 
@@ -473,7 +594,7 @@ def test_h264_1080i25_fixture_cropping_and_mbaff() -> None:
     assert not sps.frame_mbs_only and sps.mb_adaptive_frame_field
     assert (sps.num_units_in_tick, sps.time_scale) == (1, 50)
     fmt = sps.video_format()
-    assert fmt == VideoFormat(1920, 1080, Fraction(25), True, Fraction(16, 9))
+    assert fmt == VideoFormat(1920, 1080, Fraction(25), True, Fraction(16, 9), VideoCoding.H264)
     assert fmt.source_format is SourceFormat.HD_1080I25
 
 
@@ -491,12 +612,16 @@ def test_h264_high_444() -> None:
     sps = parse_h264_sps(H264_444)
     assert sps.profile_idc == 244 and sps.chroma_format_idc == 3
     assert not sps.separate_colour_plane
-    assert sps.video_format() == VideoFormat(352, 288, Fraction(25), False, Fraction(11, 9))
+    assert sps.video_format() == VideoFormat(
+        352, 288, Fraction(25), False, Fraction(11, 9), VideoCoding.H264
+    )
 
 
 def test_h264_480i_2997() -> None:
     fmt = parse_h264_sps(H264_480I2997).video_format()
-    assert fmt == VideoFormat(720, 480, Fraction(30000, 1001), True, Fraction(3, 2))
+    assert fmt == VideoFormat(
+        720, 480, Fraction(30000, 1001), True, Fraction(3, 2), VideoCoding.H264
+    )
     assert fmt.source_format is SourceFormat.SD_480I2997
 
 
@@ -525,7 +650,7 @@ def test_h264_hand_made_extended_sar_poc1_scaling() -> None:
     assert sps.sar == Fraction(64, 45)
     # DAR = 64/45 * 720/576 = 16/9
     assert sps.video_format() == VideoFormat(
-        720, 576, Fraction(30000, 1001), False, Fraction(16, 9)
+        720, 576, Fraction(30000, 1001), False, Fraction(16, 9), VideoCoding.H264
     )
 
 
@@ -546,7 +671,7 @@ def test_h264_hand_made_444_separate_planes_cropping() -> None:
 
 def test_h264_hand_made_no_vui() -> None:
     fmt = parse_h264_sps(h264_sps(vui=False)).video_format()
-    assert fmt == VideoFormat(1920, 1088, None, False, None)
+    assert fmt == VideoFormat(1920, 1088, None, False, None, VideoCoding.H264)
     assert fmt.source_format is SourceFormat.UNSPECIFIED
 
 
@@ -629,7 +754,7 @@ def test_hevc_540p25_fixture() -> None:
     assert (sps.width, sps.height) == (960, 540)
     assert (sps.num_units_in_tick, sps.time_scale) == (1, 25)
     fmt = inspect_video_es(VideoCoding.HEVC, annexb(b"\x46\x01\x50", HEVC_540P25, b"\x44\x01"))
-    assert fmt == VideoFormat(960, 540, Fraction(25), False, Fraction(16, 9))
+    assert fmt == VideoFormat(960, 540, Fraction(25), False, Fraction(16, 9), VideoCoding.HEVC)
     assert fmt.source_format is SourceFormat.OTHER
 
 
@@ -641,7 +766,7 @@ def test_hevc_field_pictures() -> None:
     fmt = sps.video_format()
     # 288-line fields make 576-line frames; 25 fields/s make 12.5 frames/s. The SAR is the
     # field samples': DAR = 64/33 * 352/288 = 64/27 (ffprobe, which shows fields, agrees).
-    assert fmt == VideoFormat(352, 576, Fraction(25, 2), True, Fraction(64, 27))
+    assert fmt == VideoFormat(352, 576, Fraction(25, 2), True, Fraction(64, 27), VideoCoding.HEVC)
 
 
 def test_hevc_rext_422() -> None:
@@ -650,7 +775,9 @@ def test_hevc_rext_422() -> None:
     assert (sps.bit_depth_luma, sps.bit_depth_chroma) == (10, 10)
     assert (sps.coded_width, sps.coded_height) == (352, 208)
     assert (sps.width, sps.height) == (350, 200)
-    assert sps.video_format() == VideoFormat(350, 200, Fraction(25), False, Fraction(50, 9))
+    assert sps.video_format() == VideoFormat(
+        350, 200, Fraction(25), False, Fraction(50, 9), VideoCoding.HEVC
+    )
 
 
 def test_hevc_hand_made_everything_before_the_vui() -> None:
@@ -674,7 +801,7 @@ def test_hevc_hand_made_everything_before_the_vui() -> None:
     assert sps.sar == Fraction(4, 3) and not sps.field_seq
     # 1440 x 4/3 = 1920 wide for 1080 lines; 60000/1001 pictures/s.
     assert sps.video_format() == VideoFormat(
-        1440, 1080, Fraction(60000, 1001), False, Fraction(16, 9)
+        1440, 1080, Fraction(60000, 1001), False, Fraction(16, 9), VideoCoding.HEVC
     )
 
 
@@ -688,7 +815,9 @@ def test_hevc_inter_rps_count_is_checked_by_what_follows() -> None:
 def test_hevc_interlaced_source_frames() -> None:
     # Frames made of two fields, no field_seq_flag: interlaced, frame size and rate as coded.
     sps = parse_hevc_sps(hevc_sps(progressive=0, interlaced=1, timing=(1, 25)))
-    assert sps.video_format() == VideoFormat(1920, 1080, Fraction(25), True, Fraction(16, 9))
+    assert sps.video_format() == VideoFormat(
+        1920, 1080, Fraction(25), True, Fraction(16, 9), VideoCoding.HEVC
+    )
     # Both source flags 1 (unknown): taken as progressive.
     assert not parse_hevc_sps(hevc_sps(progressive=1, interlaced=1)).interlaced
 
@@ -699,7 +828,7 @@ def test_hevc_field_seq_hand_made_1080i() -> None:
     )
     # 1920x540 fields with SAR 1:2 (samples twice as tall as wide): 16:9, 1080i25.
     fmt = sps.video_format()
-    assert fmt == VideoFormat(1920, 1080, Fraction(25), True, Fraction(16, 9))
+    assert fmt == VideoFormat(1920, 1080, Fraction(25), True, Fraction(16, 9), VideoCoding.HEVC)
     assert fmt.source_format is SourceFormat.HD_1080I25
 
 
