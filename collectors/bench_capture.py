@@ -261,7 +261,7 @@ def capture_name(spec: CaptureSpec) -> str:
         {
             "spec": _spec_dict(spec),
             "files": [(str(f), f.stat().st_size, int(f.stat().st_mtime)) for f in files],
-            "format": 2,
+            "format": 3,  # 3: looped passes continue the continuity counters
         },
         sort_keys=True,
     )

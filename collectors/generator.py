@@ -20,6 +20,22 @@ without discontinuities the RTP timestamp equals the interpolated PCR at 90 kHz 
 
 Impairments (loss, Gilbert-Elliott burst loss, duplication, reordering, jitter) act on datagrams
 after RTP numbering, so a lost datagram leaves a gap in the sequence numbers as on a network.
+
+Looping: every further pass through the file is sent at ``duration_ns`` after the previous one,
+RTP sequence numbers and timestamps continue, and so do the continuity counters (ISO/IEC
+13818-1 2.4.3.3): without that, each PID's continuity_counter would jump back to the file's
+first value at every seam and a receiver would count one CC error (and MLR) per PID per loop
+although nothing was lost. Pass k >= 1 adds ``k * step[pid]`` (mod 16) to the counter of every
+packet of the PID, where ``step[pid] = last + 1 - first`` (mod 16) with ``first`` and ``last``
+the counters of the first and last packets *with payload* (adaptation_field_control 01 or 11)
+of the PID in the file: the first payload packet of pass k then follows the last payload packet
+of pass k - 1 by one, as the counter only increments on packets with payload. Packets without
+payload (adaptation_field_control 10) do not take part in choosing the step, whether they come
+first, last or in between, but get the same shift, so they keep their relation to the payload
+packets around them within a pass; a PID that never carries a payload, and the null PID 0x1FFF
+(not checked), are left as they are. A seam that the file itself makes discontinuous is made
+continuous, which is the intent; discontinuities inside the file are kept. Pass 0 is the file
+byte for byte. PCR values are not rewritten: the PCR PID's time base jumps back at each seam.
 """
 
 from __future__ import annotations
@@ -279,6 +295,44 @@ def ts_packets(data: bytes) -> np.ndarray:
 
 def _pids(packets: np.ndarray) -> np.ndarray:
     return ((packets[:, 1].astype(np.int32) & 0x1F) << 8) | packets[:, 2].astype(np.int32)
+
+
+def continuity_steps(packets: np.ndarray) -> np.ndarray:
+    """Per TS packet, the continuity_counter shift (0..15) that each further loop adds.
+
+    uint8 array, one value per packet: ``(last + 1 - first) % 16`` of the packet's PID, with
+    ``first`` / ``last`` the counters of the PID's first / last packets with a payload; 0 for
+    the null PID and for PIDs without any payload packet (see the module docstring).
+    """
+    pids = _pids(packets)
+    cc = (packets[:, 3] & 0x0F).astype(np.int16)
+    has_payload = (packets[:, 3] & 0x10) != 0  # adaptation_field_control 01 or 11
+    sel = np.flatnonzero(has_payload & (pids != NULL_PID))
+    step_of_pid = np.zeros(NULL_PID + 1, dtype=np.uint8)
+    if sel.size:
+        p = pids[sel]
+        uniq, first = np.unique(p, return_index=True)
+        _, from_end = np.unique(p[::-1], return_index=True)  # same sorted PIDs
+        last = p.size - 1 - from_end
+        step_of_pid[uniq] = (cc[sel[last]] + 1 - cc[sel[first]]) & 0x0F
+    return step_of_pid[pids]
+
+
+def loop_packets(data: bytes, loop: int, steps: np.ndarray | None = None) -> bytes:
+    """The bytes of pass ``loop`` (0-based) of a looped TS file: continuity counters shifted so
+    that every PID continues from the previous pass (module docstring). Pass 0, and any pass
+    whose shifts are all 0 mod 16, is ``data`` itself. ``steps`` is ``continuity_steps`` of
+    the file's packets, when already computed."""
+    packets = ts_packets(data)
+    if steps is None:
+        steps = continuity_steps(packets)
+    shift = (steps.astype(np.int64) * loop) & 0x0F
+    if loop == 0 or not shift.any():
+        return data
+    out = packets.copy()
+    head = out[:, 3]
+    out[:, 3] = (head & 0xF0) | ((head + shift.astype(np.uint8)) & 0x0F)
+    return out.tobytes()
 
 
 def _pcr_mask(packets: np.ndarray) -> np.ndarray:
@@ -541,6 +595,8 @@ class Plan:
         self.initial_seq = seq if self.config.initial_seq is None else self.config.initial_seq
         self.ssrc = ssrc if self.config.ssrc is None else self.config.ssrc
         self._impair_seed = rng.getrandbits(64)
+        # Continuity counter shift per packet and loop (computed once; loops >= 1 use it).
+        self._cc_steps = continuity_steps(ts_packets(data))
         if self.schedule.pcr_pid is None:
             self.rtp_origin = rng.getrandbits(32)
         else:
@@ -570,8 +626,9 @@ class Plan:
         number = 0
         while cfg.loops is None or loop < cfg.loops:
             base_ns = loop * self.schedule.duration_ns
+            data = loop_packets(self.data, loop, self._cc_steps)
             for start, t in zip(starts, first_times, strict=True):
-                chunk = self.data[start * TS_PACKET_SIZE : (start + k) * TS_PACKET_SIZE]
+                chunk = data[start * TS_PACKET_SIZE : (start + k) * TS_PACKET_SIZE]
                 departure = base_ns + t
                 if cfg.rtp:
                     seq = (self.initial_seq + number) & 0xFFFF

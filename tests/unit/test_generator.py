@@ -5,8 +5,11 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 from iec62379.collectors import generator as g
+from iec62379.collectors.core.analyzer import StreamAnalyzer
+from iec62379.collectors.core.cc import ContinuityChecker
 from iec62379.collectors.sources.sender import send_paced
 
 MEDIA = Path(__file__).resolve().parents[1] / "fixtures" / "media"
@@ -282,6 +285,131 @@ def test_seed_fixes_sequence_and_ssrc() -> None:
     a, b, c = (g.Plan(data, g.PlanConfig(seed=s)) for s in (9, 9, 10))
     assert (a.initial_seq, a.ssrc) == (b.initial_seq, b.ssrc)
     assert (a.initial_seq, a.ssrc) != (c.initial_seq, c.ssrc)
+
+
+# ---------------------------------------------------------------------------------------------
+# continuity counters across loops
+
+
+def af_only(pid: int, cc: int) -> bytes:
+    """A packet with an adaptation field and no payload (adaptation_field_control 10)."""
+    return bytes((0x47, (pid >> 8) & 0x1F, pid & 0xFF, 0x20 | cc)) + bytes((183, 0)) + b"\xff" * 182
+
+
+def multi_pid_stream() -> bytes:
+    """A few PIDs whose counters do not continue from the last packet to the first.
+
+    0x100: PCR PID, PCR-only packets (no payload) at the ends, payload packets CC 1..12;
+    0x101: payload CC 5..11 (step 7); 0x102: starts and ends with packets without payload;
+    0x103: never a payload (CC 9 throughout); 0x104: CC 0..15, a seam that already continues;
+    0x105: ends with a legal duplicate (3, 4, 4); 0x1FFF: null packets, CC 0.
+    """
+    out = [ts_packet(0x100, pcr=0, cc=0)]
+    per: dict[int, list[bytes]] = {
+        0x101: [ts_packet(0x101, cc=5 + i) for i in range(7)],
+        0x102: [
+            af_only(0x102, 2),
+            *(ts_packet(0x102, cc=3 + i) for i in range(4)),
+            af_only(0x102, 6),
+        ],
+        0x103: [af_only(0x103, 9) for _ in range(3)],
+        0x104: [ts_packet(0x104, cc=i) for i in range(16)],
+        0x105: [ts_packet(0x105, cc=c) for c in (3, 4, 4)],
+        0x1FFF: [ts_packet(0x1FFF, cc=0) for _ in range(4)],
+    }
+    video = [ts_packet(0x100, cc=1 + i) for i in range(12)]
+    while any(per.values()) or video:  # interleave the PIDs
+        for pid in list(per):
+            if per[pid]:
+                out.append(per[pid].pop(0))
+        if video:
+            out.append(video.pop(0))
+    out.append(ts_packet(0x100, pcr=len(out) * TICKS_PER_MS, cc=12))
+    return b"".join(out)
+
+
+def cc_errors(payloads: list[bytes], header: int = 12) -> dict[int, int]:
+    """CC errors per PID of the TS packets of the datagrams, checked in order."""
+    ts = np.frombuffer(b"".join(p[header:] for p in payloads), dtype=np.uint8).reshape(-1, 188)
+    pid = (((ts[:, 1] & 0x1F).astype(np.uint16) << 8) | ts[:, 2]).astype(np.uint16)
+    afc = (ts[:, 3] >> 4) & 3
+    disc = ((afc & 2) != 0) & (ts[:, 4] > 0) & ((ts[:, 5] & 0x80) != 0)
+    result = ContinuityChecker().process(pid, ts[:, 3] & 0x0F, (afc & 1) != 0, disc)
+    return result.per_pid
+
+
+def test_continuity_steps_per_pid() -> None:
+    packets = g.ts_packets(multi_pid_stream())
+    steps = g.continuity_steps(packets)
+    pids = (packets[:, 1].astype(int) & 0x1F) << 8 | packets[:, 2]
+    by_pid = {int(p): set(steps[pids == p].tolist()) for p in np.unique(pids)}
+    assert by_pid == {
+        0x100: {(12 + 1 - 1) % 16},  # payload packets only: 1 .. 12
+        0x101: {(11 + 1 - 5) % 16},
+        0x102: {(6 + 1 - 3) % 16},  # first / last payload 3 / 6, not the AF-only 2 / 6
+        0x103: {0},  # no payload: never checked, left alone
+        0x104: {0},  # 15 -> 0 already continues
+        0x105: {(4 + 1 - 3) % 16},
+        0x1FFF: {0},
+    }
+
+
+def test_looping_keeps_continuity_counters_continuous() -> None:
+    data = multi_pid_stream()
+    out, _ = g.plan(data, g.PlanConfig(loops=3, seed=3))
+    payloads = [d.payload for d in out]
+    assert cc_errors(payloads) == {}
+    # The file alone, sent three times as it is, has one error per seam on four PIDs.
+    raw = [b"\0" * 12 + data] * 3
+    assert cc_errors(raw) == {0x100: 2, 0x101: 2, 0x102: 2, 0x105: 2}
+    # Loop 0 is the file byte for byte; the other loops only differ in the CC nibble.
+    per_loop = len(out) // 3
+    loops = [
+        b"".join(p[12:] for p in payloads[i * per_loop : (i + 1) * per_loop]) for i in range(3)
+    ]
+    assert loops[0] == data
+    for k in (1, 2):
+        a = np.frombuffer(loops[k], dtype=np.uint8).reshape(-1, 188)
+        b = g.ts_packets(data)
+        assert np.array_equal(np.delete(a, 3, axis=1), np.delete(b, 3, axis=1))
+        assert np.array_equal(a[:, 3] & 0xF0, b[:, 3] & 0xF0)
+        assert np.array_equal(a[:, 3] & 0x0F, (b[:, 3] + k * g.continuity_steps(b)) & 0x0F)
+
+
+def test_loop_packets_of_loop_zero_and_of_a_whole_cycle_is_the_file() -> None:
+    data = multi_pid_stream()
+    assert g.loop_packets(data, 0) is data
+    assert g.loop_packets(data, 16) is data  # every shift is a multiple of 16
+    assert g.loop_packets(data, 1) != data
+
+
+def test_looping_plain_udp_and_odd_datagram_sizes() -> None:
+    data = multi_pid_stream()
+    out, _ = g.plan(data, g.PlanConfig(rtp=False, loops=5, ts_per_packet=3))
+    assert cc_errors([d.payload for d in out], header=0) == {}
+
+
+@pytest.mark.parametrize("name", ["h264i_mp2_ac3.ts", "mpeg2_eac3_s302m.ts"])
+def test_looped_fixture_has_no_cc_error_in_the_analyzer(name: str) -> None:
+    data = (MEDIA / name).read_bytes()
+    analyzer = StreamAnalyzer()
+    for dg in g.Plan(data, g.PlanConfig(loops=3, seed=5)):
+        analyzer.feed(dg.payload, 1_000 * 1_000_000_000 + dg.departure_ns)
+    totals = analyzer.totals()
+    assert totals.cc_errors == 0
+
+
+def test_loss_still_shows_as_cc_errors_when_looping() -> None:
+    data = big_stream(700)  # one PID, counters continuous within the file
+    clean, _ = g.plan(data, g.PlanConfig(loops=3, seed=2, ts_per_packet=1))
+    assert cc_errors([d.payload for d in clean]) == {}
+    imp = g.Impairments(loss_pct=5)
+    out, stats = g.plan(data, g.PlanConfig(loops=3, seed=2, ts_per_packet=1, impairments=imp))
+    assert stats.total_lost > 0
+    # One TS packet per datagram: every lost payload packet is one CC error (or none, for the
+    # two PCR-only packets of each loop, or when losses add up to 16 in a row).
+    errors = sum(cc_errors([d.payload for d in out]).values())
+    assert 0.8 * stats.total_lost <= errors <= stats.total_lost
 
 
 # ---------------------------------------------------------------------------------------------
