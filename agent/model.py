@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
 
+from iec62379.agent.rounding import temperature_trend
 from iec62379.collectors.core.formats import AspectRatio, AudioFormat, SourceFormat, VideoCoding
 from iec62379.collectors.temperature import TemperatureStatus
 
@@ -284,10 +285,9 @@ class Temperature:
 
     @property
     def trend(self) -> int:
-        """temperatureTrend: whole degrees, 0 for readings below 0 (Gauge32) or unreadable."""
-        if self.celsius is None:
-            return 0
-        return min(U32_MAX, max(0, int(round(self.celsius))))
+        """temperatureTrend: whole degrees (halves away from zero, see agent.rounding), 0 for
+        readings below 0 (Gauge32) or unreadable."""
+        return temperature_trend(self.celsius)
 
     @property
     def index(self) -> tuple[int, ...]:

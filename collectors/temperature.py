@@ -35,8 +35,11 @@ from below low_warning to near high_warning is not mistaken for a held high alar
 
 Trend (column 4, TemperatureTrend, a Gauge32)
 ---------------------------------------------
-The reading in whole degrees Celsius, rounded to the nearest degree (halves upwards); a reading
-below 0 °C is reported as 0 (a Gauge32 cannot be negative); no reading gives 0.
+The reading in whole degrees Celsius, rounded to the nearest degree, halves away from zero (the
+digest does not say how halves round; this is the conventional rounding of a displayed value);
+a reading below 0 °C is reported as 0 (a Gauge32 cannot be negative); no reading gives 0. The
+agent's model rounds ``Temperature.celsius`` with the same function,
+``iec62379.agent.rounding.temperature_trend``, so the two can never disagree.
 """
 
 from __future__ import annotations
@@ -44,10 +47,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from fractions import Fraction
 
+from iec62379.agent.rounding import temperature_trend
 from iec62379.collectors.sources.thermal import SensorThresholds, TemperatureReading
-
-GAUGE32_MAX = 4294967295
 
 
 class TemperatureStatus(IntEnum):
@@ -155,10 +158,9 @@ def whole_degrees(milli: int) -> int:
 
 
 def trend_value(value_mc: int | None) -> int:
-    """TemperatureTrend: whole degrees, 0 for readings below 0 °C or no reading."""
-    if value_mc is None:
-        return 0
-    return min(max(whole_degrees(value_mc), 0), GAUGE32_MAX)
+    """TemperatureTrend of a reading in milli-degrees: whole degrees (halves away from zero),
+    0 for readings below 0 °C or no reading (``agent.rounding.temperature_trend``, exactly)."""
+    return temperature_trend(None if value_mc is None else Fraction(value_mc, 1000))
 
 
 def resolve_thresholds(

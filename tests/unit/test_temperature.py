@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from iec62379.agent.model import Temperature
+from iec62379.agent.rounding import round_half_away, temperature_trend
 from iec62379.collectors.sources.thermal import SensorThresholds, TemperatureReading, scan_sysfs
 from iec62379.collectors.temperature import (
     Assessment,
@@ -101,6 +104,63 @@ def test_trend_whole_degrees() -> None:
     assert trend_value(0) == 0
     assert whole_degrees(-1500) == -1  # halves upwards
     assert whole_degrees(84850) == 85
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.5, 1),
+        (1.5, 2),
+        (2.5, 3),  # Python's round gives 2 (halves to even)
+        (47.5, 48),
+        (-0.5, -1),
+        (-1.5, -2),
+        (-2.5, -3),
+        (0.49999999999999994, 0),  # the float just below 0.5: x + 0.5 would round to 1.0
+        (-0.49999999999999994, 0),
+        (2.4999999999999996, 2),
+        (Fraction(5, 2), 3),
+        (Fraction(-5, 2), -3),
+        (Fraction(2499, 1000), 2),
+        (0.0, 0),
+        (-0.0, 0),
+        (7, 7),
+        (-7, -7),
+    ],
+)
+def test_round_half_away_from_zero(value: float | Fraction, expected: int) -> None:
+    assert round_half_away(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("celsius", "expected"),
+    [
+        (None, 0),
+        (0.4, 0),
+        (0.5, 1),
+        (2.5, 3),
+        (52.5, 53),
+        (-0.5, 0),  # below 0 °C: a Gauge32 shows 0
+        (-2.5, 0),
+        (float("-inf"), 0),
+        (float("inf"), 4294967295),
+        (4294967295.7, 4294967295),
+    ],
+)
+def test_temperature_trend(celsius: float | None, expected: int) -> None:
+    assert temperature_trend(celsius) == expected
+
+
+def test_agent_model_and_collector_round_the_trend_alike() -> None:
+    """Temperature.trend (agent, from °C) and trend_value (collector, from m°C) agree at every
+    half degree and around it, negatives included."""
+    for milli in [*range(-5500, 5501, 500), *range(-3001, 3002, 1), 47500, 84850, 100500]:
+        celsius = milli / 1000
+        row = Temperature(5, 1, "cpu", celsius, TemperatureStatus.OK)
+        assert row.trend == trend_value(milli) == temperature_trend(celsius), milli
+    # The halves: up (away from zero) above 0 °C, 0 below.
+    assert [trend_value(m) for m in (500, 1500, 2500, -500, -1500)] == [1, 2, 3, 0, 0]
+    assert [Temperature(5, 1, "cpu", c, TemperatureStatus.OK).trend for c in (0.5, 2.5)] == [1, 3]
 
 
 def test_thresholds_from_sensor_rounded() -> None:
