@@ -43,7 +43,9 @@ Arrival time is the record timestamp in ns since the epoch. Simple Packet Blocks
 take the time of the previous timestamped packet (0 before the first one).
 
 Damaged files raise :class:`ValueError` naming the file, the byte offset and the fault. Faults
-are found while reading, so batches before the fault are delivered first.
+are found while reading, and every record before the fault is delivered first: the batch that
+meets a fault ends at the record before it, and the next call raises (a capture cut off by a
+killed capture tool loses nothing but its cut record).
 
 Flow ids are stable for the life of a reader: ``batch.flows`` is the reader's flow list at the
 time of the batch, and later batches only append to it.
@@ -622,6 +624,7 @@ class PcapReader:
         self._size = size
         head = bytes(self._mm[:4])
         self._done = False
+        self._fault: ValueError | None = None  # met after the records delivered last
         self._interfaces: list[_Interface] = []
         if head in _PCAP_MAGICS:
             self.format = "pcap"
@@ -665,24 +668,28 @@ class PcapReader:
         count = 0
         same = 0
         last = -1
+        fault = None
         while count < limit and pos < end:
             if pos + 16 > end:
-                raise ValueError(
+                fault = (
                     f"{self.name}: record at byte {pos}: header needs 16 bytes, "
                     f"only {end - pos} remain (file truncated)"
                 )
+                break
             incl = unpack(mm, pos + 8)[0]
             if incl > self._max_incl:
-                raise ValueError(
+                fault = (
                     f"{self.name}: record at byte {pos} claims {incl} bytes, "
                     f"snaplen is {self._snaplen}"
                 )
+                break
             nxt = pos + 16 + incl
             if nxt > end:
-                raise ValueError(
+                fault = (
                     f"{self.name}: record at byte {pos} claims {incl} bytes, "
                     f"only {end - pos - 16} remain (file truncated)"
                 )
+                break
             offs.append(pos)
             count += 1
             pos = nxt
@@ -713,6 +720,7 @@ class PcapReader:
                     break
                 probe *= 4
         self._pos = pos
+        self._defer(fault, count)
         if offs:
             chunks.append(np.asarray(offs, dtype=np.int64))
         if not chunks:
@@ -733,7 +741,9 @@ class PcapReader:
         return self._finish(hdrs + 16, incl, ts, self.linktype, None)
 
     def _records_native(
-        self, found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None
+        self,
+        found: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None,
+        at_most: int | None = None,
     ) -> PacketBatch | None:
         """The compiled kernels' one pass per record: the next classic pcap records
         (``found`` None: walked from self._pos, at most batch_size), or the records found
@@ -745,7 +755,7 @@ class PcapReader:
         k = native.kernels
         assert k is not None and self._mm is not None
         if found is None:
-            limit = min(self.batch_size, (self._size - self._pos) // 16 + 1)
+            limit = min(at_most or self.batch_size, (self._size - self._pos) // 16 + 1)
         else:
             limit = int(found[0].shape[0])
         if self._ctable is None:
@@ -792,20 +802,26 @@ class PcapReader:
         else:
             r = k.packet_records(self._u8, *found, limit, self._ctable, filt, _RTP_CODES, outs)
         count, pos, fault, at, value, kept, nnew = r[:7]
+        msg = None
         if fault == 1:
-            raise ValueError(
+            msg = (
                 f"{self.name}: record at byte {at}: header needs 16 bytes, "
                 f"only {self._size - at} remain (file truncated)"
             )
-        if fault == 2:
-            raise ValueError(
+        elif fault == 2:
+            msg = (
                 f"{self.name}: record at byte {at} claims {value} bytes, snaplen is {self._snaplen}"
             )
-        if fault == 3:
-            raise ValueError(
+        elif fault == 3:
+            msg = (
                 f"{self.name}: record at byte {at} claims {value} bytes, "
                 f"only {self._size - at - 16} remain (file truncated)"
             )
+        if msg is not None:
+            # Nothing of a faulty pass counts: walk the records before the fault again, as a
+            # batch of their own, and raise at the next call.
+            self._defer(msg, count)
+            return self._records_native(None, count) if count else None
         if found is None:
             self._pos = pos
             if count == 0:
@@ -908,12 +924,14 @@ class PcapReader:
         count = 0
         same = 0
         last = -1
+        fault = None
         while count < limit and pos < end:
             if pos + 12 > end:
-                raise ValueError(
+                fault = (
                     f"{self.name}: block at byte {pos}: header needs 12 bytes, "
                     f"only {end - pos} remain (file truncated)"
                 )
+                break
             btype, blen = unpack2(mm, pos)
             if btype == _SHB:
                 if count:  # a new section ends the batch: byte order and interfaces change
@@ -923,14 +941,16 @@ class PcapReader:
                 unpack2 = struct.Struct(e + "II").unpack_from
                 dt = np.dtype(e + "u4")
             if blen < 12 or blen % 4:
-                raise ValueError(
+                fault = (
                     f"{self.name}: block at byte {pos} (type {btype:#x}) has invalid length {blen}"
                 )
+                break
             if pos + blen > end:
-                raise ValueError(
+                fault = (
                     f"{self.name}: block at byte {pos} (type {btype:#x}) claims {blen} bytes, "
                     f"only {end - pos} remain (file truncated)"
                 )
+                break
             if btype == 1:
                 self._parse_idb(pos, blen)
             elif btype in (2, 3, 6):
@@ -965,6 +985,7 @@ class PcapReader:
                     continue
             pos += blen
         self._pos = pos
+        self._defer(fault, count)
         if offs:
             chunks.append(np.asarray(offs, dtype=np.int64))
         if not chunks:
@@ -987,23 +1008,29 @@ class PcapReader:
         if is_pb.any():  # obsolete Packet Block: 16-bit interface id, then drops count
             iface = np.where(is_pb, m.read(e + "u2", blocks + 8).astype(np.int64), iface)
         nif = len(self._interfaces)
-        badif = np.flatnonzero(iface >= nif)
-        if badif.size:
-            i = int(badif[0])
-            raise ValueError(
-                f"{self.name}: packet block at byte {int(blocks[i])} refers to interface "
-                f"{int(iface[i])}, only {nif} defined"
-            )
         data_start = np.where(is_spb, blocks + 12, blocks + 28)
         caplen = np.where(is_spb, hdr[:, 2], hdr[:, 5])
         room = blen - np.where(is_spb, 16, 32)
-        badlen = np.flatnonzero(~is_spb & (caplen > room))
-        if badlen.size:
-            i = int(badlen[0])
-            raise ValueError(
-                f"{self.name}: packet block at byte {int(blocks[i])} claims {int(caplen[i])} "
-                f"bytes, block holds {int(room[i])}"
-            )
+        badif = iface >= nif
+        badlen = ~is_spb & (caplen > room)
+        bad = np.flatnonzero(badif | badlen)
+        if bad.size:  # the blocks before the first bad one are delivered, then the fault
+            i = int(bad[0])
+            if badif[i]:
+                msg = (
+                    f"{self.name}: packet block at byte {int(blocks[i])} refers to interface "
+                    f"{int(iface[i])}, only {nif} defined"
+                )
+            else:
+                msg = (
+                    f"{self.name}: packet block at byte {int(blocks[i])} claims "
+                    f"{int(caplen[i])} bytes, block holds {int(room[i])}"
+                )
+            self._fault = None
+            self._defer(msg, i)
+            blocks, hdr, btype, blen = blocks[:i], hdr[:i], btype[:i], blen[:i]
+            is_spb, is_pb, iface = is_spb[:i], is_pb[:i], iface[:i]
+            data_start, caplen, room = data_start[:i], caplen[:i], room[:i]
         if is_spb.any():
             snap0 = self._interfaces[0].snaplen or _MAX_RECORD
             caplen = np.where(is_spb, np.minimum(np.minimum(caplen, room), snap0), caplen)
@@ -1105,9 +1132,26 @@ class PcapReader:
     def __iter__(self) -> Iterator[PacketBatch]:
         return self
 
+    def _defer(self, fault: str | None, delivered: int) -> None:
+        """A fault met after ``delivered`` records of the batch being made: raised now when
+        there are none, else at the next call (the records before it are delivered first)."""
+        if fault is None:
+            return
+        if not delivered:
+            raise ValueError(fault)
+        self._fault = ValueError(fault)
+
     def __next__(self) -> PacketBatch:
+        if self._fault is not None:
+            fault, self._fault = self._fault, None
+            self._done = True
+            raise fault
         while not self._done and self._mm is not None:
-            batch = self._next_pcap() if self.format == "pcap" else self._next_pcapng()
+            try:
+                batch = self._next_pcap() if self.format == "pcap" else self._next_pcapng()
+            except ValueError:
+                self._done = True  # a damaged file ends here
+                raise
             if batch is None:
                 self._done = True
                 break

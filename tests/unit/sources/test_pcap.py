@@ -321,3 +321,60 @@ def test_speed_constant_and_mixed_sizes(tmp_path: Path) -> None:
         assert n / dt > 150_000, f"{n / dt:.0f} datagrams/s for sizes {sizes}"
         lengths = np.concatenate([b.lengths for b in read_pcap(p, batch_size=4096)])
         assert lengths[: len(sizes)].tolist() == list(sizes)
+
+
+def _until_fault(path: Path, batch_size: int) -> tuple[int, int, str]:
+    """(datagrams delivered, records counted, the fault's message) of a damaged capture; after
+    the fault the reader is at its end."""
+    reader = read_pcap(path, batch_size=batch_size)
+    delivered = 0
+    with pytest.raises(ValueError) as exc:
+        for batch in reader:
+            delivered += len(batch)
+    with pytest.raises(StopIteration):
+        next(reader)
+    return delivered, reader.stats.records, str(exc.value)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["kernels", "numpy"])
+@pytest.mark.parametrize("batch_size", [1, 3, 65536])
+def test_records_before_a_fault_are_delivered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: bool, batch_size: int
+) -> None:
+    """Nothing before a fault is lost: the batch that meets it ends at the record before,
+    whatever the batch size, with and without the compiled reader; the next call raises."""
+    from iec62379.collectors.core import native
+
+    if compiled and native.kernels is None:
+        pytest.skip("the C extension is not built")
+    if not compiled:
+        monkeypatch.setattr(native, "kernels", None)
+    frames = [make_pcaps.eth(make_pcaps.udp4(1, 5000 + i, 100, i), 0x0800) for i in range(5)]
+    good = b"".join(struct.pack("<IIII", 1, i, len(f), len(f)) + f for i, f in enumerate(frames))
+    p = tmp_path / "cap.pcap"
+    # cut inside the last record, inside a record header, a record over the snap length
+    p.write_bytes(_pcap_header() + good[:-10])
+    assert _until_fault(p, batch_size)[:2] == (4, 4)
+    p.write_bytes(_pcap_header() + good + b"\0" * 9)
+    d, r, msg = _until_fault(p, batch_size)
+    assert (d, r) == (5, 5) and "header needs 16 bytes" in msg
+    p.write_bytes(_pcap_header() + good + struct.pack("<IIII", 1, 0, 70000, 70000))
+    d, r, msg = _until_fault(p, batch_size)
+    assert (d, r) == (5, 5) and "snaplen is 65535" in msg
+    # pcapng: cut in the last block; a block naming an interface not defined; a block whose
+    # captured length is more than it holds
+    e = "<"
+    head = make_pcaps.shb(e) + make_pcaps.idb(e, 1)
+    blocks = [make_pcaps.epb(e, 0, i, f) for i, f in enumerate(frames)]
+    q = tmp_path / "cap.pcapng"
+    q.write_bytes(head + b"".join(blocks)[:-6])
+    d, r, msg = _until_fault(q, batch_size)
+    assert (d, r) == (4, 4) and "file truncated" in msg
+    q.write_bytes(head + b"".join(blocks[:3]) + make_pcaps.epb(e, 7, 0, frames[3]))
+    d, r, msg = _until_fault(q, batch_size)
+    assert (d, r) == (3, 3) and "refers to interface 7, only 1 defined" in msg
+    bad = bytearray(blocks[2])
+    struct.pack_into("<I", bad, 20, 5000)  # captured length past the block
+    q.write_bytes(head + b"".join(blocks[:2]) + bytes(bad) + blocks[3])
+    d, r, msg = _until_fault(q, batch_size)
+    assert (d, r) == (2, 2) and "claims 5000 bytes, block holds" in msg
