@@ -134,6 +134,31 @@ class _Packets:
     heads: np.ndarray | None = None  # the copied headers (bytes 0..11 of each packet), or
     hst: np.ndarray | None = None  # None; int64, packet start in heads
 
+    @classmethod
+    def of(
+        cls,
+        d: _Datagrams,
+        h: TsHeaders,
+        v: slice | np.ndarray,
+        starts: np.ndarray,
+        hst: np.ndarray | None,
+        index: np.ndarray,
+    ) -> _Packets:
+        """Packets v of the headers h of d's packets at starts (and hst in the copy)."""
+        return cls(
+            d.data,
+            h.pid[v],
+            h.has_pcr[v],
+            h.pusi[v],
+            h.cc[v],
+            h.discontinuity[v],
+            h.payload_offset[v],
+            starts[v],
+            index,
+            d.heads if hst is not None else None,
+            None if hst is None else hst[v],
+        )
+
     def pcr_source(self, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Where to read the PCRs of packets sel: (bytes, starts)."""
         if self.heads is not None and self.hst is not None:
@@ -562,7 +587,6 @@ class StreamAnalyzer:
         self._ts_index += m
         vb_l: list[int] = [0] * (nch + 1)
         if m:
-            data = d.data
             h = d.headers(starts, hst)
             bad = np.flatnonzero(h.error)
             if bad.size:
@@ -578,19 +602,7 @@ class StreamAnalyzer:
                 vb = tb
                 index = np.arange(base_index, base_index + m, dtype=np.int64)
             vb_l = vb.tolist()
-            pk = _Packets(
-                data,
-                h.pid[v],
-                h.has_pcr[v],
-                h.pusi[v],
-                h.cc[v],
-                h.discontinuity[v],
-                h.payload_offset[v],
-                starts[v],
-                index,
-                d.heads if hst is not None else None,
-                None if hst is None else hst[v],
-            )
+            pk = _Packets.of(d, h, v, starts, hst, index)
             pid, ccv, disc = pk.pid, pk.cc, pk.disc
             arrival_ts = d.arrival[dgram[v]]
             cc_at, cc_lost = self._cc.errors_at(pid, ccv, h.afc[v], disc)
@@ -773,19 +785,7 @@ class StreamAnalyzer:
         iv.cc_per_pid.update(cc.per_pid)
         # Rare packets: PCRs of the PCR PID in vectorised runs, PSI packets and the video
         # PID's packets (while its format is unknown) one by one, in stream order.
-        pk = _Packets(
-            d.data,
-            pid,
-            h.has_pcr[v],
-            h.pusi[v],
-            h.cc[v],
-            h.discontinuity[v],
-            h.payload_offset[v],
-            starts[v],
-            (np.arange(m, dtype=np.int64)[v]) + base_index,
-            d.heads if hst is not None else None,
-            None if hst is None else hst[v],
-        )
+        pk = _Packets.of(d, h, v, starts, hst, np.arange(m, dtype=np.int64)[v] + base_index)
         pos = 0
         n = pid.size
         exact = False
