@@ -512,6 +512,23 @@ def _sar(r: _BitReader) -> Fraction | None:
     return None if pair is None else Fraction(*pair)
 
 
+def _vui_start(r: _BitReader) -> Fraction | None:
+    """The part of vui_parameters() that H.264 (E.1.1) and HEVC (E.2.1) share: aspect ratio
+    info, overscan, video signal type and colour description, chroma sample location. The
+    sample aspect ratio, when given."""
+    sar = _sar(r) if r.flag("aspect_ratio_info_present_flag") else None
+    if r.flag("overscan_info_present_flag"):
+        r.skip(1, "overscan_appropriate_flag")
+    if r.flag("video_signal_type_present_flag"):
+        r.skip(4, "video_format, video_full_range_flag")
+        if r.flag("colour_description_present_flag"):
+            r.skip(24, "colour_primaries, transfer_characteristics, matrix_coefficients")
+    if r.flag("chroma_loc_info_present_flag"):
+        r.ue("chroma_sample_loc_type_top_field", 5)
+        r.ue("chroma_sample_loc_type_bottom_field", 5)
+    return sar
+
+
 def _h264_scaling_list(r: _BitReader, size: int, index: int) -> None:
     """scaling_list() (7.3.2.1.1.1): read through the delta_scale values."""
     last = nxt = 8
@@ -603,17 +620,7 @@ def parse_h264_sps(nal: bytes) -> H264Sps:
     num_units_in_tick = time_scale = 0
     fixed_frame_rate = False
     if r.flag("vui_parameters_present_flag"):
-        if r.flag("aspect_ratio_info_present_flag"):
-            sar = _sar(r)
-        if r.flag("overscan_info_present_flag"):
-            r.skip(1, "overscan_appropriate_flag")
-        if r.flag("video_signal_type_present_flag"):
-            r.skip(4, "video_format, video_full_range_flag")
-            if r.flag("colour_description_present_flag"):
-                r.skip(24, "colour_primaries, transfer_characteristics, matrix_coefficients")
-        if r.flag("chroma_loc_info_present_flag"):
-            r.ue("chroma_sample_loc_type_top_field", 5)
-            r.ue("chroma_sample_loc_type_bottom_field", 5)
+        sar = _vui_start(r)
         if r.flag("timing_info_present_flag"):
             num_units_in_tick = r.u(32, "num_units_in_tick")
             time_scale = r.u(32, "time_scale")
@@ -900,17 +907,7 @@ def parse_hevc_sps(nal: bytes) -> HevcSps:
     field_seq = False
     num_units_in_tick = time_scale = 0
     if r.flag("vui_parameters_present_flag"):
-        if r.flag("aspect_ratio_info_present_flag"):
-            sar = _sar(r)
-        if r.flag("overscan_info_present_flag"):
-            r.skip(1, "overscan_appropriate_flag")
-        if r.flag("video_signal_type_present_flag"):
-            r.skip(4, "video_format, video_full_range_flag")
-            if r.flag("colour_description_present_flag"):
-                r.skip(24, "colour_primaries, transfer_characteristics, matrix_coeffs")
-        if r.flag("chroma_loc_info_present_flag"):
-            r.ue("chroma_sample_loc_type_top_field", 5)
-            r.ue("chroma_sample_loc_type_bottom_field", 5)
+        sar = _vui_start(r)
         r.skip(1, "neutral_chroma_indication_flag")
         field_seq = r.flag("field_seq_flag")
         r.skip(1, "frame_field_info_present_flag")

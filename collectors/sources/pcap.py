@@ -657,6 +657,46 @@ class PcapReader:
         self.linktype = network & 0xFFFF
         self._pos = 24
 
+    def _uniform_run(
+        self,
+        dt: np.dtype,
+        pos: int,
+        stride: int,
+        checks: tuple[tuple[int, int], ...],
+        room: int,
+        chunks: list[np.ndarray],
+        offs: list[int],
+    ) -> int:
+        """After a run of records of one length: how many more (at most ``room``) follow from
+        pos on, ``stride`` bytes apart, each with the words (dtype dt) at the given offsets
+        holding the given values, found in vectorised probes of growing size. Their offsets
+        go to chunks (after the offsets collected one by one in offs, which is emptied); the
+        records are checked one by one again where the run ends."""
+        mm, end = self._mm, self._size
+        found = 0
+        probe = _FIRST_PROBE
+        while found < room:
+            k = min(room - found, (end - pos) // stride, probe)
+            if k <= 0:
+                break
+            bad = np.zeros(k, dtype=bool)
+            for off, value in checks:
+                view = np.ndarray((k,), dtype=dt, buffer=mm, offset=pos + off, strides=(stride,))
+                bad |= view != value
+            at = np.flatnonzero(bad)
+            run = int(at[0]) if at.size else k
+            if run:
+                if offs:
+                    chunks.append(np.asarray(offs, dtype=np.int64))
+                    offs.clear()
+                chunks.append(pos + stride * np.arange(run, dtype=np.int64))
+                found += run
+                pos += run * stride
+            if run < k:
+                break
+            probe *= 4
+        return found
+
     def _walk_pcap(self, limit: int) -> np.ndarray:
         """Offsets of the next (up to limit) record headers; advances self._pos."""
         mm, end, pos = self._mm, self._size, self._pos
@@ -700,25 +740,9 @@ class PcapReader:
             if same < _SPECULATE_AFTER:
                 continue
             same = 0
-            stride = 16 + incl
-            probe = _FIRST_PROBE
-            while count < limit:
-                k = min(limit - count, (end - pos) // stride, probe)
-                if k <= 0:
-                    break
-                view = np.ndarray((k,), dtype=dt, buffer=mm, offset=pos + 8, strides=(stride,))
-                bad = np.flatnonzero(view != incl)
-                run = int(bad[0]) if bad.size else k
-                if run:
-                    if offs:
-                        chunks.append(np.asarray(offs, dtype=np.int64))
-                        offs = []
-                    chunks.append(pos + stride * np.arange(run, dtype=np.int64))
-                    count += run
-                    pos += run * stride
-                if run < k:
-                    break
-                probe *= 4
+            found = self._uniform_run(dt, pos, 16 + incl, ((8, incl),), limit - count, chunks, offs)
+            count += found
+            pos += found * (16 + incl)
         self._pos = pos
         self._defer(fault, count)
         if offs:
@@ -963,25 +987,10 @@ class PcapReader:
                 if same >= _SPECULATE_AFTER:
                     same = 0
                     pos += blen
-                    probe = _FIRST_PROBE
-                    while count < limit:
-                        k = min(limit - count, (end - pos) // blen, probe)
-                        if k <= 0:
-                            break
-                        tv = np.ndarray((k,), dtype=dt, buffer=mm, offset=pos, strides=(blen,))
-                        lv = np.ndarray((k,), dtype=dt, buffer=mm, offset=pos + 4, strides=(blen,))
-                        bad = np.flatnonzero((tv != 6) | (lv != blen))
-                        run = int(bad[0]) if bad.size else k
-                        if run:
-                            if offs:
-                                chunks.append(np.asarray(offs, dtype=np.int64))
-                                offs = []
-                            chunks.append(pos + blen * np.arange(run, dtype=np.int64))
-                            count += run
-                            pos += run * blen
-                        if run < k:
-                            break
-                        probe *= 4
+                    checks = ((0, 6), (4, blen))  # more EPBs of the same length
+                    found = self._uniform_run(dt, pos, blen, checks, limit - count, chunks, offs)
+                    count += found
+                    pos += found * blen
                     continue
             pos += blen
         self._pos = pos

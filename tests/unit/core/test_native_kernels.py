@@ -565,51 +565,12 @@ def _check_ts_heads(b) -> None:
     assert b.ts_heads.tobytes() == b"".join(expect)
 
 
-def _frames(data: bytes):
-    """A simple walk of a capture of ours: (frame bytes, link type) of each record (pcapng:
-    EPB, SPB cut to the first interface's snap length, PB)."""
-    if data[:4] in (
-        b"\xd4\xc3\xb2\xa1",
-        b"\x4d\x3c\xb2\xa1",
-        b"\xa1\xb2\xc3\xd4",
-        b"\xa1\xb2\x3c\x4d",
-    ):
-        e = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
-        linktype = struct.unpack_from(e + "I", data, 20)[0] & 0xFFFF
-        pos = 24
-        while pos < len(data):
-            incl = struct.unpack_from(e + "I", data, pos + 8)[0]
-            yield data[pos + 16 : pos + 16 + incl], linktype
-            pos += 16 + incl
-        return
-    pos, ifaces, e = 0, [], "<"
-    while pos < len(data):
-        if data[pos : pos + 4] == b"\x0a\x0d\x0d\x0a":
-            e = "<" if data[pos + 8 : pos + 12] == b"\x4d\x3c\x2b\x1a" else ">"
-            ifaces = []
-        btype, blen = struct.unpack_from(e + "II", data, pos)
-        if btype == 1:
-            ifaces.append(struct.unpack_from(e + "HHI", data, pos + 8))
-        elif btype == 6:
-            iface, _h, _l, cap = struct.unpack_from(e + "IIII", data, pos + 8)
-            yield data[pos + 28 : pos + 28 + cap], ifaces[iface][0]
-        elif btype == 2:
-            iface = struct.unpack_from(e + "H", data, pos + 8)[0]
-            cap = struct.unpack_from(e + "I", data, pos + 20)[0]
-            yield data[pos + 28 : pos + 28 + cap], ifaces[iface][0]
-        elif btype == 3:
-            orig = struct.unpack_from(e + "I", data, pos + 8)[0]
-            cap = min(orig, blen - 16, ifaces[0][2] or 262144)
-            yield data[pos + 12 : pos + 12 + cap], ifaces[0][0]
-        pos += blen
-
-
 def _reference(path: Path) -> list[tuple[bytes, tuple]]:
     """decode_packet on every record (an independent walk): the datagrams."""
     from iec62379.collectors.sources.pcap import decode_packet
 
     out = []
-    for frame, linktype in _frames(path.read_bytes()):
+    for frame, linktype in _load_maker().frames(path.read_bytes()):
         d = decode_packet(frame, linktype)
         if d.status == "udp":
             pay = frame[d.payload_offset : d.payload_offset + d.payload_length]
