@@ -86,6 +86,29 @@ def _packet_keys(data: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.n
     return head, rest
 
 
+def _packet_key(data: np.ndarray, start: int) -> tuple[int, bytes]:
+    """The packet at start as ``_packet_keys`` compares it: (header key, bytes 4..187)."""
+    return (int(data[start + 1]) << 8) | (int(data[start + 3]) & 0xF0), data[
+        start + 4 : start + TS_PACKET_SIZE
+    ].tobytes()
+
+
+def _repeats(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """eq[i] for i >= 1: the packet at starts[i] equals the one at starts[i - 1] apart from
+    its continuity counter (packets of one PID); eq[0] is False."""
+    n = starts.shape[0]
+    eq = np.zeros(n, dtype=bool)
+    if n < 2:
+        return eq
+    kern = native.kernels
+    if kern is not None and data.dtype == np.uint8 and data.flags.c_contiguous:
+        kern.ts_repeats(data, np.ascontiguousarray(starts, dtype=np.int64), n, eq)
+        return eq
+    head, rest = _packet_keys(data, starts)
+    eq[1:] = (head[1:] == head[:-1]) & (rest[1:] == rest[:-1]).all(axis=1)
+    return eq
+
+
 def _seg_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """Sums of values[bounds[i] : bounds[i + 1]] (int64; bounds ascending)."""
     c = np.zeros(values.shape[0] + 1, dtype=np.int64)
@@ -167,9 +190,9 @@ class _Packets:
 
 
 class _Interval:
-    """Accumulators of the open interval."""
+    """Accumulators of the open interval (pid_packets: a zeroed array to reuse, or None)."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid_packets: np.ndarray | None = None) -> None:
         self.datagrams = 0
         self.ts_packets = 0
         self.arrivals: list[np.ndarray] = []
@@ -183,7 +206,9 @@ class _Interval:
         self.cc_errors = 0
         self.cc_lost = 0
         self.cc_per_pid: Counter[int] = Counter()
-        self.pid_packets = np.zeros(PID_COUNT, dtype=np.int64)
+        self.pid_packets = (
+            np.zeros(PID_COUNT, dtype=np.int64) if pid_packets is None else pid_packets
+        )
         self.errors = [0] * ERROR_KIND_COUNT
         self.fec_column = 0
         self.fec_row = 0
@@ -231,7 +256,7 @@ class StreamAnalyzer:
         self._psi_lut = np.zeros(PID_COUNT, dtype=bool)
         self._psi_lut[0] = True
         # PID -> (header key, bytes 4..187 of the last PSI packet fed; error counts it added)
-        self._psi_memo: dict[int, tuple[int, np.ndarray, tuple[tuple[int, int], ...]]] = {}
+        self._psi_memo: dict[int, tuple[int, bytes, tuple[tuple[int, int], ...]]] = {}
         self._exact_next = False
         self._probe: VideoProbe | None = None
         self._last_seen = np.full(PID_COUNT, _NEVER, dtype=np.int64)
@@ -894,7 +919,6 @@ class StreamAnalyzer:
         next_psi = np.full(ev.size, -1, dtype=np.int64)  # next PSI event of the same PID
         psi_at = np.flatnonzero(ev_psi)
         if psi_at.size:
-            head, rest = _packet_keys(data, st[ev[psi_at]])
             psi_pid = ev_pid[psi_at]
             for p in self._program.psi_pids:
                 k = np.flatnonzero(psi_pid == p)
@@ -904,12 +928,10 @@ class StreamAnalyzer:
                 next_psi[at[:-1]] = at[1:]
                 if exact:
                     continue
-                hk, rk = head[k], rest[k]
-                eq = np.empty(k.size, dtype=bool)
+                s_at = st[ev[at]]
+                eq = _repeats(data, s_at)
                 memo = self._psi_memo.get(p)
-                eq[0] = memo is not None and memo[0] == hk[0] and bool((memo[1] == rk[0]).all())
-                if k.size > 1:
-                    eq[1:] = (hk[1:] == hk[:-1]) & (rk[1:] == rk[:-1]).all(axis=1)
+                eq[0] = memo is not None and memo[:2] == _packet_key(data, int(s_at[0]))
                 if eq.any():
                     c = ccv[ev[at]].astype(np.int16)
                     prev = np.empty_like(c)
@@ -1015,8 +1037,7 @@ class StreamAnalyzer:
                 for kind, b in zip((ErrorKind.PSI_SECTION, ErrorKind.PSI_CRC), before, strict=True)
                 if errors[kind] != b
             )
-            head, rest = _packet_keys(data, np.array([start], dtype=np.int64))
-            self._psi_memo[pid] = (int(head[0]), rest[0], added)
+            self._psi_memo[pid] = (*_packet_key(data, start), added)
         else:
             self._psi_memo.pop(pid, None)
         return False
@@ -1226,7 +1247,7 @@ class StreamAnalyzer:
             pid_present=pid_present,
             fec=fec,
             buffer=buffer,
-            errors=error_counts_dict(iv.errors),
+            errors=error_counts_dict(iv.errors) if any(iv.errors) else {},
         )
         self._reports.append(report)
         self._latest = report
@@ -1238,8 +1259,10 @@ class StreamAnalyzer:
         t["rtp_dup"] += iv.rtp_dup
         t["ssrc_changes"] += iv.ssrc_changes
         t["cc_errors"] += iv.cc_errors
-        self._tot_errors = [x + y for x, y in zip(self._tot_errors, iv.errors, strict=True)]
-        self._iv = _Interval()
+        if any(iv.errors):
+            self._tot_errors = [x + y for x, y in zip(self._tot_errors, iv.errors, strict=True)]
+        counts[used] = 0  # reused by the next interval
+        self._iv = _Interval(counts)
 
 
 __all__ = ["AnalyzerConfig", "BitRateType", "IntervalReport", "StreamAnalyzer"]

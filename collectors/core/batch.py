@@ -40,7 +40,9 @@ class PacketBatch:
     first_byte: optional, with rtp: uint8, each payload's first byte (plain TS or RTP)
     ts_heads:   optional, with rtp: uint8, bytes 0..11 of every TS packet the datagrams
                 carry (``ts.HEAD_BYTES`` a packet: header, adaptation field flags, PCR), in
-                batch order, as the analyzer finds the packets when its transport is "auto"
+                any order that keeps each datagram's packets together and in order (the
+                compiled reader groups them by flow, so that an analyzer reads its stream's
+                in one run), as the analyzer finds the packets when its transport is "auto"
                 or "rtp" (a payload starting with the sync byte is plain TS, else the RTP
                 payload when its header is good; a whole number of packets, else none),
                 copied by the source while the datagram was in the cache

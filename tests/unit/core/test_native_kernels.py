@@ -152,6 +152,44 @@ def _both(monkeypatch: pytest.MonkeyPatch, fn):
     return a, b
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_ts_repeats_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """_repeats with the kernel gives what _packet_keys' comparison gives: only the
+    continuity counter (and byte 2, the PID's low byte) may differ in a repeat; a changed
+    byte anywhere else, the PUSI / TEI bits or the scrambling / adaptation bits, breaks it."""
+    from iec62379.collectors.core.analyzer import _repeats
+
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, size=188, dtype=np.uint8)
+    base[0] = 0x47
+    rows = []
+    for _ in range(300):
+        row = base.copy() if rng.random() < 0.6 else rows[-1].copy() if rows else base.copy()
+        row[3] = (row[3] & 0xF0) | rng.integers(0, 16)  # the counter never matters
+        row[2] = rng.integers(0, 256)
+        r = rng.random()
+        if r < 0.1:
+            row[rng.integers(4, 188)] ^= 1 << int(rng.integers(0, 8))
+        elif r < 0.15:
+            row[1] ^= 1 << int(rng.integers(0, 8))
+        elif r < 0.2:
+            row[3] ^= 0x10 << int(rng.integers(0, 4))
+        rows.append(row)
+    gap = rng.integers(0, 5, size=len(rows))  # packets not always back to back
+    data = np.zeros(int((188 + gap).sum()) + 7, dtype=np.uint8)
+    starts = np.cumsum(np.concatenate(([3], 188 + gap[:-1])))
+    for st, row in zip(starts, rows, strict=True):
+        data[st : st + 188] = row
+    order = rng.permutation(len(rows))[:200]  # any order of packets, as starts give them
+    for sel in (starts, starts[order], starts[:1], starts[:0]):
+        a, b = _both(monkeypatch, lambda sel=sel: _repeats(data, sel))
+        assert a.dtype == b.dtype == np.bool_
+        assert a.tolist() == b.tolist()
+    assert 20 < int(_repeats(data, starts).sum()) < 280
+    with pytest.raises(IndexError):
+        BUILT.ts_repeats(data, np.array([0, data.size - 187], dtype=np.int64), 2, np.zeros(2, bool))
+
+
 def _damaged_ts(name: str, seed: int) -> np.ndarray:
     """The fixture's TS packets with header damage: wrong sync bytes, TEI, afc 00, adaptation
     lengths too large, PCR flags on short adaptation fields, random header bytes."""
@@ -542,15 +580,15 @@ def _read_full(path: Path, batch_size: int, **kw):
 
 
 def _check_ts_heads(b) -> None:
-    """The batch's copied TS headers are, datagram by datagram, bytes 0..5 of the TS packets
+    """The batch's copied TS headers are, datagram by datagram, bytes 0..11 of the TS packets
     the analyzer finds in it ("auto": sync byte first = plain TS, else a good RTP header's
-    payload; whole packets only)."""
+    payload; whole packets only), each datagram's at its ts_first; grouped by flow: the
+    flows one after another in id order, each flow's packets in one run in batch order."""
     assert b.ts_heads is not None and b.ts_first is not None
     assert b.ts_heads.dtype == np.uint8 and b.ts_first.dtype == np.int64
-    expect: list[bytes] = []
-    firsts: list[int] = []
+    heads = b.ts_heads.tobytes()
+    per_flow: dict[int, list[bytes]] = {}
     for i in range(len(b)):
-        firsts.append(len(expect))
         p = b.payload(i)
         if p and p[0] == 0x47:
             ts = p
@@ -558,11 +596,15 @@ def _check_ts_heads(b) -> None:
             off = int(b.rtp.payload_offset[i])
             ts = p[off : off + int(b.rtp.payload_length[i])]
         else:
-            continue
-        if ts and len(ts) % 188 == 0:
-            expect.extend(ts[j : j + HEAD_BYTES] for j in range(0, len(ts), 188))
-    assert b.ts_first.tolist() == firsts
-    assert b.ts_heads.tobytes() == b"".join(expect)
+            ts = b""
+        mine = [ts[j : j + HEAD_BYTES] for j in range(0, len(ts), 188)]
+        if not ts or len(ts) % 188:
+            mine = []
+        flow = per_flow.setdefault(int(b.flow_ids[i]), [])
+        at = int(b.ts_first[i]) * HEAD_BYTES
+        assert heads[at : at + HEAD_BYTES * len(mine)] == b"".join(mine), i
+        flow.extend(mine)
+    assert heads == b"".join(b"".join(per_flow[f]) for f in sorted(per_flow))
 
 
 def _reference(path: Path) -> list[tuple[bytes, tuple]]:
