@@ -93,8 +93,10 @@ class SequenceTracker:
             return 0
         ext, m_prev = ext[:r], m_prev[:r]
         key = ext & 0xFFFF
-        is_dup = self._seen[key] == ext
-        if r > 1 and not bool(np.all(d[1:r] > 0)):
+        seen = self._seen[key]
+        is_dup = seen == ext
+        rising = r == 1 or bool(np.all(d[1:r] > 0))
+        if not rising:
             order = np.argsort(ext, kind="stable")
             srt = ext[order]
             same = np.flatnonzero(srt[1:] == srt[:-1]) + 1
@@ -103,7 +105,10 @@ class SequenceTracker:
         gap[:r] = np.where(adv, ext - m_prev - 1, 0)
         late[:r] = ~adv & ~is_dup
         dup[:r] = is_dup
-        np.maximum.at(self._seen, key, ext)
+        if rising and int(ext[-1]) - int(ext[0]) < 65536:
+            self._seen[key] = np.maximum(seen, ext)  # distinct keys: what maximum.at does
+        else:
+            np.maximum.at(self._seen, key, ext)
         self.last16 = int(s[r - 1])
         self.ext_last = int(ext[-1])
         self.ext_max = int(m[r])

@@ -38,6 +38,62 @@ def test_seq_restart():
     assert seq_counts([5000, 5001, 100, 101]) == (0, 0, 0, 1)
 
 
+def _seq_stream(rng: np.random.Generator, n: int) -> np.ndarray:
+    """RTP sequence numbers with runs in order, losses, duplicates (also 65,536 numbers
+    later: the same key), reordering, wraps and the odd restart."""
+    out, s = [], int(rng.integers(0, 65536))
+    while len(out) < n:
+        r = rng.random()
+        if r < 0.6:
+            run = int(rng.integers(1, 3000))
+            out.extend((s + np.arange(run)) & 0xFFFF)
+            s += run
+        elif r < 0.75:
+            s += int(rng.integers(1, 50))  # loss
+        elif r < 0.85 and out:
+            out.append(out[-int(rng.integers(1, min(len(out), 40) + 1))])  # dup / late
+        elif r < 0.9 and len(out) > 2:
+            out[-1], out[-2] = out[-2], out[-1]
+        elif r < 0.93:
+            s += 65536 * int(rng.integers(1, 3))  # a whole cycle later: same 16-bit values
+        elif r < 0.95:
+            s -= int(rng.integers(4000, 30000))  # far behind: a restart
+        else:
+            out.append(s & 0xFFFF)
+    return np.array(out[:n], dtype=np.int64)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_seq_calls_of_any_size_agree(seed):
+    """The tracker gives the same per-packet results (and state) whatever the calls' sizes:
+    one packet at a time, random pieces, one call (runs over 65,536 numbers included)."""
+    rng = np.random.default_rng(seed)
+    seqs = _seq_stream(rng, 150_000)
+
+    def run(cuts):
+        t = SequenceTracker()
+        gap, late, dup, restarts = [], [], [], 0
+        for part in np.split(seqs, cuts):
+            if part.size:
+                r = t.process(part)
+                gap += r.gap.tolist()
+                late += r.late.tolist()
+                dup += r.dup.tolist()
+                restarts += r.restarts
+        return gap, late, dup, restarts, t.ext_max, t._seen.copy()
+
+    whole = run([])
+    pieces = run(np.sort(rng.choice(seqs.size, 400, replace=False)))
+    first = 3000  # one at a time is slow: the first packets, against the whole call's
+    single = SequenceTracker()
+    got = [single.process(seqs[i : i + 1]) for i in range(first)]
+    assert [int(r.gap[0]) for r in got] == whole[0][:first]
+    assert [bool(r.dup[0]) for r in got] == whole[2][:first]
+    assert whole[:5] == pieces[:5]
+    assert np.array_equal(whole[5], pieces[5])
+    assert sum(whole[2]) > 10 and sum(whole[1]) > 3 and whole[3] > 0
+
+
 def cc_run(packets, splits=()):
     """packets: (pid, cc, has_payload, discontinuity)."""
     c = ContinuityChecker()
