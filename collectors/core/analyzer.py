@@ -303,7 +303,7 @@ class StreamAnalyzer:
         if flow_id is None:
             self._process(batch.data, batch.offsets, batch.lengths, batch.arrival_ns, pre, heads)
             return
-        sel = np.flatnonzero(batch.flow_ids == flow_id)
+        sel = (batch.flow_ids == flow_id).nonzero()[0]
         if sel.size:
             self._process(
                 batch.data,
@@ -328,7 +328,7 @@ class StreamAnalyzer:
         if flow_id is None:
             self._process_fec(batch.data, batch.offsets, batch.lengths, batch.arrival_ns)
             return
-        sel = np.flatnonzero(batch.flow_ids == flow_id)
+        sel = (batch.flow_ids == flow_id).nonzero()[0]
         if sel.size:
             self._process_fec(
                 batch.data, batch.offsets[sel], batch.lengths[sel], batch.arrival_ns[sel]
@@ -408,7 +408,7 @@ class StreamAnalyzer:
                 err, seq, ts, ssrc = h.error, h.sequence, h.timestamp, h.ssrc
                 pay_off, pay_len = h.payload_offset, h.payload_length
         elif is_rtp.any():
-            sel = np.flatnonzero(is_rtp)
+            sel = is_rtp.nonzero()[0]
             if pre is not None:
                 fields = [a[sel] for a in pre[1:7]]
             else:
@@ -498,9 +498,9 @@ class StreamAnalyzer:
         d = self._parse(data, offsets, lengths, arr, pre, heads)
         k = (arr - self._t0) // self._interval_ns
         np.maximum(k, self._k, out=k)
-        cuts = np.flatnonzero(k[1:] != k[:-1]) + 1
+        cuts = (k[1:] != k[:-1]).nonzero()[0] + 1
         bounds = [0, *cuts.tolist(), n]
-        rtp_idx = np.flatnonzero(d.rtp_ok)
+        rtp_idx = d.rtp_ok.nonzero()[0]
         ssrc = d.ssrc[rtp_idx] if rtp_idx.size else None
         one_source = ssrc is None or (
             (self._ssrc is None or self._ssrc == int(ssrc[0])) and bool((ssrc == ssrc[0]).all())
@@ -528,9 +528,9 @@ class StreamAnalyzer:
         chunk_k = k[bnd[:-1]].tolist()
         # Datagram errors.
         chunk_err: dict[int, list[tuple[int, int]]] = {}
-        bad = np.flatnonzero(d.error)
+        bad = d.error.nonzero()[0]
         if bad.size:
-            where = np.searchsorted(bnd, bad, side="right") - 1
+            where = bnd.searchsorted(bad, side="right") - 1
             for c, e in zip(where.tolist(), d.error[bad].tolist(), strict=True):
                 chunk_err.setdefault(c, []).append((e, 1))
         keep = np.ones(n, dtype=bool)
@@ -538,7 +538,7 @@ class StreamAnalyzer:
         m_rtp = rtp_idx.size
         tsdf = self._tsdf
         if m_rtp:
-            rb = np.searchsorted(rtp_idx, bnd)
+            rb = rtp_idx.searchsorted(bnd)
             res = self._seq.process(d.seq[rtp_idx])
             nts = d.n_ts[rtp_idx]
             lost_rtp = _seg_sums(res.gap, rb)
@@ -546,7 +546,7 @@ class StreamAnalyzer:
             dups = _seg_sums(res.dup, rb)
             restarts = np.zeros(nch, dtype=np.int64)
             if res.restart_at:
-                np.add.at(restarts, np.searchsorted(rb, res.restart_at, side="right") - 1, 1)
+                np.add.at(restarts, rb.searchsorted(res.restart_at, side="right") - 1, 1)
             if res.gap.any():
                 pos = np.where(nts > 0, np.arange(m_rtp), -1)
                 pos = np.maximum.accumulate(pos)
@@ -555,7 +555,7 @@ class StreamAnalyzer:
                 ts_lost = _seg_sums(res.gap * usual, rb)
             else:
                 ts_lost = np.zeros(nch, dtype=np.int64)
-            nz = np.flatnonzero(nts)
+            nz = nts.nonzero()[0]
             if nz.size:
                 self._usual_ts = int(nts[nz[-1]])
             if res.dup.any():
@@ -574,7 +574,7 @@ class StreamAnalyzer:
             dd = (arr_rtp - np.repeat(ref_r, lens)).astype(np.float64) - (
                 ext - np.repeat(ref_s, lens)
             ) * tsdf.ns_per_tick
-            full = np.flatnonzero(lens)
+            full = lens.nonzero()[0]
             dmin = np.zeros(nch)
             dmax = np.zeros(nch)
             dmin[full] = np.minimum.reduceat(dd, rb[full])
@@ -593,34 +593,34 @@ class StreamAnalyzer:
             ]
             ssrc = int(d.ssrc[rtp_idx[0]])
         # Media datagrams (arrivals and bytes, for DF and the buffer model).
-        dg = np.flatnonzero(keep & (d.n_ts > 0))
+        dg = (keep & (d.n_ts > 0)).nonzero()[0]
         mb = d.n_ts[dg] * TS_PACKET_SIZE
         ma = d.arrival[dg]
-        mbnd = np.searchsorted(dg, bnd).tolist()
+        mbnd = dg.searchsorted(bnd).tolist()
         # TS packets of the kept datagrams.
         hst = d.ts_hst
         if keep.all():
             starts, dgram = d.ts_start, d.ts_dgram
         else:
-            sel = np.flatnonzero(np.repeat(keep, d.n_ts))
+            sel = np.repeat(keep, d.n_ts).nonzero()[0]
             starts, dgram = d.ts_start[sel], d.ts_dgram[sel]
             hst = None if hst is None else hst[sel]
         m = starts.shape[0]
-        tb = np.searchsorted(dgram, bnd)
+        tb = dgram.searchsorted(bnd)
         ts_counts = np.diff(tb).tolist()
         base_index = self._ts_index
         self._ts_index += m
         vb_l: list[int] = [0] * (nch + 1)
         if m:
             h = d.headers(starts, hst)
-            bad = np.flatnonzero(h.error)
+            bad = h.error.nonzero()[0]
             if bad.size:
-                where = np.searchsorted(tb, bad, side="right") - 1
+                where = tb.searchsorted(bad, side="right") - 1
                 for c, e in zip(where.tolist(), h.error[bad].tolist(), strict=True):
                     chunk_err.setdefault(c, []).append((e, 1))
-                vidx = np.flatnonzero(h.error == 0)
+                vidx = (h.error == 0).nonzero()[0]
                 v: slice | np.ndarray = vidx
-                vb = np.searchsorted(vidx, tb)
+                vb = vidx.searchsorted(tb)
                 index = vidx + base_index
             else:
                 v = slice(None)
@@ -631,12 +631,12 @@ class StreamAnalyzer:
             pid, ccv, disc = pk.pid, pk.cc, pk.disc
             arrival_ts = d.arrival[dgram[v]]
             cc_at, cc_lost = self._cc.errors_at(pid, ccv, h.afc[v], disc)
-            cce = np.searchsorted(cc_at, vb)
+            cce = cc_at.searchsorted(vb)
             cc_err = np.diff(cce).tolist()
             cc_lost_l = _seg_sums(cc_lost, cce).tolist() if cc_at.size else [0] * nch
             cc_pid: dict[int, list[tuple[int, int]]] = {}
             if cc_at.size:
-                ck = (np.searchsorted(vb, cc_at, side="right") - 1) * PID_COUNT + pid[cc_at]
+                ck = (vb.searchsorted(cc_at, side="right") - 1) * PID_COUNT + pid[cc_at]
                 keys, counts = np.unique(ck, return_counts=True)
                 for key, cnt in zip(keys.tolist(), counts.tolist(), strict=True):
                     cc_pid.setdefault(key // PID_COUNT, []).append((key % PID_COUNT, cnt))
@@ -722,10 +722,10 @@ class StreamAnalyzer:
         iv = self._iv
         iv.datagrams += b - a
         errs = np.bincount(d.error[a:b], minlength=ERROR_KIND_COUNT)
-        for i in np.flatnonzero(errs[1:]) + 1:
+        for i in errs[1:].nonzero()[0] + 1:
             iv.errors[i] += int(errs[i])
         keep = np.ones(b - a, dtype=bool)
-        rtp_idx = np.flatnonzero(d.rtp_ok[a:b]) + a
+        rtp_idx = d.rtp_ok[a:b].nonzero()[0] + a
         if rtp_idx.size:
             self._rtp(d, rtp_idx, keep, a)
         dg = np.arange(a, b)[keep]
@@ -743,7 +743,7 @@ class StreamAnalyzer:
             dgram = d.ts_dgram[ta:tb]
             hst = None if hst is None else hst[ta:tb]
         else:
-            sel = np.flatnonzero(np.repeat(keep, d.n_ts[a:b])) + ta
+            sel = np.repeat(keep, d.n_ts[a:b]).nonzero()[0] + ta
             starts = d.ts_start[sel]
             dgram = d.ts_dgram[sel]
             hst = None if hst is None else hst[sel]
@@ -752,7 +752,7 @@ class StreamAnalyzer:
     def _rtp(self, d: _Datagrams, idx: np.ndarray, keep: np.ndarray, a: int) -> None:
         iv = self._iv
         ssrc = d.ssrc[idx]
-        runs = [0, *(np.flatnonzero(ssrc[1:] != ssrc[:-1]) + 1).tolist(), idx.size]
+        runs = [0, *((ssrc[1:] != ssrc[:-1]).nonzero()[0] + 1).tolist(), idx.size]
         for r0, r1 in zip(runs[:-1], runs[1:], strict=True):
             s = int(ssrc[r0])
             if self._ssrc is not None and s != self._ssrc:
@@ -791,13 +791,13 @@ class StreamAnalyzer:
         base_index = self._ts_index
         self._ts_index += m
         errs = np.bincount(h.error, minlength=ERROR_KIND_COUNT)
-        for i in np.flatnonzero(errs[1:]) + 1:
+        for i in errs[1:].nonzero()[0] + 1:
             iv.errors[i] += int(errs[i])
         if errs[0] == m:
             v = slice(None)
             vidx = None
         else:
-            vidx = np.flatnonzero(h.error == 0)
+            vidx = (h.error == 0).nonzero()[0]
             v = vidx
         pid = h.pid[v]
         if pid.size == 0:
@@ -851,7 +851,7 @@ class StreamAnalyzer:
                 meter.set_pid(chosen)
             at, idx, pcr, steps, ticks = out
             return PcrPairs(at[:m], idx[:m], pcr[:m], steps[: m + 1], ticks[: m + 1])
-        sel = np.flatnonzero(pk.has_pcr[lo:hi])
+        sel = pk.has_pcr[lo:hi].nonzero()[0]
         if sel.size:
             sel += lo
             if meter.pid is None:
@@ -899,7 +899,7 @@ class StreamAnalyzer:
             exact = exact or bool(self._psi_lut[probe.pid])
         else:
             mask = psi
-        ev = np.flatnonzero(mask) + pos
+        ev = mask.nonzero()[0] + pos
         pairs = self._pcr_pairs(pk, pos, n)
         take = self._pcr.take
         if ev.size == 0:
@@ -917,11 +917,11 @@ class StreamAnalyzer:
         member = np.zeros(ev.size, dtype=bool)  # an identical copy of its PID's last packet
         members: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # PID -> (at, counter steps)
         next_psi = np.full(ev.size, -1, dtype=np.int64)  # next PSI event of the same PID
-        psi_at = np.flatnonzero(ev_psi)
+        psi_at = ev_psi.nonzero()[0]
         if psi_at.size:
             psi_pid = ev_pid[psi_at]
             for p in self._program.psi_pids:
-                k = np.flatnonzero(psi_pid == p)
+                k = (psi_pid == p).nonzero()[0]
                 if k.size == 0:
                     continue
                 at = psi_at[k]
@@ -948,7 +948,7 @@ class StreamAnalyzer:
                 return
             at, counters, new = entry
             a = done.get(p, 0)
-            b = int(np.searchsorted(at, upto))
+            b = int(at.searchsorted(upto))
             if b <= a:
                 return
             done[p] = b
@@ -960,7 +960,7 @@ class StreamAnalyzer:
                     errors[kind] += count * copies
             self._program.skip_repeat(p, int(counters[b - 1]))
 
-        visit = np.flatnonzero(~member)
+        visit = (~member).nonzero()[0]
         restart: int | None = None
         stop_at = ev.size
         multi = seg.enter is not None and n > bounds[seg.cur + 1]
@@ -974,7 +974,7 @@ class StreamAnalyzer:
             assert seg.enter is not None
             while seg.cur < target:
                 edge = bounds[seg.cur + 1]
-                e_edge = int(np.searchsorted(ev, edge))
+                e_edge = int(ev.searchsorted(edge))
                 for q in members:
                     skip_copies(q, e_edge)
                 take(pairs, edge)
@@ -1083,7 +1083,7 @@ class StreamAnalyzer:
             return
         f = parse_fec_headers(data, offsets, lengths)
         errs = np.bincount(f.error, minlength=ERROR_KIND_COUNT)
-        for i in np.flatnonzero(errs[1:]) + 1:
+        for i in errs[1:].nonzero()[0] + 1:
             self._iv.errors[i] += int(errs[i])
         ok = f.error == 0
         if not ok.any():
@@ -1148,7 +1148,7 @@ class StreamAnalyzer:
                 overflows=self._buffer.overflows,
             )
         counts = iv.pid_packets
-        used = np.flatnonzero(counts != 0)  # (a bool array: four times faster here)
+        used = (counts != 0).nonzero()[0]  # (a bool array: four times faster here)
         # float(count) * 188 * 8 / secs, as numpy computes it for the used PIDs at once
         pid_rates = dict(
             zip(used.tolist(), (counts[used] * (TS_PACKET_SIZE * 8) / secs).tolist(), strict=True)
