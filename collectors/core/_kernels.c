@@ -22,6 +22,7 @@
  *                    the PCR PID and mdi.py PcrRateMeter.pairs' running sums)
  *   ts_repeats     - collectors/core/analyzer.py _repeats (which PSI packets repeat the one
  *                    before them)
+ *   seq_run        - collectors/core/seq.py SequenceTracker._run (loss, reordering, duplicates)
  *   delay_factor   - collectors/core/mdi.py delay_factor_ms
  *   buffer_run     - collectors/core/buffer.py PlayoutBuffer.run (the loop over the arrivals)
  *
@@ -1026,6 +1027,62 @@ static PyObject *ts_repeats(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* seq_run(seq, n, state, seen, gap, late, dup) -> r
+ * collectors/core/seq.py SequenceTracker._run: seq int64[n] (16-bit numbers, arrival
+ * order); state int64[3] = (last16, ext_last, ext_max), updated; seen int64[65536] (the
+ * highest extended number received per 16-bit key), updated; outputs gap int64[n], late and
+ * dup bool[n] for the packets before a restart. r: the packets consumed (n when no restart;
+ * 0 when the first packet is one, and nothing changed then). One packet at a time gives what
+ * the numpy code gives over the whole call: a number received before is either in seen or
+ * was received earlier in the run, and a higher number with the same key in between would
+ * have made it a restart. */
+#define MAX_MISORDER 3000
+static PyObject *seq_run(PyObject *self, PyObject *args) {
+    PyObject *o[6];
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "OnOOOOO", &o[0], &n, &o[1], &o[2], &o[3], &o[4], &o[5]))
+        return NULL;
+    bufs_t s = {.n = 0};
+    const int64_t *seq = get(&s, o[0], 0, n * 8, "seq");
+    int64_t *st = seq ? get(&s, o[1], 1, 3 * 8, "state") : NULL;
+    int64_t *seen = st ? get(&s, o[2], 1, 65536 * 8, "seen") : NULL;
+    int64_t *gap = seen ? get(&s, o[3], 1, n * 8, "gap") : NULL;
+    uint8_t *late = gap ? get(&s, o[4], 1, n, "late") : NULL;
+    uint8_t *dup = late ? get(&s, o[5], 1, n, "dup") : NULL;
+    if (!dup) {
+        release(&s);
+        return NULL;
+    }
+    int64_t last16 = st[0], ext = st[1], m = st[2];
+    Py_ssize_t i = 0;
+    for (; i < n; i++) {
+        int64_t x = seq[i];
+        int64_t e = ext + (((x - last16 + 32768) & 0xFFFF) - 32768);
+        if (m - e > MAX_MISORDER) break;
+        last16 = x;
+        ext = e;
+        int64_t *sk = &seen[e & 0xFFFF];
+        int is_dup = *sk == e;
+        if (e > m) {
+            gap[i] = e - m - 1;
+            late[i] = 0;
+            m = e;
+        } else {
+            gap[i] = 0;
+            late[i] = !is_dup;
+        }
+        dup[i] = (uint8_t)is_dup;
+        if (e > *sk) *sk = e;
+    }
+    if (i) {
+        st[0] = last16;
+        st[1] = ext;
+        st[2] = m;
+    }
+    release(&s);
+    return PyLong_FromSsize_t(i);
+}
+
 static PyObject *delay_factor(PyObject *self, PyObject *args) {
     PyObject *o[2];
     Py_ssize_t n;
@@ -1142,6 +1199,7 @@ static PyMethodDef methods[] = {
     {"ts_layout", ts_layout, METH_VARARGS, "Where the TS packets of datagrams are."},
     {"pcr_pairs", pcr_pairs, METH_VARARGS, "PCR pairs of the PCR PID with running sums."},
     {"ts_repeats", ts_repeats, METH_VARARGS, "Which TS packets repeat the one before."},
+    {"seq_run", seq_run, METH_VARARGS, "RTP sequence tracking up to a restart."},
     {"delay_factor", delay_factor, METH_VARARGS, "MDI delay factor of one interval."},
     {"buffer_run", buffer_run, METH_VARARGS, "The playout buffer model over arrivals."},
     {"flow_table", flow_table, METH_NOARGS, "A new flow table (capsule)."},

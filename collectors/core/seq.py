@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import native
+
 MAX_MISORDER = 3000
 _NEVER = np.iinfo(np.int64).min
 _BASE = 1 << 20  # first extended number: keeps late packets before the first one positive
@@ -80,6 +82,13 @@ class SequenceTracker:
 
     def _run(self, s: np.ndarray, gap: np.ndarray, late: np.ndarray, dup: np.ndarray) -> int:
         """Process s until a restart; fills the output views; returns packets consumed."""
+        kern = native.kernels
+        if kern is not None:
+            state = np.array([self.last16, self.ext_last, self.ext_max], dtype=np.int64)
+            s = np.ascontiguousarray(s, dtype=np.int64)
+            r = int(kern.seq_run(s, s.shape[0], state, self._seen, gap, late, dup))
+            self.last16, self.ext_last, self.ext_max = state.tolist()
+            return r
         prev = np.empty_like(s)
         prev[0] = self.last16
         prev[1:] = s[:-1]

@@ -190,6 +190,40 @@ def test_ts_repeats_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None
         BUILT.ts_repeats(data, np.array([0, data.size - 187], dtype=np.int64), 2, np.zeros(2, bool))
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_seq_run_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """SequenceTracker with seq_run gives the numpy code's per-packet results and state, in
+    one call and in random pieces (losses, duplicates also a whole cycle later, reordering,
+    wraps, restarts); a short state or seen array is refused."""
+    from iec62379.collectors.core.seq import SequenceTracker
+    from test_core_metrics import _seq_stream
+
+    rng = np.random.default_rng(seed)
+    seqs = _seq_stream(rng, 150_000)
+    cuts = np.sort(rng.choice(seqs.size, 200, replace=False))
+
+    def run(pieces):
+        t = SequenceTracker()
+        out = []
+        for part in np.split(seqs, pieces):
+            if part.size:
+                r = t.process(part)
+                out.append((r.gap.tolist(), r.late.tolist(), r.dup.tolist(), r.restart_at))
+        return out, (t.started, t.last16, t.ext_last, t.ext_max), t._seen.tolist()
+
+    for pieces in ([], cuts):
+        a, b = _both(monkeypatch, lambda p=pieces: run(p))
+        assert a == b
+    whole = run([])[0][0]
+    assert sum(map(bool, whole[0])) > 5 and sum(whole[1]) > 2 and sum(whole[2]) > 2 and whole[3]
+    one = np.zeros(1, dtype=np.int64)
+    flag = np.zeros(1, dtype=bool)
+    with pytest.raises(ValueError, match="state"):
+        BUILT.seq_run(one, 1, np.zeros(2, np.int64), np.zeros(65536, np.int64), one, flag, flag)
+    with pytest.raises(ValueError, match="seen"):
+        BUILT.seq_run(one, 1, np.zeros(3, np.int64), np.zeros(100, np.int64), one, flag, flag)
+
+
 def _damaged_ts(name: str, seed: int) -> np.ndarray:
     """The fixture's TS packets with header damage: wrong sync bytes, TEI, afc 00, adaptation
     lengths too large, PCR flags on short adaptation fields, random header bytes."""
