@@ -22,6 +22,7 @@
  *                    the PCR PID and mdi.py PcrRateMeter.pairs' running sums)
  *   ts_repeats     - collectors/core/analyzer.py _repeats (which PSI packets repeat the one
  *                    before them)
+ *   group_by_flow  - collectors/core/batch.py PacketBatch.grouped (a stable counting sort)
  *   seq_run        - collectors/core/seq.py SequenceTracker._run (loss, reordering, duplicates)
  *   delay_factor   - collectors/core/mdi.py delay_factor_ms
  *   buffer_run     - collectors/core/buffer.py PlayoutBuffer.run (the loop over the arrivals)
@@ -41,7 +42,7 @@
 #define NULL_PID 0x1FFF
 
 typedef struct {
-    Py_buffer b[24];
+    Py_buffer b[40];
     int n;
 } bufs_t;
 
@@ -1083,6 +1084,75 @@ static PyObject *seq_run(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(i);
 }
 
+/* group_by_flow(flow_ids, n, nflows, starts, ins, outs)
+ * collectors/core/batch.py PacketBatch.grouped: flow_ids int32[n] (each in 0..nflows-1);
+ * starts int64[nflows + 1] gets where each flow's rows start in the outputs; ins / outs:
+ * tuples of equal length of arrays of n rows of 1, 2, 4 or 8 bytes (a row's size is the
+ * buffer's length / n; out i the same as in i), rows grouped by flow in id order, in their
+ * order within a flow (a stable counting sort). */
+static PyObject *group_by_flow(PyObject *self, PyObject *args) {
+    PyObject *o[2], *ins, *outs;
+    Py_ssize_t n, nf;
+    if (!PyArg_ParseTuple(args, "OnnOO!O!", &o[0], &n, &nf, &o[1], &PyTuple_Type, &ins,
+                          &PyTuple_Type, &outs))
+        return NULL;
+    Py_ssize_t na = PyTuple_GET_SIZE(ins);
+    if (PyTuple_GET_SIZE(outs) != na || na > 18 || n < 0 || nf < 1) {
+        PyErr_SetString(PyExc_ValueError, "group_by_flow: ins and outs differ, or bad counts");
+        return NULL;
+    }
+    bufs_t s = {.n = 0};
+    const int32_t *fid = get(&s, o[0], 0, n * 4, "flow_ids");
+    int64_t *starts = fid ? get(&s, o[1], 1, (nf + 1) * 8, "starts") : NULL;
+    if (!starts) {
+        release(&s);
+        return NULL;
+    }
+    for (Py_ssize_t f = 0; f <= nf; f++) starts[f] = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (fid[i] < 0 || fid[i] >= nf) {
+            release(&s);
+            PyErr_Format(PyExc_ValueError, "flow id %d out of range", (int)fid[i]);
+            return NULL;
+        }
+        starts[fid[i] + 1]++;
+    }
+    for (Py_ssize_t f = 0; f < nf; f++) starts[f + 1] += starts[f];
+    int64_t *pos = PyMem_Malloc((size_t)(nf + 1) * 8);
+    if (!pos) {
+        release(&s);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t a = 0; a < na; a++) {
+        const char *in = get(&s, PyTuple_GET_ITEM(ins, a), 0, 0, "in");
+        Py_ssize_t len = in ? s.b[s.n - 1].len : 0;
+        char *out = in ? get(&s, PyTuple_GET_ITEM(outs, a), 1, len, "out") : NULL;
+        if (!out) break;
+        Py_ssize_t w = n ? len / n : 1;
+        if (n && (len % n || (w != 1 && w != 2 && w != 4 && w != 8))) {
+            PyErr_Format(PyExc_ValueError, "array %zd: %zd bytes for %zd rows", a, len, n);
+            break;
+        }
+        memcpy(pos, starts, (size_t)nf * 8);
+#define SCATTER(T)                                                           \
+    for (Py_ssize_t i = 0; i < n; i++) ((T *)out)[pos[fid[i]]++] = ((const T *)in)[i];
+        if (w == 8) {
+            SCATTER(int64_t)
+        } else if (w == 4) {
+            SCATTER(int32_t)
+        } else if (w == 2) {
+            SCATTER(int16_t)
+        } else {
+            SCATTER(int8_t)
+        }
+#undef SCATTER
+    }
+    PyMem_Free(pos);
+    release(&s);
+    if (PyErr_Occurred()) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *delay_factor(PyObject *self, PyObject *args) {
     PyObject *o[2];
     Py_ssize_t n;
@@ -1200,6 +1270,7 @@ static PyMethodDef methods[] = {
     {"pcr_pairs", pcr_pairs, METH_VARARGS, "PCR pairs of the PCR PID with running sums."},
     {"ts_repeats", ts_repeats, METH_VARARGS, "Which TS packets repeat the one before."},
     {"seq_run", seq_run, METH_VARARGS, "RTP sequence tracking up to a restart."},
+    {"group_by_flow", group_by_flow, METH_VARARGS, "Rows grouped by flow (stable)."},
     {"delay_factor", delay_factor, METH_VARARGS, "MDI delay factor of one interval."},
     {"buffer_run", buffer_run, METH_VARARGS, "The playout buffer model over arrivals."},
     {"flow_table", flow_table, METH_NOARGS, "A new flow table (capsule)."},

@@ -87,8 +87,13 @@ class FlowDemux:
                 analyzer.feed_fec_batch(batch, f)
             else:
                 media.append((analyzer, f))
-        for analyzer, f in media:
-            analyzer.feed_batch(batch, None if len(present) == 1 else f)
+        if len(present) == 1:
+            for analyzer, _ in media:
+                analyzer.feed_batch(batch)
+        elif media:
+            grouped, starts = batch.grouped()
+            for analyzer, f in media:
+                analyzer.feed_batch(grouped.rows(starts[f], starts[f + 1]))
 
     def snapshot(self, now_ns: int) -> dict[StreamKey, IntervalReport | None]:
         """snapshot(now_ns) of every stream."""

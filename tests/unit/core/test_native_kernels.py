@@ -808,3 +808,49 @@ def test_delay_factor_and_buffer(monkeypatch: pytest.MonkeyPatch, seed: int) -> 
         a, b = _both(monkeypatch, lambda s=size_ms: run(s))
         assert a == b
     assert a[-1][4] > 0 and a[-1][5] > 0
+
+
+def _batch_rows(b, sel) -> list:
+    """Every per-datagram field of batch b at rows sel, as lists."""
+    from dataclasses import fields
+
+    out = [getattr(b, k)[sel].tolist() for k in ("offsets", "lengths", "arrival_ns", "flow_ids")]
+    out += [None if x is None else x[sel].tolist() for x in (b.first_byte, b.ts_first)]
+    if b.rtp is not None:
+        out += [getattr(b.rtp, f.name)[sel].tolist() for f in fields(b.rtp)]
+    return out
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_grouped_batches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed: int) -> None:
+    """PacketBatch.grouped gives, for each flow, exactly the rows a per-flow selection gives,
+    in the same order, with and without the kernel (and the same dtypes); a flow id out of
+    range is refused."""
+    p = tmp_path / "odd.pcap"
+    _odd_pcap(p, seed)
+    batches = list(read_pcap(p, batch_size=97))
+    assert any(len(set(b.flow_ids.tolist())) > 2 for b in batches)
+
+    def run():
+        out = []
+        for b in batches:
+            g, starts = b.grouped()
+            assert len(starts) == len(b.flows) + 1 and starts[-1] == len(b)
+            for f in range(len(b.flows)):
+                part = g.rows(starts[f], starts[f + 1])
+                sel = (b.flow_ids == f).nonzero()[0]
+                assert _batch_rows(part, slice(None)) == _batch_rows(b, sel)
+                assert part.data is b.data and part.ts_heads is b.ts_heads
+                assert [a.dtype for a in (part.offsets, part.lengths, part.arrival_ns)] == [
+                    b.offsets.dtype, b.lengths.dtype, b.arrival_ns.dtype]
+                out.append(_batch_rows(part, slice(None)))
+        return out
+
+    a, b = _both(monkeypatch, run)
+    assert a == b
+    ids = np.array([0, 2], dtype=np.int32)
+    with pytest.raises(ValueError, match="flow id 2 out of range"):
+        BUILT.group_by_flow(ids, 2, 2, np.zeros(3, np.int64), (ids,), (ids.copy(),))
+    with pytest.raises(ValueError, match="bytes for"):
+        BUILT.group_by_flow(ids[:1] * 0, 1, 1, np.zeros(2, np.int64), (np.zeros(3, np.uint8),),
+                            (np.zeros(3, np.uint8),))
