@@ -888,18 +888,28 @@ class StreamAnalyzer:
             seg = _Segments([pos, n])
         bounds = seg.bounds
         data, pid, pusi, ccv, po, st = pk.data, pk.pid, pk.pusi, pk.cc, pk.po, pk.st
-        pid_r = pid[pos:n]
-        psi = self._psi_lut[pid_r]
         probe = self._probe
         probing = probe is not None and not probe.done
         if probing:
             assert probe is not None
-            vid = pid_r == probe.pid
-            mask = psi | (vid if probe.collecting else vid & pusi[pos:n])
             exact = exact or bool(self._psi_lut[probe.pid])
+        kern = native.kernels
+        if kern is not None and pid.dtype == np.uint16:
+            ev = np.empty(n - pos, dtype=np.int64)
+            if probing:
+                assert probe is not None
+                p_pid, p_all = probe.pid, probe.collecting
+            else:
+                p_pid, p_all = -1, False
+            ev = ev[: kern.rare_events(pid, pusi, pos, n, self._psi_lut, p_pid, p_all, ev)]
         else:
-            mask = psi
-        ev = mask.nonzero()[0] + pos
+            pid_r = pid[pos:n]
+            mask = self._psi_lut[pid_r]
+            if probing:
+                assert probe is not None
+                vid = pid_r == probe.pid
+                mask |= vid if probe.collecting else vid & pusi[pos:n]
+            ev = mask.nonzero()[0] + pos
         pairs = self._pcr_pairs(pk, pos, n)
         take = self._pcr.take
         if ev.size == 0:

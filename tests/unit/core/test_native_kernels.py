@@ -854,3 +854,27 @@ def test_grouped_batches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed: 
     with pytest.raises(ValueError, match="bytes for"):
         BUILT.group_by_flow(ids[:1] * 0, 1, 1, np.zeros(2, np.int64), (np.zeros(3, np.uint8),),
                             (np.zeros(3, np.uint8),))
+
+
+def test_rare_events_as_numpy() -> None:
+    """rare_events picks what _rare's numpy mask picks: PSI PIDs (lut), and the probed PID
+    on every packet or only where PUSI is set; a bad range is refused."""
+    rng = np.random.default_rng(3)
+    n = 5000
+    pid = rng.choice(np.array([0, 16, 256, 257, 4096, 8191], dtype=np.uint16), n)
+    pusi = rng.random(n) < 0.3
+    lut = np.zeros(8192, dtype=bool)
+    lut[[0, 4096]] = True
+    for lo, hi in ((0, n), (17, 4000), (n, n)):
+        for probe, every in ((-1, False), (256, False), (256, True), (16, True)):
+            mask = lut[pid[lo:hi]]
+            if probe >= 0:
+                vid = pid[lo:hi] == probe
+                mask |= vid if every else vid & pusi[lo:hi]
+            out = np.empty(hi - lo, dtype=np.int64)
+            k = BUILT.rare_events(pid, pusi, lo, hi, lut, probe, every, out)
+            assert out[:k].tolist() == (mask.nonzero()[0] + lo).tolist()
+    with pytest.raises(ValueError, match="bad range"):
+        BUILT.rare_events(pid, pusi, 10, 5, lut, -1, False, np.empty(5, np.int64))
+    with pytest.raises(ValueError, match="pid"):
+        BUILT.rare_events(pid, pusi, 0, n + 1, lut, -1, False, np.empty(n + 1, np.int64))
