@@ -923,6 +923,19 @@ static PyObject *ts_layout(PyObject *self, PyObject *args) {
  * (0 first) of the packet steps and PCR deltas of the pairs PcrRateMeter counts (the one
  * before the first from has_last / last_index / last_pcr). Outputs: int64, as many rows as
  * packets with has_pcr (the sums one more). */
+/* The first i' >= i (below hi) with flags[i'] set, else hi; eight flags at a time (PCR
+ * packets are a few in a thousand). */
+static inline Py_ssize_t skip_zeros(const uint8_t *flags, Py_ssize_t i, Py_ssize_t hi) {
+    uint64_t w;
+    while (i + 8 <= hi) {
+        memcpy(&w, flags + i, 8);
+        if (w) break;
+        i += 8;
+    }
+    while (i < hi && !flags[i]) i++;
+    return i;
+}
+
 static PyObject *pcr_pairs(PyObject *self, PyObject *args) {
     PyObject *o[11];
     Py_ssize_t lo, hi;
@@ -943,7 +956,10 @@ static PyObject *pcr_pairs(PyObject *self, PyObject *args) {
     const int64_t *starts = src ? get(&s, o[5], 0, hi * 8, "starts") : NULL;
     Py_ssize_t cap = 0;
     if (starts && lo >= 0 && lo <= hi)
-        for (Py_ssize_t i = lo; i < hi; i++) cap += has[i] != 0;
+        for (Py_ssize_t i = lo; i < hi; i++) {
+            i = skip_zeros(has, i, hi);
+            cap += i < hi;
+        }
     int64_t *at = starts ? get(&s, o[6], 1, cap * 8, "at") : NULL;
     int64_t *idx = at ? get(&s, o[7], 1, cap * 8, "idx") : NULL;
     int64_t *pcr = idx ? get(&s, o[8], 1, cap * 8, "pcr") : NULL;
@@ -964,7 +980,8 @@ static PyObject *pcr_pairs(PyObject *self, PyObject *args) {
     Py_ssize_t m = 0;
     cb[0] = ct[0] = 0;
     for (Py_ssize_t i = lo; i < hi; i++) {
-        if (!has[i]) continue;
+        i = skip_zeros(has, i, hi);
+        if (i == hi) break;
         if (want < 0) want = pid[i];
         if (pid[i] != want) continue;
         int64_t a = starts[i];
@@ -1129,11 +1146,16 @@ static PyObject *group_by_flow(PyObject *self, PyObject *args) {
         starts[fid[i] + 1]++;
     }
     for (Py_ssize_t f = 0; f < nf; f++) starts[f + 1] += starts[f];
-    int64_t *pos = PyMem_Malloc((size_t)(nf + 1) * 8);
+    /* each row's place first (one pass with the running counts), then each array moved
+     * by it: the running counts are a chain of dependent increments, paid once */
+    int64_t *pos = PyMem_Malloc((size_t)(nf + 1) * 8 + (size_t)(n ? n : 1) * 8);
     if (!pos) {
         release(&s);
         return PyErr_NoMemory();
     }
+    int64_t *dest = pos + nf + 1;
+    memcpy(pos, starts, (size_t)nf * 8);
+    for (Py_ssize_t i = 0; i < n; i++) dest[i] = pos[fid[i]]++;
     for (Py_ssize_t a = 0; a < na; a++) {
         const char *in = get(&s, PyTuple_GET_ITEM(ins, a), 0, 0, "in");
         Py_ssize_t len = in ? s.b[s.n - 1].len : 0;
@@ -1144,9 +1166,8 @@ static PyObject *group_by_flow(PyObject *self, PyObject *args) {
             PyErr_Format(PyExc_ValueError, "array %zd: %zd bytes for %zd rows", a, len, n);
             break;
         }
-        memcpy(pos, starts, (size_t)nf * 8);
 #define SCATTER(T)                                                           \
-    for (Py_ssize_t i = 0; i < n; i++) ((T *)out)[pos[fid[i]]++] = ((const T *)in)[i];
+    for (Py_ssize_t i = 0; i < n; i++) ((T *)out)[dest[i]] = ((const T *)in)[i];
         if (w == 8) {
             SCATTER(int64_t)
         } else if (w == 4) {
