@@ -13,6 +13,7 @@ setup(
             "iec62379.collectors.core._kernels",
             ["collectors/core/_kernels.c"],
             extra_compile_args=["-O2", "-ffp-contract=off"],
+            libraries=["m"],
             optional=True,
         )
     ]

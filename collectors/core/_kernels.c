@@ -6,7 +6,9 @@
  * compare the results. No numpy C API: arrays are passed through the buffer protocol, so the
  * module builds without numpy's headers.
  *
- *   ts_headers  - collectors/core/ts.py parse_ts_headers
+ *   ts_headers  - collectors/core/ts.py parse_ts_headers; with extra arguments also each
+ *                 packet's arrival and the continuity check of the valid packets
+ *                 (collectors/core/analyzer.py StreamAnalyzer._scan)
  *   cc_errors   - collectors/core/cc.py ContinuityChecker.errors_at
  *   pid_counts  - per-PID packet counts and last arrival times of a run of packets
  *   pcap_records   - collectors/sources/pcap.py PcapReader: the classic pcap record walk, the
@@ -24,6 +26,7 @@
  *                    before them)
  *   group_by_flow  - collectors/core/batch.py PacketBatch.grouped (a stable counting sort)
  *   rare_events    - collectors/core/analyzer.py StreamAnalyzer._rare (which packets are events)
+ *   rate_cv        - collectors/core/bitrate.py RateClassifier.add (mean and variation)
  *   seq_run        - collectors/core/seq.py SequenceTracker._run (loss, reordering, duplicates)
  *   delay_factor   - collectors/core/mdi.py delay_factor_ms
  *   buffer_run     - collectors/core/buffer.py PlayoutBuffer.run (the loop over the arrivals)
@@ -34,6 +37,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -70,15 +74,20 @@ static void *get(bufs_t *s, PyObject *o, int writable, Py_ssize_t min_bytes, con
 }
 
 /* ts_headers(data, starts, n, err, pid, pusi, afc, cc, disc, has_pcr, payload_offset,
- *            e_sync, e_tei, e_afc, e_af_length)
+ *            e_sync, e_tei, e_afc, e_af_length[, extra]) -> None, or with extra (bad, count)
  * data: uint8; starts: int64[n] (each with 188 bytes after it); outputs: err uint8,
- * pid uint16, pusi bool, afc uint8, cc uint8, disc bool, has_pcr bool, payload_offset int16. */
+ * pid uint16, pusi bool, afc uint8, cc uint8, disc bool, has_pcr bool, payload_offset int16.
+ * extra: (dgram int64[n], arrival int64[datagrams], arrival_out int64[n], last_cc, last_dup,
+ * out_at, out_lost) also gives each packet's arrival (arrival[dgram]) and does cc_errors over
+ * the packets without a header error, in one pass: bad is the number of those with one,
+ * count the continuity errors (positions counted among the packets without). */
 static PyObject *ts_headers(PyObject *self, PyObject *args) {
-    PyObject *o[10];
+    PyObject *o[10], *xo = Py_None;
     Py_ssize_t n;
     int e_sync, e_tei, e_afc, e_afl;
-    if (!PyArg_ParseTuple(args, "OOnOOOOOOOOiiii", &o[0], &o[1], &n, &o[2], &o[3], &o[4],
-                          &o[5], &o[6], &o[7], &o[8], &o[9], &e_sync, &e_tei, &e_afc, &e_afl))
+    if (!PyArg_ParseTuple(args, "OOnOOOOOOOOiiii|O", &o[0], &o[1], &n, &o[2], &o[3], &o[4],
+                          &o[5], &o[6], &o[7], &o[8], &o[9], &e_sync, &e_tei, &e_afc, &e_afl,
+                          &xo))
         return NULL;
     bufs_t s = {.n = 0};
     const uint8_t *data = get(&s, o[0], 0, 0, "data");
@@ -95,6 +104,31 @@ static PyObject *ts_headers(PyObject *self, PyObject *args) {
     if (!po) {
         release(&s);
         return NULL;
+    }
+    /* extra: (dgram, arrival, arrival_out, last_cc, last_dup, out_at, out_lost), or None */
+    const int64_t *x_dg = NULL, *x_arr = NULL;
+    int64_t *x_arr_o = NULL, *last_cc = NULL, *out_at = NULL, *out_lost = NULL;
+    uint8_t *last_dup = NULL;
+    Py_ssize_t x_narr = 0, bad = 0, k = 0;
+    if (xo != Py_None) {
+        PyObject *x[7];
+        if (!PyArg_ParseTuple(xo, "OOOOOOO", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5], &x[6]) ||
+            !(x_dg = get(&s, x[0], 0, n * 8, "dgram")) || !(x_arr = get(&s, x[1], 0, 0, "arrival")) ||
+            !(x_arr_o = get(&s, x[2], 1, n * 8, "arrival_out")) ||
+            !(last_cc = get(&s, x[3], 1, NPID * 8, "last_cc")) ||
+            !(last_dup = get(&s, x[4], 1, NPID, "last_dup")) ||
+            !(out_at = get(&s, x[5], 1, n * 8, "out_at")) ||
+            !(out_lost = get(&s, x[6], 1, n * 8, "out_lost"))) {
+            release(&s);
+            return NULL;
+        }
+        x_narr = s.b[s.n - 6].len / 8;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if (x_dg[i] < 0 || x_dg[i] >= x_narr) {
+                release(&s);
+                PyErr_Format(PyExc_IndexError, "datagram %lld out of range", (long long)x_dg[i]);
+                return NULL;
+            }
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t at = starts[i];
@@ -133,8 +167,31 @@ static PyObject *ts_headers(PyObject *self, PyObject *args) {
         disc[i] = d;
         pcr[i] = pf && e == 0;
         po[i] = off;
+        if (!x_dg) continue;
+        /* with extra: each packet's arrival, and cc_errors over the valid packets (their
+         * positions counted among the valid packets) */
+        x_arr_o[i] = x_arr[x_dg[i]];
+        if (e) {
+            bad++;
+            continue;
+        }
+        unsigned p = pid[i];
+        if (!(afc & 1) || p == NULL_PID) continue;
+        int64_t prev = last_cc[p];
+        int c = b3 & 0x0F;
+        int has_prev = prev >= 0;
+        int step = (int)((c - prev) & 0x0F);
+        int is_dup = has_prev && step == 0 && !d;
+        if (has_prev && !d && step != 1 && !(is_dup && !last_dup[p])) {
+            out_at[k] = i - bad;
+            out_lost[k] = step >= 2 ? step - 1 : 0;
+            k++;
+        }
+        last_cc[p] = c;
+        last_dup[p] = (uint8_t)is_dup;
     }
     release(&s);
+    if (xo != Py_None) return Py_BuildValue("nn", bad, k);
     Py_RETURN_NONE;
 }
 
@@ -1220,6 +1277,51 @@ static PyObject *rare_events(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(k);
 }
 
+/* The sum of v[0..n) as collectors/core/bitrate.py _sum adds (numpy's pairwise order for
+ * short arrays: eight partial sums from eight values on, then the rest one by one). */
+static double sum_np(const double *v, Py_ssize_t n) {
+    if (n < 8) {
+        double acc = -0.0;
+        for (Py_ssize_t i = 0; i < n; i++) acc += v[i];
+        return acc;
+    }
+    double r[8];
+    for (int j = 0; j < 8; j++) r[j] = v[j];
+    Py_ssize_t tail = n - n % 8;
+    for (Py_ssize_t i = 8; i < tail; i += 8)
+        for (int j = 0; j < 8; j++) r[j] = r[j] + v[i + j];
+    double acc = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+    for (Py_ssize_t i = tail; i < n; i++) acc += v[i];
+    return acc;
+}
+
+/* rate_cv(rates) -> (mean, cv): collectors/core/bitrate.py RateClassifier.add's mean and
+ * coefficient of variation of a sequence of floats (cv 0.0 when the mean is <= 0). */
+static PyObject *rate_cv(PyObject *self, PyObject *arg) {
+    PyObject *seq = PySequence_Fast(arg, "rate_cv: a sequence of floats");
+    if (!seq) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (n < 1 || n > 4096) {
+        Py_DECREF(seq);
+        PyErr_SetString(PyExc_ValueError, "rate_cv: 1 to 4096 rates");
+        return NULL;
+    }
+    double v[4096];
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        v[i] = PyFloat_AsDouble(items[i]);
+        if (v[i] == -1.0 && PyErr_Occurred()) {
+            Py_DECREF(seq);
+            return NULL;
+        }
+    }
+    Py_DECREF(seq);
+    double mean = sum_np(v, n) / (double)n;
+    if (mean <= 0) return Py_BuildValue("dd", mean, 0.0);
+    for (Py_ssize_t i = 0; i < n; i++) v[i] = (v[i] - mean) * (v[i] - mean);
+    return Py_BuildValue("dd", mean, sqrt(sum_np(v, n) / (double)n) / mean);
+}
+
 static PyObject *delay_factor(PyObject *self, PyObject *args) {
     PyObject *o[2];
     Py_ssize_t n;
@@ -1337,6 +1439,7 @@ static PyMethodDef methods[] = {
     {"pcr_pairs", pcr_pairs, METH_VARARGS, "PCR pairs of the PCR PID with running sums."},
     {"ts_repeats", ts_repeats, METH_VARARGS, "Which TS packets repeat the one before."},
     {"seq_run", seq_run, METH_VARARGS, "RTP sequence tracking up to a restart."},
+    {"rate_cv", rate_cv, METH_O, "Mean and coefficient of variation of rates."},
     {"rare_events", rare_events, METH_VARARGS, "Packets of the PSI PIDs and the probed PID."},
     {"group_by_flow", group_by_flow, METH_VARARGS, "Rows grouped by flow (stable)."},
     {"delay_factor", delay_factor, METH_VARARGS, "MDI delay factor of one interval."},

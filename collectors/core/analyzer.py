@@ -59,6 +59,7 @@ from .ts import (
     TS_PACKET_SIZE,
     TS_SYNC_BYTE,
     TsHeaders,
+    compiled_ts_headers,
     gather_pcr,
     parse_ts_headers,
 )
@@ -66,6 +67,7 @@ from .tsdf import TsdfMeter
 from .videoprobe import Inspector, VideoProbe, load_inspector
 
 _NEVER = np.iinfo(np.int64).min
+_NONE = np.zeros(0, dtype=np.int64)
 _REST = np.dtype(f"V{TS_PACKET_SIZE - 4}")
 _REST_WORDS = (TS_PACKET_SIZE - 4) // 8
 
@@ -612,8 +614,13 @@ class StreamAnalyzer:
         self._ts_index += m
         vb_l: list[int] = [0] * (nch + 1)
         if m:
-            h = d.headers(starts, hst)
-            bad = h.error.nonzero()[0]
+            scan = self._scan(d, starts, hst, dgram)
+            if scan is None:
+                h = d.headers(starts, hst)
+                bad = h.error.nonzero()[0]
+            else:
+                h, arrival_all, cc_at, cc_lost, nbad = scan
+                bad = h.error.nonzero()[0] if nbad else _NONE
             if bad.size:
                 where = tb.searchsorted(bad, side="right") - 1
                 for c, e in zip(where.tolist(), h.error[bad].tolist(), strict=True):
@@ -629,8 +636,11 @@ class StreamAnalyzer:
             vb_l = vb.tolist()
             pk = _Packets.of(d, h, v, starts, hst, index)
             pid, ccv, disc = pk.pid, pk.cc, pk.disc
-            arrival_ts = d.arrival[dgram[v]]
-            cc_at, cc_lost = self._cc.errors_at(pid, ccv, h.afc[v], disc)
+            if scan is None:
+                arrival_ts = d.arrival[dgram[v]]
+                cc_at, cc_lost = self._cc.errors_at(pid, ccv, h.afc[v], disc)
+            else:
+                arrival_ts = arrival_all[v]
             cce = cc_at.searchsorted(vb)
             cc_err = np.diff(cce).tolist()
             cc_lost_l = _seg_sums(cc_lost, cce).tolist() if cc_at.size else [0] * nch
@@ -715,6 +725,29 @@ class StreamAnalyzer:
         while seg.cur < nch - 1:
             seg.cur += 1
             enter(seg.cur)
+
+    def _scan(
+        self, d: _Datagrams, starts: np.ndarray, hst: np.ndarray | None, dgram: np.ndarray
+    ) -> tuple[TsHeaders, np.ndarray, np.ndarray, np.ndarray, int] | None:
+        """With the compiled kernels, in one pass: the TS headers of the packets at starts
+        (hst in the copy), each packet's arrival, and the continuity check of the packets
+        without a header error (as ``errors_at`` over them); also the number with one.
+        None without the kernels."""
+        cc = self._cc
+        if native.kernels is None or cc.last_dup.dtype != bool:
+            return None
+        m = starts.shape[0]
+        arrival = np.empty(m, dtype=np.int64)
+        at = np.empty(m, dtype=np.int64)
+        lost = np.empty(m, dtype=np.int64)
+        extra = (dgram, d.arrival, arrival, cc.last_cc, cc.last_dup, at, lost)
+        if hst is not None and d.heads is not None:
+            h, r = compiled_ts_headers(d.heads, hst, extra)
+        else:
+            h, r = compiled_ts_headers(d.data, starts, extra)
+        assert r is not None
+        bad, count = r
+        return h, arrival, at[:count], lost[:count], bad
 
     # ------------------------------------------------------------------ one interval's packets
 

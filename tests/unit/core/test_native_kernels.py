@@ -878,3 +878,60 @@ def test_rare_events_as_numpy() -> None:
         BUILT.rare_events(pid, pusi, 10, 5, lut, -1, False, np.empty(5, np.int64))
     with pytest.raises(ValueError, match="pid"):
         BUILT.rare_events(pid, pusi, 0, n + 1, lut, -1, False, np.empty(n + 1, np.int64))
+
+
+@pytest.mark.parametrize("window", [3, 7, 8, 10, 17, 40])
+def test_rate_classes_as_numpy(monkeypatch: pytest.MonkeyPatch, window: int) -> None:
+    """RateClassifier with rate_cv gives the plain-Python classes (which equal numpy's mean
+    and std to the bit) on random, constant, zero and nearly constant rates; rate_cv refuses
+    anything but a sequence of numbers."""
+    from iec62379.collectors.core.bitrate import RateClassifier
+
+    rng = np.random.default_rng(window)
+    rates = np.concatenate(
+        [
+            rng.uniform(1e6, 2e7, 50),
+            np.full(15, 5e6),
+            np.zeros(12),
+            5e6 * (1 + rng.normal(0, 0.02, 60)),  # near the 2 % tolerance
+        ]
+    ).tolist()
+
+    def run():
+        c = RateClassifier(window, 0.02)
+        return [c.add(r, null_packets=(i % 23 == 0)) for i, r in enumerate(rates)]
+
+    a, b = _both(monkeypatch, run)
+    assert a == b
+    assert len(set(a)) == 3
+    mean, cv = BUILT.rate_cv([1.0, 2.0, 3.0])
+    assert mean == 2.0 and cv == float(np.std([1.0, 2.0, 3.0]) / 2.0)
+    for bad in ([], ["x"], None):
+        with pytest.raises((TypeError, ValueError)):
+            BUILT.rate_cv(bad)
+
+
+def test_ts_scan_refuses_bad_datagrams() -> None:
+    """ts_headers with its extra arguments (the analyzer's one-pass scan) refuses a datagram
+    index outside the arrival array, and short state arrays, with a clear error."""
+    from iec62379.collectors.core.ts import compiled_ts_headers
+
+    data = np.zeros(188 * 2, dtype=np.uint8)
+    data[0] = data[188] = 0x47
+    data[3] = data[188 + 3] = 0x10  # payload only
+    starts = np.array([0, 188], dtype=np.int64)
+    arrival = np.array([5], dtype=np.int64)
+    out = [np.empty(2, dtype=np.int64) for _ in range(3)]
+    last_cc, last_dup = np.full(8192, -1, dtype=np.int64), np.zeros(8192, dtype=bool)
+    h, r = compiled_ts_headers(
+        data, starts, (np.array([0, 0]), arrival, out[0], last_cc, last_dup, out[1], out[2])
+    )
+    assert r == (0, 0) and out[0].tolist() == [5, 5] and h.pid.tolist() == [0, 0]
+    with pytest.raises(IndexError, match="datagram 1 out of range"):
+        compiled_ts_headers(
+            data, starts, (np.array([0, 1]), arrival, out[0], last_cc, last_dup, out[1], out[2])
+        )
+    with pytest.raises(ValueError, match="last_cc"):
+        compiled_ts_headers(
+            data, starts, (np.array([0, 0]), arrival, out[0], last_cc[:5], last_dup, *out[1:])
+        )
