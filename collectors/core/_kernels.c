@@ -6,8 +6,8 @@
  * compare the results. No numpy C API: arrays are passed through the buffer protocol, so the
  * module builds without numpy's headers.
  *
- *   ts_headers  - collectors/core/ts.py parse_ts_headers; with extra arguments also each
- *                 packet's arrival and the continuity check of the valid packets
+ *   ts_headers  - collectors/core/ts.py parse_ts_headers; with extra arguments also the
+ *                 continuity check of the valid packets
  *                 (collectors/core/analyzer.py StreamAnalyzer._scan)
  *   cc_errors   - collectors/core/cc.py ContinuityChecker.errors_at
  *   pid_counts  - per-PID packet counts and last arrival times of a run of packets
@@ -77,10 +77,9 @@ static void *get(bufs_t *s, PyObject *o, int writable, Py_ssize_t min_bytes, con
  *            e_sync, e_tei, e_afc, e_af_length[, extra]) -> None, or with extra (bad, count)
  * data: uint8; starts: int64[n] (each with 188 bytes after it); outputs: err uint8,
  * pid uint16, pusi bool, afc uint8, cc uint8, disc bool, has_pcr bool, payload_offset int16.
- * extra: (dgram int64[n], arrival int64[datagrams], arrival_out int64[n], last_cc, last_dup,
- * out_at, out_lost) also gives each packet's arrival (arrival[dgram]) and does cc_errors over
- * the packets without a header error, in one pass: bad is the number of those with one,
- * count the continuity errors (positions counted among the packets without). */
+ * extra: (last_cc, last_dup, out_at, out_lost) also does cc_errors over the packets without
+ * a header error in the same pass: bad is the number of those with one, count the
+ * continuity errors (positions counted among the packets without). */
 static PyObject *ts_headers(PyObject *self, PyObject *args) {
     PyObject *o[10], *xo = Py_None;
     Py_ssize_t n;
@@ -105,30 +104,20 @@ static PyObject *ts_headers(PyObject *self, PyObject *args) {
         release(&s);
         return NULL;
     }
-    /* extra: (dgram, arrival, arrival_out, last_cc, last_dup, out_at, out_lost), or None */
-    const int64_t *x_dg = NULL, *x_arr = NULL;
-    int64_t *x_arr_o = NULL, *last_cc = NULL, *out_at = NULL, *out_lost = NULL;
+    /* extra: (last_cc, last_dup, out_at, out_lost), or None */
+    int64_t *last_cc = NULL, *out_at = NULL, *out_lost = NULL;
     uint8_t *last_dup = NULL;
-    Py_ssize_t x_narr = 0, bad = 0, k = 0;
+    Py_ssize_t bad = 0, k = 0;
     if (xo != Py_None) {
-        PyObject *x[7];
-        if (!PyArg_ParseTuple(xo, "OOOOOOO", &x[0], &x[1], &x[2], &x[3], &x[4], &x[5], &x[6]) ||
-            !(x_dg = get(&s, x[0], 0, n * 8, "dgram")) || !(x_arr = get(&s, x[1], 0, 0, "arrival")) ||
-            !(x_arr_o = get(&s, x[2], 1, n * 8, "arrival_out")) ||
-            !(last_cc = get(&s, x[3], 1, NPID * 8, "last_cc")) ||
-            !(last_dup = get(&s, x[4], 1, NPID, "last_dup")) ||
-            !(out_at = get(&s, x[5], 1, n * 8, "out_at")) ||
-            !(out_lost = get(&s, x[6], 1, n * 8, "out_lost"))) {
+        PyObject *x[4];
+        if (!PyArg_ParseTuple(xo, "OOOO", &x[0], &x[1], &x[2], &x[3]) ||
+            !(last_cc = get(&s, x[0], 1, NPID * 8, "last_cc")) ||
+            !(last_dup = get(&s, x[1], 1, NPID, "last_dup")) ||
+            !(out_at = get(&s, x[2], 1, n * 8, "out_at")) ||
+            !(out_lost = get(&s, x[3], 1, n * 8, "out_lost"))) {
             release(&s);
             return NULL;
         }
-        x_narr = s.b[s.n - 6].len / 8;
-        for (Py_ssize_t i = 0; i < n; i++)
-            if (x_dg[i] < 0 || x_dg[i] >= x_narr) {
-                release(&s);
-                PyErr_Format(PyExc_IndexError, "datagram %lld out of range", (long long)x_dg[i]);
-                return NULL;
-            }
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t at = starts[i];
@@ -167,10 +156,8 @@ static PyObject *ts_headers(PyObject *self, PyObject *args) {
         disc[i] = d;
         pcr[i] = pf && e == 0;
         po[i] = off;
-        if (!x_dg) continue;
-        /* with extra: each packet's arrival, and cc_errors over the valid packets (their
-         * positions counted among the valid packets) */
-        x_arr_o[i] = x_arr[x_dg[i]];
+        if (!last_cc) continue;
+        /* with extra: cc_errors over the valid packets (positions counted among them) */
         if (e) {
             bad++;
             continue;
@@ -245,26 +232,44 @@ static inline uint32_t rd32(const uint8_t *p, int big) {
                : ((uint32_t)p[3] << 24) | ((uint32_t)p[2] << 16) | ((uint32_t)p[1] << 8) | p[0];
 }
 
-/* pid_counts(pid, arrival, n, counts, last_seen): counts[pid] += 1 and
+/* pid_counts(pid, arrival, n, counts, last_seen[, dgram]): counts[pid] += 1 and
  * last_seen[pid] = max(last_seen[pid], arrival) over n packets (pid uint16, arrival int64,
- * counts / last_seen int64[8192]). */
+ * counts / last_seen int64[8192]); with dgram (int64[n]) arrival is per datagram and a
+ * packet's is arrival[dgram]. */
 static PyObject *pid_counts(PyObject *self, PyObject *args) {
-    PyObject *o[4];
+    PyObject *o[4], *dg_o = Py_None;
     Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "OOnOO", &o[0], &o[1], &n, &o[2], &o[3])) return NULL;
+    if (!PyArg_ParseTuple(args, "OOnOO|O", &o[0], &o[1], &n, &o[2], &o[3], &dg_o)) return NULL;
     bufs_t s = {.n = 0};
     const uint16_t *pid = get(&s, o[0], 0, n * 2, "pid");
-    const int64_t *arr = pid ? get(&s, o[1], 0, n * 8, "arrival") : NULL;
+    const int64_t *arr = pid ? get(&s, o[1], 0, dg_o == Py_None ? n * 8 : 0, "arrival") : NULL;
+    Py_ssize_t narr = arr ? s.b[s.n - 1].len / 8 : 0;
     int64_t *counts = arr ? get(&s, o[2], 1, NPID * 8, "counts") : NULL;
     int64_t *last = counts ? get(&s, o[3], 1, NPID * 8, "last_seen") : NULL;
+    const int64_t *dg = NULL;
+    if (last && dg_o != Py_None && !(dg = get(&s, dg_o, 0, n * 8, "dgram"))) last = NULL;
     if (!last) {
         release(&s);
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned p = pid[i] & (NPID - 1);
-        counts[p]++;
-        if (arr[i] > last[p]) last[p] = arr[i];
+    if (dg) { /* arrival per datagram, dgram per packet */
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (dg[i] < 0 || dg[i] >= narr) {
+                release(&s);
+                PyErr_Format(PyExc_IndexError, "datagram %lld out of range", (long long)dg[i]);
+                return NULL;
+            }
+            unsigned p = pid[i] & (NPID - 1);
+            int64_t a = arr[dg[i]];
+            counts[p]++;
+            if (a > last[p]) last[p] = a;
+        }
+    } else {
+        for (Py_ssize_t i = 0; i < n; i++) {
+            unsigned p = pid[i] & (NPID - 1);
+            counts[p]++;
+            if (arr[i] > last[p]) last[p] = arr[i];
+        }
     }
     release(&s);
     Py_RETURN_NONE;

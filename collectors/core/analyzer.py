@@ -614,12 +614,12 @@ class StreamAnalyzer:
         self._ts_index += m
         vb_l: list[int] = [0] * (nch + 1)
         if m:
-            scan = self._scan(d, starts, hst, dgram)
+            scan = self._scan(d, starts, hst)
             if scan is None:
                 h = d.headers(starts, hst)
                 bad = h.error.nonzero()[0]
             else:
-                h, arrival_all, cc_at, cc_lost, nbad = scan
+                h, cc_at, cc_lost, nbad = scan
                 bad = h.error.nonzero()[0] if nbad else _NONE
             if bad.size:
                 where = tb.searchsorted(bad, side="right") - 1
@@ -636,11 +636,9 @@ class StreamAnalyzer:
             vb_l = vb.tolist()
             pk = _Packets.of(d, h, v, starts, hst, index)
             pid, ccv, disc = pk.pid, pk.cc, pk.disc
+            ts_dg = dgram[v]  # each packet's datagram (arrival)
             if scan is None:
-                arrival_ts = d.arrival[dgram[v]]
                 cc_at, cc_lost = self._cc.errors_at(pid, ccv, h.afc[v], disc)
-            else:
-                arrival_ts = arrival_all[v]
             cce = cc_at.searchsorted(vb)
             cc_err = np.diff(cce).tolist()
             cc_lost_l = _seg_sums(cc_lost, cce).tolist() if cc_at.size else [0] * nch
@@ -692,11 +690,13 @@ class StreamAnalyzer:
                 return
             kern = native.kernels
             if kern is not None and pid.dtype == np.uint16:
-                kern.pid_counts(pid[a:b], arrival_ts[a:b], b - a, iv.pid_packets, self._last_seen)
+                kern.pid_counts(
+                    pid[a:b], d.arrival, b - a, iv.pid_packets, self._last_seen, ts_dg[a:b]
+                )
             else:
                 p = pid[a:b]
                 iv.pid_packets += np.bincount(p, minlength=PID_COUNT)
-                np.maximum.at(self._last_seen, p, arrival_ts[a:b])
+                np.maximum.at(self._last_seen, p, d.arrival[ts_dg[a:b]])
             if cc_err[c]:
                 iv.cc_errors += cc_err[c]
                 iv.cc_lost += cc_lost_l[c]
@@ -727,27 +727,25 @@ class StreamAnalyzer:
             enter(seg.cur)
 
     def _scan(
-        self, d: _Datagrams, starts: np.ndarray, hst: np.ndarray | None, dgram: np.ndarray
-    ) -> tuple[TsHeaders, np.ndarray, np.ndarray, np.ndarray, int] | None:
+        self, d: _Datagrams, starts: np.ndarray, hst: np.ndarray | None
+    ) -> tuple[TsHeaders, np.ndarray, np.ndarray, int] | None:
         """With the compiled kernels, in one pass: the TS headers of the packets at starts
-        (hst in the copy), each packet's arrival, and the continuity check of the packets
-        without a header error (as ``errors_at`` over them); also the number with one.
-        None without the kernels."""
+        (hst in the copy) and the continuity check of the packets without a header error
+        (as ``errors_at`` over them); also the number with one. None without the kernels."""
         cc = self._cc
         if native.kernels is None or cc.last_dup.dtype != bool:
             return None
         m = starts.shape[0]
-        arrival = np.empty(m, dtype=np.int64)
         at = np.empty(m, dtype=np.int64)
         lost = np.empty(m, dtype=np.int64)
-        extra = (dgram, d.arrival, arrival, cc.last_cc, cc.last_dup, at, lost)
+        extra = (cc.last_cc, cc.last_dup, at, lost)
         if hst is not None and d.heads is not None:
             h, r = compiled_ts_headers(d.heads, hst, extra)
         else:
             h, r = compiled_ts_headers(d.data, starts, extra)
         assert r is not None
         bad, count = r
-        return h, arrival, at[:count], lost[:count], bad
+        return h, at[:count], lost[:count], bad
 
     # ------------------------------------------------------------------ one interval's packets
 

@@ -911,27 +911,30 @@ def test_rate_classes_as_numpy(monkeypatch: pytest.MonkeyPatch, window: int) -> 
             BUILT.rate_cv(bad)
 
 
-def test_ts_scan_refuses_bad_datagrams() -> None:
-    """ts_headers with its extra arguments (the analyzer's one-pass scan) refuses a datagram
-    index outside the arrival array, and short state arrays, with a clear error."""
+def test_ts_scan_and_pid_counts_refuse_bad_input() -> None:
+    """ts_headers with its extra arguments (the analyzer's one-pass scan) refuses short state
+    arrays, and pid_counts a datagram index outside the arrival array, with a clear error;
+    pid_counts by datagram gives what it gives with each packet's arrival."""
     from iec62379.collectors.core.ts import compiled_ts_headers
 
     data = np.zeros(188 * 2, dtype=np.uint8)
     data[0] = data[188] = 0x47
-    data[3] = data[188 + 3] = 0x10  # payload only
+    data[3], data[188 + 3] = 0x10, 0x15  # payload only; counters 0 then 5
     starts = np.array([0, 188], dtype=np.int64)
-    arrival = np.array([5], dtype=np.int64)
-    out = [np.empty(2, dtype=np.int64) for _ in range(3)]
+    out = [np.empty(2, dtype=np.int64) for _ in range(2)]
     last_cc, last_dup = np.full(8192, -1, dtype=np.int64), np.zeros(8192, dtype=bool)
-    h, r = compiled_ts_headers(
-        data, starts, (np.array([0, 0]), arrival, out[0], last_cc, last_dup, out[1], out[2])
-    )
-    assert r == (0, 0) and out[0].tolist() == [5, 5] and h.pid.tolist() == [0, 0]
-    with pytest.raises(IndexError, match="datagram 1 out of range"):
-        compiled_ts_headers(
-            data, starts, (np.array([0, 1]), arrival, out[0], last_cc, last_dup, out[1], out[2])
-        )
+    h, r = compiled_ts_headers(data, starts, (last_cc, last_dup, *out))
+    assert r == (0, 1) and h.pid.tolist() == [0, 0] and out[0][0] == 1 and out[1][0] == 4
     with pytest.raises(ValueError, match="last_cc"):
-        compiled_ts_headers(
-            data, starts, (np.array([0, 0]), arrival, out[0], last_cc[:5], last_dup, *out[1:])
-        )
+        compiled_ts_headers(data, starts, (last_cc[:5], last_dup, *out))
+    pid = np.array([1, 2, 1], dtype=np.uint16)
+    arrival = np.array([10, 20], dtype=np.int64)
+    dg = np.array([0, 1, 1], dtype=np.int64)
+    res = []
+    for args in ((arrival[dg],), (arrival, dg)):
+        counts, last = np.zeros(8192, np.int64), np.full(8192, -1, np.int64)
+        BUILT.pid_counts(pid, args[0], 3, counts, last, *args[1:])
+        res.append((counts[:3].tolist(), last[:3].tolist()))
+    assert res[0] == res[1] == ([0, 2, 1], [-1, 20, 20])
+    with pytest.raises(IndexError, match="datagram 2 out of range"):
+        BUILT.pid_counts(pid, arrival, 3, counts, last, np.array([0, 1, 2], dtype=np.int64))
