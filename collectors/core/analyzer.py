@@ -42,6 +42,7 @@ from .fec import fec_length_dimension, parse_fec_headers
 from .formats import FecType
 from .mdi import PcrPairs, PcrRateMeter, delay_factor_ms
 from .program import ProgramTracker
+from .psi import ProgramInfo
 from .report import (
     AnalyzerConfig,
     AudioStatus,
@@ -194,6 +195,26 @@ class _Packets:
 class _Interval:
     """Accumulators of the open interval (pid_packets: a zeroed array to reuse, or None)."""
 
+    __slots__ = (
+        "datagrams",
+        "ts_packets",
+        "arrivals",
+        "media_bytes",
+        "rtp_lost",
+        "rtp_late",
+        "rtp_dup",
+        "ssrc_changes",
+        "seq_restarts",
+        "ts_lost_rtp",
+        "cc_errors",
+        "cc_lost",
+        "cc_per_pid",
+        "pid_packets",
+        "errors",
+        "fec_column",
+        "fec_row",
+    )
+
     def __init__(self, pid_packets: np.ndarray | None = None) -> None:
         self.datagrams = 0
         self.ts_packets = 0
@@ -207,13 +228,18 @@ class _Interval:
         self.ts_lost_rtp = 0
         self.cc_errors = 0
         self.cc_lost = 0
-        self.cc_per_pid: Counter[int] = Counter()
+        self.cc_per_pid: Counter[int] | None = None  # made at the first continuity error
         self.pid_packets = (
             np.zeros(PID_COUNT, dtype=np.int64) if pid_packets is None else pid_packets
         )
         self.errors = [0] * ERROR_KIND_COUNT
         self.fec_column = 0
         self.fec_row = 0
+
+    def add_cc_per_pid(self, per_pid: dict[int, int]) -> None:
+        if self.cc_per_pid is None:
+            self.cc_per_pid = Counter()
+        self.cc_per_pid.update(per_pid)
 
 
 class _Segments:
@@ -240,6 +266,7 @@ class StreamAnalyzer:
         self.config = config or AnalyzerConfig()
         c = self.config
         self._interval_ns = int(round(c.interval_s * 1e9))
+        self._secs = self._interval_ns / 1e9
         self._timeout_ns = int(round(c.presence_timeout_s * 1e9))
         self._inspector = inspector
         self._inspector_loaded = inspector is not None
@@ -255,6 +282,7 @@ class StreamAnalyzer:
         self._cc = ContinuityChecker()
         self._pcr = PcrRateMeter()
         self._program = ProgramTracker(c.program_number)
+        self._view = _ProgramView(None)
         self._psi_lut = np.zeros(PID_COUNT, dtype=bool)
         self._psi_lut[0] = True
         # PID -> (header key, bytes 4..187 of the last PSI packet fed; error counts it added)
@@ -270,7 +298,8 @@ class StreamAnalyzer:
         self._fec_l = 0
         self._fec_d = 0
         self._fec_last_ns: int | None = None
-        self._tot = Counter()
+        # datagrams, TS packets, RTP lost, late, duplicates, SSRC changes, CC errors
+        self._tot = [0] * 7
         self._tot_errors = [0] * ERROR_KIND_COUNT
 
     # ------------------------------------------------------------------ public API
@@ -358,14 +387,15 @@ class StreamAnalyzer:
         """Counters since the start, including the open interval."""
         t, iv = self._tot, self._iv
         errors = [a + b for a, b in zip(self._tot_errors, iv.errors, strict=True)]
+        datagrams, ts_packets, lost, late, dup, ssrc_changes, cc_errors = t
         return StreamTotals(
-            datagrams=t["datagrams"] + iv.datagrams,
-            ts_packets=t["ts_packets"] + iv.ts_packets,
-            rtp_lost_net=t["rtp_lost"] + iv.rtp_lost - t["rtp_late"] - iv.rtp_late,
-            rtp_reordered=t["rtp_late"] + iv.rtp_late,
-            rtp_duplicates=t["rtp_dup"] + iv.rtp_dup,
-            ssrc_changes=t["ssrc_changes"] + iv.ssrc_changes,
-            cc_errors=t["cc_errors"] + iv.cc_errors,
+            datagrams=datagrams + iv.datagrams,
+            ts_packets=ts_packets + iv.ts_packets,
+            rtp_lost_net=lost + iv.rtp_lost - late - iv.rtp_late,
+            rtp_reordered=late + iv.rtp_late,
+            rtp_duplicates=dup + iv.rtp_dup,
+            ssrc_changes=ssrc_changes + iv.ssrc_changes,
+            cc_errors=cc_errors + iv.cc_errors,
             errors=error_counts_dict(errors),
         )
 
@@ -700,7 +730,7 @@ class StreamAnalyzer:
             if cc_err[c]:
                 iv.cc_errors += cc_err[c]
                 iv.cc_lost += cc_lost_l[c]
-                iv.cc_per_pid.update(dict(cc_pid.get(c, ())))
+                iv.add_cc_per_pid(dict(cc_pid.get(c, ())))
 
         seg = _Segments(vb_l, enter)
         enter(0)
@@ -838,7 +868,8 @@ class StreamAnalyzer:
         cc = self._cc.process(pid, h.cc[v], (h.afc[v] & 1) != 0, h.discontinuity[v])
         iv.cc_errors += cc.errors
         iv.cc_lost += cc.lost
-        iv.cc_per_pid.update(cc.per_pid)
+        if cc.per_pid:
+            iv.add_cc_per_pid(cc.per_pid)
         # Rare packets: PCRs of the PCR PID in vectorised runs, PSI packets and the video
         # PID's packets (while its format is unknown) one by one, in stream order.
         pk = _Packets.of(d, h, v, starts, hst, np.arange(m, dtype=np.int64)[v] + base_index)
@@ -1153,40 +1184,56 @@ class StreamAnalyzer:
                 self._buffer.empty()
                 self._k += skip
 
+    def _program_view(self) -> tuple[ProgramInfo | None, _ProgramView]:
+        """The program as of now, with what closing an interval needs of it (kept until the
+        program changes)."""
+        info = self._program.program
+        view = self._view
+        if view.info is not info:
+            view = self._view = _ProgramView(info)
+        return info, view
+
     def _close(self) -> None:
         c, iv = self.config, self._iv
         assert self._t0 is not None
-        start = self._t0 + self._k * self._interval_ns
+        k = self._k
+        start = self._t0 + k * self._interval_ns
         end = start + self._interval_ns
-        secs = self._interval_ns / 1e9
-        pcr_rate = self._pcr.take_interval()
-        total_bytes = iv.ts_packets * TS_PACKET_SIZE
+        secs = self._secs
+        pcr = self._pcr
+        pcr_rate = pcr.take_interval()
+        ts_packets = iv.ts_packets
+        total_bytes = ts_packets * TS_PACKET_SIZE
         if c.media_rate_bps is not None:
             rate, source = c.media_rate_bps, "configured"
         elif pcr_rate is not None:
             rate, source = pcr_rate, "pcr"
-        elif self._pcr.last_rate is not None:
-            rate, source = self._pcr.last_rate, "pcr"
+        elif pcr.last_rate is not None:
+            rate, source = pcr.last_rate, "pcr"
         elif total_bytes:
             rate, source = total_bytes * 8 / secs, "measured"
         else:
             rate, source = None, "none"
-        if iv.arrivals:
-            arr = np.concatenate(iv.arrivals)
+        arrivals = iv.arrivals
+        if len(arrivals) == 1:
+            arr, mb = arrivals[0], iv.media_bytes[0]
+        elif arrivals:
+            arr = np.concatenate(arrivals)
             mb = np.concatenate(iv.media_bytes)
         else:
-            arr = mb = np.zeros(0, dtype=np.int64)
+            arr = mb = _NONE
         df = delay_factor_ms(arr, mb, rate) if rate and arr.size else None
         buffer = None
         if rate:
-            self._buffer.run(arr, mb, rate, end)
+            buf = self._buffer
+            buf.run(arr, mb, rate, end)
             buffer = BufferStatus(
-                size_ms=c.buffer_size_ms,
-                occupancy_ms=int(round(self._buffer.occupancy_ms(rate))),
-                occupancy_percent=self._buffer.occupancy_percent(rate),
-                playing=self._buffer.playing,
-                underflows=self._buffer.underflows,
-                overflows=self._buffer.overflows,
+                c.buffer_size_ms,
+                int(round(buf.occupancy_ms(rate))),
+                buf.occupancy_percent(rate),
+                buf.playing,
+                buf.underflows,
+                buf.overflows,
             )
         counts = iv.pid_packets
         used = (counts != 0).nonzero()[0]  # (a bool array: four times faster here)
@@ -1195,31 +1242,26 @@ class StreamAnalyzer:
             zip(used.tolist(), (counts[used] * (TS_PACKET_SIZE * 8) / secs).tolist(), strict=True)
         )
         bitrate = total_bytes * 8 / secs
-        null = bool(counts[NULL_PID])
+        null = NULL_PID in pid_rates
         rate_type = self._rate_all.add(bitrate, null)
         tsdf = self._tsdf.value_us()
         self._tsdf.start_period()
         limit = end - self._timeout_ns
-
-        def present(p: int) -> bool:
-            return bool(self._last_seen[p] != _NEVER and self._last_seen[p] >= limit)
-
-        info = self._program.program
+        info, view = self._program_view()
         video = None
         audio: tuple[AudioStatus, ...] = ()
         pid_present: dict[int, bool] = {}
         if info is not None:
-            for s in info.streams:
-                pid_present[s.pid] = present(s.pid)
-            v = info.video
-            if v is not None and v.video_coding is not None:
+            seen = self._last_seen[view.pids].tolist()
+            pid_present = {
+                p: t != _NEVER and t >= limit for p, t in zip(view.pid_list, seen, strict=True)
+            }
+            v = view.video
+            if v is not None:
                 vrate = pid_rates.get(v.pid, 0.0)
                 vtype = self._rate_video.add(vrate)
-                fmt = (
-                    self._probe.format
-                    if self._probe is not None and self._probe.pid == v.pid
-                    else None
-                )
+                probe = self._probe
+                fmt = probe.format if probe is not None and probe.pid == v.pid else None
                 video = VideoStatus(
                     v.pid,
                     v.stream_type,
@@ -1227,83 +1269,112 @@ class StreamAnalyzer:
                     # seen; else what the PMT declares
                     fmt.coding if fmt is not None and fmt.coding is not None else v.video_coding,
                     fmt,
-                    present(v.pid),
+                    pid_present[v.pid],
                     vrate,
                     vtype,
                     self._rate_video.maximum,
                 )
             audio = tuple(
                 AudioStatus(
-                    i + 1,
+                    i,
                     s.pid,
                     s.stream_type,
                     s.audio_format,
-                    present(s.pid),
+                    pid_present[s.pid],
                     pid_rates.get(s.pid, 0.0),
                 )
-                for i, s in enumerate(info.audio)
-                if s.audio_format is not None
+                for i, s in view.audio
             )
-        fec_on = self._fec_last_ns is not None and self._fec_last_ns >= limit and self._fec_l > 0
-        fec = FecStatus(
-            fec_type=FecType.SMPTE_2022_1 if fec_on else FecType.NONE,
-            l_cols=self._fec_l if fec_on else 0,
-            d_rows=self._fec_d if fec_on else 0,
-            length_dimension=fec_length_dimension(self._fec_l, self._fec_d) if fec_on else 0,
-            column_packets=iv.fec_column,
-            row_packets=iv.fec_row,
-        )
+        fec_last = self._fec_last_ns
+        if fec_last is None and not (iv.fec_column or iv.fec_row):
+            fec = _NO_FEC
+        else:
+            fec_on = fec_last is not None and fec_last >= limit and self._fec_l > 0
+            fec = FecStatus(
+                fec_type=FecType.SMPTE_2022_1 if fec_on else FecType.NONE,
+                l_cols=self._fec_l if fec_on else 0,
+                d_rows=self._fec_d if fec_on else 0,
+                length_dimension=fec_length_dimension(self._fec_l, self._fec_d) if fec_on else 0,
+                column_packets=iv.fec_column,
+                row_packets=iv.fec_row,
+            )
+        errors = iv.errors
+        has_errors = any(errors)
+        cc_pid = iv.cc_per_pid
         report = IntervalReport(
-            index=self._k,
-            interval_start_s=self._k * self._interval_ns / 1e9,
-            interval_s=secs,
-            start_ns=start,
-            datagrams=iv.datagrams,
-            ts_packets=iv.ts_packets,
-            df_ms=df,
-            mlr=max(iv.ts_lost_rtp, iv.cc_lost) / secs,
-            tsdf_us=tsdf,
-            rtp_lost=iv.rtp_lost,
-            rtp_reordered=iv.rtp_late,
-            rtp_duplicates=iv.rtp_dup,
-            ssrc=self._ssrc,
-            ssrc_changes=iv.ssrc_changes,
-            seq_restarts=iv.seq_restarts,
-            ts_lost_rtp=iv.ts_lost_rtp,
-            ts_lost_cc=iv.cc_lost,
-            cc_errors=iv.cc_errors,
-            cc_errors_per_pid=dict(sorted(iv.cc_per_pid.items())),
-            bitrate_bps=bitrate,
-            pid_bitrate_bps=pid_rates,
-            bitrate_type=rate_type,
-            bitrate_max_bps=self._rate_all.maximum,
-            null_packets=null,
-            pcr_pid=self._pcr.pid,
-            pcr_rate_bps=pcr_rate,
-            media_rate_bps=rate,
-            media_rate_source=source,
-            program=info,
-            video=video,
-            audio=audio,
-            pid_present=pid_present,
-            fec=fec,
-            buffer=buffer,
-            errors=error_counts_dict(iv.errors) if any(iv.errors) else {},
+            k,
+            k * self._interval_ns / 1e9,
+            secs,
+            start,
+            iv.datagrams,
+            ts_packets,
+            df,
+            max(iv.ts_lost_rtp, iv.cc_lost) / secs,
+            tsdf,
+            iv.rtp_lost,
+            iv.rtp_late,
+            iv.rtp_dup,
+            self._ssrc,
+            iv.ssrc_changes,
+            iv.seq_restarts,
+            iv.ts_lost_rtp,
+            iv.cc_lost,
+            iv.cc_errors,
+            dict(sorted(cc_pid.items())) if cc_pid else {},
+            bitrate,
+            pid_rates,
+            rate_type,
+            self._rate_all.maximum,
+            null,
+            pcr.pid,
+            pcr_rate,
+            rate,
+            source,
+            info,
+            video,
+            audio,
+            pid_present,
+            fec,
+            buffer,
+            error_counts_dict(errors) if has_errors else {},
         )
         self._reports.append(report)
         self._latest = report
         t = self._tot
-        t["datagrams"] += iv.datagrams
-        t["ts_packets"] += iv.ts_packets
-        t["rtp_lost"] += iv.rtp_lost
-        t["rtp_late"] += iv.rtp_late
-        t["rtp_dup"] += iv.rtp_dup
-        t["ssrc_changes"] += iv.ssrc_changes
-        t["cc_errors"] += iv.cc_errors
-        if any(iv.errors):
-            self._tot_errors = [x + y for x, y in zip(self._tot_errors, iv.errors, strict=True)]
+        t[0] += iv.datagrams
+        t[1] += ts_packets
+        t[2] += iv.rtp_lost
+        t[3] += iv.rtp_late
+        t[4] += iv.rtp_dup
+        t[5] += iv.ssrc_changes
+        t[6] += iv.cc_errors
+        if has_errors:
+            self._tot_errors = [x + y for x, y in zip(self._tot_errors, errors, strict=True)]
         counts[used] = 0  # reused by the next interval
         self._iv = _Interval(counts)
+
+
+_NO_FEC = FecStatus(FecType.NONE, 0, 0, 0, 0, 0)
+
+
+class _ProgramView:
+    """What closing an interval needs of a program: its PIDs, the video stream, the audio
+    streams with a known format and their component numbers (1-based, PMT order)."""
+
+    __slots__ = ("info", "pid_list", "pids", "video", "audio")
+
+    def __init__(self, info: ProgramInfo | None) -> None:
+        self.info = info
+        streams = () if info is None else info.streams
+        self.pid_list = [s.pid for s in streams]
+        self.pids = np.asarray(self.pid_list, dtype=np.int64)
+        v = None if info is None else info.video
+        self.video = v if v is not None and v.video_coding is not None else None
+        self.audio = (
+            ()
+            if info is None
+            else tuple((i + 1, s) for i, s in enumerate(info.audio) if s.audio_format is not None)
+        )
 
 
 __all__ = ["AnalyzerConfig", "BitRateType", "IntervalReport", "StreamAnalyzer"]
