@@ -113,10 +113,14 @@ def _repeats(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def _seg_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Sums of values[bounds[i] : bounds[i + 1]] (int64; bounds ascending)."""
-    c = np.zeros(values.shape[0] + 1, dtype=np.int64)
-    np.cumsum(values, out=c[1:])
-    return c[bounds[1:]] - c[bounds[:-1]]
+    """Sums of values[bounds[i] : bounds[i + 1]] (int64; bounds ascending), over the
+    non-zero values only (these are counts of rare events)."""
+    nz = values.nonzero()[0]
+    c = np.zeros(nz.shape[0] + 1, dtype=np.int64)
+    if nz.shape[0]:
+        np.cumsum(values[nz], out=c[1:])
+    cut = nz.searchsorted(bounds)
+    return c[cut[1:]] - c[cut[:-1]]
 
 
 @dataclass(slots=True)
@@ -1042,13 +1046,19 @@ class StreamAnalyzer:
             ev_chunk = itertools.repeat(seg.cur, visit.size)
 
         def goto(target: int) -> None:
-            """Account chunk seg.cur's copies and PCRs, enter the next, up to target."""
+            """Account chunk seg.cur's copies and PCRs, enter the next, up to target. Copies
+            whose feed added no error counts are left for later: accounting them only sets
+            their PID's continuity counter, and the last one wins."""
             assert seg.enter is not None
             while seg.cur < target:
                 edge = bounds[seg.cur + 1]
-                e_edge = int(ev.searchsorted(edge))
+                e_edge = -1
                 for q in members:
-                    skip_copies(q, e_edge)
+                    memo = memos.get(q)
+                    if memo is None or memo[2]:
+                        if e_edge < 0:
+                            e_edge = int(ev.searchsorted(edge))
+                        skip_copies(q, e_edge)
                 take(pairs, edge)
                 seg.cur += 1
                 seg.enter(seg.cur)
