@@ -24,6 +24,8 @@
  *                    the PCR PID and mdi.py PcrRateMeter.pairs' running sums)
  *   ts_repeats     - collectors/core/analyzer.py _repeats (which PSI packets repeat the one
  *                    before them)
+ *   psi_links      - collectors/core/analyzer.py StreamAnalyzer._rare (repeated tables:
+ *                    which PSI events are copies, grouped by PID)
  *   group_by_flow  - collectors/core/batch.py PacketBatch.grouped (a stable counting sort)
  *   rare_events    - collectors/core/analyzer.py StreamAnalyzer._rare (which packets are events)
  *   rate_cv        - collectors/core/bitrate.py RateClassifier.add (mean and variation)
@@ -1079,6 +1081,12 @@ static PyObject *pcr_pairs(PyObject *self, PyObject *args) {
     return Py_BuildValue("nl", m, want);
 }
 
+/* Two TS packets are the same apart from the continuity counter: header byte 1, the top half
+ * of byte 3 and bytes 4..187 (the caller compares packets of one PID). */
+static int same_packet(const uint8_t *a, const uint8_t *b) {
+    return a[1] == b[1] && (a[3] & 0xF0) == (b[3] & 0xF0) && !memcmp(a + 4, b + 4, TS - 4);
+}
+
 /* ts_repeats(data, starts, n, eq): eq[i] for i >= 1 is whether the TS packet at starts[i]
  * equals the one at starts[i - 1] apart from the continuity counter (header byte 1, the top
  * half of byte 3, and bytes 4..187; the caller compares packets of one PID); eq[0] is left
@@ -1112,10 +1120,158 @@ static PyObject *ts_repeats(PyObject *self, PyObject *args) {
             __builtin_prefetch(f + TS - 1);
         }
         const uint8_t *a = data + starts[i], *b = data + starts[i - 1];
-        eq[i] = a[1] == b[1] && (a[3] & 0xF0) == (b[3] & 0xF0) && !memcmp(a + 4, b + 4, TS - 4);
+        eq[i] = same_packet(a, b);
     }
     release(&s);
     Py_RETURN_NONE;
+}
+
+/* psi_links(ev, n_ev, pid, cc, data, starts, entries, exact, next_psi, member, mem_at,
+ *           mem_cc, mem_new) -> [(pid, start, end), ...]
+ * collectors/core/analyzer.py StreamAnalyzer._rare's repeated-table bookkeeping over the
+ * events ev (int64[n_ev], positions in pid uint16 / cc uint8 / starts int64, ascending).
+ * entries: the PSI PIDs, each (pid, memo, last_cc): memo the 188 bytes of the last packet fed
+ * on it when that feed was repeatable, else None; last_cc its assembler's counter (-1 none).
+ * Events of other PIDs are left alone. Outputs: next_psi int64[n_ev], the next event of the
+ * same PSI PID (-1 none); member bool[n_ev], the event is an identical copy of the PID's
+ * event before it (the first one of the memo; never with exact); the members grouped by
+ * PID in entries order, each group (pid, start, end) of mem_at int64 (event index), mem_cc
+ * int64 (its counter) and mem_new bool (its counter differs from that of the PID's event
+ * before it, or last_cc for the first). */
+#define PSI_ENTRIES 16
+static PyObject *psi_links(PyObject *self, PyObject *args) {
+    PyObject *o[6], *eo[5], *entries;
+    Py_ssize_t n_ev;
+    int exact;
+    if (!PyArg_ParseTuple(args, "OnOOOOOpOOOOO", &o[0], &n_ev, &o[1], &o[2], &o[3], &o[4],
+                          &entries, &exact, &eo[0], &eo[1], &eo[2], &eo[3], &eo[4]))
+        return NULL;
+    PyObject *seq = PySequence_Fast(entries, "psi_links: entries must be a sequence");
+    if (!seq) return NULL;
+    Py_ssize_t ne = PySequence_Fast_GET_SIZE(seq);
+    if (ne > PSI_ENTRIES) {
+        Py_DECREF(seq);
+        PyErr_Format(PyExc_ValueError, "psi_links: at most %d PSI PIDs", PSI_ENTRIES);
+        return NULL;
+    }
+    int e_pid[PSI_ENTRIES];
+    long e_last[PSI_ENTRIES];
+    const uint8_t *e_memo[PSI_ENTRIES];
+    Py_ssize_t e_prev[PSI_ENTRIES], e_count[PSI_ENTRIES];
+    int8_t lut[NPID];
+    memset(lut, -1, sizeof lut);
+    bufs_t s = {.n = 0};
+    for (Py_ssize_t k = 0; k < ne; k++) {
+        PyObject *memo;
+        if (!PyArg_ParseTuple(PySequence_Fast_GET_ITEM(seq, k), "iOl", &e_pid[k], &memo,
+                              &e_last[k]))
+            goto fail;
+        if (e_pid[k] < 0 || e_pid[k] >= NPID) {
+            PyErr_Format(PyExc_ValueError, "psi_links: PID %d out of range", e_pid[k]);
+            goto fail;
+        }
+        e_memo[k] = NULL;
+        if (memo != Py_None && !(e_memo[k] = get(&s, memo, 0, TS, "memo"))) goto fail;
+        lut[e_pid[k]] = (int8_t)k;
+        e_prev[k] = -1;
+        e_count[k] = 0;
+    }
+    if (n_ev < 0) {
+        PyErr_SetString(PyExc_ValueError, "psi_links: bad event count");
+        goto fail;
+    }
+    const int64_t *ev = get(&s, o[0], 0, n_ev * 8, "ev");
+    const uint16_t *pid = ev ? get(&s, o[1], 0, 0, "pid") : NULL;
+    Py_ssize_t npk = pid ? s.b[s.n - 1].len / 2 : 0;
+    const uint8_t *cc = pid ? get(&s, o[2], 0, npk, "cc") : NULL;
+    const uint8_t *data = cc ? get(&s, o[3], 0, 0, "data") : NULL;
+    Py_ssize_t dlen = data ? s.b[s.n - 1].len : 0;
+    const int64_t *starts = data ? get(&s, o[4], 0, npk * 8, "starts") : NULL;
+    int64_t *next_psi = starts ? get(&s, eo[0], 1, n_ev * 8, "next_psi") : NULL;
+    uint8_t *member = next_psi ? get(&s, eo[1], 1, n_ev, "member") : NULL;
+    int64_t *mem_at = member ? get(&s, eo[2], 1, n_ev * 8, "mem_at") : NULL;
+    int64_t *mem_cc = mem_at ? get(&s, eo[3], 1, n_ev * 8, "mem_cc") : NULL;
+    uint8_t *mem_new = mem_cc ? get(&s, eo[4], 1, n_ev, "mem_new") : NULL;
+    if (!mem_new) goto fail;
+    for (Py_ssize_t i = 0; i < n_ev; i++) {
+        if (ev[i] < 0 || ev[i] >= npk || (i && ev[i] <= ev[i - 1])) {
+            PyErr_Format(PyExc_IndexError, "psi_links: event %zd at %lld out of order or range",
+                         i, (long long)ev[i]);
+            goto fail;
+        }
+        int k = lut[pid[ev[i]] & (NPID - 1)];
+        if (k >= 0 && (starts[ev[i]] < 0 || starts[ev[i]] > dlen - TS)) {
+            PyErr_Format(PyExc_IndexError, "psi_links: TS packet start %lld out of range",
+                         (long long)starts[ev[i]]);
+            goto fail;
+        }
+    }
+    memset(member, 0, n_ev);
+    for (Py_ssize_t i = 0; i < n_ev; i++) {
+        next_psi[i] = -1;
+        if (i + 8 < n_ev) { /* the packets are far apart in a capture: fetch ahead */
+            const uint8_t *f = data + starts[ev[i + 8]];
+            if (lut[pid[ev[i + 8]] & (NPID - 1)] >= 0) {
+                __builtin_prefetch(f);
+                __builtin_prefetch(f + 64);
+                __builtin_prefetch(f + 128);
+                __builtin_prefetch(f + TS - 1);
+            }
+        }
+        int k = lut[pid[ev[i]] & (NPID - 1)];
+        if (k < 0) continue;
+        Py_ssize_t prev = e_prev[k];
+        if (prev >= 0) next_psi[prev] = i;
+        if (!exact) {
+            const uint8_t *ref = prev >= 0 ? data + starts[ev[prev]] : e_memo[k];
+            if (ref && same_packet(data + starts[ev[i]], ref)) {
+                member[i] = 1;
+                e_count[k]++;
+            }
+        }
+        /* mem_new, for now per event: the counter differs from the PID's one before */
+        long before = prev >= 0 ? (long)cc[ev[prev]] : e_last[k];
+        mem_new[i] = (long)cc[ev[i]] != before;
+        e_prev[k] = i;
+    }
+    /* group the members by PID, in entries order (mem_new moves down: the group's write
+     * position never passes the event read) */
+    Py_ssize_t pos[PSI_ENTRIES], total = 0;
+    for (Py_ssize_t k = 0; k < ne; k++) {
+        pos[k] = total;
+        total += e_count[k];
+    }
+    uint8_t *flag = (uint8_t *)PyMem_Malloc(total ? total : 1);
+    if (!flag) {
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t i = 0; i < n_ev; i++) {
+        if (!member[i]) continue;
+        int k = lut[pid[ev[i]] & (NPID - 1)];
+        Py_ssize_t w = pos[k]++;
+        mem_at[w] = i;
+        mem_cc[w] = cc[ev[i]];
+        flag[w] = mem_new[i];
+    }
+    memcpy(mem_new, flag, total);
+    PyMem_Free(flag);
+    release(&s);
+    PyObject *groups = PyList_New(0);
+    Py_ssize_t start = 0;
+    for (Py_ssize_t k = 0; groups && k < ne; k++) {
+        if (!e_count[k]) continue;
+        PyObject *g = Py_BuildValue("(inn)", e_pid[k], start, start + e_count[k]);
+        if (!g || PyList_Append(groups, g) < 0) Py_CLEAR(groups);
+        Py_XDECREF(g);
+        start += e_count[k];
+    }
+    Py_DECREF(seq);
+    return groups;
+fail:
+    release(&s);
+    Py_DECREF(seq);
+    return NULL;
 }
 
 /* seq_run(seq, n, state, seen, gap, late, dup) -> r
@@ -1443,6 +1599,7 @@ static PyMethodDef methods[] = {
     {"ts_layout", ts_layout, METH_VARARGS, "Where the TS packets of datagrams are."},
     {"pcr_pairs", pcr_pairs, METH_VARARGS, "PCR pairs of the PCR PID with running sums."},
     {"ts_repeats", ts_repeats, METH_VARARGS, "Which TS packets repeat the one before."},
+    {"psi_links", psi_links, METH_VARARGS, "Repeated PSI packets and next PSI events."},
     {"seq_run", seq_run, METH_VARARGS, "RTP sequence tracking up to a restart."},
     {"rate_cv", rate_cv, METH_O, "Mean and coefficient of variation of rates."},
     {"rare_events", rare_events, METH_VARARGS, "Packets of the PSI PIDs and the probed PID."},

@@ -96,6 +96,11 @@ def _packet_key(data: np.ndarray, start: int) -> tuple[int, bytes]:
     ].tobytes()
 
 
+def _same_packet(packet: bytes, data: np.ndarray, start: int) -> bool:
+    """The 188 bytes of packet equal the packet at start as ``_repeats`` compares them."""
+    return _packet_key(np.frombuffer(packet, dtype=np.uint8), 0) == _packet_key(data, start)
+
+
 def _repeats(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """eq[i] for i >= 1: the packet at starts[i] equals the one at starts[i - 1] apart from
     its continuity counter (packets of one PID); eq[0] is False."""
@@ -289,8 +294,8 @@ class StreamAnalyzer:
         self._view = _ProgramView(None)
         self._psi_lut = np.zeros(PID_COUNT, dtype=bool)
         self._psi_lut[0] = True
-        # PID -> (header key, bytes 4..187 of the last PSI packet fed; error counts it added)
-        self._psi_memo: dict[int, tuple[int, bytes, tuple[tuple[int, int], ...]]] = {}
+        # PID -> (the last PSI packet fed, when repeatable; error counts it added)
+        self._psi_memo: dict[int, tuple[bytes, tuple[tuple[int, int], ...]]] = {}
         self._exact_next = False
         self._probe: VideoProbe | None = None
         self._last_seen = np.full(PID_COUNT, _NEVER, dtype=np.int64)
@@ -990,13 +995,45 @@ class StreamAnalyzer:
             return None
         ev_pid = pid[ev]
         ev_psi = self._psi_lut[ev_pid]
-        member = np.zeros(ev.size, dtype=bool)  # an identical copy of its PID's last packet
-        members: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # PID -> (at, counter steps)
-        next_psi = np.full(ev.size, -1, dtype=np.int64)  # next PSI event of the same PID
-        psi_at = ev_psi.nonzero()[0]
-        if psi_at.size:
+        # member: the event is an identical copy of its PID's packet before it; members: PID
+        # -> (at, counters, counter steps) of those; next_psi: the next event of the same PID
+        members: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        program = self._program
+        memos = self._psi_memo
+        if kern is not None and pid.dtype == np.uint16 and ccv.dtype == np.uint8:
+            m_ev = ev.size
+            next_psi = np.empty(m_ev, dtype=np.int64)
+            member = np.empty(m_ev, dtype=bool)
+            mem_at = np.empty(m_ev, dtype=np.int64)
+            mem_cc = np.empty(m_ev, dtype=np.int64)
+            mem_new = np.empty(m_ev, dtype=bool)
+            entries = []
+            for p in program.psi_pids:
+                memo = memos.get(p)
+                entries.append((p, None if memo is None else memo[0], program.last_cc(p)))
+            groups = kern.psi_links(
+                ev,
+                m_ev,
+                pid,
+                ccv,
+                data,
+                st,
+                entries,
+                exact,
+                next_psi,
+                member,
+                mem_at,
+                mem_cc,
+                mem_new,
+            )
+            for p, a, b in groups:
+                members[p] = (mem_at[a:b], mem_cc[a:b], mem_new[a:b])
+        else:
+            member = np.zeros(ev.size, dtype=bool)
+            next_psi = np.full(ev.size, -1, dtype=np.int64)
+            psi_at = ev_psi.nonzero()[0]
             psi_pid = ev_pid[psi_at]
-            for p in self._program.psi_pids:
+            for p in program.psi_pids if psi_at.size else ():
                 k = (psi_pid == p).nonzero()[0]
                 if k.size == 0:
                     continue
@@ -1006,16 +1043,15 @@ class StreamAnalyzer:
                     continue
                 s_at = st[ev[at]]
                 eq = _repeats(data, s_at)
-                memo = self._psi_memo.get(p)
-                eq[0] = memo is not None and memo[:2] == _packet_key(data, int(s_at[0]))
+                memo = memos.get(p)
+                eq[0] = memo is not None and _same_packet(memo[0], data, int(s_at[0]))
                 if eq.any():
                     c = ccv[ev[at]].astype(np.int16)
                     prev = np.empty_like(c)
-                    prev[0] = self._program.last_cc(p)
+                    prev[0] = program.last_cc(p)
                     prev[1:] = c[:-1]
                     member[at] = eq
                     members[p] = (at[eq], c[eq], c[eq] != prev[eq])
-        memos = self._psi_memo
         done: dict[int, int] = {}  # PID -> members before this ev index are accounted
 
         def skip_copies(p: int, upto: int) -> None:
@@ -1032,7 +1068,7 @@ class StreamAnalyzer:
             memo = memos[p]
             if copies:
                 errors = self._iv.errors
-                for kind, count in memo[2]:
+                for kind, count in memo[1]:
                     errors[kind] += count * copies
             self._program.skip_repeat(p, int(counters[b - 1]))
 
@@ -1055,7 +1091,7 @@ class StreamAnalyzer:
                 e_edge = -1
                 for q in members:
                     memo = memos.get(q)
-                    if memo is None or memo[2]:
+                    if memo is None or memo[1]:
                         if e_edge < 0:
                             e_edge = int(ev.searchsorted(edge))
                         skip_copies(q, e_edge)
@@ -1079,7 +1115,10 @@ class StreamAnalyzer:
             if ch > seg.cur:
                 goto(ch)
             if is_psi:
-                skip_copies(p, e)
+                # every PID's copies before this packet first: its feed may change the
+                # program, which forgets the memos the copies are counted by
+                for q in members:
+                    skip_copies(q, e)
                 take(pairs, j + 1)
                 if off < TS_PACKET_SIZE:
                     changed = self._psi(data, p, pu, c, off, s0)
@@ -1119,7 +1158,7 @@ class StreamAnalyzer:
                 for kind, b in zip((ErrorKind.PSI_SECTION, ErrorKind.PSI_CRC), before, strict=True)
                 if errors[kind] != b
             )
-            self._psi_memo[pid] = (*_packet_key(data, start), added)
+            self._psi_memo[pid] = (data[start : start + TS_PACKET_SIZE].tobytes(), added)
         else:
             self._psi_memo.pop(pid, None)
         return False

@@ -938,3 +938,101 @@ def test_ts_scan_and_pid_counts_refuse_bad_input() -> None:
     assert res[0] == res[1] == ([0, 2, 1], [-1, 20, 20])
     with pytest.raises(IndexError, match="datagram 2 out of range"):
         BUILT.pid_counts(pid, arrival, 3, counts, last, np.array([0, 1, 2], dtype=np.int64))
+
+
+def _table_stream(seed: int) -> tuple[list[bytes], list[int]]:
+    """RTP datagrams of 7 TS packets, 1 ms apart, nearly all of them PSI: PAT and PMT
+    repeated with the next counter, each repeated again with the same counter now and then (a
+    duplicate packet), a PMT with a bad CRC repeated for stretches (a copy adds its error
+    again), a new PMT version now and then, and payload packets with a PCR between them."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from packets import TsMux, pat_section, pmt_section, rtp
+
+    rng = random.Random(seed)
+    pat = pat_section({1: 0x1000})
+    pmts = [pmt_section(1, 0x100, [(0x1B, 0x100, b""), (0x0F, 0x101, b"")], version=v)
+            for v in range(4)]
+    mux = TsMux()
+    pay, arr = [], []
+    version, bad = 0, False
+    for i in range(3000):
+        if rng.random() < 0.004:
+            version = (version + 1) % 4
+        if rng.random() < 0.01:
+            bad = not bad
+        pmt = bytearray(pmts[version])
+        if bad:
+            pmt[-1] ^= 0x5A
+        pk = []
+        for _ in range(7):
+            r = rng.random()
+            if r < 0.3:
+                pk.append(mux.packet(0, b"\x00" + pat, pusi=True))
+            elif r < 0.75:
+                pk.append(mux.packet(0x1000, b"\x00" + bytes(pmt), pusi=True))
+            elif r < 0.8 and pk:
+                pk.append(pk[-1])  # the same packet again, same counter
+            else:
+                pk.append(mux.packet(0x100, pcr=i * 27_000, pusi=True))
+        pay.append(rtp(i, i * 90, b"".join(pk)))
+        arr.append(i * 1_000_000)
+    return pay, arr
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_repeated_tables_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """The repeated-table bookkeeping with psi_links gives the numpy code's reports, and
+    both give what feeding one datagram at a time gives, on a stream of repeated, duplicated,
+    bad and changing tables over many short intervals and feed calls of any size."""
+    pay, arr = _table_stream(seed)
+    end = arr[-1] + 2_000_000_000
+    cfg = AnalyzerConfig(interval_s=0.05)
+
+    def run(sizes: tuple[int, ...]):
+        a = StreamAnalyzer(cfg)
+        rnd = random.Random(seed)
+        i = 0
+        while i < len(pay):
+            j = i + rnd.choice(sizes)
+            a.feed_batch(PacketBatch.from_payloads(pay[i:j], arr[i:j]))
+            i = j
+        a.snapshot(end)
+        return _comparable(a.pop_reports()), a.totals()
+
+    one = run((1,))
+    a, b = _both(monkeypatch, lambda: run((1, 50, 700, 3000)))
+    assert a == b == one
+    assert one[1].errors.get("psi_crc", 0) > 100
+    assert len(one[0]) > 50
+
+
+def test_psi_links_refuses_bad_input() -> None:
+    """psi_links refuses events out of order or range, PSI packets past the data, PIDs out of
+    range, too many PSI PIDs and short memos, with a clear error."""
+    data = np.zeros(188 * 4, dtype=np.uint8)
+    pid = np.zeros(4, dtype=np.uint16)
+    cc = np.zeros(4, dtype=np.uint8)
+    st = np.arange(4, dtype=np.int64) * 188
+    outs = (np.empty(4, np.int64), np.empty(4, bool), np.empty(4, np.int64),
+            np.empty(4, np.int64), np.empty(4, bool))
+
+    def call(ev, entries, starts=st):
+        ev = np.asarray(ev, dtype=np.int64)
+        return BUILT.psi_links(ev, ev.size, pid, cc, data, starts, entries, False, *outs)
+
+    assert call([0, 1, 2, 3], [(0, None, -1)]) == [(0, 0, 3)]
+    assert outs[0].tolist() == [1, 2, 3, -1] and outs[1].tolist() == [False, True, True, True]
+    with pytest.raises(IndexError, match="out of order or range"):
+        call([1, 0], [(0, None, -1)])
+    with pytest.raises(IndexError, match="out of order or range"):
+        call([4], [(0, None, -1)])
+    with pytest.raises(IndexError, match="TS packet start"):
+        call([3], [(0, None, -1)], np.array([0, 0, 0, 188 * 3 + 1], dtype=np.int64))
+    with pytest.raises(ValueError, match="PID 8192 out of range"):
+        call([0], [(8192, None, -1)])
+    with pytest.raises(ValueError, match="at most 16"):
+        call([0], [(p, None, -1) for p in range(17)])
+    with pytest.raises(ValueError, match="memo"):
+        call([0], [(0, b"\x47" * 100, -1)])
+    with pytest.raises(TypeError):
+        call([0], [(0, None)])
