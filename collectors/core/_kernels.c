@@ -30,6 +30,7 @@
  *   rare_events    - collectors/core/analyzer.py StreamAnalyzer._rare (which packets are events)
  *   rate_cv        - collectors/core/bitrate.py RateClassifier.add (mean and variation)
  *   seq_run        - collectors/core/seq.py SequenceTracker._run (loss, reordering, duplicates)
+ *   rtp_chunks     - collectors/core/analyzer.py StreamAnalyzer._whole (RTP sums, TS-DF)
  *   delay_factor   - collectors/core/mdi.py delay_factor_ms
  *   buffer_run     - collectors/core/buffer.py PlayoutBuffer.run (the loop over the arrivals)
  *
@@ -1274,6 +1275,122 @@ fail:
     return NULL;
 }
 
+/* rtp_chunks(idx, m, rb, nch, gap, late, dup, n_ts, arrival, ts, usual, default_ts, unwrap,
+ *            ref, ns_per_tick, out_i, out_f) -> usual
+ * collectors/core/analyzer.py StreamAnalyzer._whole's RTP sums of one feed call: the RTP
+ * datagrams are idx int64[m] (indices into n_ts, arrival and ts, all int64); chunk c is
+ * idx[rb[c]..rb[c+1]) (rb int64[nch + 1], ascending from 0 to m); gap int64[m], late and dup
+ * bool[m] are SequenceTracker.process's results. usual: TS packets per datagram before the
+ * call's first non-empty one (default_ts when that is 0). unwrap int64[3] (started, last
+ * raw, last extended timestamp) is TsdfMeter.unwrap's state, updated. ref int64[3] (has,
+ * arrival, extended timestamp): the open period's reference, used for chunk 0 when has.
+ * Outputs per chunk: out_i int64[nch][8] = (datagrams, lost, late, duplicates, 0, TS packets
+ * the gaps stand for, reference arrival, reference timestamp), out_f float64[nch][2] = the
+ * least and greatest delay (ns) against the reference, as numpy computes them; an empty
+ * chunk has zeros (numpy's reference there, never used, is the next packet's). Returns the TS packets per datagram after the call. */
+static PyObject *rtp_chunks(PyObject *self, PyObject *args) {
+    PyObject *o[14];
+    Py_ssize_t m, nch;
+    long long usual, default_ts;
+    double npt;
+    if (!PyArg_ParseTuple(args, "OnOnOOOOOOLLOOdOO", &o[0], &m, &o[1], &nch, &o[2], &o[3],
+                          &o[4], &o[5], &o[6], &o[7], &usual, &default_ts, &o[8], &o[9], &npt,
+                          &o[10], &o[11]))
+        return NULL;
+    if (m < 1 || nch < 1) {
+        PyErr_SetString(PyExc_ValueError, "rtp_chunks: no datagrams or no chunks");
+        return NULL;
+    }
+    bufs_t s = {.n = 0};
+    const int64_t *idx = get(&s, o[0], 0, m * 8, "idx");
+    const int64_t *rb = idx ? get(&s, o[1], 0, (nch + 1) * 8, "rb") : NULL;
+    const int64_t *gap = rb ? get(&s, o[2], 0, m * 8, "gap") : NULL;
+    const uint8_t *late = gap ? get(&s, o[3], 0, m, "late") : NULL;
+    const uint8_t *dup = late ? get(&s, o[4], 0, m, "dup") : NULL;
+    const int64_t *nts = dup ? get(&s, o[5], 0, 0, "n_ts") : NULL;
+    Py_ssize_t nd = nts ? s.b[s.n - 1].len / 8 : 0;
+    const int64_t *arr = nts ? get(&s, o[6], 0, nd * 8, "arrival") : NULL;
+    const int64_t *ts = arr ? get(&s, o[7], 0, nd * 8, "ts") : NULL;
+    int64_t *uw = ts ? get(&s, o[8], 1, 3 * 8, "unwrap") : NULL;
+    const int64_t *ref = uw ? get(&s, o[9], 0, 3 * 8, "ref") : NULL;
+    int64_t *oi = ref ? get(&s, o[10], 1, nch * 8 * 8, "out_i") : NULL;
+    double *of = oi ? get(&s, o[11], 1, nch * 2 * 8, "out_f") : NULL;
+    if (!of) {
+        release(&s);
+        return NULL;
+    }
+    if (rb[0] != 0 || rb[nch] != m) goto bad_bounds;
+    for (Py_ssize_t c = 0; c < nch; c++)
+        if (rb[c + 1] < rb[c]) goto bad_bounds;
+    for (Py_ssize_t i = 0; i < m; i++)
+        if (idx[i] < 0 || idx[i] >= nd) {
+            release(&s);
+            PyErr_Format(PyExc_IndexError, "rtp_chunks: datagram %lld out of range",
+                         (long long)idx[i]);
+            return NULL;
+        }
+    uint64_t last_raw = (uint64_t)uw[1], last_ext = (uint64_t)uw[2];
+    if (!uw[0]) last_raw = last_ext = (uint64_t)ts[idx[0]];
+    int64_t cur = usual;
+    for (Py_ssize_t c = 0; c < nch; c++) {
+        int64_t *row = oi + c * 8;
+        int64_t lost = 0, nlate = 0, ndup = 0, tsl = 0;
+        double dmin = 0.0, dmax = 0.0;
+        Py_ssize_t a = rb[c], b = rb[c + 1];
+        int64_t ref_r = 0, ref_s = 0;
+        for (Py_ssize_t i = a; i < b; i++) {
+            int64_t k = idx[i];
+            int64_t t = ts[k];
+            int64_t d = (int64_t)(((uint64_t)t - last_raw + (1ULL << 31)) & 0xFFFFFFFFULL) -
+                        (1LL << 31);
+            last_raw = (uint64_t)t;
+            last_ext += (uint64_t)d;
+            int64_t ext = (int64_t)last_ext;
+            if (i == a) {
+                ref_r = arr[k];
+                ref_s = ext;
+                if (c == 0 && ref[0]) {
+                    ref_r = ref[1];
+                    ref_s = ref[2];
+                }
+            }
+            double dd = (double)(arr[k] - ref_r) - (double)(ext - ref_s) * npt;
+            if (i == a) {
+                dmin = dmax = dd;
+            } else {
+                if (dd < dmin) dmin = dd;
+                if (dd > dmax) dmax = dd;
+            }
+            if (nts[k] > 0) cur = nts[k];
+            if (gap[i]) {
+                lost += gap[i];
+                tsl += gap[i] * (cur > 0 ? cur : default_ts);
+            }
+            nlate += late[i] != 0;
+            ndup += dup[i] != 0;
+        }
+        row[0] = b - a;
+        row[1] = lost;
+        row[2] = nlate;
+        row[3] = ndup;
+        row[4] = 0;
+        row[5] = tsl;
+        row[6] = ref_r;
+        row[7] = ref_s;
+        of[2 * c] = dmin;
+        of[2 * c + 1] = dmax;
+    }
+    uw[0] = 1;
+    uw[1] = (int64_t)last_raw;
+    uw[2] = (int64_t)last_ext;
+    release(&s);
+    return PyLong_FromLongLong(cur);
+bad_bounds:
+    release(&s);
+    PyErr_SetString(PyExc_ValueError, "rtp_chunks: chunk bounds must rise from 0 to m");
+    return NULL;
+}
+
 /* seq_run(seq, n, state, seen, gap, late, dup) -> r
  * collectors/core/seq.py SequenceTracker._run: seq int64[n] (16-bit numbers, arrival
  * order); state int64[3] = (last16, ext_last, ext_max), updated; seen int64[65536] (the
@@ -1600,6 +1717,7 @@ static PyMethodDef methods[] = {
     {"pcr_pairs", pcr_pairs, METH_VARARGS, "PCR pairs of the PCR PID with running sums."},
     {"ts_repeats", ts_repeats, METH_VARARGS, "Which TS packets repeat the one before."},
     {"psi_links", psi_links, METH_VARARGS, "Repeated PSI packets and next PSI events."},
+    {"rtp_chunks", rtp_chunks, METH_VARARGS, "RTP sums and TS-DF spreads per chunk."},
     {"seq_run", seq_run, METH_VARARGS, "RTP sequence tracking up to a restart."},
     {"rate_cv", rate_cv, METH_O, "Mean and coefficient of variation of rates."},
     {"rare_events", rare_events, METH_VARARGS, "Packets of the PSI PIDs and the probed PID."},

@@ -29,6 +29,7 @@ from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ from .report import (
     VideoStatus,
 )
 from .rtp import parse_rtp_headers
-from .seq import SequenceTracker
+from .seq import SeqResult, SequenceTracker
 from .ts import (
     HEAD_BYTES,
     NULL_PID,
@@ -581,57 +582,10 @@ class StreamAnalyzer:
         if m_rtp:
             rb = rtp_idx.searchsorted(bnd)
             res = self._seq.process(d.seq[rtp_idx])
-            nts = d.n_ts[rtp_idx]
-            lost_rtp = _seg_sums(res.gap, rb)
-            late = _seg_sums(res.late, rb)
-            dups = _seg_sums(res.dup, rb)
-            restarts = np.zeros(nch, dtype=np.int64)
-            if res.restart_at:
-                np.add.at(restarts, rb.searchsorted(res.restart_at, side="right") - 1, 1)
-            if res.gap.any():
-                pos = np.where(nts > 0, np.arange(m_rtp), -1)
-                pos = np.maximum.accumulate(pos)
-                usual = np.where(pos >= 0, nts[np.maximum(pos, 0)], self._usual_ts)
-                usual = np.where(usual > 0, usual, self.config.default_ts_per_datagram)
-                ts_lost = _seg_sums(res.gap * usual, rb)
-            else:
-                ts_lost = np.zeros(nch, dtype=np.int64)
-            nz = nts.nonzero()[0]
-            if nz.size:
-                self._usual_ts = int(nts[nz[-1]])
             if res.dup.any():
                 keep[rtp_idx[res.dup]] = False
-            # TS-DF per period: the reference is the period's first RTP packet, or the open
-            # period's reference for the first chunk when it continues that period.
-            arr_rtp = d.arrival[rtp_idx]
-            ext = tsdf.unwrap(d.ts[rtp_idx])
-            lens = np.diff(rb)
-            first = np.minimum(rb[:-1], m_rtp - 1)
-            ref_r = arr_rtp[first]
-            ref_s = ext[first]
-            if chunk_k[0] == self._k and tsdf.ref_r is not None:
-                ref_r[0] = tsdf.ref_r
-                ref_s[0] = tsdf.ref_s
-            dd = (arr_rtp - np.repeat(ref_r, lens)).astype(np.float64) - (
-                ext - np.repeat(ref_s, lens)
-            ) * tsdf.ns_per_tick
-            full = lens.nonzero()[0]
-            dmin = np.zeros(nch)
-            dmax = np.zeros(nch)
-            dmin[full] = np.minimum.reduceat(dd, rb[full])
-            dmax[full] = np.maximum.reduceat(dd, rb[full])
-            rtp_sums = [
-                lens.tolist(),
-                lost_rtp.tolist(),
-                late.tolist(),
-                dups.tolist(),
-                restarts.tolist(),
-                ts_lost.tolist(),
-                ref_r.tolist(),
-                ref_s.tolist(),
-                dmin.tolist(),
-                dmax.tolist(),
-            ]
+            continues = chunk_k[0] == self._k and tsdf.ref_r is not None
+            rtp_rows = self._rtp_sums(d, rtp_idx, rb, res, continues)
             ssrc = int(d.ssrc[rtp_idx[0]])
         # Media datagrams (arrivals and bytes, for DF and the buffer model).
         dg = (keep & (d.n_ts > 0)).nonzero()[0]
@@ -701,10 +655,8 @@ class StreamAnalyzer:
             lo_dg = hi_dg
             for e, cnt in chunk_err.get(c, ()):
                 iv.errors[e] += cnt
-            if m_rtp and rtp_sums[0][c]:
-                (cnt, lost_c, late_c, dup_c, rs_c, tsl_c, rr_c, rs0_c, mn_c, mx_c) = (
-                    col[c] for col in rtp_sums
-                )
+            if m_rtp and rtp_rows[c][0]:
+                (cnt, lost_c, late_c, dup_c, rs_c, tsl_c, rr_c, rs0_c, mn_c, mx_c) = rtp_rows[c]
                 self._ssrc = ssrc
                 iv.rtp_lost += lost_c
                 iv.rtp_late += late_c
@@ -764,6 +716,90 @@ class StreamAnalyzer:
         while seg.cur < nch - 1:
             seg.cur += 1
             enter(seg.cur)
+
+    def _rtp_sums(
+        self,
+        d: _Datagrams,
+        rtp_idx: np.ndarray,
+        rb: np.ndarray,
+        res: SeqResult,
+        continues: bool,
+    ) -> list[list[Any]]:
+        """Per chunk (RTP datagrams rtp_idx[rb[c] : rb[c + 1]]) of a feed call, one row:
+        datagrams, lost, late, duplicates, sequence restarts, TS packets the gaps stand for,
+        and TS-DF's reference arrival and timestamp, least and greatest delay against it.
+        The reference is the chunk's first datagram, or the open period's for the first
+        chunk when it continues that period. Advances the unwrap state and _usual_ts."""
+        tsdf = self._tsdf
+        m_rtp = rtp_idx.shape[0]
+        nch = rb.shape[0] - 1
+        kern = native.kernels
+        if kern is not None and d.n_ts.dtype == d.arrival.dtype == d.ts.dtype == np.int64:
+            rows = np.empty((nch, 8), dtype=np.int64)
+            delays = np.empty((nch, 2), dtype=np.float64)
+            uw = np.array([tsdf.unwrap_started, tsdf.last_raw, tsdf.last_ext], dtype=np.int64)
+            ref = np.array([continues, tsdf.ref_r if continues else 0, tsdf.ref_s], dtype=np.int64)
+            self._usual_ts = kern.rtp_chunks(
+                rtp_idx,
+                m_rtp,
+                rb,
+                nch,
+                res.gap,
+                res.late,
+                res.dup,
+                d.n_ts,
+                d.arrival,
+                d.ts,
+                self._usual_ts,
+                self.config.default_ts_per_datagram,
+                uw,
+                ref,
+                tsdf.ns_per_tick,
+                rows,
+                delays,
+            )
+            tsdf.unwrap_started = True
+            tsdf.last_raw, tsdf.last_ext = int(uw[1]), int(uw[2])
+            if res.restart_at:
+                np.add.at(rows[:, 4], rb.searchsorted(res.restart_at, side="right") - 1, 1)
+            return [r + f for r, f in zip(rows.tolist(), delays.tolist(), strict=True)]
+        nts = d.n_ts[rtp_idx]
+        lost_rtp = _seg_sums(res.gap, rb)
+        late = _seg_sums(res.late, rb)
+        dups = _seg_sums(res.dup, rb)
+        restarts = np.zeros(nch, dtype=np.int64)
+        if res.restart_at:
+            np.add.at(restarts, rb.searchsorted(res.restart_at, side="right") - 1, 1)
+        if res.gap.any():
+            pos = np.where(nts > 0, np.arange(m_rtp), -1)
+            pos = np.maximum.accumulate(pos)
+            usual = np.where(pos >= 0, nts[np.maximum(pos, 0)], self._usual_ts)
+            usual = np.where(usual > 0, usual, self.config.default_ts_per_datagram)
+            ts_lost = _seg_sums(res.gap * usual, rb)
+        else:
+            ts_lost = np.zeros(nch, dtype=np.int64)
+        nz = nts.nonzero()[0]
+        if nz.size:
+            self._usual_ts = int(nts[nz[-1]])
+        arr_rtp = d.arrival[rtp_idx]
+        ext = tsdf.unwrap(d.ts[rtp_idx])
+        lens = np.diff(rb)
+        first = np.minimum(rb[:-1], m_rtp - 1)
+        ref_r = arr_rtp[first]
+        ref_s = ext[first]
+        if continues:
+            ref_r[0] = tsdf.ref_r
+            ref_s[0] = tsdf.ref_s
+        dd = (arr_rtp - np.repeat(ref_r, lens)).astype(np.float64) - (
+            ext - np.repeat(ref_s, lens)
+        ) * tsdf.ns_per_tick
+        full = lens.nonzero()[0]
+        dmin = np.zeros(nch)
+        dmax = np.zeros(nch)
+        dmin[full] = np.minimum.reduceat(dd, rb[full])
+        dmax[full] = np.maximum.reduceat(dd, rb[full])
+        cols = (lens, lost_rtp, late, dups, restarts, ts_lost, ref_r, ref_s, dmin, dmax)
+        return [list(r) for r in zip(*(c.tolist() for c in cols), strict=True)]
 
     def _scan(
         self, d: _Datagrams, starts: np.ndarray, hst: np.ndarray | None

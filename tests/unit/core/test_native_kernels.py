@@ -1036,3 +1036,68 @@ def test_psi_links_refuses_bad_input() -> None:
         call([0], [(0, b"\x47" * 100, -1)])
     with pytest.raises(TypeError):
         call([0], [(0, None)])
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_rtp_chunks_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """_rtp_sums with rtp_chunks gives the numpy code's rows (an empty chunk's unused TS-DF
+    reference aside), unwrap state and TS packets per datagram, over losses, late and
+    duplicate packets, restarts, timestamp wraps, empty datagrams and empty chunks, whether
+    or not the first chunk continues an open period; and refuses bad bounds and indices."""
+    from iec62379.collectors.core.analyzer import _Datagrams
+    from iec62379.collectors.core.seq import SequenceTracker
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 400))
+    seq = (np.cumsum(rng.choice([1, 1, 1, 2, 5, -3, 0], n)) + int(rng.integers(0, 65536)))
+    if rng.random() < 0.5:
+        seq[n // 2 :] += 20000  # a restart
+    seq &= 0xFFFF
+    ts = (np.cumsum(rng.integers(-500, 3000, n)) + int(rng.integers(0, 2**32))) % 2**32
+    arrival = np.cumsum(rng.integers(0, 2_000_000, n)).astype(np.int64) + 10**12
+    n_ts = rng.choice([0, 7, 7, 7, 3], n).astype(np.int64)
+    zeros = np.zeros(n, dtype=np.int64)
+    d = _Datagrams(np.zeros(1, np.uint8), arrival, zeros.astype(np.uint8), zeros == 0,
+                   seq.astype(np.int64), ts.astype(np.int64), zeros, n_ts, zeros, zeros, zeros)
+    rtp_idx = np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False))
+    cuts = np.sort(rng.integers(0, rtp_idx.size + 1, int(rng.integers(0, 6))))
+    rb = np.concatenate(([0], cuts, [rtp_idx.size])).astype(np.int64)
+    continues = bool(rng.random() < 0.5)
+    res = SequenceTracker().process(d.seq[rtp_idx])
+
+    def run():
+        a = StreamAnalyzer()
+        a._usual_ts = int(rng.choice([0, 7]))
+        a._tsdf.ref_r, a._tsdf.ref_s = 10**12 - 5_000_000, int(ts[0]) - 77
+        if rng.random() < 0.5:
+            a._tsdf.unwrap(np.array([int(ts[0]) + 2**31 - 10], dtype=np.int64))
+        rows = a._rtp_sums(d, rtp_idx, rb, res, continues)
+        t = a._tsdf
+        return rows, (t.unwrap_started, t.last_raw, t.last_ext, a._usual_ts)
+
+    state = rng.bit_generator.state
+    a = run()
+    monkeypatch.setattr(native, "kernels", None)
+    rng.bit_generator.state = state
+    b = run()
+    monkeypatch.setattr(native, "kernels", BUILT)
+    assert a[1] == b[1]
+    assert len(a[0]) == len(b[0]) == rb.size - 1
+    for ra, rb_ in zip(a[0], b[0], strict=True):
+        assert ra[:6] == rb_[:6] and ra[8:] == rb_[8:]
+        if ra[0]:
+            assert ra == rb_
+    assert sum(r[1] for r in a[0]) == int(res.gap.sum())
+
+    rows, delays = np.empty((1, 8), np.int64), np.empty((1, 2))
+    args = [res.gap, res.late, res.dup, n_ts, arrival, d.ts, 0, 7,
+            np.zeros(3, np.int64), np.zeros(3, np.int64), 1e9 / 90000, rows, delays]
+    m = rtp_idx.size
+    with pytest.raises(ValueError, match="bounds"):
+        BUILT.rtp_chunks(rtp_idx, m, np.array([0, m + 1], np.int64), 1, *args)
+    with pytest.raises(IndexError, match="out of range"):
+        BUILT.rtp_chunks(rtp_idx + n, m, np.array([0, m], np.int64), 1, *args)
+    with pytest.raises(ValueError, match="no datagrams"):
+        BUILT.rtp_chunks(rtp_idx, 0, np.array([0, 0], np.int64), 1, *args)
+    with pytest.raises(ValueError, match="out_i"):
+        BUILT.rtp_chunks(rtp_idx, m, np.array([0, 0, m], np.int64), 2, *args)
