@@ -22,6 +22,8 @@
  *                    of a feed call is (datagram, start in the data, start in the copied heads)
  *   pcr_pairs      - collectors/core/analyzer.py StreamAnalyzer._pcr_pairs (the PCR packets of
  *                    the PCR PID and mdi.py PcrRateMeter.pairs' running sums)
+ *   dgram_fields   - collectors/core/analyzer.py StreamAnalyzer._parse (with the source's
+ *                    RTP headers)
  *   ts_repeats     - collectors/core/analyzer.py _repeats (which PSI packets repeat the one
  *                    before them)
  *   psi_links      - collectors/core/analyzer.py StreamAnalyzer._rare (repeated tables:
@@ -930,6 +932,73 @@ static PyObject *packet_records(PyObject *self, PyObject *args) {
 
 /* delay_factor(arrival int64[n], media_bytes int64[n], n, rate_bps) -> DF in ms, as
  * collectors/core/mdi.py delay_factor_ms computes it (same operations in the same order). */
+/* dgram_fields(mode, ts_length, first, rtp_err, pay_off, pay_len, offsets, lengths, n, err,
+ *              rtp_ok, base, n_ts, ts_first) -> (total, rtp)
+ * collectors/core/analyzer.py StreamAnalyzer._parse for datagrams whose RTP headers the
+ * source parsed (first payload byte uint8, error uint8, payload offset and length int64, per
+ * datagram; offsets and lengths int64[n]): mode 0 takes a datagram as RTP unless it is empty
+ * or starts with the TS sync byte, 1 takes all as RTP, 2 none. Outputs per datagram: err
+ * uint8 (the RTP error, else ts_length when the payload is not whole TS packets), rtp_ok
+ * bool, base int64 (where the payload starts), n_ts int64 (its TS packets) and ts_first
+ * int64 (the running sum before it). total is the sum of n_ts, rtp the datagrams taken as
+ * RTP. */
+static PyObject *dgram_fields(PyObject *self, PyObject *args) {
+    PyObject *o[12];
+    int mode, ts_length;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "iiOOOOOOnOOOOO", &mode, &ts_length, &o[0], &o[1], &o[2],
+                          &o[3], &o[4], &o[5], &n, &o[6], &o[7], &o[8], &o[9], &o[10]))
+        return NULL;
+    if (mode < 0 || mode > 2 || n < 0) {
+        PyErr_SetString(PyExc_ValueError, "dgram_fields: bad mode or count");
+        return NULL;
+    }
+    bufs_t s = {.n = 0};
+    const uint8_t *first = get(&s, o[0], 0, n, "first");
+    const uint8_t *rerr = first ? get(&s, o[1], 0, n, "rtp_err") : NULL;
+    const int64_t *poff = rerr ? get(&s, o[2], 0, n * 8, "pay_off") : NULL;
+    const int64_t *plen = poff ? get(&s, o[3], 0, n * 8, "pay_len") : NULL;
+    const int64_t *offs = plen ? get(&s, o[4], 0, n * 8, "offsets") : NULL;
+    const int64_t *lens = offs ? get(&s, o[5], 0, n * 8, "lengths") : NULL;
+    uint8_t *err = lens ? get(&s, o[6], 1, n, "err") : NULL;
+    uint8_t *rtp_ok = err ? get(&s, o[7], 1, n, "rtp_ok") : NULL;
+    int64_t *base = rtp_ok ? get(&s, o[8], 1, n * 8, "base") : NULL;
+    int64_t *nts = base ? get(&s, o[9], 1, n * 8, "n_ts") : NULL;
+    int64_t *tf = nts ? get(&s, o[10], 1, n * 8, "ts_first") : NULL;
+    if (!tf) {
+        release(&s);
+        return NULL;
+    }
+    int64_t total = 0;
+    Py_ssize_t rtp = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int is_rtp = mode == 1 || (mode == 0 && lens[i] > 0 && first[i] != 0x47);
+        int e = 0;
+        int64_t off = 0, len = lens[i];
+        if (is_rtp) {
+            rtp++;
+            e = rerr[i];
+            off = poff[i];
+            len = plen[i];
+        }
+        rtp_ok[i] = is_rtp && e == 0;
+        int64_t m = 0;
+        if (e == 0) {
+            if (len > 0 && len % TS == 0)
+                m = len / TS;
+            else
+                e = ts_length;
+        }
+        err[i] = (uint8_t)e;
+        base[i] = offs[i] + off;
+        nts[i] = m;
+        tf[i] = total;
+        total += m;
+    }
+    release(&s);
+    return Py_BuildValue("(Ln)", (long long)total, rtp);
+}
+
 /* ts_layout(n_ts, base, hfirst, head_bytes, n, total, out_dgram, out_start, out_hstart)
  * n_ts, base int64[n]: TS packets of each datagram and where the first starts in the data;
  * hfirst int64[n] or None: index in the copied heads of each datagram's first packet;
@@ -1713,6 +1782,7 @@ static PyMethodDef methods[] = {
     {"ts_headers", ts_headers, METH_VARARGS, "Parse TS packet headers (see ts.parse_ts_headers)."},
     {"cc_errors", cc_errors, METH_VARARGS, "Continuity check (see ContinuityChecker.errors_at)."},
     {"pid_counts", pid_counts, METH_VARARGS, "Per-PID packet counts and last arrival times."},
+    {"dgram_fields", dgram_fields, METH_VARARGS, "Datagram fields from parsed RTP headers."},
     {"ts_layout", ts_layout, METH_VARARGS, "Where the TS packets of datagrams are."},
     {"pcr_pairs", pcr_pairs, METH_VARARGS, "PCR pairs of the PCR PID with running sums."},
     {"ts_repeats", ts_repeats, METH_VARARGS, "Which TS packets repeat the one before."},

@@ -69,6 +69,7 @@ from .tsdf import TsdfMeter
 from .videoprobe import Inspector, VideoProbe, load_inspector
 
 _NEVER = np.iinfo(np.int64).min
+_TRANSPORT_MODE = {"auto": 0, "rtp": 1, "udp": 2}  # for the kernel dgram_fields
 _NONE = np.zeros(0, dtype=np.int64)
 _REST = np.dtype(f"V{TS_PACKET_SIZE - 4}")
 _REST_WORDS = (TS_PACKET_SIZE - 4) // 8
@@ -428,6 +429,9 @@ class StreamAnalyzer:
         offsets = offsets.astype(np.int64, copy=False)
         lengths = lengths.astype(np.int64, copy=False)
         mode = self.config.transport
+        kern = native.kernels
+        if pre is not None and kern is not None:
+            return self._parse_compiled(kern, data, offsets, lengths, arrival, pre, heads)
         if mode == "rtp":
             is_rtp = np.ones(n, dtype=bool)
         elif mode == "udp":
@@ -502,6 +506,73 @@ class StreamAnalyzer:
                     hst = (hfirst[dgram] + within) * HEAD_BYTES
         else:
             dgram = ts_start = np.zeros(0, dtype=np.int64)
+        return _Datagrams(
+            data,
+            arrival,
+            err,
+            rtp_ok,
+            seq,
+            ts,
+            ssrc,
+            n_ts,
+            ts_first,
+            ts_start,
+            dgram,
+            heads if hst is not None else None,
+            hst,
+        )
+
+    def _parse_compiled(
+        self,
+        kern: Any,
+        data: np.ndarray,
+        offsets: np.ndarray,
+        lengths: np.ndarray,
+        arrival: np.ndarray,
+        pre: tuple[np.ndarray, ...],
+        heads: np.ndarray | None,
+    ) -> _Datagrams:
+        """``_parse`` with the source's RTP headers, in the compiled kernels."""
+        n = offsets.shape[0]
+        err = np.empty(n, dtype=np.uint8)
+        rtp_ok = np.empty(n, dtype=bool)
+        base = np.empty(n, dtype=np.int64)
+        n_ts = np.empty(n, dtype=np.int64)
+        ts_first = np.empty(n, dtype=np.int64)
+        total, n_rtp = kern.dgram_fields(
+            _TRANSPORT_MODE[self.config.transport],
+            ErrorKind.TS_LENGTH,
+            pre[0],
+            pre[1],
+            pre[5].astype(np.int64, copy=False),
+            pre[6].astype(np.int64, copy=False),
+            offsets,
+            lengths,
+            n,
+            err,
+            rtp_ok,
+            base,
+            n_ts,
+            ts_first,
+        )
+        if n_rtp == n:
+            seq, ts, ssrc = pre[2:5]
+        elif n_rtp == 0:
+            seq = ts = ssrc = np.zeros(n, dtype=np.int64)
+        else:
+            first = pre[0]
+            is_rtp = (
+                np.ones(n, dtype=bool)
+                if self.config.transport == "rtp"
+                else (lengths > 0) & (first != TS_SYNC_BYTE)
+            )
+            seq, ts, ssrc = (np.where(is_rtp, a, 0).astype(np.int64) for a in pre[2:5])
+        hfirst = pre[7] if heads is not None and len(pre) > 7 else None
+        dgram = np.empty(total, dtype=np.int64)
+        ts_start = np.empty(total, dtype=np.int64)
+        hst = None if hfirst is None or not total else np.empty(total, dtype=np.int64)
+        if total:
+            kern.ts_layout(n_ts, base, hfirst, HEAD_BYTES, n, total, dgram, ts_start, hst)
         return _Datagrams(
             data,
             arrival,

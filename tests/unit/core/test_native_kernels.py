@@ -1101,3 +1101,45 @@ def test_rtp_chunks_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None
         BUILT.rtp_chunks(rtp_idx, 0, np.array([0, 0], np.int64), 1, *args)
     with pytest.raises(ValueError, match="out_i"):
         BUILT.rtp_chunks(rtp_idx, m, np.array([0, 0, m], np.int64), 2, *args)
+
+
+@pytest.mark.parametrize("transport", ["auto", "rtp", "udp"])
+@pytest.mark.parametrize("seed", range(3))
+def test_parse_with_source_headers_as_numpy(
+    monkeypatch: pytest.MonkeyPatch, transport: str, seed: int
+) -> None:
+    """_parse with the source's RTP headers (dgram_fields, ts_layout) gives the numpy code's
+    datagram fields on batches mixing RTP, plain TS, empty, short and odd-length payloads;
+    dgram_fields refuses a bad mode with a clear error."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from packets import rtp, ts_packet
+
+    rng = random.Random(seed)
+    pay = []
+    for i in range(400):
+        ts = b"".join(ts_packet(0x100 + (i % 3), i) for _ in range(rng.choice((1, 7))))
+        pay.append(rng.choice([
+            rtp(i, i * 90, ts), rtp(i, i * 90, ts), ts, b"", rtp(i, 0, ts[:100]), b"\x80\x21",
+            rtp(i, i, ts, version=1), ts[:188 * 2 - 1], rtp(i, i * 90, b""),
+        ]))
+    from iec62379.collectors.core.rtp import parse_rtp_headers
+
+    batch = PacketBatch.from_payloads(pay, list(range(len(pay))))
+    h = parse_rtp_headers(batch.data, batch.offsets, batch.lengths)
+    first = batch.data[np.clip(batch.offsets, 0, batch.data.size - 1)]
+    pre = (first, h.error, h.sequence, h.timestamp, h.ssrc, h.payload_offset, h.payload_length)
+
+    def run():
+        a = StreamAnalyzer(AnalyzerConfig(transport=transport))
+        d = a._parse(batch.data, batch.offsets, batch.lengths, batch.arrival_ns, pre)
+        return [
+            (f, getattr(d, f).dtype.str, getattr(d, f).tolist())
+            for f in ("error", "rtp_ok", "seq", "ts", "ssrc", "n_ts", "ts_first", "ts_start",
+                      "ts_dgram")
+        ]
+
+    a, b = _both(monkeypatch, run)
+    assert a == b
+    assert 0 < sum(a[5][2]) < 7 * len(pay)
+    with pytest.raises(ValueError, match="bad mode"):
+        BUILT.dgram_fields(3, 5, *([np.zeros(1, np.uint8)] * 6), 1, *([np.zeros(1)] * 5))
