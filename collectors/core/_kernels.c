@@ -24,6 +24,7 @@
  *                    the PCR PID and mdi.py PcrRateMeter.pairs' running sums)
  *   dgram_fields   - collectors/core/analyzer.py StreamAnalyzer._parse (with the source's
  *                    RTP headers)
+ *   pid_rates      - collectors/core/analyzer.py StreamAnalyzer._close (per-PID rates)
  *   ts_repeats     - collectors/core/analyzer.py _repeats (which PSI packets repeat the one
  *                    before them)
  *   psi_links      - collectors/core/analyzer.py StreamAnalyzer._rare (repeated tables:
@@ -999,6 +1000,35 @@ static PyObject *dgram_fields(PyObject *self, PyObject *args) {
     return Py_BuildValue("(Ln)", (long long)total, rtp);
 }
 
+/* pid_rates(counts, bits, secs) -> {pid: rate}
+ * collectors/core/analyzer.py StreamAnalyzer._close: the PIDs with packets in counts
+ * (int64[8192], zeroed on the way for the next interval), ascending, each with
+ * float(count * bits) / secs as numpy computes it. */
+static PyObject *pid_rates(PyObject *self, PyObject *args) {
+    PyObject *o;
+    long long bits;
+    double secs;
+    if (!PyArg_ParseTuple(args, "OLd", &o, &bits, &secs)) return NULL;
+    bufs_t s = {.n = 0};
+    int64_t *counts = get(&s, o, 1, NPID * 8, "counts");
+    if (!counts) {
+        release(&s);
+        return NULL;
+    }
+    PyObject *out = PyDict_New();
+    for (int p = 0; out && p < NPID; p++) {
+        if (!counts[p]) continue;
+        PyObject *k = PyLong_FromLong(p);
+        PyObject *v = PyFloat_FromDouble((double)(counts[p] * bits) / secs);
+        if (!k || !v || PyDict_SetItem(out, k, v) < 0) Py_CLEAR(out);
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        counts[p] = 0;
+    }
+    release(&s);
+    return out;
+}
+
 /* ts_layout(n_ts, base, hfirst, head_bytes, n, total, out_dgram, out_start, out_hstart)
  * n_ts, base int64[n]: TS packets of each datagram and where the first starts in the data;
  * hfirst int64[n] or None: index in the copied heads of each datagram's first packet;
@@ -1783,6 +1813,7 @@ static PyMethodDef methods[] = {
     {"cc_errors", cc_errors, METH_VARARGS, "Continuity check (see ContinuityChecker.errors_at)."},
     {"pid_counts", pid_counts, METH_VARARGS, "Per-PID packet counts and last arrival times."},
     {"dgram_fields", dgram_fields, METH_VARARGS, "Datagram fields from parsed RTP headers."},
+    {"pid_rates", pid_rates, METH_VARARGS, "Per-PID bit rates of an interval's counts."},
     {"ts_layout", ts_layout, METH_VARARGS, "Where the TS packets of datagrams are."},
     {"pcr_pairs", pcr_pairs, METH_VARARGS, "PCR pairs of the PCR PID with running sums."},
     {"ts_repeats", ts_repeats, METH_VARARGS, "Which TS packets repeat the one before."},

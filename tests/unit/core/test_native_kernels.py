@@ -1143,3 +1143,20 @@ def test_parse_with_source_headers_as_numpy(
     assert 0 < sum(a[5][2]) < 7 * len(pay)
     with pytest.raises(ValueError, match="bad mode"):
         BUILT.dgram_fields(3, 5, *([np.zeros(1, np.uint8)] * 6), 1, *([np.zeros(1)] * 5))
+
+
+def test_pid_rates_as_numpy() -> None:
+    """pid_rates gives the numpy code's per-PID rates (same keys in the same order, equal to
+    the bit) and leaves the counts zeroed; it refuses a short counts array."""
+    rng = np.random.default_rng(3)
+    for secs in (1.0, 0.37, 2.5):
+        counts = np.zeros(8192, dtype=np.int64)
+        at = rng.choice(8192, 40, replace=False)
+        counts[at] = rng.integers(1, 10**7, 40)
+        used = (counts != 0).nonzero()[0]
+        want = dict(zip(used.tolist(), (counts[used] * 1504 / secs).tolist(), strict=True))
+        got = BUILT.pid_rates(counts, 1504, secs)
+        assert list(got.items()) == list(want.items())
+        assert not counts.any()
+    with pytest.raises(ValueError, match="counts"):
+        BUILT.pid_rates(np.zeros(100, dtype=np.int64), 1504, 1.0)
