@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import itertools
 from bisect import bisect_right
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -47,11 +47,13 @@ from .psi import ProgramInfo
 from .report import (
     AnalyzerConfig,
     AudioStatus,
-    BufferStatus,
     FecStatus,
     IntervalReport,
     StreamTotals,
-    VideoStatus,
+    make_audio_status,
+    make_buffer_status,
+    make_interval_report,
+    make_video_status,
 )
 from .rtp import parse_rtp_headers
 from .seq import SeqResult, SequenceTracker
@@ -239,7 +241,7 @@ class _Interval:
         self.ts_lost_rtp = 0
         self.cc_errors = 0
         self.cc_lost = 0
-        self.cc_per_pid: Counter[int] | None = None  # made at the first continuity error
+        self.cc_per_pid: dict[int, int] | None = None  # made at the first continuity error
         self.pid_packets = (
             np.zeros(PID_COUNT, dtype=np.int64) if pid_packets is None else pid_packets
         )
@@ -248,9 +250,12 @@ class _Interval:
         self.fec_row = 0
 
     def add_cc_per_pid(self, per_pid: dict[int, int]) -> None:
-        if self.cc_per_pid is None:
-            self.cc_per_pid = Counter()
-        self.cc_per_pid.update(per_pid)
+        mine = self.cc_per_pid
+        if mine is None:
+            self.cc_per_pid = dict(per_pid)
+            return
+        for p, n in per_pid.items():
+            mine[p] = mine.get(p, 0) + n
 
 
 class _Segments:
@@ -706,12 +711,12 @@ class StreamAnalyzer:
             cce = cc_at.searchsorted(vb)
             cc_err = np.diff(cce).tolist()
             cc_lost_l = _seg_sums(cc_lost, cce).tolist() if cc_at.size else [0] * nch
-            cc_pid: dict[int, list[tuple[int, int]]] = {}
+            cc_pid: dict[int, dict[int, int]] = {}  # chunk -> PID -> continuity errors
             if cc_at.size:
-                ck = (vb.searchsorted(cc_at, side="right") - 1) * PID_COUNT + pid[cc_at]
-                keys, counts = np.unique(ck, return_counts=True)
-                for key, cnt in zip(keys.tolist(), counts.tolist(), strict=True):
-                    cc_pid.setdefault(key // PID_COUNT, []).append((key % PID_COUNT, cnt))
+                where = (vb.searchsorted(cc_at, side="right") - 1).tolist()
+                for c, p in zip(where, pid[cc_at].tolist(), strict=True):
+                    per = cc_pid.setdefault(c, {})
+                    per[p] = per.get(p, 0) + 1
         lo_dg = bounds[0]
 
         def enter(c: int) -> None:
@@ -762,7 +767,7 @@ class StreamAnalyzer:
             if cc_err[c]:
                 iv.cc_errors += cc_err[c]
                 iv.cc_lost += cc_lost_l[c]
-                iv.add_cc_per_pid(dict(cc_pid.get(c, ())))
+                iv.add_cc_per_pid(cc_pid.get(c, {}))
 
         seg = _Segments(vb_l, enter)
         enter(0)
@@ -1383,7 +1388,7 @@ class StreamAnalyzer:
         if rate:
             buf = self._buffer
             buf.run(arr, mb, rate, end)
-            buffer = BufferStatus(
+            buffer = make_buffer_status(
                 c.buffer_size_ms,
                 int(round(buf.occupancy_ms(rate))),
                 buf.occupancy_percent(rate),
@@ -1427,7 +1432,7 @@ class StreamAnalyzer:
                 vtype = self._rate_video.add(vrate)
                 probe = self._probe
                 fmt = probe.format if probe is not None and probe.pid == v.pid else None
-                video = VideoStatus(
+                video = make_video_status(
                     v.pid,
                     v.stream_type,
                     # what the elementary stream shows (MPEG-1 under stream_type 0x02), once
@@ -1440,7 +1445,7 @@ class StreamAnalyzer:
                     self._rate_video.maximum,
                 )
             audio = tuple(
-                AudioStatus(
+                make_audio_status(
                     i,
                     s.pid,
                     s.stream_type,
@@ -1466,7 +1471,7 @@ class StreamAnalyzer:
         errors = iv.errors
         has_errors = any(errors)
         cc_pid = iv.cc_per_pid
-        report = IntervalReport(
+        report = make_interval_report(
             k,
             k * self._interval_ns / 1e9,
             secs,

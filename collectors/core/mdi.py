@@ -19,6 +19,7 @@ more than one second, are skipped.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,7 @@ class PcrPairs:
     cum_steps: np.ndarray  # int64, running sums of the TS packet steps of the valid pairs
     cum_ticks: np.ndarray  # int64, running sums of their PCR deltas (both 0 first)
     done: int = 0
+    at_list: list[int] | None = None  # ``at`` as a list, made at the first take
 
 
 class PcrRateMeter:
@@ -117,10 +119,13 @@ class PcrRateMeter:
 
     def take(self, pairs: PcrPairs, upto: int) -> None:
         """The PCRs of ``pairs`` at positions before ``upto`` not taken yet."""
+        at = pairs.at_list
+        if at is None:
+            at = pairs.at_list = pairs.at.tolist()
         i = pairs.done
-        if i == pairs.at.shape[0] or pairs.at[i] >= upto:
+        if i == len(at) or at[i] >= upto:
             return
-        j = int(pairs.at.searchsorted(upto))
+        j = bisect_left(at, upto, i)
         pairs.done = j
         self.bytes += int(pairs.cum_steps[j] - pairs.cum_steps[i]) * TS_PACKET_SIZE
         self.ticks += int(pairs.cum_ticks[j] - pairs.cum_ticks[i])
