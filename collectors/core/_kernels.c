@@ -22,6 +22,7 @@
  *                    of a feed call is (datagram, start in the data, start in the copied heads)
  *   pcr_pairs      - collectors/core/analyzer.py StreamAnalyzer._pcr_pairs (the PCR packets of
  *                    the PCR PID and mdi.py PcrRateMeter.pairs' running sums)
+ *   interval_cuts  - collectors/core/analyzer.py StreamAnalyzer._process (arrivals, intervals)
  *   dgram_fields   - collectors/core/analyzer.py StreamAnalyzer._parse (with the source's
  *                    RTP headers)
  *   pid_rates      - collectors/core/analyzer.py StreamAnalyzer._close (per-PID rates)
@@ -1036,6 +1037,51 @@ static PyObject *pid_rates(PyObject *self, PyObject *args) {
     return out;
 }
 
+/* interval_cuts(arrival, n, has_last, last, t0, interval_ns, k0, out_arr, out_k) -> [cut, ...]
+ * collectors/core/analyzer.py StreamAnalyzer._process: arrival int64[n] made monotonic
+ * (none before last, when has_last) into out_arr; each datagram's interval
+ * (arr - t0) // interval_ns, at least k0, into out_k; the positions where it changes. */
+static PyObject *interval_cuts(PyObject *self, PyObject *args) {
+    PyObject *o[3];
+    Py_ssize_t n;
+    int has_last;
+    long long last, t0, iv, k0;
+    if (!PyArg_ParseTuple(args, "OnpLLLLOO", &o[0], &n, &has_last, &last, &t0, &iv, &k0, &o[1],
+                          &o[2]))
+        return NULL;
+    if (n < 0 || iv <= 0) {
+        PyErr_SetString(PyExc_ValueError, "interval_cuts: bad count or interval");
+        return NULL;
+    }
+    bufs_t s = {.n = 0};
+    const int64_t *in = get(&s, o[0], 0, n * 8, "arrival");
+    int64_t *arr = in ? get(&s, o[1], 1, n * 8, "out_arr") : NULL;
+    int64_t *ko = arr ? get(&s, o[2], 1, n * 8, "out_k") : NULL;
+    if (!ko) {
+        release(&s);
+        return NULL;
+    }
+    PyObject *cuts = PyList_New(0);
+    int64_t prev = has_last ? last : INT64_MIN;
+    for (Py_ssize_t i = 0; cuts && i < n; i++) {
+        int64_t a = in[i] > prev ? in[i] : prev;
+        arr[i] = prev = a;
+        /* numpy's floor division; the difference wraps as numpy's int64 does */
+        int64_t d = (int64_t)((uint64_t)a - (uint64_t)t0);
+        int64_t k = d / iv;
+        if ((d % iv != 0) && ((d < 0) != (iv < 0))) k--;
+        if (k < k0) k = k0;
+        ko[i] = k;
+        if (i && k != ko[i - 1]) {
+            PyObject *c = PyLong_FromSsize_t(i);
+            if (!c || PyList_Append(cuts, c) < 0) Py_CLEAR(cuts);
+            Py_XDECREF(c);
+        }
+    }
+    release(&s);
+    return cuts;
+}
+
 /* ts_layout(n_ts, base, hfirst, head_bytes, n, total, out_dgram, out_start, out_hstart)
  * n_ts, base int64[n]: TS packets of each datagram and where the first starts in the data;
  * hfirst int64[n] or None: index in the copied heads of each datagram's first packet;
@@ -1821,6 +1867,7 @@ static PyMethodDef methods[] = {
     {"pid_counts", pid_counts, METH_VARARGS, "Per-PID packet counts and last arrival times."},
     {"dgram_fields", dgram_fields, METH_VARARGS, "Datagram fields from parsed RTP headers."},
     {"pid_rates", pid_rates, METH_VARARGS, "Per-PID bit rates of an interval's counts."},
+    {"interval_cuts", interval_cuts, METH_VARARGS, "Monotonic arrivals and their intervals."},
     {"ts_layout", ts_layout, METH_VARARGS, "Where the TS packets of datagrams are."},
     {"pcr_pairs", pcr_pairs, METH_VARARGS, "PCR pairs of the PCR PID with running sums."},
     {"ts_repeats", ts_repeats, METH_VARARGS, "Which TS packets repeat the one before."},

@@ -606,18 +606,37 @@ class StreamAnalyzer:
         n = offsets.shape[0]
         if n == 0:
             return
-        arr = arrival_ns.astype(np.int64, copy=True)
-        if self._last_arrival is not None:
-            arr[0] = max(int(arr[0]), self._last_arrival)
-        arr = np.maximum.accumulate(arr)
+        kern = native.kernels
+        last = self._last_arrival
+        if kern is not None and arrival_ns.dtype == np.int64:
+            if self._t0 is None:
+                self._t0 = int(arrival_ns[0])
+            arr = np.empty(n, dtype=np.int64)
+            k = np.empty(n, dtype=np.int64)
+            cut_list = kern.interval_cuts(
+                arrival_ns,
+                n,
+                last is not None,
+                last or 0,
+                self._t0,
+                self._interval_ns,
+                self._k,
+                arr,
+                k,
+            )
+        else:
+            arr = arrival_ns.astype(np.int64, copy=True)
+            if last is not None:
+                arr[0] = max(int(arr[0]), last)
+            arr = np.maximum.accumulate(arr)
+            if self._t0 is None:
+                self._t0 = int(arr[0])
+            k = (arr - self._t0) // self._interval_ns
+            np.maximum(k, self._k, out=k)
+            cut_list = ((k[1:] != k[:-1]).nonzero()[0] + 1).tolist()
         self._last_arrival = int(arr[-1])
-        if self._t0 is None:
-            self._t0 = int(arr[0])
         d = self._parse(data, offsets, lengths, arr, pre, heads)
-        k = (arr - self._t0) // self._interval_ns
-        np.maximum(k, self._k, out=k)
-        cuts = (k[1:] != k[:-1]).nonzero()[0] + 1
-        bounds = [0, *cuts.tolist(), n]
+        bounds = [0, *cut_list, n]
         rtp_idx = d.rtp_ok.nonzero()[0]
         ssrc = d.ssrc[rtp_idx] if rtp_idx.size else None
         one_source = ssrc is None or (

@@ -1160,3 +1160,29 @@ def test_pid_rates_as_numpy() -> None:
         assert not counts.any()
     with pytest.raises(ValueError, match="counts"):
         BUILT.pid_rates(np.zeros(100, dtype=np.int64), 1504, 1.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_interval_cuts_as_numpy(seed: int) -> None:
+    """interval_cuts gives _process's numpy arrivals, intervals and cuts: arrivals that step
+    back, a last arrival after some of them, intervals below the open one, negative
+    differences; it refuses a zero interval."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3000))
+    arrival = (np.cumsum(rng.integers(-3_000_000, 9_000_000, n)) + 10**9).astype(np.int64)
+    for has_last, t0, iv, k0 in ((False, int(arrival[0]), 10**8, 0),
+                                 (True, int(arrival[0]) + 7, 333_333_333, 3),
+                                 (True, int(arrival.max()) + 5, 10**9, -2)):
+        last = int(arrival[n // 2])
+        arr = arrival.copy()
+        if has_last:
+            arr[0] = max(int(arr[0]), last)
+        arr = np.maximum.accumulate(arr)
+        k = np.maximum((arr - t0) // iv, k0)
+        cuts = ((k[1:] != k[:-1]).nonzero()[0] + 1).tolist()
+        out_a, out_k = np.empty(n, np.int64), np.empty(n, np.int64)
+        got = BUILT.interval_cuts(arrival, n, has_last, last, t0, iv, k0, out_a, out_k)
+        assert got == cuts
+        assert out_a.tolist() == arr.tolist() and out_k.tolist() == k.tolist()
+    with pytest.raises(ValueError, match="interval"):
+        BUILT.interval_cuts(arrival, n, False, 0, 0, 0, 0, out_a, out_k)
