@@ -26,8 +26,6 @@
  *   dgram_fields   - collectors/core/analyzer.py StreamAnalyzer._parse (with the source's
  *                    RTP headers)
  *   pid_rates      - collectors/core/analyzer.py StreamAnalyzer._close (per-PID rates)
- *   ts_repeats     - collectors/core/analyzer.py _repeats (which PSI packets repeat the one
- *                    before them)
  *   psi_links      - collectors/core/analyzer.py StreamAnalyzer._rare (repeated tables:
  *                    which PSI events are copies, grouped by PID)
  *   group_by_flow  - collectors/core/batch.py PacketBatch.grouped (a stable counting sort)
@@ -1240,45 +1238,6 @@ static int same_packet(const uint8_t *a, const uint8_t *b) {
     return a[1] == b[1] && (a[3] & 0xF0) == (b[3] & 0xF0) && !memcmp(a + 4, b + 4, TS - 4);
 }
 
-/* ts_repeats(data, starts, n, eq): eq[i] for i >= 1 is whether the TS packet at starts[i]
- * equals the one at starts[i - 1] apart from the continuity counter (header byte 1, the top
- * half of byte 3, and bytes 4..187; the caller compares packets of one PID); eq[0] is left
- * as it is. data: uint8; starts: int64[n], each with 188 bytes after it; eq: bool[n]. */
-static PyObject *ts_repeats(PyObject *self, PyObject *args) {
-    PyObject *o[3];
-    Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "OOnO", &o[0], &o[1], &n, &o[2])) return NULL;
-    bufs_t s = {.n = 0};
-    const uint8_t *data = get(&s, o[0], 0, 0, "data");
-    Py_ssize_t dlen = data ? s.b[0].len : 0;
-    const int64_t *starts = data ? get(&s, o[1], 0, n * 8, "starts") : NULL;
-    uint8_t *eq = starts ? get(&s, o[2], 1, n, "eq") : NULL;
-    if (!eq) {
-        release(&s);
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (starts[i] < 0 || starts[i] > dlen - TS) {
-            release(&s);
-            PyErr_Format(PyExc_IndexError, "TS packet start %lld out of range",
-                         (long long)starts[i]);
-            return NULL;
-        }
-    for (Py_ssize_t i = 1; i < n; i++) {
-        if (i + 8 < n) { /* the packets are far apart in a capture: fetch ahead */
-            const uint8_t *f = data + starts[i + 8];
-            __builtin_prefetch(f);
-            __builtin_prefetch(f + 64);
-            __builtin_prefetch(f + 128);
-            __builtin_prefetch(f + TS - 1);
-        }
-        const uint8_t *a = data + starts[i], *b = data + starts[i - 1];
-        eq[i] = same_packet(a, b);
-    }
-    release(&s);
-    Py_RETURN_NONE;
-}
-
 /* psi_links(ev, n_ev, pid, cc, data, starts, entries, exact, next_psi, member, mem_at,
  *           mem_cc, mem_new) -> [(pid, start, end), ...]
  * collectors/core/analyzer.py StreamAnalyzer._rare's repeated-table bookkeeping over the
@@ -1870,7 +1829,6 @@ static PyMethodDef methods[] = {
     {"interval_cuts", interval_cuts, METH_VARARGS, "Monotonic arrivals and their intervals."},
     {"ts_layout", ts_layout, METH_VARARGS, "Where the TS packets of datagrams are."},
     {"pcr_pairs", pcr_pairs, METH_VARARGS, "PCR pairs of the PCR PID with running sums."},
-    {"ts_repeats", ts_repeats, METH_VARARGS, "Which TS packets repeat the one before."},
     {"psi_links", psi_links, METH_VARARGS, "Repeated PSI packets and next PSI events."},
     {"rtp_chunks", rtp_chunks, METH_VARARGS, "RTP sums and TS-DF spreads per chunk."},
     {"seq_run", seq_run, METH_VARARGS, "RTP sequence tracking up to a restart."},

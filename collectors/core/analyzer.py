@@ -112,10 +112,6 @@ def _repeats(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
     eq = np.zeros(n, dtype=bool)
     if n < 2:
         return eq
-    kern = native.kernels
-    if kern is not None and data.dtype == np.uint8 and data.flags.c_contiguous:
-        kern.ts_repeats(data, np.ascontiguousarray(starts, dtype=np.int64), n, eq)
-        return eq
     head, rest = _packet_keys(data, starts)
     eq[1:] = (head[1:] == head[:-1]) & (rest[1:] == rest[:-1]).all(axis=1)
     return eq

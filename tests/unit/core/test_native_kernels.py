@@ -153,10 +153,11 @@ def _both(monkeypatch: pytest.MonkeyPatch, fn):
 
 
 @pytest.mark.parametrize("seed", range(6))
-def test_ts_repeats_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
-    """_repeats with the kernel gives what _packet_keys' comparison gives: only the
-    continuity counter (and byte 2, the PID's low byte) may differ in a repeat; a changed
-    byte anywhere else, the PUSI / TEI bits or the scrambling / adaptation bits, breaks it."""
+def test_psi_links_repeats_as_numpy(seed: int) -> None:
+    """psi_links finds the copies _repeats' numpy comparison finds: only the continuity
+    counter (and byte 2, the PID's low byte) may differ in a repeat; a changed byte anywhere
+    else, the PUSI / TEI bits or the scrambling / adaptation bits, breaks it. With a memo, the
+    first packet is compared with it; the counters' steps and the next events come out too."""
     from iec62379.collectors.core.analyzer import _repeats
 
     rng = np.random.default_rng(seed)
@@ -177,17 +178,33 @@ def test_ts_repeats_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None
         rows.append(row)
     gap = rng.integers(0, 5, size=len(rows))  # packets not always back to back
     data = np.zeros(int((188 + gap).sum()) + 7, dtype=np.uint8)
-    starts = np.cumsum(np.concatenate(([3], 188 + gap[:-1])))
+    starts = np.cumsum(np.concatenate(([3], 188 + gap[:-1]))).astype(np.int64)
     for st, row in zip(starts, rows, strict=True):
         data[st : st + 188] = row
-    order = rng.permutation(len(rows))[:200]  # any order of packets, as starts give them
-    for sel in (starts, starts[order], starts[:1], starts[:0]):
-        a, b = _both(monkeypatch, lambda sel=sel: _repeats(data, sel))
-        assert a.dtype == b.dtype == np.bool_
-        assert a.tolist() == b.tolist()
-    assert 20 < int(_repeats(data, starts).sum()) < 280
+    n = len(rows)
+    want = _repeats(data, starts)
+    assert 20 < int(want.sum()) < 280
+    pid = np.zeros(n, dtype=np.uint16)  # one PSI PID: every event is compared with the last
+    cc = (data[starts + 3] & 0x0F).astype(np.uint8)
+    ev = np.arange(n, dtype=np.int64)
+    for memo in (None, bytes(data[starts[0] : starts[0] + 188]), bytes(base)):
+        outs = (np.empty(n, np.int64), np.empty(n, bool), np.empty(n, np.int64),
+                np.empty(n, np.int64), np.empty(n, bool))
+        groups = BUILT.psi_links(ev, n, pid, cc, data, starts, [(0, memo, 5)], False, *outs)
+        next_psi, member, mem_at, mem_cc, mem_new = outs
+        first = memo is not None and memo[1] == rows[0][1] and (memo[3] & 0xF0) == (
+            rows[0][3] & 0xF0) and memo[4:] == bytes(rows[0][4:])
+        assert member.tolist() == [first, *want[1:].tolist()]
+        k = int(member.sum())
+        assert groups == ([(0, 0, k)] if k else [])
+        assert mem_at[:k].tolist() == member.nonzero()[0].tolist()
+        prev = np.concatenate(([5], cc[:-1]))
+        assert mem_cc[:k].tolist() == cc[member].tolist()
+        assert mem_new[:k].tolist() == (cc != prev)[member].tolist()
+        assert next_psi.tolist() == [*range(1, n), -1]
     with pytest.raises(IndexError):
-        BUILT.ts_repeats(data, np.array([0, data.size - 187], dtype=np.int64), 2, np.zeros(2, bool))
+        BUILT.psi_links(ev[:1], 1, pid[:1], cc[:1], data, np.array([data.size - 187], np.int64),
+                        [(0, None, -1)], False, *outs)
 
 
 @pytest.mark.parametrize("seed", range(6))
