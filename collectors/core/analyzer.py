@@ -267,6 +267,38 @@ class _Segments:
         self.cur = 0
 
 
+def _layout(
+    fields: tuple[np.ndarray, ...],
+    base: np.ndarray,
+    total: int,
+    hfirst: np.ndarray | None,
+    heads: np.ndarray | None,
+) -> _Datagrams:
+    """The _Datagrams of a feed call from its per-datagram fields (data, arrival, error,
+    rtp_ok, seq, ts, ssrc, n_ts, ts_first), with where each of its ``total`` TS packets is:
+    its datagram, its start in the data (the payloads start at base) and, when the source
+    copied the headers (hfirst: each datagram's first packet in heads), its start there."""
+    n_ts, ts_first = fields[7], fields[8]
+    n = n_ts.shape[0]
+    hst = None
+    if total:
+        kern = native.kernels
+        if kern is not None:
+            dgram = np.empty(total, dtype=np.int64)
+            ts_start = np.empty(total, dtype=np.int64)
+            hst = None if hfirst is None else np.empty(total, dtype=np.int64)
+            kern.ts_layout(n_ts, base, hfirst, HEAD_BYTES, n, total, dgram, ts_start, hst)
+        else:
+            dgram = np.repeat(np.arange(n, dtype=np.int64), n_ts)
+            within = np.arange(total, dtype=np.int64) - ts_first[dgram]
+            ts_start = base[dgram] + TS_PACKET_SIZE * within
+            if hfirst is not None:
+                hst = (hfirst[dgram] + within) * HEAD_BYTES
+    else:
+        dgram = ts_start = np.zeros(0, dtype=np.int64)
+    return _Datagrams(*fields, ts_start, dgram, heads if hst is not None else None, hst)
+
+
 class StreamAnalyzer:
     """Measures one media stream (RTP or plain UDP MPEG-TS) and its SMPTE 2022-1 FEC."""
 
@@ -479,49 +511,9 @@ class StreamAnalyzer:
         cum = np.cumsum(n_ts)
         total = int(cum[-1]) if n else 0
         ts_first = cum - n_ts
-        hst = None
         hfirst = pre[7] if heads is not None and pre is not None and len(pre) > 7 else None
-        if total:
-            base = offsets + pay_off
-            kern = native.kernels
-            if kern is not None:
-                dgram = np.empty(total, dtype=np.int64)
-                ts_start = np.empty(total, dtype=np.int64)
-                hst = None if hfirst is None else np.empty(total, dtype=np.int64)
-                kern.ts_layout(
-                    n_ts,
-                    base,
-                    hfirst,
-                    HEAD_BYTES,
-                    n,
-                    total,
-                    dgram,
-                    ts_start,
-                    hst,
-                )
-            else:
-                dgram = np.repeat(np.arange(n, dtype=np.int64), n_ts)
-                within = np.arange(total, dtype=np.int64) - ts_first[dgram]
-                ts_start = base[dgram] + TS_PACKET_SIZE * within
-                if hfirst is not None:
-                    hst = (hfirst[dgram] + within) * HEAD_BYTES
-        else:
-            dgram = ts_start = np.zeros(0, dtype=np.int64)
-        return _Datagrams(
-            data,
-            arrival,
-            err,
-            rtp_ok,
-            seq,
-            ts,
-            ssrc,
-            n_ts,
-            ts_first,
-            ts_start,
-            dgram,
-            heads if hst is not None else None,
-            hst,
-        )
+        fields = (data, arrival, err, rtp_ok, seq, ts, ssrc, n_ts, ts_first)
+        return _layout(fields, offsets + pay_off, total, hfirst, heads)
 
     def _parse_compiled(
         self,
@@ -569,26 +561,8 @@ class StreamAnalyzer:
             )
             seq, ts, ssrc = (np.where(is_rtp, a, 0).astype(np.int64) for a in pre[2:5])
         hfirst = pre[7] if heads is not None and len(pre) > 7 else None
-        dgram = np.empty(total, dtype=np.int64)
-        ts_start = np.empty(total, dtype=np.int64)
-        hst = None if hfirst is None or not total else np.empty(total, dtype=np.int64)
-        if total:
-            kern.ts_layout(n_ts, base, hfirst, HEAD_BYTES, n, total, dgram, ts_start, hst)
-        return _Datagrams(
-            data,
-            arrival,
-            err,
-            rtp_ok,
-            seq,
-            ts,
-            ssrc,
-            n_ts,
-            ts_first,
-            ts_start,
-            dgram,
-            heads if hst is not None else None,
-            hst,
-        )
+        fields = (data, arrival, err, rtp_ok, seq, ts, ssrc, n_ts, ts_first)
+        return _layout(fields, base, total, hfirst, heads)
 
     def _process(
         self,
