@@ -1,4 +1,4 @@
-"""IEC 62379-1's access levels as MIB views, and the communities of the config.
+"""IEC 62379-1's access levels as MIB views (the communities and users of the config have one).
 
 - listener: reads the measurement tree, the system group, the interfaces and ifMIB subtrees and
   the engine's counters (snmp group, snmpEngine, usmStats); writes nothing;
@@ -10,12 +10,8 @@ Both front ends use these: the v1/v2c responder directly, and the SNMPv3 engine 
 
 from __future__ import annotations
 
-import ipaddress
-
-from .config import AgentConfig
 from .instrum import View
 from .mibmap import MEASUREMENT_MIB, MibMap
-from .responder import Community
 
 
 def read_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
@@ -44,15 +40,3 @@ def read_view(mibmap: MibMap) -> View:
 
 def write_view(mibmap: MibMap) -> View:
     return View(tuple(write_subtrees(mibmap)))
-
-
-def communities(cfg: AgentConfig) -> list[Community]:
-    """The config's communities with their levels and allowed source networks."""
-    return [
-        Community(
-            c.name.encode(),
-            c.level,
-            tuple(ipaddress.ip_network(s, strict=False) for s in c.sources),
-        )
-        for c in cfg.communities
-    ]

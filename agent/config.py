@@ -1,31 +1,26 @@
-"""The agent's configuration, from TOML: listen addresses, system group, access, persistence,
-static blocks, received streams and host temperature sensors.
+"""The agent's configuration, from TOML: listen addresses, system group, access, persistence
+and static blocks; and the TOML reader every part's settings use.
 
 Every error names the file, the key (dotted, with list positions), what was expected and what
 was found, e.g. `agent.toml: network[2].port: expected an integer in 0..65535, found "x"`.
+
+One file holds every part's settings. The agent reads its own sections; the sections of other
+parts (the collectors' [[stream]] and [temperature_sensors]) are read by their owners, and the
+program's entry point composes the parts (iec62379.collectors.settings.parse_settings): it
+passes their section names here as ``sections`` so that the unknown-key check accepts them.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
 import socket
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from iec62379.collectors.blocks import (
-    BLOCKS_PER_STREAM,
-    StreamBlockIds,
-    derive_block_id,
-    stream_identity,
-)
-from iec62379.collectors.sources.url import StreamUrl, parse_stream_url
-from iec62379.collectors.temperature import ThresholdOverride
-
 from .model import (
-    U32_MAX,
     AudioComponent,
     BitRateType,
     FecType,
@@ -93,63 +88,6 @@ class SystemGroup:
 
 
 @dataclass(frozen=True)
-class StreamSettings:
-    """A received stream ([[stream]]): measured live and served as four linked blocks.
-
-    block_id is the network block's id; the audio, video and receiver-point blocks take the
-    next three (see iec62379.collectors.blocks). id_derived says it came from the address.
-    """
-
-    url: StreamUrl
-    name: str
-    block_id: int
-    id_derived: bool = False
-    rate_bps: float | None = None  # nominal media rate for DF; None: from the PCR
-    buffer_ms: int = 1000  # rxPointBufferSize
-    interval_s: float = 1.0
-    presence_timeout_s: float = 1.0
-    fade_out_s: float = 60.0
-    program: int | None = None  # program_number in an MPTS; None: the first in the PAT
-    sip_server: bytes = b""  # nMtSIPServerAddr at start (4 or 16 octets; b"": NULL)
-
-    @property
-    def ids(self) -> StreamBlockIds:
-        return StreamBlockIds(self.block_id)
-
-
-#: The temperature block id of the host sensors when none is configured.
-DEFAULT_SENSOR_BLOCK_ID = 1000
-
-
-@dataclass(frozen=True)
-class SensorSettings:
-    """Host temperature sensors ([temperature_sensors]) as one temperature block.
-
-    thresholds: (location, override) pairs; location "*" applies to every location, a named
-    location's own values win over it.
-    """
-
-    enabled: bool = True
-    sysfs_root: Path = Path("/sys")
-    block_id: int = DEFAULT_SENSOR_BLOCK_ID
-    refresh_s: float = 10.0
-    hysteresis: int = 0
-    thresholds: tuple[tuple[str, ThresholdOverride], ...] = ()
-
-    def override_for(self, location: str) -> ThresholdOverride | None:
-        """The thresholds configured for a location: its own entry over the "*" entry."""
-        table = dict(self.thresholds)
-        own, default = table.get(location), table.get("*")
-        if own is None or default is None:
-            return own or default
-        fields = ("low_warning", "high_warning", "low_critical", "high_critical")
-        return ThresholdOverride(**{
-            f: getattr(own, f) if getattr(own, f) is not None else getattr(default, f)
-            for f in fields
-        })
-
-
-@dataclass(frozen=True)
 class AgentConfig:
     source: str = "<embedded default>"
     listen: tuple[Endpoint, ...] = (Endpoint("udp", "127.0.0.1", 1161),)
@@ -161,8 +99,6 @@ class AgentConfig:
     engine_id: bytes | None = None
     blocks: tuple[Row, ...] = ()
     host_refresh_s: float = 5.0
-    streams: tuple[StreamSettings, ...] = ()
-    sensors: SensorSettings = field(default_factory=SensorSettings)
 
 
 _MISSING = object()
@@ -399,116 +335,41 @@ def _blocks(root: _Reader) -> list[Row]:
     return rows
 
 
-def _streams(root: _Reader) -> list[StreamSettings]:
-    streams: list[StreamSettings] = []
-    seen: dict[str, str] = {}
-    for r in root.tables("stream"):
-        r.unknown_keys({"url", "name", "id", "rate_bps", "buffer_ms", "interval_s",
-                        "presence_timeout_s", "fade_out_s", "program", "sip_server"})
-        text = r.str("url")
-        try:
-            url = parse_stream_url(text)
-        except ValueError as exc:
-            raise r.fail("url", f"a stream URL like rtp://239.1.1.1:5004, "
-                                f"udp://[source@]group:port[?iface=NAME] ({exc})", text) from exc
-        if url.iface is not None:
-            try:
-                socket.if_nametoindex(url.iface)
-            except OSError as exc:
-                raise r.fail("url", f"an iface that is a network interface of this host "
-                                    f"(no interface {url.iface!r})", text) from exc
-        identity = stream_identity(url.source, url.address, url.port, url.iface)
-        if identity in seen:
-            raise r.fail("url", "a stream not already declared (same address and port as "
-                                f"{seen[identity]})", text)
-        seen[identity] = r.path
-        explicit = r.int("id", 1, U32_MAX - BLOCKS_PER_STREAM + 1, None)
-        streams.append(StreamSettings(
-            url=url,
-            name=r.str("name", str(url)),
-            block_id=explicit if explicit is not None else derive_block_id(identity),
-            id_derived=explicit is None,
-            rate_bps=r.float("rate_bps", 1000, 100_000_000_000, None),
-            buffer_ms=r.int("buffer_ms", 1, 600_000, 1000),
-            interval_s=r.float("interval_s", 0.1, 60, 1.0),
-            presence_timeout_s=r.float("presence_timeout_s", 0.05, 3600, 1.0),
-            fade_out_s=r.float("fade_out_s", 0, 7 * 86400, 60.0),
-            program=r.int("program", 1, 65535, None),
-            sip_server=_address(r, "sip_server", NetworkType.IPV6 if url.family == socket.AF_INET6
-                                else NetworkType.IPV4),
-        ))
-    return streams
+#: The top-level sections the agent reads.
+SECTIONS = frozenset({"agent", "system", "access", "network", "audio", "video", "rx",
+                      "temperature"})
 
 
-def _sensors(root: _Reader) -> SensorSettings:
-    r = root.table("temperature_sensors")
-    r.unknown_keys({"enabled", "sysfs_root", "id", "refresh_s", "hysteresis", "threshold"})
-    sysfs_root = Path(r.str("sysfs_root", "/sys"))
-    enabled = r.bool("enabled", True)
-    if enabled and not sysfs_root.is_dir():
-        raise r.fail("sysfs_root", "an existing directory (a sysfs mount or a copy of one)",
-                     str(sysfs_root))
-    thresholds: list[tuple[str, ThresholdOverride]] = []
-    for t in r.tables("threshold"):
-        t.unknown_keys({"location", "low_warning", "high_warning", "low_critical", "high_critical"})
-        location = t.str("location")
-        if not location or len(location.encode()) > 80:
-            raise t.fail("location", 'a location name of 1 to 80 octets (or "*" for all)', location)
-        if location in dict(thresholds):
-            raise t.fail("location", "a location without another threshold entry", location)
-        values = {k: t.int(k, -273, 1000, None)
-                  for k in ("low_warning", "high_warning", "low_critical", "high_critical")}
-        try:
-            thresholds.append((location, ThresholdOverride(**values)))
-        except ValueError as exc:
-            raise ConfigError(f"{t.file}: {t.path}: {exc}") from exc
-    settings = SensorSettings(
-        enabled=enabled,
-        sysfs_root=sysfs_root,
-        block_id=r.int("id", 1, U32_MAX, DEFAULT_SENSOR_BLOCK_ID),
-        refresh_s=r.float("refresh_s", 0.5, 3600, 10.0),
-        hysteresis=r.int("hysteresis", 0, 100, 0),
-        thresholds=tuple(thresholds),
-    )
-    tables = r.tables("threshold")
-    for t, (location, _) in zip(tables, thresholds, strict=True):
-        try:
-            settings.override_for(location)
-        except ValueError as exc:  # a location's own values against the "*" entry's
-            raise ConfigError(f"{t.file}: {t.path}: with the \"*\" entry: {exc}") from exc
-    return settings
-
-
-def _check_ids(root: _Reader, blocks: list[Row], streams: list[StreamSettings],
-               sensors: SensorSettings) -> None:
-    """No block id is used twice between static blocks, streams and the sensors' block."""
-    owner: dict[int, str] = {}
-    for row in blocks:
-        owner.setdefault(row.index[0], f"a static {type(row).__name__} block")
-    for i, s in enumerate(streams):
-        where = f"stream[{i}]"
-        for bid in s.ids.all():
-            if bid in owner:
-                how = "derived from its url" if s.id_derived else "from its id"
-                hint = "; set stream ids explicitly" if s.id_derived else ""
-                raise ConfigError(f"{root.file}: {where}.id: block {bid} ({how}; the stream uses "
-                                  f"{s.block_id}..{s.block_id + BLOCKS_PER_STREAM - 1}) is already "
-                                  f"used by {owner[bid]}{hint}")
-            owner[bid] = where
-    if sensors.enabled and sensors.block_id in owner:
-        raise ConfigError(f"{root.file}: temperature_sensors.id: block {sensors.block_id} is "
-                          f"already used by {owner[sensors.block_id]}; set another id")
-
-
-def parse_config(text: str, source: str = "<string>") -> AgentConfig:
-    """Parse and check a TOML configuration; raises ConfigError."""
+def read_toml(text: str, source: str = "<string>") -> _Reader:
+    """The root of a TOML document; raises ConfigError when it is not valid TOML."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
-    root = _Reader(source, data)
-    root.unknown_keys({"agent", "system", "access", "network", "audio", "video", "rx", "temperature",
-                       "stream", "temperature_sensors"})
+    return _Reader(source, data)
+
+
+def read_file(path: str | Path) -> str:
+    """A configuration file's text; raises ConfigError when it cannot be read as UTF-8."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{p}: not UTF-8 text: {exc}") from exc
+
+
+def parse_config(text: str, source: str = "<string>", sections: Iterable[str] = ()) -> AgentConfig:
+    """Parse and check the agent's part of a TOML configuration; raises ConfigError.
+
+    ``sections``: top-level sections other parts read (accepted here, not read)."""
+    return agent_config(read_toml(text, source), sections)
+
+
+def agent_config(root: _Reader, sections: Iterable[str] = ()) -> AgentConfig:
+    """The agent's configuration from a parsed document; raises ConfigError."""
+    root.unknown_keys(SECTIONS | set(sections))
     a = root.table("agent")
     a.unknown_keys({"listen", "state_dir", "engine_id", "host_refresh_s"})
     listen = tuple(_endpoint(a, f"listen[{i}]", s) for i, s in enumerate(a.str_list("listen", ("udp:127.0.0.1:1161",))))
@@ -586,11 +447,8 @@ def parse_config(text: str, source: str = "<string>") -> AgentConfig:
         users.append(u)
     state_dir = a.str("state_dir", None)
     blocks = _blocks(root)
-    streams = _streams(root)
-    sensors = _sensors(root)
-    _check_ids(root, blocks, streams, sensors)
     return AgentConfig(
-        source=source,
+        source=root.file,
         listen=listen,
         state_dir=Path(state_dir) if state_dir else None,
         system=system,
@@ -600,17 +458,9 @@ def parse_config(text: str, source: str = "<string>") -> AgentConfig:
         engine_id=engine_id,
         blocks=tuple(blocks),
         host_refresh_s=a.float("host_refresh_s", 0.1, 3600, 5.0),
-        streams=tuple(streams),
-        sensors=sensors,
     )
 
 
-def load_config(path: str | Path) -> AgentConfig:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{p}: cannot read: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{p}: not UTF-8 text: {exc}") from exc
-    return parse_config(text, str(p))
+def load_config(path: str | Path, sections: Iterable[str] = ()) -> AgentConfig:
+    """The agent's configuration from a file (see parse_config); raises ConfigError."""
+    return parse_config(read_file(path), str(path), sections)

@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from enum import IntEnum
 
-from iec62379.agent.rounding import temperature_trend
-from iec62379.collectors.core.formats import AspectRatio, AudioFormat, SourceFormat, VideoCoding
-from iec62379.collectors.temperature import TemperatureStatus
+from iec62379.mibs.vocabulary import (
+    AspectRatio,
+    AudioFormat,
+    BitRateType,
+    FecType,
+    NetworkType,
+    SourceFormat,
+    TemperatureStatus,
+    TransportType,
+    VideoCoding,
+    temperature_trend,
+)
 
 U32_MAX = 4294967295
 I32_MAX = 2147483647
@@ -24,34 +32,6 @@ I32_MAX = 2147483647
 #: A MediaFormat value: an identity name of IEC62379-MEDIA-FORMATS-MIB ("noAudio", ...), or an
 #: OBJECT IDENTIFIER (tuple of ints) of an identity defined elsewhere.
 Format = str | tuple[int, ...]
-
-
-class NetworkType(IntEnum):
-    IPV4 = 1
-    IPV6 = 2
-    ASI = 3
-
-
-class TransportType(IntEnum):
-    NOT_APPLICABLE = 0
-    RTP = 1
-
-
-class FecType(IntEnum):
-    """AudioFECType / VideoFECType."""
-
-    NONE = 0
-    RFC2733 = 1
-    RFC5109 = 2
-    SMPTE2022_1 = 3
-    SMPTE2022_5 = 4
-    PROPRIETARY = 5
-
-
-class BitRateType(IntEnum):
-    UNSPECIFIED = 0
-    VBR = 1
-    CBR = 2
 
 
 def _check_block_id(what: str, value: int, allow_zero: bool = False) -> None:
@@ -285,7 +265,7 @@ class Temperature:
 
     @property
     def trend(self) -> int:
-        """temperatureTrend: whole degrees (halves away from zero, see agent.rounding), 0 for
+        """temperatureTrend: whole degrees (halves away from zero, see mibs.vocabulary), 0 for
         readings below 0 (Gauge32) or unreadable."""
         return temperature_trend(self.celsius)
 

@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import ber
+from .config import Community
 from .hostmib import MAX_MESSAGE_SIZE, SnmpCounters
 from .instrum import (
     AUTHORIZATION_ERROR,
@@ -57,15 +59,6 @@ MAX_BULK_VARBINDS = 1000
 V3 = b"v3"
 
 
-@dataclass(frozen=True)
-class Community:
-    """A community string with its access level and allowed source networks (none: any)."""
-
-    name: bytes
-    level: str  # "listener" | "supervisor"
-    sources: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
-
-
 @dataclass
 class _Principal:
     read: View
@@ -94,7 +87,7 @@ class CommunityResponder:
     def __init__(
         self,
         instrum: MeasurementInstrum,
-        communities: list[Community],
+        communities: Sequence[Community],
         read_view: View,
         write_view: View,
         counters: SnmpCounters,
@@ -105,7 +98,11 @@ class CommunityResponder:
         self.max_size = max_message_size
         self.v3_enabled = False
         self._principals = {
-            c.name: _Principal(read_view, write_view if c.level == "supervisor" else None, c.sources)
+            c.name.encode(): _Principal(
+                read_view,
+                write_view if c.level == "supervisor" else None,
+                tuple(ipaddress.ip_network(s, strict=False) for s in c.sources),
+            )
             for c in communities
         }
 

@@ -9,6 +9,10 @@ Embedding (equipment makers):
     with store.transaction() as t:      # feed rows from your own code, at any time
         t.put(RxPoint(...))
     await agent.stop() / agent.stop_thread()
+
+Services (e.g. the collectors, composed by the program's entry point) are started after the
+agent serves and stopped before it stops, each in a thread of its own; the agent knows them
+only as objects with start_thread() and stop_thread().
 """
 
 from __future__ import annotations
@@ -18,8 +22,9 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .config import AgentConfig, Endpoint
 from .hostmib import EngineCounters, HostMib, SnmpCounters
@@ -30,6 +35,14 @@ from .persist import EngineState, WrittenValues
 from .store import BlockStore
 
 log = logging.getLogger("iec62379.agent")
+
+
+class Service(Protocol):
+    """Something that runs beside the agent (e.g. the collectors feeding the store)."""
+
+    def start_thread(self) -> None: ...
+
+    def stop_thread(self) -> None: ...
 
 
 def load_mibs(mib_dirs: tuple[str, ...] = ()) -> Any:
@@ -46,6 +59,7 @@ class Agent:
         config: AgentConfig | None = None,
         store: BlockStore | None = None,
         mib_dirs: tuple[str, ...] = (),
+        services: Sequence[Service] = (),
     ) -> None:
         self.config = config or AgentConfig()
         self.store = store or BlockStore()
@@ -60,12 +74,7 @@ class Agent:
         self.instrum = MeasurementInstrum(
             self.store, self.mibmap, providers=[self.host], on_write=self.written.record
         )
-        # Configured streams and host sensors (None: nothing to collect); first rows now.
-        self.collectors: Any = None
-        if self.config.streams or self.config.sensors.enabled:
-            from iec62379.collectors.service import CollectorService
-
-            self.collectors = CollectorService.for_config(self.config, self.store)
+        self.services = list(services)
         self._load_static_blocks()
         self._engine: Any = None
         self._sockets: list[Any] = []
@@ -102,7 +111,7 @@ class Agent:
         self.instrum.providers.append(counters)
         self._engine_counters: EngineCounters | None = counters
         self.responder = CommunityResponder(
-            self.instrum, access.communities(self.config), access.read_view(self.mibmap),
+            self.instrum, self.config.communities, access.read_view(self.mibmap),
             access.write_view(self.mibmap), self.counters,
         )
         try:
@@ -126,9 +135,9 @@ class Agent:
             await self.stop()
             raise
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_host())
-        if self.collectors is not None:
+        for service in self.services:
             # In a thread of its own: a request never waits behind a batch being analysed.
-            await asyncio.get_running_loop().run_in_executor(None, self.collectors.start_thread)
+            await asyncio.get_running_loop().run_in_executor(None, service.start_thread)
         self.started_at = time.time()
         snap = self.store.snapshot
         log.info(
@@ -151,8 +160,8 @@ class Agent:
                 log.exception("reading the host's interfaces failed")
 
     async def stop(self) -> None:
-        if self.collectors is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.collectors.stop_thread)
+        for service in reversed(self.services):
+            await asyncio.get_running_loop().run_in_executor(None, service.stop_thread)
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

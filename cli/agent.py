@@ -1,4 +1,4 @@
-"""`iec62379 agent`: run the SNMP agent."""
+"""`iec62379 agent`: run the SNMP agent, with the collectors its configuration asks for."""
 
 from __future__ import annotations
 
@@ -28,9 +28,11 @@ def agent(config_path: str | None, listen: tuple[str, ...], state_dir: str | Non
     import dataclasses
     from pathlib import Path
 
-    from iec62379.agent.config import AgentConfig, ConfigError, _endpoint, _Reader, load_config
+    from iec62379.agent.config import ConfigError, _endpoint, _Reader
     from iec62379.agent.persist import StateError
-    from iec62379.agent.runner import Agent, state_dir_default
+    from iec62379.agent.runner import state_dir_default
+    from iec62379.collectors.compose import build_agent
+    from iec62379.collectors.settings import Settings, load_settings
     from iec62379.mibs.compiler import MibCompileError
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
@@ -40,15 +42,17 @@ def agent(config_path: str | None, listen: tuple[str, ...], state_dir: str | Non
 
         debug.set_logger(debug.Debug("all"))
     try:
-        cfg = load_config(config_path) if config_path else AgentConfig()
+        settings = load_settings(config_path) if config_path else Settings()
+        cfg = settings.agent
         if listen:
             r = _Reader("--listen", {})
-            cfg = dataclasses.replace(cfg, listen=tuple(_endpoint(r, f"[{i}]", e) for i, e in enumerate(listen)))
+            endpoints = tuple(_endpoint(r, f"[{i}]", e) for i, e in enumerate(listen))
+            cfg = dataclasses.replace(cfg, listen=endpoints)
         if state_dir:
             cfg = dataclasses.replace(cfg, state_dir=Path(state_dir))
         elif cfg.state_dir is None:
             cfg = dataclasses.replace(cfg, state_dir=state_dir_default(config_path))
-        the_agent = Agent(cfg, mib_dirs=mib_dirs)
+        the_agent, _ = build_agent(dataclasses.replace(settings, agent=cfg), mib_dirs=mib_dirs)
     except (ConfigError, StateError, MibCompileError) as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -162,14 +162,9 @@ def demo(port: int, stream_port: int, file: Path | None, loss: float, jitter_ms:
     """The agent plus a generated stream on loopback: all five tables with live values."""
     import logging
 
-    from iec62379.agent.config import (
-        AgentConfig,
-        Community,
-        ConfigError,
-        Endpoint,
-        StreamSettings,
-    )
-    from iec62379.agent.runner import Agent
+    from iec62379.agent.config import AgentConfig, Community, ConfigError, Endpoint
+    from iec62379.collectors.compose import build_agent
+    from iec62379.collectors.settings import Settings, StreamSettings
     from iec62379.collectors.sources.url import parse_stream_url
     from iec62379.mibs import paths
     from iec62379.mibs.compiler import MibCompileError
@@ -185,10 +180,9 @@ def demo(port: int, stream_port: int, file: Path | None, loss: float, jitter_ms:
         source="iec62379 demo",
         listen=(Endpoint("udp", "127.0.0.1", port),),
         communities=(Community("public", "listener", ("127.0.0.0/8",)),),
-        streams=(stream,),
     )
     try:
-        agent = Agent(config)
+        agent, collectors = build_agent(Settings(agent=config, streams=(stream,)))
     except (ConfigError, MibCompileError) as exc:
         raise DemoError(str(exc)) from exc
     generate = [sys.executable, "-m", "iec62379.cli.main", "generate", str(media), url,
@@ -217,7 +211,7 @@ def demo(port: int, stream_port: int, file: Path | None, loss: float, jitter_ms:
                 + (f" with 0..{jitter_ms:g} ms jitter" if jitter_ms else "")
                 + ". Ctrl-C stops.\n" + snmp_hints(port),
             )
-            if agent.collectors is None or agent.collectors.sensors is None or not len(
+            if collectors is None or collectors.sensors is None or not len(
                 agent.store.snapshot.temperature
             ):
                 click.echo("This host shows no temperature sensor (hwmon, thermal zones, "

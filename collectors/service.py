@@ -1,9 +1,10 @@
 """The collector service: configured streams and host sensors, live in the block store.
 
 It owns the I/O of the live collection (UDP sockets, the sensor scans, the host's network
-facts) and hands packets and time to the pure parts: :class:`~iec62379.collectors.streams.
-StreamCollector` (analyzer and life cycle of one stream), :mod:`~iec62379.collectors.blocks`
-(reports to rows) and :class:`~iec62379.collectors.sensors.SensorCollector`.
+facts) and hands packets and time to the pure parts: :class:`~iec62379.collectors.publish.
+streams.StreamCollector` (analyzer and life cycle of one stream), :mod:`~iec62379.collectors.
+publish.blocks` (reports to rows) and :class:`~iec62379.collectors.publish.sensors.
+SensorCollector`.
 
 Timing. Each stream's datagrams are fed as they arrive, with their kernel receive timestamps
 (CLOCK_REALTIME). Once per tick (the shortest configured interval, 1 s by default) the service
@@ -35,18 +36,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from iec62379.agent.config import AgentConfig, SensorSettings, StreamSettings
 from iec62379.agent.model import NetworkBlock, Row, Temperature
 from iec62379.agent.store import BlockStore, Transaction
-from iec62379.collectors.blocks import NetworkFacts
-from iec62379.collectors.netfacts import network_facts
-from iec62379.collectors.sensors import SensorCollector
+from iec62379.collectors.publish.sensors import SensorCollector
+from iec62379.collectors.settings import SensorSettings, Settings, StreamSettings
+from iec62379.collectors.sources.netfacts import NetworkFacts, network_facts
 from iec62379.collectors.sources.netinfo import NetInfo
 
 if TYPE_CHECKING:
     from iec62379.collectors.core.batch import PacketBatch
+    from iec62379.collectors.publish.streams import StreamCollector
     from iec62379.collectors.sources.udp import UdpSource
-    from iec62379.collectors.streams import StreamCollector
 
 # The stream modules (receiver, analyzer: numpy) are imported only when there are streams, so
 # that an agent with sensors and static blocks alone stays small.
@@ -77,7 +77,7 @@ class CollectorService:
         self.host_refresh_s = host_refresh_s
         self.streams: list[StreamCollector] = []
         if streams:
-            from iec62379.collectors.streams import StreamCollector
+            from iec62379.collectors.publish.streams import StreamCollector
 
             self.streams = [StreamCollector(s, self._facts(s)) for s in streams]
         if sensor_collector is None and sensors is not None and sensors.enabled:
@@ -95,13 +95,14 @@ class CollectorService:
         self._thread_loop: asyncio.AbstractEventLoop | None = None
 
     @classmethod
-    def for_config(cls, config: AgentConfig, store: BlockStore) -> CollectorService | None:
-        """The service for an agent's configuration, with its first rows already in the store
+    def for_config(cls, config: Settings, store: BlockStore) -> CollectorService | None:
+        """The service for a configuration, with its first rows already in the store
         (the sensors' first scan, every stream's network block and receiver point); None when
         the configuration has neither streams nor enabled sensors."""
         if not config.streams and not config.sensors.enabled:
             return None
-        service = cls(store, config.streams, config.sensors, host_refresh_s=config.host_refresh_s)
+        service = cls(store, config.streams, config.sensors,
+                      host_refresh_s=config.agent.host_refresh_s)
         service.publish(temperatures=service.read_sensors())
         return service
 

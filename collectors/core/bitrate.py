@@ -17,15 +17,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from enum import IntEnum
+
+from iec62379.mibs.vocabulary import BitRateType
 
 from . import native
 
-
-class BitRateType(IntEnum):
-    UNSPECIFIED = 0
-    VBR = 1
-    CBR = 2
+__all__ = ["BitRateType", "RateClassifier"]
 
 
 def _sum(v: list[float]) -> float:

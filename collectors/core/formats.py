@@ -1,75 +1,21 @@
-"""Media format identities, by the descriptor names of IEC62379-MEDIA-FORMATS-MIB.
+"""From what a video elementary stream says of itself to media format identities.
 
-The collectors detect formats and report them by these names; the agent turns a name into the
-OBJECT IDENTIFIER of the identity of the same name in the compiled MIB. The MIB module is the
-one place where the identities' arc is set (the digest's section 5).
+The identities (AudioFormat, VideoCoding, AspectRatio, SourceFormat) and FecType are the MIB's
+vocabulary, defined in :mod:`iec62379.mibs.vocabulary` and re-exported here for the core.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum, IntEnum
 from fractions import Fraction
 
-
-class AudioFormat(str, Enum):
-    NO_AUDIO = "noAudio"  # audio status false (seed 6.4.8)
-    UNSPECIFIED = "unspecifiedAudio"  # present, but the format is not identified (seed 6.4.8)
-    MPEG1 = "audioMpeg1"  # ISO/IEC 11172-3, TS stream_type 0x03
-    MPEG2 = "audioMpeg2"  # ISO/IEC 13818-3, stream_type 0x04
-    AAC_ADTS = "audioAacAdts"  # ISO/IEC 13818-7 ADTS, stream_type 0x0F
-    AAC_LATM = "audioAacLatm"  # ISO/IEC 14496-3 LATM, stream_type 0x11
-    AC3 = "audioAc3"  # ATSC A/52 / ETSI TS 102 366 (stream_type 0x81 or descriptor 0x6A)
-    EAC3 = "audioEac3"  # E-AC-3 (stream_type 0x87 or descriptor 0x7A)
-    SMPTE302M = "audioSmpte302m"  # SMPTE 302M PCM (registration descriptor "BSSD")
-    OPUS = "audioOpus"  # Opus in TS (registration "Opus")
-    DTS = "audioDts"  # DTS (descriptor 0x7B, or stream_type 0x82 / 0x85 / 0x86)
-    LPCM = "audioLpcm"  # other linear PCM
-
-
-class VideoCoding(str, Enum):
-    NO_VIDEO = "noVideo"
-    UNSPECIFIED = "unspecifiedVideo"
-    MPEG1 = "videoMpeg1"  # stream_type 0x01
-    MPEG2 = "videoMpeg2"  # stream_type 0x02
-    MPEG4_PART2 = "videoMpeg4Part2"  # stream_type 0x10
-    H264 = "videoH264"  # stream_type 0x1B
-    HEVC = "videoHevc"  # stream_type 0x24
-    JPEG2000 = "videoJpeg2000"  # stream_type 0x21
-    JPEG_XS = "videoJpegXs"  # stream_type 0x32
-    VC1 = "videoVc1"  # registration "VC-1"
-
-
-class AspectRatio(str, Enum):
-    UNSPECIFIED = "unspecifiedAspectRatio"
-    R4_3 = "aspect4x3"
-    R16_9 = "aspect16x9"
-    R221_100 = "aspect221x100"
-    SQUARE = "aspect1x1"
-    OTHER = "otherAspectRatio"
-
-
-class SourceFormat(str, Enum):
-    """Common source formats; `i` rates are frames per second (1080i25 = 50 fields/s)."""
-
-    UNSPECIFIED = "unspecifiedSourceFormat"
-    OTHER = "otherSourceFormat"
-    SD_576I25 = "src720x576i25"
-    SD_480I2997 = "src720x480i2997"
-    HD_720P25 = "src1280x720p25"
-    HD_720P2997 = "src1280x720p2997"
-    HD_720P50 = "src1280x720p50"
-    HD_720P5994 = "src1280x720p5994"
-    HD_1080I25 = "src1920x1080i25"
-    HD_1080I2997 = "src1920x1080i2997"
-    HD_1080P24 = "src1920x1080p24"
-    HD_1080P25 = "src1920x1080p25"
-    HD_1080P2997 = "src1920x1080p2997"
-    HD_1080P50 = "src1920x1080p50"
-    HD_1080P5994 = "src1920x1080p5994"
-    UHD_2160P25 = "src3840x2160p25"
-    UHD_2160P50 = "src3840x2160p50"
-    UHD_2160P5994 = "src3840x2160p5994"
+from iec62379.mibs.vocabulary import (
+    AspectRatio,
+    AudioFormat,
+    FecType,
+    SourceFormat,
+    VideoCoding,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,23 +92,13 @@ def aspect_ratio_of(display_aspect: Fraction | None) -> AspectRatio:
     return AspectRatio.OTHER
 
 
-class FecType(IntEnum):
-    """AudioFECType / VideoFECType of the seed (6.2.2)."""
-
-    NONE = 0
-    RFC2733 = 1
-    RFC5109 = 2
-    SMPTE_2022_1 = 3
-    SMPTE_2022_5 = 4
-    PROPRIETARY = 5
-
-    @property
-    def mib_name(self) -> str:
-        return {
-            0: "none",
-            1: "rfc2733",
-            2: "rfc5109",
-            3: "smpte2022Dash1",
-            4: "smpte2022Dash5",
-            5: "proprietary",
-        }[int(self)]
+__all__ = [
+    "AspectRatio",
+    "AudioFormat",
+    "FecType",
+    "SourceFormat",
+    "VideoCoding",
+    "VideoFormat",
+    "aspect_ratio_of",
+    "source_format_of",
+]

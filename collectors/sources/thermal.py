@@ -2,7 +2,7 @@
 
 This is the I/O half of the temperature block: it turns the kernel's files into
 :class:`TemperatureReading` records. Judging a reading (status, thresholds from config,
-hysteresis) is pure computation and lives in ``iec62379.collectors.temperature``.
+hysteresis) is pure computation and lives in ``iec62379.collectors.publish.temperature``.
 
 Where the values come from
 --------------------------

@@ -8,12 +8,13 @@ import pytest
 
 from iec62379.agent.config import ConfigError, load_config, parse_config
 from iec62379.agent.model import AudioComponent, NetworkBlock, RxPoint, Temperature, VideoBlock
+from iec62379.collectors.settings import load_settings
 
 from conftest import REPO
 
 
 def test_static_example_has_every_table_linked():
-    cfg = load_config(REPO / "examples" / "static-blocks.toml")
+    cfg = load_settings(REPO / "examples" / "static-blocks.toml").agent
     kinds = {type(r) for r in cfg.blocks}
     assert kinds == {NetworkBlock, AudioComponent, VideoBlock, RxPoint, Temperature}
     video = next(r for r in cfg.blocks if isinstance(r, VideoBlock))
@@ -24,7 +25,7 @@ def test_static_example_has_every_table_linked():
 
 
 def test_scale_example_sizes():
-    cfg = load_config(REPO / "examples" / "scale-100.toml")
+    cfg = load_settings(REPO / "examples" / "scale-100.toml").agent
     count = {k: sum(isinstance(r, k) for r in cfg.blocks) for k in (NetworkBlock, VideoBlock, AudioComponent, RxPoint, Temperature)}
     assert count == {NetworkBlock: 100, VideoBlock: 100, AudioComponent: 200, RxPoint: 100, Temperature: 8}
 

@@ -9,11 +9,11 @@ import pytest
 from pysnmp.proto import rfc1902, rfc1905
 from pysnmp.smi import error as smi_error
 
-from iec62379.agent.config import load_config
 from iec62379.agent.instrum import MeasurementInstrum
 from iec62379.agent.mibmap import MibMap
 from iec62379.agent.persist import WrittenValues
 from iec62379.agent.store import BlockStore
+from iec62379.collectors.settings import load_settings
 from iec62379.mibs.tree import mib_builder
 
 from conftest import REPO
@@ -31,7 +31,7 @@ def mibmap():
 
 @pytest.fixture()
 def setup(mibmap, tmp_path: Path):
-    cfg = load_config(REPO / "examples" / "static-blocks.toml")
+    cfg = load_settings(REPO / "examples" / "static-blocks.toml").agent
     store = BlockStore()
     with store.transaction() as t:
         t.put(*cfg.blocks)

@@ -3,8 +3,6 @@ the SNMPv3 path's instrumentation (`read_next_variables`)."""
 
 from __future__ import annotations
 
-import ipaddress
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,13 +11,13 @@ from pyasn1.type import univ
 from pysnmp.proto import api, rfc1902, rfc1905
 
 from iec62379.agent import access, ber
-from iec62379.agent.config import load_config
 from iec62379.agent.hostmib import EngineCounters, HostMib, Interface, SnmpCounters
 from iec62379.agent.instrum import MeasurementInstrum
 from iec62379.agent.mibmap import MibMap
 from iec62379.agent.persist import WrittenValues
 from iec62379.agent.responder import V3, Community, CommunityResponder
 from iec62379.agent.store import BlockStore
+from iec62379.collectors.settings import load_settings
 from iec62379.mibs.tree import mib_builder
 
 from conftest import REPO
@@ -43,7 +41,7 @@ def builder():
 @pytest.fixture()
 def agent(builder, tmp_path):
     mibmap = MibMap(builder)
-    cfg = load_config(REPO / "examples" / "static-blocks.toml")
+    cfg = load_settings(REPO / "examples" / "static-blocks.toml").agent
     store = BlockStore()
     with store.transaction() as t:
         t.put(*cfg.blocks)
@@ -56,9 +54,9 @@ def agent(builder, tmp_path):
     instrum.providers.append(EngineCounters(builder, counters, b"\x80\x00\x01", 3,
                                                    clock=lambda: 100.0))
     communities = [
-        Community(b"public", "listener"),
-        Community(b"private", "supervisor"),
-        Community(b"lan", "listener", (ipaddress.ip_network("10.0.0.0/8"),)),
+        Community("public", "listener"),
+        Community("private", "supervisor"),
+        Community("lan", "listener", ("10.0.0.0/8",)),
     ]
     r = CommunityResponder(instrum, communities, access.read_view(mibmap), access.write_view(mibmap), counters)
     return r, store, counters

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, require_tool
 from iec62379.cli.demo import demo_media
-from iec62379.collectors.blocks import derive_block_id, stream_identity
+from iec62379.collectors.settings import derive_block_id, stream_identity
 from iec62379.mibs import paths
 
 pytestmark = pytest.mark.integration

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from iec62379.agent.config import parse_config
+from iec62379.collectors.settings import parse_settings
 from iec62379.collectors.bench_ingest import (
     IngestSettings,
     agent_config,
@@ -31,7 +31,7 @@ def test_udp_drops_sums_the_named_ports() -> None:
 
 
 def test_agent_config_is_a_valid_config_with_the_streams() -> None:
-    cfg = parse_config(agent_config(16100, [5000, 5010], 100), "bench")
+    cfg = parse_settings(agent_config(16100, [5000, 5010], 100), "bench")
     assert [s.url.port for s in cfg.streams] == [5000, 5010]
     assert [s.block_id for s in cfg.streams] == [100, 104]
     assert not cfg.sensors.enabled

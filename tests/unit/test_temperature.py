@@ -7,12 +7,8 @@ from pathlib import Path
 
 import pytest
 from iec62379.agent.model import Temperature
-from iec62379.agent.rounding import round_half_away, temperature_trend
-from iec62379.collectors.sources.thermal import SensorThresholds, TemperatureReading, scan_sysfs
-from iec62379.collectors.temperature import (
+from iec62379.collectors.publish.temperature import (
     Assessment,
-    TemperatureStatus,
-    ThresholdOverride,
     Thresholds,
     assess,
     assign_locn_numbers,
@@ -22,6 +18,9 @@ from iec62379.collectors.temperature import (
     trend_value,
     whole_degrees,
 )
+from iec62379.collectors.settings import ThresholdOverride
+from iec62379.collectors.sources.thermal import SensorThresholds, TemperatureReading, scan_sysfs
+from iec62379.mibs.vocabulary import TemperatureStatus, round_half_away, temperature_trend
 
 S = TemperatureStatus
 FULL = Thresholds(

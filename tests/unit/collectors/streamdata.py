@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from iec62379.agent.config import StreamSettings
 from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.generator import Impairments, Plan, PlanConfig
+from iec62379.collectors.settings import StreamSettings
 from iec62379.collectors.sources.url import parse_stream_url
 
 MEDIA = Path(__file__).resolve().parents[2] / "fixtures" / "media"

@@ -20,23 +20,25 @@ from iec62379.agent.model import (
     VideoBlock,
 )
 from iec62379.agent.store import BlockStore
-from iec62379.collectors.blocks import (
-    DERIVED_BASE,
-    DERIVED_SLOTS,
-    NetworkFacts,
-    StreamBlockIds,
-    audio_rows,
-    derive_block_id,
-    network_row,
-    rx_row,
-    stream_identity,
-    stream_rows,
-    video_row,
-)
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.bitrate import BitRateType as CoreRateType
 from iec62379.collectors.core.formats import FecType as CoreFecType
 from iec62379.collectors.core.report import IntervalReport
+from iec62379.collectors.publish.blocks import (
+    audio_rows,
+    network_row,
+    rx_row,
+    stream_rows,
+    video_row,
+)
+from iec62379.collectors.settings import (
+    DERIVED_BASE,
+    DERIVED_SLOTS,
+    StreamBlockIds,
+    derive_block_id,
+    stream_identity,
+)
+from iec62379.collectors.sources.netfacts import NetworkFacts
 from streamdata import T0, datagrams
 
 IDS = StreamBlockIds(10)

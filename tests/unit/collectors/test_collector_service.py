@@ -11,7 +11,7 @@ import socket
 import time
 from pathlib import Path
 
-from iec62379.agent.config import AgentConfig, Endpoint, parse_config
+from iec62379.agent.config import AgentConfig, Endpoint
 from iec62379.agent.model import (
     AudioComponent,
     NetworkBlock,
@@ -21,8 +21,9 @@ from iec62379.agent.model import (
 )
 from iec62379.agent.runner import Agent
 from iec62379.agent.store import BlockStore
-from iec62379.collectors.blocks import derive_block_id, stream_identity
+from iec62379.collectors.compose import build_agent
 from iec62379.collectors.service import CollectorService
+from iec62379.collectors.settings import Settings, derive_block_id, parse_settings, stream_identity
 from streamdata import T0, S, batches, datagrams
 
 SYSFS = Path(__file__).resolve().parents[2] / "fixtures" / "sysfs"
@@ -42,7 +43,7 @@ enabled = false
 
 
 def service(text: str = TWO_STREAMS, store: BlockStore | None = None) -> CollectorService:
-    cfg = parse_config(text, "t.toml")
+    cfg = parse_settings(text, "t.toml")
     return CollectorService(store or BlockStore(), cfg.streams, cfg.sensors)
 
 
@@ -135,12 +136,12 @@ def test_a_refused_commit_is_logged_not_raised(caplog):
 
 
 def test_for_config_none_without_streams_or_sensors():
-    cfg = parse_config("[temperature_sensors]\nenabled = false", "t.toml")
+    cfg = parse_settings("[temperature_sensors]\nenabled = false", "t.toml")
     assert CollectorService.for_config(cfg, BlockStore()) is None
 
 
 def test_sensor_rows_with_config_thresholds(tmp_path: Path):
-    cfg = parse_config(f"""
+    cfg = parse_settings(f"""
 [temperature_sensors]
 sysfs_root = "{SYSFS / 'workstation'}"
 id = 7
@@ -168,7 +169,7 @@ high_warning = 45
 def test_sensor_that_goes_away_and_comes_back_keeps_its_number(tmp_path: Path):
     root = tmp_path / "sys"
     shutil.copytree(SYSFS / "workstation", root, symlinks=True)
-    cfg = parse_config(f'[temperature_sensors]\nsysfs_root = "{root}"', "t.toml")
+    cfg = parse_settings(f'[temperature_sensors]\nsysfs_root = "{root}"', "t.toml")
     store = BlockStore()
     svc = CollectorService.for_config(cfg, store)
     numbers = {r.location: r.location_number for r in store.snapshot.temperature.values()}
@@ -186,7 +187,7 @@ def test_sensor_that_goes_away_and_comes_back_keeps_its_number(tmp_path: Path):
 
 
 def test_unreadable_sensor_gives_status_unknown():
-    cfg = parse_config(f'[temperature_sensors]\nsysfs_root = "{SYSFS / "broken"}"', "t.toml")
+    cfg = parse_settings(f'[temperature_sensors]\nsysfs_root = "{SYSFS / "broken"}"', "t.toml")
     store = BlockStore()
     CollectorService.for_config(cfg, store)
     rows = {r.location: r for r in store.snapshot.temperature.values()}
@@ -207,7 +208,7 @@ def _free_port() -> int:
 
 def test_agent_runs_the_collectors(tmp_path: Path):
     port = _free_port()
-    cfg = parse_config(f"""
+    cfg = parse_settings(f"""
 [agent]
 listen = ["udp:127.0.0.1:0"]
 [[stream]]
@@ -218,7 +219,7 @@ interval_s = 0.5
 sysfs_root = "{SYSFS / 'workstation'}"
 refresh_s = 0.5
 """, "t.toml")
-    agent = Agent(cfg)
+    agent, svc = build_agent(cfg)
     snap = agent.store.snapshot
     # before start: the configured network block, its receiver point and the sensors
     assert set(snap.network) == {(20,)} and set(snap.rx) == {(23,)} and len(snap.temperature) == 10
@@ -245,23 +246,28 @@ refresh_s = 0.5
         rx = snap.rx[(23,)]
         assert rx.tsdf_us > 0 and ":" in rx.mdi
         assert isinstance(snap.network[(20,)], NetworkBlock)
-        assert agent.collectors is not None and agent.collectors.commits > 0
+        assert svc is not None and agent.services == [svc] and svc.commits > 0
     finally:
         agent.stop_thread()
-    assert agent.collectors._sources == {}
+    assert svc._sources == {}
 
 
-def test_embedded_default_collects_host_sensors_only():
-    agent = Agent(AgentConfig(listen=(Endpoint("udp", "127.0.0.1", 0),)))
-    assert agent.collectors is not None
-    assert agent.collectors.streams == [] and agent.collectors.sensors is not None
+def test_default_settings_collect_host_sensors_only():
+    agent, svc = build_agent(Settings(agent=AgentConfig(listen=(Endpoint("udp", "127.0.0.1", 0),))))
+    assert svc is not None
+    assert svc.streams == [] and svc.sensors is not None
     snap = agent.store.snapshot
     assert not snap.network and not snap.video and not snap.audio and not snap.rx
     assert all(r.block_id == 1000 for r in snap.temperature.values())
 
 
+def test_the_agent_alone_serves_only_what_is_put_in_its_store():
+    agent = Agent(AgentConfig(listen=(Endpoint("udp", "127.0.0.1", 0),)))
+    assert agent.services == [] and agent.store.snapshot.block_ids() == set()
+
+
 def test_a_stream_that_cannot_be_received_does_not_stop_the_agent(caplog):
-    cfg = parse_config("""
+    cfg = parse_settings("""
 [agent]
 listen = ["udp:127.0.0.1:0"]
 [[stream]]
@@ -270,7 +276,7 @@ id = 30
 [temperature_sensors]
 enabled = false
 """, "t.toml")
-    agent = Agent(cfg)
+    agent, _ = build_agent(cfg)
     agent.start_in_thread()
     try:
         assert agent.endpoints  # serving

@@ -15,12 +15,11 @@ from iec62379.agent.model import (
     RxPoint,
     VideoBlock,
 )
-from iec62379.collectors.blocks import NetworkFacts
 from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.generator import Impairments
-from iec62379.collectors.netfacts import network_facts
+from iec62379.collectors.publish.streams import StreamCollector, StreamState
+from iec62379.collectors.sources.netfacts import NetworkFacts, network_facts
 from iec62379.collectors.sources.netinfo import NetInfo
-from iec62379.collectors.streams import StreamCollector, StreamState
 from streamdata import T0, S, batches, datagrams, settings
 from unit.core.packets import fec_packet
 

@@ -39,31 +39,18 @@ The reading in whole degrees Celsius, rounded to the nearest degree, halves away
 digest does not say how halves round; this is the conventional rounding of a displayed value);
 a reading below 0 °C is reported as 0 (a Gauge32 cannot be negative); no reading gives 0. The
 agent's model rounds ``Temperature.celsius`` with the same function,
-``iec62379.agent.rounding.temperature_trend``, so the two can never disagree.
+``iec62379.mibs.vocabulary.temperature_trend``, so the two can never disagree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from enum import IntEnum
 from fractions import Fraction
 
-from iec62379.agent.rounding import temperature_trend
+from iec62379.collectors.settings import ThresholdOverride
 from iec62379.collectors.sources.thermal import SensorThresholds, TemperatureReading
-
-
-class TemperatureStatus(IntEnum):
-    """TemperatureStatus of the digest (section 2)."""
-
-    UNDETERMINED = 0
-    OTHER = 1
-    UNKNOWN = 2
-    OK = 3
-    WARNING = 4
-    CRITICAL = 5
-    NON_RECOVERABLE = 6
-
+from iec62379.mibs.vocabulary import TemperatureStatus, temperature_trend
 
 _SEVERITY = {
     TemperatureStatus.OK: 0,
@@ -71,34 +58,6 @@ _SEVERITY = {
     TemperatureStatus.CRITICAL: 2,
     TemperatureStatus.NON_RECOVERABLE: 3,
 }
-
-
-@dataclass(frozen=True)
-class ThresholdOverride:
-    """Thresholds set in the config for one location, whole °C; ``None`` keeps the sensor's."""
-
-    low_warning: int | None = None
-    high_warning: int | None = None
-    low_critical: int | None = None
-    high_critical: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("low_warning", "high_warning", "low_critical", "high_critical"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise ValueError(f"{name} must be an integer number of °C, not {value!r}")
-        ordered = [
-            ("low_critical", self.low_critical),
-            ("low_warning", self.low_warning),
-            ("high_warning", self.high_warning),
-            ("high_critical", self.high_critical),
-        ]
-        present = [(n, v) for n, v in ordered if v is not None]
-        for (lower_name, lower), (upper_name, upper) in zip(present, present[1:], strict=False):
-            if lower > upper:  # type: ignore[operator]
-                raise ValueError(
-                    f"{lower_name} ({lower} °C) must not be above {upper_name} ({upper} °C)"
-                )
 
 
 @dataclass(frozen=True)
@@ -159,7 +118,7 @@ def whole_degrees(milli: int) -> int:
 
 def trend_value(value_mc: int | None) -> int:
     """TemperatureTrend of a reading in milli-degrees: whole degrees (halves away from zero),
-    0 for readings below 0 °C or no reading (``agent.rounding.temperature_trend``, exactly)."""
+    0 for readings below 0 °C or no reading (``mibs.vocabulary.temperature_trend``, exactly)."""
     return temperature_trend(None if value_mc is None else Fraction(value_mc, 1000))
 
 

@@ -29,12 +29,14 @@ import logging
 from collections.abc import Callable
 from enum import StrEnum
 
-from iec62379.agent.config import StreamSettings
-from iec62379.agent.model import AudioComponent, BitRateType, Row, VideoBlock
-from iec62379.collectors.blocks import NetworkFacts, StreamBlockIds, stream_rows
+from iec62379.agent.model import AudioComponent, Row, VideoBlock
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.report import AnalyzerConfig, IntervalReport
+from iec62379.collectors.publish.blocks import stream_rows
+from iec62379.collectors.settings import StreamBlockIds, StreamSettings
+from iec62379.collectors.sources.netfacts import NetworkFacts
+from iec62379.mibs.vocabulary import BitRateType
 
 log = logging.getLogger("iec62379.collectors")
 

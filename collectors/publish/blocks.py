@@ -1,6 +1,7 @@
 """From a stream's interval report to the rows of its four linked blocks. Pure, no I/O.
 
-A received stream is four blocks with consecutive ids (:class:`StreamBlockIds`):
+A received stream is four blocks with consecutive ids
+(:class:`~iec62379.collectors.settings.StreamBlockIds`):
 
     network  = id        nMtBlockTable row: rx = true, the address and port received
     audio    = id + 1    aMtBlockTable: one row per audio component (1, 2, ...)
@@ -9,8 +10,8 @@ A received stream is four blocks with consecutive ids (:class:`StreamBlockIds`):
 
 linked as the digest's worked example: video -> audio -> network, receiver point -> network.
 When no id is configured the network block id is derived from the stream's address
-(:func:`derive_block_id`), so the ids stay the same across restarts and do not move when other
-streams are added to or removed from the configuration.
+(:func:`~iec62379.collectors.settings.derive_block_id`), so the ids stay the same across
+restarts and do not move when other streams are added to or removed from the configuration.
 
 The standard's rules are applied by the model's records (noAudio when status is false, FEC
 length 0 without FEC, bit rate 0 when its type is unspecified, occupancy percent 1..100); this
@@ -31,88 +32,26 @@ module decides what the measurements mean for each column:
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
-
 from iec62379.agent.model import (
     U32_MAX,
     AudioComponent,
-    BitRateType,
-    FecType,
     NetworkBlock,
-    NetworkType,
     Row,
     RxPoint,
-    TransportType,
     VideoBlock,
 )
-from iec62379.collectors.core.formats import (
+from iec62379.collectors.core.report import IntervalReport
+from iec62379.collectors.settings import StreamBlockIds
+from iec62379.collectors.sources.netfacts import NetworkFacts
+from iec62379.mibs.vocabulary import (
     AspectRatio,
     AudioFormat,
+    BitRateType,
+    FecType,
     SourceFormat,
+    TransportType,
     VideoCoding,
 )
-from iec62379.collectors.core.report import IntervalReport
-
-#: Blocks per stream: network, audio, video, receiver point.
-BLOCKS_PER_STREAM = 4
-#: Derived network block ids lie in DERIVED_BASE .. DERIVED_BASE + 4 * DERIVED_SLOTS - 1.
-DERIVED_BASE = 10_000_000
-DERIVED_SLOTS = 10_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class StreamBlockIds:
-    """The four block ids of one stream."""
-
-    network: int
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.network <= U32_MAX - (BLOCKS_PER_STREAM - 1):
-            raise ValueError(
-                f"a stream's network block id must be in 1..{U32_MAX - BLOCKS_PER_STREAM + 1}, "
-                f"got {self.network}"
-            )
-
-    @property
-    def audio(self) -> int:
-        return self.network + 1
-
-    @property
-    def video(self) -> int:
-        return self.network + 2
-
-    @property
-    def rx(self) -> int:
-        return self.network + 3
-
-    def all(self) -> tuple[int, int, int, int]:
-        return (self.network, self.audio, self.video, self.rx)
-
-
-def stream_identity(source: str | None, address: str, port: int, iface: str | None) -> str:
-    """The text a derived id is computed from: what tells two received streams apart (the
-    scheme and the receive buffer size are not part of it)."""
-    return f"{source or ''}@{address}:{port}%{iface or ''}"
-
-
-def derive_block_id(identity: str) -> int:
-    """A stable network block id for a stream: DERIVED_BASE + 4 * (SHA-256 of the identity
-    modulo DERIVED_SLOTS). The same address gives the same id on every start and machine."""
-    digest = hashlib.sha256(identity.encode("utf-8")).digest()
-    return DERIVED_BASE + BLOCKS_PER_STREAM * (int.from_bytes(digest[:8], "big") % DERIVED_SLOTS)
-
-
-@dataclass(frozen=True, slots=True)
-class NetworkFacts:
-    """What the host says about the interface a stream is received on (nMtBlockTable)."""
-
-    if_index: int
-    network_type: NetworkType
-    address: bytes  # the group or unicast address received, b"" (NULL) when bound to any
-    port: int
-    igmp_version: int
-    transport: TransportType  # from the URL's scheme (rtp:// or udp://)
 
 
 def network_row(
@@ -160,7 +99,7 @@ def rx_row(ids: StreamBlockIds, buffer_ms: int, report: IntervalReport | None) -
 
 def _fec(report: IntervalReport) -> tuple[FecType, int]:
     fec = report.fec
-    kind = FecType(int(fec.fec_type))
+    kind = FecType(fec.fec_type)
     return kind, (fec.length_dimension if kind is not FecType.NONE else 0)
 
 
@@ -178,7 +117,7 @@ def video_row(ids: StreamBlockIds, report: IntervalReport) -> VideoBlock:
             fec_type=fec_type,
             fec_length_dimension=fec_extent,
         )
-    rate_type = BitRateType(int(v.bitrate_type)) if v.present else BitRateType.UNSPECIFIED
+    rate_type = BitRateType(v.bitrate_type) if v.present else BitRateType.UNSPECIFIED
     if rate_type is BitRateType.CBR:
         kbps = v.bitrate_bps / 1000.0
     elif rate_type is BitRateType.VBR:
@@ -256,16 +195,9 @@ def stream_rows(
 
 
 __all__ = [
-    "BLOCKS_PER_STREAM",
-    "DERIVED_BASE",
-    "DERIVED_SLOTS",
-    "NetworkFacts",
-    "StreamBlockIds",
     "audio_rows",
-    "derive_block_id",
     "network_row",
     "rx_row",
-    "stream_identity",
     "stream_rows",
     "video_row",
 ]

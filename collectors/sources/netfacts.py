@@ -1,5 +1,9 @@
 """The network block's facts for a received stream, from the host (NetInfo reads /sys, /proc).
 
+A source: it reads the host (through :class:`NetInfo`, which can be swapped for a fixture tree)
+and yields a :class:`NetworkFacts` record; the publishing step
+(:func:`iec62379.collectors.publish.blocks.network_row`) turns it into the nMtBlockTable row.
+
 * nMtIfIndex: the interface named in the URL (``?iface=``); else the interface the routing
   table gives for the address (loopback addresses: the loopback interface); for a socket bound
   to any address, or when nothing can be found, the loopback interface's index, else 1 (the
@@ -16,13 +20,25 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from dataclasses import dataclass
 
-from iec62379.agent.model import NetworkType, TransportType
-from iec62379.collectors.blocks import NetworkFacts
 from iec62379.collectors.sources.netinfo import NetInfo
 from iec62379.collectors.sources.url import StreamUrl
+from iec62379.mibs.vocabulary import NetworkType, TransportType
 
 log = logging.getLogger("iec62379.collectors")
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkFacts:
+    """What the host says about the interface a stream is received on (nMtBlockTable)."""
+
+    if_index: int
+    network_type: NetworkType
+    address: bytes  # the group or unicast address received, b"" (NULL) when bound to any
+    port: int
+    igmp_version: int
+    transport: TransportType  # from the URL's scheme (rtp:// or udp://)
 
 
 def network_facts(url: StreamUrl, netinfo: NetInfo) -> NetworkFacts:
@@ -63,4 +79,4 @@ def network_facts(url: StreamUrl, netinfo: NetInfo) -> NetworkFacts:
     )
 
 
-__all__ = ["network_facts"]
+__all__ = ["NetworkFacts", "network_facts"]

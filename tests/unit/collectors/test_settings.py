@@ -1,26 +1,28 @@
 # ruff: noqa: E501 - the expected messages are quoted whole
 """[[stream]] and [temperature_sensors]: defaults, stable ids, and garbage refused with file,
-key, expected and found."""
+key, expected and found; the whole file composed from the agent's sections and these."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from iec62379.agent.config import (
+from iec62379.agent.config import ConfigError, parse_config
+from iec62379.collectors.settings import (
     DEFAULT_SENSOR_BLOCK_ID,
-    AgentConfig,
-    ConfigError,
+    SECTIONS,
     SensorSettings,
-    parse_config,
+    Settings,
+    derive_block_id,
+    parse_settings,
+    stream_identity,
 )
-from iec62379.collectors.blocks import derive_block_id, stream_identity
 
-SYSFS = Path(__file__).resolve().parents[1] / "fixtures" / "sysfs" / "workstation"
+SYSFS = Path(__file__).resolve().parents[2] / "fixtures" / "sysfs" / "workstation"
 
 
 def test_stream_defaults():
-    cfg = parse_config('[[stream]]\nurl = "rtp://239.1.1.1:5004"', "f.toml")
+    cfg = parse_settings('[[stream]]\nurl = "rtp://239.1.1.1:5004"', "f.toml")
     (s,) = cfg.streams
     assert (s.url.address, s.url.port, s.url.scheme, s.name) == (
         "239.1.1.1", 5004, "rtp", "rtp://239.1.1.1:5004")
@@ -31,7 +33,7 @@ def test_stream_defaults():
 
 
 def test_stream_every_key():
-    cfg = parse_config("""
+    cfg = parse_settings("""
 [[stream]]
 url = "udp://10.0.0.1@232.1.1.1:5000?iface=lo&rcvbuf=4000000"
 name = "news"
@@ -52,23 +54,23 @@ sip_server = "192.0.2.10"
 
 
 def test_derived_id_ignores_scheme_and_receive_buffer():
-    a = parse_config('[[stream]]\nurl = "rtp://239.1.1.1:5004"', "f.toml").streams[0]
-    b = parse_config('[[stream]]\nurl = "udp://239.1.1.1:5004?rcvbuf=100000"', "f.toml").streams[0]
+    a = parse_settings('[[stream]]\nurl = "rtp://239.1.1.1:5004"', "f.toml").streams[0]
+    b = parse_settings('[[stream]]\nurl = "udp://239.1.1.1:5004?rcvbuf=100000"', "f.toml").streams[0]
     assert a.block_id == b.block_id
-    c = parse_config('[[stream]]\nurl = "udp://239.1.1.1:5004?iface=lo"', "f.toml").streams[0]
+    c = parse_settings('[[stream]]\nurl = "udp://239.1.1.1:5004?iface=lo"', "f.toml").streams[0]
     assert c.block_id == derive_block_id(stream_identity(None, "239.1.1.1", 5004, "lo"))
 
 
 def test_sensor_defaults():
-    assert parse_config("", "f.toml").sensors == SensorSettings()
-    assert AgentConfig().sensors.enabled  # the embedded default serves the host's sensors
+    assert parse_settings("", "f.toml").sensors == SensorSettings()
+    assert Settings().sensors.enabled  # the default serves the host's sensors
     s = SensorSettings()
     assert (s.sysfs_root, s.block_id, s.refresh_s, s.hysteresis) == (
         Path("/sys"), DEFAULT_SENSOR_BLOCK_ID, 10.0, 0)
 
 
 def test_sensor_every_key():
-    cfg = parse_config(f"""
+    cfg = parse_settings(f"""
 [temperature_sensors]
 enabled = true
 sysfs_root = "{SYSFS}"
@@ -92,7 +94,7 @@ high_critical = 75
 
 
 def test_sensors_disabled_need_no_root():
-    cfg = parse_config('[temperature_sensors]\nenabled = false\nsysfs_root = "/nonexistent"', "f.toml")
+    cfg = parse_settings('[temperature_sensors]\nenabled = false\nsysfs_root = "/nonexistent"', "f.toml")
     assert cfg.sensors.enabled is False
 
 
@@ -168,5 +170,28 @@ TH = T + "[[temperature_sensors.threshold]]\n"
 )
 def test_garbage_in_new_keys_is_refused(text, message):
     with pytest.raises(ConfigError) as exc:
-        parse_config(text, "f.toml")
+        parse_settings(text, "f.toml")
     assert message in str(exc.value)
+
+
+def test_one_file_composes_the_agent_and_the_collectors():
+    settings = parse_settings('[agent]\nlisten = ["udp:127.0.0.1:0"]\n[[network]]\nid = 1\n' + S,
+                              "f.toml")
+    assert settings.agent.source == "f.toml" and settings.agent.listen[0].port == 0
+    assert [r.block_id for r in settings.agent.blocks] == [1]
+    assert [s.url.port for s in settings.streams] == [5004]
+
+
+def test_unknown_sections_name_every_part():
+    with pytest.raises(ConfigError) as exc:
+        parse_settings("bogus = 1", "f.toml")
+    assert str(exc.value) == (
+        "f.toml: bogus: unknown key (expected one of access, agent, audio, network, rx, stream, "
+        "system, temperature, temperature_sensors, video)")
+
+
+def test_the_agent_alone_reads_only_its_sections():
+    with pytest.raises(ConfigError, match=r"f.toml: stream: unknown key \(expected one of access, "
+                                          r"agent, audio, network, rx, system, temperature, video\)"):
+        parse_config(S, "f.toml")
+    assert parse_config(S + T + "enabled = false\n", "f.toml", SECTIONS).blocks == ()

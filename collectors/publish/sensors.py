@@ -4,7 +4,7 @@
 it off the event loop); :meth:`SensorCollector.rows` turns a scan into rows (pure): location
 numbers that stay with their location (a sensor that goes away and comes back gets its old
 number), thresholds from the config over the sensor's own, status with the configured
-hysteresis (iec62379.collectors.temperature).
+hysteresis (iec62379.collectors.publish.temperature).
 
 A threshold that neither the config nor the sensor sets is reported as 0: IntegerNumber has
 no "absent" value, and the status never uses it.
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from iec62379.agent.config import SensorSettings
 from iec62379.agent.model import Temperature
+from iec62379.collectors.publish.temperature import Assessment, assign_locn_numbers, build_row
+from iec62379.collectors.settings import SensorSettings
 from iec62379.collectors.sources.thermal import TemperatureScan, scan_temperatures
-from iec62379.collectors.temperature import Assessment, assign_locn_numbers, build_row
 
 
 class SensorCollector:

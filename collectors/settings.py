@@ -1,0 +1,316 @@
+"""The collectors' settings: received streams ([[stream]]) and host temperature sensors
+([temperature_sensors]), their block ids, and the composition of the whole configuration file.
+
+One TOML file configures the program. :func:`parse_settings` reads it: the agent's sections
+with the agent's parser (:func:`iec62379.agent.config.agent_config`, told which sections are
+the collectors'), [[stream]] and [temperature_sensors] here, then checks that no block id is
+used twice between the static blocks, the streams and the sensors' block. Errors name the file,
+the key, what was expected and what was found, as the agent's do (the same reader).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from iec62379.agent.config import (
+    AgentConfig,
+    ConfigError,
+    _address,
+    _Reader,
+    agent_config,
+    read_file,
+    read_toml,
+)
+from iec62379.agent.model import U32_MAX, Row
+from iec62379.collectors.sources.url import StreamUrl, parse_stream_url
+from iec62379.mibs.vocabulary import NetworkType
+
+#: The top-level sections the collectors read.
+SECTIONS = frozenset({"stream", "temperature_sensors"})
+
+#: Blocks per stream: network, audio, video, receiver point.
+BLOCKS_PER_STREAM = 4
+#: Derived network block ids lie in DERIVED_BASE .. DERIVED_BASE + 4 * DERIVED_SLOTS - 1.
+DERIVED_BASE = 10_000_000
+DERIVED_SLOTS = 10_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class StreamBlockIds:
+    """The four block ids of one stream."""
+
+    network: int
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.network <= U32_MAX - (BLOCKS_PER_STREAM - 1):
+            raise ValueError(
+                f"a stream's network block id must be in 1..{U32_MAX - BLOCKS_PER_STREAM + 1}, "
+                f"got {self.network}"
+            )
+
+    @property
+    def audio(self) -> int:
+        return self.network + 1
+
+    @property
+    def video(self) -> int:
+        return self.network + 2
+
+    @property
+    def rx(self) -> int:
+        return self.network + 3
+
+    def all(self) -> tuple[int, int, int, int]:
+        return (self.network, self.audio, self.video, self.rx)
+
+
+def stream_identity(source: str | None, address: str, port: int, iface: str | None) -> str:
+    """The text a derived id is computed from: what tells two received streams apart (the
+    scheme and the receive buffer size are not part of it)."""
+    return f"{source or ''}@{address}:{port}%{iface or ''}"
+
+
+def derive_block_id(identity: str) -> int:
+    """A stable network block id for a stream: DERIVED_BASE + 4 * (SHA-256 of the identity
+    modulo DERIVED_SLOTS). The same address gives the same id on every start and machine."""
+    digest = hashlib.sha256(identity.encode("utf-8")).digest()
+    return DERIVED_BASE + BLOCKS_PER_STREAM * (int.from_bytes(digest[:8], "big") % DERIVED_SLOTS)
+
+
+
+@dataclass(frozen=True)
+class ThresholdOverride:
+    """Thresholds set in the config for one location, whole °C; ``None`` keeps the sensor's."""
+
+    low_warning: int | None = None
+    high_warning: int | None = None
+    low_critical: int | None = None
+    high_critical: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("low_warning", "high_warning", "low_critical", "high_critical"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"{name} must be an integer number of °C, not {value!r}")
+        ordered = [
+            ("low_critical", self.low_critical),
+            ("low_warning", self.low_warning),
+            ("high_warning", self.high_warning),
+            ("high_critical", self.high_critical),
+        ]
+        present = [(n, v) for n, v in ordered if v is not None]
+        for (lower_name, lower), (upper_name, upper) in zip(present, present[1:], strict=False):
+            if lower > upper:  # type: ignore[operator]
+                raise ValueError(
+                    f"{lower_name} ({lower} °C) must not be above {upper_name} ({upper} °C)"
+                )
+
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """A received stream ([[stream]]): measured live and served as four linked blocks.
+
+    block_id is the network block's id; the audio, video and receiver-point blocks take the
+    next three (see StreamBlockIds). id_derived says it came from the address.
+    """
+
+    url: StreamUrl
+    name: str
+    block_id: int
+    id_derived: bool = False
+    rate_bps: float | None = None  # nominal media rate for DF; None: from the PCR
+    buffer_ms: int = 1000  # rxPointBufferSize
+    interval_s: float = 1.0
+    presence_timeout_s: float = 1.0
+    fade_out_s: float = 60.0
+    program: int | None = None  # program_number in an MPTS; None: the first in the PAT
+    sip_server: bytes = b""  # nMtSIPServerAddr at start (4 or 16 octets; b"": NULL)
+
+    @property
+    def ids(self) -> StreamBlockIds:
+        return StreamBlockIds(self.block_id)
+
+
+#: The temperature block id of the host sensors when none is configured.
+DEFAULT_SENSOR_BLOCK_ID = 1000
+
+
+@dataclass(frozen=True)
+class SensorSettings:
+    """Host temperature sensors ([temperature_sensors]) as one temperature block.
+
+    thresholds: (location, override) pairs; location "*" applies to every location, a named
+    location's own values win over it.
+    """
+
+    enabled: bool = True
+    sysfs_root: Path = Path("/sys")
+    block_id: int = DEFAULT_SENSOR_BLOCK_ID
+    refresh_s: float = 10.0
+    hysteresis: int = 0
+    thresholds: tuple[tuple[str, ThresholdOverride], ...] = ()
+
+    def override_for(self, location: str) -> ThresholdOverride | None:
+        """The thresholds configured for a location: its own entry over the "*" entry."""
+        table = dict(self.thresholds)
+        own, default = table.get(location), table.get("*")
+        if own is None or default is None:
+            return own or default
+        fields = ("low_warning", "high_warning", "low_critical", "high_critical")
+        return ThresholdOverride(**{
+            f: getattr(own, f) if getattr(own, f) is not None else getattr(default, f)
+            for f in fields
+        })
+
+
+
+def parse_streams(root: _Reader) -> list[StreamSettings]:
+    streams: list[StreamSettings] = []
+    seen: dict[str, str] = {}
+    for r in root.tables("stream"):
+        r.unknown_keys({"url", "name", "id", "rate_bps", "buffer_ms", "interval_s",
+                        "presence_timeout_s", "fade_out_s", "program", "sip_server"})
+        text = r.str("url")
+        try:
+            url = parse_stream_url(text)
+        except ValueError as exc:
+            raise r.fail("url", f"a stream URL like rtp://239.1.1.1:5004, "
+                                f"udp://[source@]group:port[?iface=NAME] ({exc})", text) from exc
+        if url.iface is not None:
+            try:
+                socket.if_nametoindex(url.iface)
+            except OSError as exc:
+                raise r.fail("url", f"an iface that is a network interface of this host "
+                                    f"(no interface {url.iface!r})", text) from exc
+        identity = stream_identity(url.source, url.address, url.port, url.iface)
+        if identity in seen:
+            raise r.fail("url", "a stream not already declared (same address and port as "
+                                f"{seen[identity]})", text)
+        seen[identity] = r.path
+        explicit = r.int("id", 1, U32_MAX - BLOCKS_PER_STREAM + 1, None)
+        streams.append(StreamSettings(
+            url=url,
+            name=r.str("name", str(url)),
+            block_id=explicit if explicit is not None else derive_block_id(identity),
+            id_derived=explicit is None,
+            rate_bps=r.float("rate_bps", 1000, 100_000_000_000, None),
+            buffer_ms=r.int("buffer_ms", 1, 600_000, 1000),
+            interval_s=r.float("interval_s", 0.1, 60, 1.0),
+            presence_timeout_s=r.float("presence_timeout_s", 0.05, 3600, 1.0),
+            fade_out_s=r.float("fade_out_s", 0, 7 * 86400, 60.0),
+            program=r.int("program", 1, 65535, None),
+            sip_server=_address(r, "sip_server", NetworkType.IPV6 if url.family == socket.AF_INET6
+                                else NetworkType.IPV4),
+        ))
+    return streams
+
+
+def parse_sensors(root: _Reader) -> SensorSettings:
+    r = root.table("temperature_sensors")
+    r.unknown_keys({"enabled", "sysfs_root", "id", "refresh_s", "hysteresis", "threshold"})
+    sysfs_root = Path(r.str("sysfs_root", "/sys"))
+    enabled = r.bool("enabled", True)
+    if enabled and not sysfs_root.is_dir():
+        raise r.fail("sysfs_root", "an existing directory (a sysfs mount or a copy of one)",
+                     str(sysfs_root))
+    thresholds: list[tuple[str, ThresholdOverride]] = []
+    for t in r.tables("threshold"):
+        t.unknown_keys({"location", "low_warning", "high_warning", "low_critical", "high_critical"})
+        location = t.str("location")
+        if not location or len(location.encode()) > 80:
+            raise t.fail("location", 'a location name of 1 to 80 octets (or "*" for all)', location)
+        if location in dict(thresholds):
+            raise t.fail("location", "a location without another threshold entry", location)
+        values = {k: t.int(k, -273, 1000, None)
+                  for k in ("low_warning", "high_warning", "low_critical", "high_critical")}
+        try:
+            thresholds.append((location, ThresholdOverride(**values)))
+        except ValueError as exc:
+            raise ConfigError(f"{t.file}: {t.path}: {exc}") from exc
+    settings = SensorSettings(
+        enabled=enabled,
+        sysfs_root=sysfs_root,
+        block_id=r.int("id", 1, U32_MAX, DEFAULT_SENSOR_BLOCK_ID),
+        refresh_s=r.float("refresh_s", 0.5, 3600, 10.0),
+        hysteresis=r.int("hysteresis", 0, 100, 0),
+        thresholds=tuple(thresholds),
+    )
+    tables = r.tables("threshold")
+    for t, (location, _) in zip(tables, thresholds, strict=True):
+        try:
+            settings.override_for(location)
+        except ValueError as exc:  # a location's own values against the "*" entry's
+            raise ConfigError(f"{t.file}: {t.path}: with the \"*\" entry: {exc}") from exc
+    return settings
+
+
+def check_ids(root: _Reader, blocks: Sequence[Row], streams: Sequence[StreamSettings],
+              sensors: SensorSettings) -> None:
+    """No block id is used twice between static blocks, streams and the sensors' block."""
+    owner: dict[int, str] = {}
+    for row in blocks:
+        owner.setdefault(row.index[0], f"a static {type(row).__name__} block")
+    for i, s in enumerate(streams):
+        where = f"stream[{i}]"
+        for bid in s.ids.all():
+            if bid in owner:
+                how = "derived from its url" if s.id_derived else "from its id"
+                hint = "; set stream ids explicitly" if s.id_derived else ""
+                raise ConfigError(f"{root.file}: {where}.id: block {bid} ({how}; the stream uses "
+                                  f"{s.block_id}..{s.block_id + BLOCKS_PER_STREAM - 1}) is already "
+                                  f"used by {owner[bid]}{hint}")
+            owner[bid] = where
+    if sensors.enabled and sensors.block_id in owner:
+        raise ConfigError(f"{root.file}: temperature_sensors.id: block {sensors.block_id} is "
+                          f"already used by {owner[sensors.block_id]}; set another id")
+
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The whole configuration: the agent's and the collectors'."""
+
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    streams: tuple[StreamSettings, ...] = ()
+    sensors: SensorSettings = field(default_factory=SensorSettings)
+
+
+def parse_settings(text: str, source: str = "<string>") -> Settings:
+    """Parse and check a whole TOML configuration; raises ConfigError."""
+    root = read_toml(text, source)
+    agent = agent_config(root, SECTIONS)
+    streams = parse_streams(root)
+    sensors = parse_sensors(root)
+    check_ids(root, agent.blocks, streams, sensors)
+    return Settings(agent=agent, streams=tuple(streams), sensors=sensors)
+
+
+def load_settings(path: str | Path) -> Settings:
+    """The whole configuration from a file; raises ConfigError."""
+    return parse_settings(read_file(path), str(path))
+
+
+__all__ = [
+    "BLOCKS_PER_STREAM",
+    "DEFAULT_SENSOR_BLOCK_ID",
+    "DERIVED_BASE",
+    "DERIVED_SLOTS",
+    "SECTIONS",
+    "SensorSettings",
+    "Settings",
+    "StreamBlockIds",
+    "StreamSettings",
+    "ThresholdOverride",
+    "check_ids",
+    "derive_block_id",
+    "load_settings",
+    "parse_sensors",
+    "parse_settings",
+    "parse_streams",
+    "stream_identity",
+]
