@@ -51,7 +51,9 @@ class Endpoint:
     port: int
 
     def __str__(self) -> str:
-        return f"{self.family}:[{self.host}]:{self.port}" if self.family == "udp6" else f"udp:{self.host}:{self.port}"
+        if self.family == "udp6":
+            return f"{self.family}:[{self.host}]:{self.port}"
+        return f"udp:{self.host}:{self.port}"
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,9 @@ class AgentConfig:
     listen: tuple[Endpoint, ...] = (Endpoint("udp", "127.0.0.1", 1161),)
     state_dir: Path | None = None
     system: SystemGroup = field(default_factory=SystemGroup)
-    communities: tuple[Community, ...] = (Community("public", "listener", ("127.0.0.0/8", "::1/128")),)
+    communities: tuple[Community, ...] = (
+        Community("public", "listener", ("127.0.0.0/8", "::1/128")),
+    )
     users: tuple[User, ...] = ()
     allow_community_write: bool = False
     engine_id: bytes | None = None
@@ -121,8 +125,9 @@ class _Reader:
     def unknown_keys(self, allowed: set[str]) -> None:
         for k in self.data:
             if k not in allowed:
+                expected = ", ".join(sorted(allowed))
                 raise ConfigError(
-                    f"{self.file}: {self._key(k)}: unknown key (expected one of {', '.join(sorted(allowed))})"
+                    f"{self.file}: {self._key(k)}: unknown key (expected one of {expected})"
                 )
 
     def get(self, key: str, default: Any = None) -> Any:
@@ -146,12 +151,14 @@ class _Reader:
 
     def int(self, key: str, low: int, high: int, default: Any = _MISSING_DEFAULT) -> Any:
         return self._typed(key, f"an integer in {low}..{high}",
-                           lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high,
+                           lambda v: (isinstance(v, int) and not isinstance(v, bool)
+                                      and low <= v <= high),
                            default)
 
     def float(self, key: str, low: float, high: float, default: Any = _MISSING_DEFAULT) -> Any:
         v = self._typed(key, f"a number in {low}..{high}",
-                        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and low <= v <= high,
+                        lambda v: (isinstance(v, int | float) and not isinstance(v, bool)
+                                   and low <= v <= high),
                         default)
         return None if v is None else float(v)
 
@@ -196,7 +203,8 @@ def _endpoint(r: _Reader, key: str, text: str) -> Endpoint:
         if not 0 <= port < 65536:
             raise ValueError
     except ValueError as exc:
-        raise r.fail(key, "an endpoint like 'udp:127.0.0.1:1161' or 'udp6:[::1]:1161'", text) from exc
+        expected = "an endpoint like 'udp:127.0.0.1:1161' or 'udp6:[::1]:1161'"
+        raise r.fail(key, expected, text) from exc
     if ip.version == 6:
         family = "udp6"
     elif family == "udp6":
@@ -372,7 +380,8 @@ def agent_config(root: _Reader, sections: Iterable[str] = ()) -> AgentConfig:
     root.unknown_keys(SECTIONS | set(sections))
     a = root.table("agent")
     a.unknown_keys({"listen", "state_dir", "engine_id", "host_refresh_s"})
-    listen = tuple(_endpoint(a, f"listen[{i}]", s) for i, s in enumerate(a.str_list("listen", ("udp:127.0.0.1:1161",))))
+    listen = tuple(_endpoint(a, f"listen[{i}]", s)
+                   for i, s in enumerate(a.str_list("listen", ("udp:127.0.0.1:1161",))))
     if not listen:
         raise a.fail("listen", "at least one endpoint", [])
     engine_id = None
@@ -412,7 +421,8 @@ def agent_config(root: _Reader, sections: Iterable[str] = ()) -> AgentConfig:
         r.unknown_keys({"name", "level", "sources"})
         level = r.str("level", "listener", LEVELS)
         if level == "supervisor" and not allow_write:
-            raise r.fail("level", "listener (a writing community needs access.allow_community_write = true)", level)
+            raise r.fail("level", "listener (a writing community needs "
+                                  "access.allow_community_write = true)", level)
         sources = r.str_list("sources", ())
         for i, src in enumerate(sources):
             try:
@@ -425,7 +435,8 @@ def agent_config(root: _Reader, sections: Iterable[str] = ()) -> AgentConfig:
         communities.append(Community(name, level, sources))
     users = []
     for r in acc.tables("user"):
-        r.unknown_keys({"name", "level", "auth_protocol", "auth_key", "priv_protocol", "priv_key", "example_only"})
+        r.unknown_keys({"name", "level", "auth_protocol", "auth_key", "priv_protocol", "priv_key",
+                        "example_only"})
         u = User(
             name=r.str("name"),
             level=r.str("level", "listener", LEVELS),
@@ -441,7 +452,8 @@ def agent_config(root: _Reader, sections: Iterable[str] = ()) -> AgentConfig:
             raise r.fail("auth_key", "a key of at least 8 characters", u.auth_key)
         if u.priv_protocol != "none":
             if u.auth_protocol == "none":
-                raise r.fail("priv_protocol", "none (privacy needs authentication)", u.priv_protocol)
+                raise r.fail("priv_protocol", "none (privacy needs authentication)",
+                             u.priv_protocol)
             if len(u.priv_key) < 8:
                 raise r.fail("priv_key", "a key of at least 8 characters", u.priv_key)
         users.append(u)

@@ -153,8 +153,12 @@ class CommunityResponder:
 
     # --- reads ------------------------------------------------------------------------------
 
-    def _respond(self, msg: ber.Message, varbinds: list[bytes], status: int = 0, index: int = 0) -> bytes:
-        out = ber.encode_response(msg.version, msg.community, msg.request_id, status, index, varbinds)
+    def _respond(
+        self, msg: ber.Message, varbinds: list[bytes], status: int = 0, index: int = 0
+    ) -> bytes:
+        out = ber.encode_response(
+            msg.version, msg.community, msg.request_id, status, index, varbinds
+        )
         if len(out) > self.max_size:
             # RFC 3416 4.2.1: tooBig with an empty varbind list (v1: the request's varbinds).
             vbs = self._echo(msg) if msg.version == ber.V1 else []
@@ -192,7 +196,9 @@ class CommunityResponder:
                     continue
             if v1:
                 return self._v1_error(msg, NO_SUCH_NAME, idx)
-            known = i >= 0 and mask[i] or (i < 0 and p.read.contains(oid) and ins.is_known_type(oid))
+            known = i >= 0 and mask[i] or (
+                i < 0 and p.read.contains(oid) and ins.is_known_type(oid)
+            )
             out.append(ber.varbind(ber.encode_oid(oid), _NOT_INSTANCE if known else _NOT_OBJECT))
         return self._respond(msg, out)
 

@@ -125,7 +125,8 @@ class Agent:
                 from .engine import build_engine
 
                 self._engine, v3 = build_engine(
-                    self.config, self.mibmap, self.instrum, state.engine_id, state.boots, self.endpoints
+                    self.config, self.mibmap, self.instrum, state.engine_id, state.boots,
+                    self.endpoints,
                 )
                 counters.attach_engine(self._engine.get_mib_builder())
                 self.responder.v3_enabled = True
@@ -143,11 +144,13 @@ class Agent:
         log.info(
             "serving %d network, %d audio, %d video, %d rx, %d temperature rows on %s "
             "(%s; engine boots %d; %d communities, %d v3 users; started in %.0f ms)",
-            len(snap.network), len(snap.audio), len(snap.video), len(snap.rx), len(snap.temperature),
-            ", ".join(map(str, self.endpoints)), self.config.source, state.boots,
-            len(self.config.communities), len(self.config.users), (time.perf_counter() - t0) * 1000,
+            len(snap.network), len(snap.audio), len(snap.video), len(snap.rx),
+            len(snap.temperature), ", ".join(map(str, self.endpoints)), self.config.source,
+            state.boots, len(self.config.communities), len(self.config.users),
+            (time.perf_counter() - t0) * 1000,
         )
-        if self.config.allow_community_write and any(c.level == "supervisor" for c in self.config.communities):
+        writers = any(c.level == "supervisor" for c in self.config.communities)
+        if self.config.allow_community_write and writers:
             log.warning("a v1/v2c community has write access (supervisor level): community "
                         "strings travel in clear text; prefer SNMPv3 authPriv users for writing")
 
