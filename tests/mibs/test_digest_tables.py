@@ -137,6 +137,28 @@ def test_seed_enumerations(nodes):
     for tc, values in expect.items():
         (cls,) = mb.import_symbols("IEC62379-7-MEASUREMENT-MIB", tc)
         assert dict(cls.namedValues.items()) == values, tc
+
+
+def test_vocabulary_enumerations_are_the_mibs():
+    from iec62379.mibs import vocabulary as v
+    from iec62379.mibs.tree import mib_builder
+
+    def label(member) -> str:  # IPV4 -> ipv4, NOT_APPLICABLE -> notApplicable
+        first, *rest = member.name.lower().split("_")
+        return first + "".join(w.capitalize() for w in rest)
+
+    mb = mib_builder()
+    mb.load_modules("IEC62379-7-MEASUREMENT-MIB")
+    for tc, enum, name in [
+        ("NetworkType", v.NetworkType, label),
+        ("TransportType", v.TransportType, label),
+        ("AudioFECType", v.FecType, lambda m: m.mib_name),
+        ("VideoFECType", v.FecType, lambda m: m.mib_name),
+        ("BitRateType", v.BitRateType, label),
+        ("TemperatureStatus", v.TemperatureStatus, label),
+    ]:
+        (cls,) = mb.import_symbols("IEC62379-7-MEASUREMENT-MIB", tc)
+        assert dict(cls.namedValues.items()) == {name(m): int(m) for m in enum}, tc
     (pct,) = mb.import_symbols("IEC62379-7-MEASUREMENT-MIB", "BufferOcpncyPercent")
     with pytest.raises(Exception):
         pct(0)
@@ -149,8 +171,8 @@ def test_seed_enumerations(nodes):
         locn(b"x" * 81)
 
 
-def test_media_format_identities_match_the_collectors_vocabulary(nodes):
-    from iec62379.collectors.core import formats
+def test_media_format_identities_match_the_vocabulary(nodes):
+    from iec62379.mibs import vocabulary as formats
 
     names = {n.name for n in nodes.values() if n.module == "IEC62379-MEDIA-FORMATS-MIB" and n.kind == "identity"}
     vocabulary = {
