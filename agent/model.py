@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
+from typing import get_args, get_origin, get_type_hints
 
 from iec62379.agent.rounding import temperature_trend
 from iec62379.collectors.core.formats import AspectRatio, AudioFormat, SourceFormat, VideoCoding
@@ -71,7 +72,9 @@ def _check_format(what: str, value: Format) -> None:
             raise ValueError(f"{what} must be a format identity name or an OID, got ''")
     elif isinstance(value, tuple):
         if len(value) < 2 or not all(isinstance(x, int) and 0 <= x <= U32_MAX for x in value):
-            raise ValueError(f"{what} must be an OBJECT IDENTIFIER of 2 or more arcs, got {value!r}")
+            raise ValueError(
+                f"{what} must be an OBJECT IDENTIFIER of 2 or more arcs, got {value!r}"
+            )
     else:
         raise ValueError(f"{what} must be a format identity name or an OID tuple, got {value!r}")
 
@@ -158,7 +161,9 @@ class AudioComponent:
         _check_range("aMtAudioComponentNumber", self.component, 1, I32_MAX)
         _check_block_id("aMtNetworkBlockId", self.network_block_id, allow_zero=True)
         object.__setattr__(self, "status", bool(self.status))
-        fmt = self.signal_format.value if isinstance(self.signal_format, AudioFormat) else self.signal_format
+        fmt = self.signal_format
+        if isinstance(fmt, AudioFormat):
+            fmt = fmt.value
         _check_format("aMtAudioSignalFormat", fmt)
         # IEC 62379-7 6.4.8: noAudio when absent; unspecifiedAudio when present but unknown.
         if not self.status:
@@ -240,7 +245,9 @@ class RxPoint:
         _check_range("rxPointBufferSize", self.buffer_size_ms, 0, U32_MAX)
         _check_range("rxPointBufferOcpancyTime", self.occupancy_ms, 0, U32_MAX)
         if not isinstance(self.occupancy_percent, int):
-            raise ValueError(f"rxPointBufferOcpncyPcnt must be an integer, got {self.occupancy_percent!r}")
+            raise ValueError(
+                f"rxPointBufferOcpncyPcnt must be an integer, got {self.occupancy_percent!r}"
+            )
         object.__setattr__(self, "occupancy_percent", min(100, max(1, self.occupancy_percent)))
         for name in ("df_ms", "mlr"):
             v = getattr(self, name)
@@ -276,8 +283,11 @@ class Temperature:
         _check_block_id("temperatureBlockId", self.block_id)
         _check_range("temperatureLocnNumber", self.location_number, 1, I32_MAX)
         if not isinstance(self.location, str) or len(self.location.encode()) > 80:
-            raise ValueError(f"temperatureLocation must be text of at most 80 octets, got {self.location!r}")
-        if self.celsius is not None and (not isinstance(self.celsius, int | float) or math.isnan(self.celsius)):
+            raise ValueError(
+                f"temperatureLocation must be text of at most 80 octets, got {self.location!r}"
+            )
+        c = self.celsius
+        if c is not None and (not isinstance(c, int | float) or math.isnan(c)):
             raise ValueError(f"temperature must be a number or None, got {self.celsius!r}")
         object.__setattr__(self, "status", TemperatureStatus(self.status))
         for name in ("low_warning", "high_warning", "low_critical", "high_critical"):
@@ -296,18 +306,11 @@ class Temperature:
 
 Row = NetworkBlock | AudioComponent | VideoBlock | RxPoint | Temperature
 
-TABLES: dict[type, str] = {
-    NetworkBlock: "nMtBlockTable",
-    AudioComponent: "aMtBlockTable",
-    VideoBlock: "vMtBlockTable",
-    RxPoint: "rxPointTable",
-    Temperature: "temperatureTable",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Every row of the unit at one moment; never changed once published."""
+    """Every row of the unit at one moment, one dict per table keyed by index; never changed
+    once published. Each table's declaration (agent.tables) finds its rows here by row type."""
 
     version: int = 0
     network: dict[tuple[int, ...], NetworkBlock] = field(default_factory=dict)
@@ -317,23 +320,30 @@ class Snapshot:
     temperature: dict[tuple[int, ...], Temperature] = field(default_factory=dict)
 
     def table(self, row_type: type) -> dict[tuple[int, ...], Row]:
-        return {
-            NetworkBlock: self.network,
-            AudioComponent: self.audio,
-            VideoBlock: self.video,
-            RxPoint: self.rx,
-            Temperature: self.temperature,
-        }[row_type]
+        return getattr(self, _SNAPSHOT_FIELDS[row_type])
 
     def block_ids(self) -> set[int]:
         ids: set[int] = set()
-        for t in (self.network, self.audio, self.video, self.rx, self.temperature):
-            ids.update(k[0] for k in t)
+        for name in _SNAPSHOT_FIELDS.values():
+            ids.update(k[0] for k in getattr(self, name))
         return ids
+
+
+#: Row type -> the Snapshot field holding its rows, read from the field annotations.
+_SNAPSHOT_FIELDS: dict[type, str] = {
+    get_args(hint)[1]: name
+    for name, hint in get_type_hints(Snapshot).items()
+    if get_origin(hint) is dict
+}
+
+
+def snapshot_field(row_type: type) -> str:
+    """The Snapshot field that holds the rows of `row_type`."""
+    return _SNAPSHOT_FIELDS[row_type]
 
 
 __all__ = [
     "AudioComponent", "BitRateType", "FecType", "Format", "NetworkBlock", "NetworkType", "Row",
-    "RxPoint", "Snapshot", "TABLES", "Temperature", "TemperatureStatus", "TransportType",
-    "VideoBlock", "address_length", "check_address", "fec_extent", "replace",
+    "RxPoint", "Snapshot", "Temperature", "TemperatureStatus", "TransportType",
+    "VideoBlock", "address_length", "check_address", "fec_extent", "replace", "snapshot_field",
 ]
