@@ -19,6 +19,8 @@ from enum import Enum
 from operator import attrgetter
 from typing import Any
 
+from iec62379.mibs.docs import ServedTable
+
 from .model import (
     I32_MAX,
     U32_MAX,
@@ -64,8 +66,8 @@ class KeyType(Enum):
     BOOL = "true or false"
     STR = "a string"
     ENUM = "a name"
-    ADDRESS = "an IP address"  # of the network type read before it ("" = NULL)
-    INTERFACE = "an interface name"  # its ifIndex on this host
+    ADDRESS = "an IP address of the network type"  # read before it; "" = NULL
+    INTERFACE = "a network interface of this host"  # its ifIndex
 
 
 class _Required:
@@ -95,30 +97,33 @@ class ConfigKey:
     default_doc: str = ""  # how the docs show a `default_from` default
     enum: type[Enum] | None = None  # ENUM: the enumeration (names match without case and _)
     after: str = ""  # ADDRESS: the field holding the network type
+    what: str = ""  # how the docs name the type, when not the KeyType's words
 
     @property
     def target(self) -> str:
         return self.field or self.name
 
-    def describe(self) -> str:
+    def describe(self, with_default: bool = True) -> str:
         """Type, range and default, as the docs show them."""
         if self.type is KeyType.ENUM and self.enum is not None:
-            what = " \\| ".join(m.name.lower().replace("_", "") for m in self.enum)
+            what = " \\| ".join(m.name.lower() for m in self.enum)
         elif self.low is not None:
             what = f"{self.type.value} in {_num(self.low)}..{_num(self.high)}"
         else:
-            what = self.type.value
+            what = self.what or self.type.value
+        if not with_default:
+            return what
         if self.default_doc:
-            default = self.default_doc
-        elif self.default is REQUIRED:
-            default = "required"
-        elif self.default is None:
-            default = "none"
-        elif isinstance(self.default, bool):
-            default = str(self.default).lower()
-        else:
-            default = repr(self.default) if isinstance(self.default, str) else str(self.default)
-        return f"{what}; {default}"
+            return f"{what}; default {self.default_doc}"
+        if self.default is REQUIRED:
+            return f"{what}; required"
+        if self.default is None:
+            return f"{what}; default none"
+        if isinstance(self.default, bool):
+            return f"{what}; default {str(self.default).lower()}"
+        if isinstance(self.default, str):
+            return f'{what}; default "{self.default}"'
+        return f"{what}; default {self.default}"
 
 
 def _num(v: float | None) -> str:
@@ -131,6 +136,12 @@ def _int(name: str, low: int, high: int, default: Any = REQUIRED, field: str = "
 
 def _enum(name: str, enum: type[Enum], default: str, field: str = "") -> ConfigKey:
     return ConfigKey(name, KeyType.ENUM, field, default=default, enum=enum)
+
+
+def _format(name: str, default: str, field: str = "") -> ConfigKey:
+    """A MediaFormat column: an identity name of IEC62379-MEDIA-FORMATS-MIB."""
+    return ConfigKey(name, KeyType.STR, field, default=default,
+                     what="an identity of IEC62379-MEDIA-FORMATS-MIB")
 
 
 def _block_id(name: str, field: str) -> ConfigKey:
@@ -247,7 +258,7 @@ NETWORK = Table("nMtBlockTable", NetworkBlock, (
                keys=(ConfigKey("transport", KeyType.ENUM, "transport_type", enum=TransportType,
                                default_from=lambda f: "notapplicable"
                                if f["network_type"] is NetworkType.ASI else "rtp",
-                               default_doc="'rtp' ('notapplicable' for asi)"),)),
+                               default_doc='"rtp" ("not_applicable" for asi)'),)),
     ColumnSpec("nMtTxRxAddr", "address",
                keys=(ConfigKey("address", KeyType.ADDRESS, after="network_type", default=""),)),
     ColumnSpec("nMtPortNumber", "port", keys=(_int("port", 0, 65535, 0),)),
@@ -265,7 +276,7 @@ AUDIO = Table("aMtBlockTable", AudioComponent, (
     ColumnSpec("aMtAudioStatus", get=lambda r: _TRUTH[r.status],
                keys=(ConfigKey("status", KeyType.BOOL, default=False),)),
     ColumnSpec("aMtAudioSignalFormat", "signal_format",
-               keys=(ConfigKey("format", KeyType.STR, "signal_format", default="noAudio"),)),
+               keys=(_format("format", "noAudio", "signal_format"),)),
     ColumnSpec("aMtAudioPId", "pid", keys=(_int("pid", 0, 8191, 0),)),
     ColumnSpec("aMtIfIndex", "if_index", keys=_IF_INDEX),
     ColumnSpec("aMtFECType", get=lambda r: int(r.fec_type),
@@ -283,15 +294,14 @@ VIDEO = Table("vMtBlockTable", VideoBlock, (
     ColumnSpec("vMtVideoStatus", get=lambda r: _TRUTH[r.status],
                keys=(ConfigKey("status", KeyType.BOOL, default=False),)),
     ColumnSpec("vMtVideoSourceFormat", "source_format",
-               keys=(ConfigKey("source_format", KeyType.STR,
-                               default="unspecifiedSourceFormat"),)),
+               keys=(_format("source_format", "unspecifiedSourceFormat"),)),
     ColumnSpec("vMtVideoCodingType", "coding_type",
-               keys=(ConfigKey("coding_type", KeyType.STR, default="noVideo"),)),
+               keys=(_format("coding_type", "noVideo"),)),
     ColumnSpec("vMtVideoBitRateType", get=lambda r: int(r.bit_rate_type),
                keys=(_enum("bit_rate_type", BitRateType, "unspecified"),)),
     ColumnSpec("vMtVideoBitRate", "bit_rate_kbps", keys=(_int("bit_rate_kbps", 0, U32_MAX, 0),)),
     ColumnSpec("vMtAspectRatio", "aspect_ratio",
-               keys=(ConfigKey("aspect_ratio", KeyType.STR, default="unspecifiedAspectRatio"),)),
+               keys=(_format("aspect_ratio", "unspecifiedAspectRatio"),)),
     ColumnSpec("vMtFECType", get=lambda r: int(r.fec_type),
                keys=(_enum("fec_type", FecType, "none"),)),
     ColumnSpec("vMtFECLengthDimension", "fec_length_dimension",
@@ -348,11 +358,25 @@ def index_text(index: tuple[int, ...]) -> str:
     return ".".join(map(str, index))
 
 
-def is_row(value: Any) -> bool:
-    return type(value) in _BY_ROW
+def served_tables() -> dict[str, ServedTable]:
+    """What the MIB reference (docs/mib.md) shows of the declarations: per table, the row
+    record, the static-row section and each column's keys with type, range and default."""
+    out = {}
+    for t in TABLES:
+        keys = {}
+        for c in t.columns:
+            # Keys that set one field are alternatives; only the last one has a default.
+            by_field: dict[str, list[str]] = {}
+            for k in c.keys:
+                last = k is [o for o in c.keys if o.target == k.target][-1]
+                by_field.setdefault(k.target, []).append(f"`{k.name}` ({k.describe(last)})")
+            keys[c.name] = ", ".join(" or ".join(alts) for alts in by_field.values())
+        out[t.name] = ServedTable(row=t.row.__name__, section=t.key, keys=keys)
+    return out
 
 
 __all__ = [
     "AUDIO", "NETWORK", "REQUIRED", "RX_POINT", "TABLES", "TEMPERATURE", "VIDEO", "ColumnSpec",
-    "ConfigKey", "KeyType", "Refused", "Row", "Table", "WriteRule", "index_text", "table_of",
+    "ConfigKey", "KeyType", "Refused", "Row", "Table", "WriteRule", "index_text",
+    "served_tables", "table_of",
 ]
