@@ -24,8 +24,8 @@ from iec62379.collectors.blocks import (
 from iec62379.collectors.sources.url import StreamUrl, parse_stream_url
 from iec62379.collectors.temperature import ThresholdOverride
 
-from .model import U32_MAX, NetworkType, Row
-from .tables import REQUIRED, TABLES, ConfigKey, KeyType
+from .model import TABLES, U32_MAX, NetworkType, Row
+from .tables import REQUIRED, ConfigKey, KeyType
 
 LEVELS = ("listener", "supervisor")
 AUTH = ("none", "md5", "sha", "sha224", "sha256", "sha384", "sha512")

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 from . import ber
 from .mibmap import Column, MibMap
-from .model import Row, Snapshot
+from .model import TABLES, Row, Snapshot
 from .store import BlockStore, LinkError
 from .tables import (  # RFC 3416 error-status values, also for the responder
     AUTHORIZATION_ERROR,
@@ -37,7 +37,6 @@ from .tables import (  # RFC 3416 error-status values, also for the responder
     NO_CREATION,
     NO_SUCH_NAME,
     NOT_WRITABLE,
-    TABLES,
     TOO_BIG,
     WRONG_LENGTH,
     WRONG_TYPE,

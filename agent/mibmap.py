@@ -15,7 +15,8 @@ from typing import Any
 from pysnmp.proto import rfc1902
 
 from . import ber
-from .tables import TABLES, ColumnSpec, Table
+from .model import TABLES
+from .tables import ColumnSpec, Table
 
 MEASUREMENT_MIB = "IEC62379-7-MEASUREMENT-MIB"
 FORMATS_MIB = "IEC62379-MEDIA-FORMATS-MIB"

@@ -1,4 +1,4 @@
-"""Typed rows of the five IEC 62379-7 measurement tables, and the rules they obey.
+"""The five IEC 62379-7 measurement tables: typed rows, the rules they obey, declarations.
 
 Records are immutable. Rules the standard states as "shall be returned" values (the asi(3)
 rules, noAudio when audio status is false, FEC extent 0 without FEC, bit rate 0 when its type
@@ -6,6 +6,11 @@ is unspecified, occupancy percent within 1..100, a temperature below 0 reported 
 applied when a record is made, so a row can never hold a value the standard forbids; values that
 no rule can repair (out of range, wrong length) raise ValueError with a precise message.
 Links between blocks are checked by the store, which sees all rows.
+
+Each record is followed by its table's declaration (NETWORK, AUDIO, VIDEO, RX_POINT,
+TEMPERATURE; see `tables`): the columns in MIB order, how each is read, set from a static row
+and written. `TABLES` lists them; the store, the responder, SET handling, persistence, the
+[[<table>]] sections of the config and the MIB reference all derive from it.
 """
 
 from __future__ import annotations
@@ -13,14 +18,33 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from enum import IntEnum
-from typing import get_args, get_origin, get_type_hints
+from typing import Any
 
 from iec62379.agent.rounding import temperature_trend
 from iec62379.collectors.core.formats import AspectRatio, AudioFormat, SourceFormat, VideoCoding
 from iec62379.collectors.temperature import TemperatureStatus
 
-U32_MAX = 4294967295
-I32_MAX = 2147483647
+from .tables import (
+    I32_MAX,
+    ID_KEY,
+    IF_INDEX_KEYS,
+    INCONSISTENT_VALUE,
+    TRUTH,
+    U32_MAX,
+    WRONG_LENGTH,
+    ColumnSpec,
+    ConfigKey,
+    KeyType,
+    Refused,
+    Table,
+    WriteRule,
+    bool_key,
+    decode_truth,
+    enum_key,
+    format_key,
+    int_key,
+    link_key,
+)
 
 #: A MediaFormat value: an identity name of IEC62379-MEDIA-FORMATS-MIB ("noAudio", ...), or an
 #: OBJECT IDENTIFIER (tuple of ints) of an identity defined elsewhere.
@@ -142,6 +166,40 @@ class NetworkBlock:
         return (self.block_id,)
 
 
+def _set_address(row: NetworkBlock, value: Any) -> bytes:
+    """A TAddress SET: NULL (empty), or an address of the block's network type."""
+    raw = bytes(value)
+    if len(raw) not in (0, 4, 16):
+        raise Refused(WRONG_LENGTH, "an address is 0, 4 or 16 octets")
+    if raw and (row.network_type is NetworkType.ASI
+                or len(raw) != address_length(row.network_type)):
+        raise Refused(INCONSISTENT_VALUE, "address length does not match the network type")
+    return raw
+
+
+NETWORK = Table("nMtBlockTable", NetworkBlock, "network", (
+    ColumnSpec("nMtBlockId", keys=(ID_KEY,)),
+    ColumnSpec("nMtIfIndex", "if_index", keys=IF_INDEX_KEYS),
+    ColumnSpec("nMtTxRxPoint", get=lambda r: TRUTH[r.rx_point],
+               keys=(bool_key("rx", field="rx_point"),),
+               write=WriteRule("rx_point", decode_truth, bool, bool)),
+    ColumnSpec("nMtNetworkType", get=lambda r: int(r.network_type),
+               keys=(enum_key("network_type", NetworkType, "ipv4"),)),
+    ColumnSpec("nMtTransportType", get=lambda r: int(r.transport_type),
+               keys=(ConfigKey("transport", KeyType.ENUM, "transport_type", enum=TransportType,
+                               default_from=lambda f: "notapplicable"
+                               if f["network_type"] is NetworkType.ASI else "rtp",
+                               default_doc='"rtp" ("not_applicable" for asi)'),)),
+    ColumnSpec("nMtTxRxAddr", "address",
+               keys=(ConfigKey("address", KeyType.ADDRESS, after="network_type", default=""),)),
+    ColumnSpec("nMtPortNumber", "port", keys=(int_key("port", 0, 65535, 0),)),
+    ColumnSpec("nMtIGMPVersion", "igmp_version", keys=(int_key("igmp_version", 0, 3, 0),)),
+    ColumnSpec("nMtSIPServerAddr", "sip_server",
+               keys=(ConfigKey("sip_server", KeyType.ADDRESS, after="network_type", default=""),),
+               write=WriteRule("sip_server", _set_address, bytes.hex, bytes.fromhex)),
+))
+
+
 @dataclass(frozen=True, slots=True)
 class AudioComponent:
     """A row of aMtBlockTable: one audio component of an audio block."""
@@ -181,6 +239,24 @@ class AudioComponent:
     @property
     def index(self) -> tuple[int, ...]:
         return (self.block_id, self.component)
+
+
+AUDIO = Table("aMtBlockTable", AudioComponent, "audio", (
+    ColumnSpec("aMtBlockId", keys=(ID_KEY,)),
+    ColumnSpec("aMtAudioComponentNumber", keys=(int_key("component", 1, I32_MAX, 1),)),
+    ColumnSpec("aMtNetworkBlockId", "network_block_id",
+               keys=(link_key("network", "network_block_id"),), links_to=NetworkBlock),
+    ColumnSpec("aMtAudioStatus", get=lambda r: TRUTH[r.status],
+               keys=(bool_key("status"),)),
+    ColumnSpec("aMtAudioSignalFormat", "signal_format",
+               keys=(format_key("format", "noAudio", "signal_format"),)),
+    ColumnSpec("aMtAudioPId", "pid", keys=(int_key("pid", 0, 8191, 0),)),
+    ColumnSpec("aMtIfIndex", "if_index", keys=IF_INDEX_KEYS),
+    ColumnSpec("aMtFECType", get=lambda r: int(r.fec_type),
+               keys=(enum_key("fec_type", FecType, "none"),)),
+    ColumnSpec("aMtFECLengthDimension", "fec_length_dimension",
+               keys=(int_key("fec_length_dimension", 0, 9999, 0),)),
+))
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,6 +302,32 @@ class VideoBlock:
         return (self.block_id,)
 
 
+VIDEO = Table("vMtBlockTable", VideoBlock, "video", (
+    ColumnSpec("vMtBlockId", keys=(ID_KEY,)),
+    ColumnSpec("vMtAudioBlockId", "audio_block_id",
+               keys=(link_key("audio", "audio_block_id"),), links_to=AudioComponent),
+    ColumnSpec("vMtNetworkBlockId", "network_block_id",
+               keys=(link_key("network", "network_block_id"),), links_to=NetworkBlock),
+    ColumnSpec("vMtVideoStatus", get=lambda r: TRUTH[r.status],
+               keys=(bool_key("status"),)),
+    ColumnSpec("vMtVideoSourceFormat", "source_format",
+               keys=(format_key("source_format", "unspecifiedSourceFormat"),)),
+    ColumnSpec("vMtVideoCodingType", "coding_type",
+               keys=(format_key("coding_type", "noVideo"),)),
+    ColumnSpec("vMtVideoBitRateType", get=lambda r: int(r.bit_rate_type),
+               keys=(enum_key("bit_rate_type", BitRateType, "unspecified"),)),
+    ColumnSpec("vMtVideoBitRate", "bit_rate_kbps", keys=(int_key("bit_rate_kbps", 0, U32_MAX, 0),)),
+    ColumnSpec("vMtAspectRatio", "aspect_ratio",
+               keys=(format_key("aspect_ratio", "unspecifiedAspectRatio"),)),
+    ColumnSpec("vMtFECType", get=lambda r: int(r.fec_type),
+               keys=(enum_key("fec_type", FecType, "none"),)),
+    ColumnSpec("vMtFECLengthDimension", "fec_length_dimension",
+               keys=(int_key("fec_length_dimension", 0, 9999, 0),)),
+    ColumnSpec("vMtTrickModeSupport", get=lambda r: TRUTH[r.trick_mode_support],
+               keys=(bool_key("trick_mode_support"),)),
+))
+
+
 @dataclass(frozen=True, slots=True)
 class RxPoint:
     """A row of rxPointTable."""
@@ -263,6 +365,23 @@ class RxPoint:
     @property
     def index(self) -> tuple[int, ...]:
         return (self.block_id,)
+
+
+RX_POINT = Table("rxPointTable", RxPoint, "rx", (
+    ColumnSpec("rxPointBlockId", keys=(ID_KEY,)),
+    ColumnSpec("rxPointNetworkBlockId", "network_block_id",
+               keys=(link_key("network", "network_block_id"),), links_to=NetworkBlock),
+    ColumnSpec("rxPointBufferSize", "buffer_size_ms",
+               keys=(int_key("buffer_size_ms", 0, U32_MAX, 0),)),
+    ColumnSpec("rxPointBufferOcpancyTime", "occupancy_ms",
+               keys=(int_key("occupancy_ms", 0, U32_MAX, 0),)),
+    ColumnSpec("rxPointBufferOcpncyPcnt", "occupancy_percent",
+               keys=(int_key("occupancy_percent", 1, 100, 1),)),
+    ColumnSpec("rxPointMDI", get=lambda r: r.mdi.encode(),
+               keys=(ConfigKey("df_ms", KeyType.FLOAT, low=0, high=1e9, default=0.0),
+                     ConfigKey("mlr", KeyType.FLOAT, low=0, high=1e9, default=0.0))),
+    ColumnSpec("rxPointTSDF", "tsdf_us", keys=(int_key("tsdf_us", 0, U32_MAX, 0),)),
+))
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,13 +423,46 @@ class Temperature:
         return (self.block_id, self.location_number)
 
 
+
+
+def _threshold(name: str) -> ConfigKey:
+    return int_key(name, -I32_MAX - 1, I32_MAX, 0)
+
+
+TEMPERATURE = Table("temperatureTable", Temperature, "temperature", (
+    ColumnSpec("temperatureBlockId", keys=(ID_KEY,)),
+    ColumnSpec("temperatureLocnNumber", keys=(int_key("location_number", 1, I32_MAX, 1),)),
+    ColumnSpec("temperatureLocation", get=lambda r: r.location.encode(),
+               keys=(ConfigKey("location", KeyType.STR, default=""),)),
+    ColumnSpec("temperatureTrend", get=lambda r: r.trend,
+               keys=(ConfigKey("celsius", KeyType.FLOAT, low=-273.15, high=10000, default=None),)),
+    ColumnSpec("temperatureStatus", get=lambda r: int(r.status),
+               keys=(enum_key("status", TemperatureStatus, "undetermined"),)),
+    ColumnSpec("temperatureLowWarning", "low_warning", keys=(_threshold("low_warning"),)),
+    ColumnSpec("temperatureHighWarning", "high_warning", keys=(_threshold("high_warning"),)),
+    ColumnSpec("temperatureLowCritical", "low_critical", keys=(_threshold("low_critical"),)),
+    ColumnSpec("temperatureHighCritical", "high_critical",
+               keys=(_threshold("high_critical"),)),
+))
+
+
 Row = NetworkBlock | AudioComponent | VideoBlock | RxPoint | Temperature
+
+#: Every table, in MIB order.
+TABLES: tuple[Table, ...] = (NETWORK, AUDIO, VIDEO, RX_POINT, TEMPERATURE)
+
+_BY_ROW = {t.row: t for t in TABLES}
+
+
+def table_of(row_type: type) -> Table:
+    """The declaration of the table a row record belongs to."""
+    return _BY_ROW[row_type]
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Every row of the unit at one moment, one dict per table keyed by index; never changed
-    once published. Each table's declaration (agent.tables) finds its rows here by row type."""
+    """Every row of the unit at one moment, one dict per table (its field is the table's
+    `key`) keyed by index; never changed once published."""
 
     version: int = 0
     network: dict[tuple[int, ...], NetworkBlock] = field(default_factory=dict)
@@ -320,30 +472,18 @@ class Snapshot:
     temperature: dict[tuple[int, ...], Temperature] = field(default_factory=dict)
 
     def table(self, row_type: type) -> dict[tuple[int, ...], Row]:
-        return getattr(self, _SNAPSHOT_FIELDS[row_type])
+        return getattr(self, _BY_ROW[row_type].key)
 
     def block_ids(self) -> set[int]:
         ids: set[int] = set()
-        for name in _SNAPSHOT_FIELDS.values():
-            ids.update(k[0] for k in getattr(self, name))
+        for t in TABLES:
+            ids.update(k[0] for k in getattr(self, t.key))
         return ids
 
 
-#: Row type -> the Snapshot field holding its rows, read from the field annotations.
-_SNAPSHOT_FIELDS: dict[type, str] = {
-    get_args(hint)[1]: name
-    for name, hint in get_type_hints(Snapshot).items()
-    if get_origin(hint) is dict
-}
-
-
-def snapshot_field(row_type: type) -> str:
-    """The Snapshot field that holds the rows of `row_type`."""
-    return _SNAPSHOT_FIELDS[row_type]
-
-
 __all__ = [
+    "AUDIO", "NETWORK", "RX_POINT", "TABLES", "TEMPERATURE", "VIDEO",
     "AudioComponent", "BitRateType", "FecType", "Format", "NetworkBlock", "NetworkType", "Row",
     "RxPoint", "Snapshot", "Temperature", "TemperatureStatus", "TransportType",
-    "VideoBlock", "address_length", "check_address", "fec_extent", "replace", "snapshot_field",
+    "VideoBlock", "address_length", "check_address", "fec_extent", "replace", "table_of",
 ]

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .model import Row, Snapshot
-from .tables import TABLES, index_text, table_of
+from .model import TABLES, Row, Snapshot, table_of
+from .tables import index_text
 
 
 class StateError(RuntimeError):

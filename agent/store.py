@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from .model import NetworkBlock, Row, RxPoint, Snapshot
-from .tables import TABLES, index_text, table_of
+from .model import TABLES, NetworkBlock, Row, RxPoint, Snapshot, table_of
+from .tables import index_text
 
 
 class LinkError(ValueError):

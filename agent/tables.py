@@ -1,43 +1,28 @@
-"""The five IEC 62379-7 measurement tables, each declared once.
+"""How a measurement table is declared: `Table`, `ColumnSpec`, their config keys and SET rules.
 
-A `Table` lists its columns in MIB order, index columns first. A `ColumnSpec` names the MIB
-object (its OID, syntax, wire tag and access are looked up in the compiled MIB by `mibmap`,
-never typed here) and says how a value is read from a row (`get`), how a static row sets it
-from the agent's TOML file (`keys`), how a manager writes it (`write`, read-write columns only)
-and which block type it links to (`links_to`). Everything that needs "every table" iterates
-`TABLES`: the store (links, snapshots), the responder (served instances, SET), persistence of
-written values, the [[<table>]] sections of the config, and the MIB reference doc.
-
-The row records themselves, and the standard's rules they apply when made, are in `model`.
+The five declarations themselves are in `model`, each beside the row record it serves
+(`model.TABLES`). A `Table` lists its columns in MIB order, index columns first. A `ColumnSpec`
+names the MIB object (its OID, syntax, wire tag and access are looked up in the compiled MIB by
+`mibmap`, never typed here) and says how a value is read from a row (`get`), how a static row
+sets it from the agent's TOML file (`keys`), how a manager writes it (`write`, read-write
+columns only) and which block type it links to (`links_to`). Everything that needs "every
+table" iterates `model.TABLES`: the store (links, snapshots), the responder (served instances,
+SET), persistence of written values, the [[<table>]] sections of the config, and the MIB
+reference doc (`served_tables`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from enum import Enum
 from operator import attrgetter
 from typing import Any
 
 from iec62379.mibs.docs import ServedTable
 
-from .model import (
-    I32_MAX,
-    U32_MAX,
-    AudioComponent,
-    BitRateType,
-    FecType,
-    NetworkBlock,
-    NetworkType,
-    Row,
-    RxPoint,
-    Temperature,
-    TemperatureStatus,
-    TransportType,
-    VideoBlock,
-    address_length,
-    snapshot_field,
-)
+U32_MAX = 4294967295
+I32_MAX = 2147483647
 
 # RFC 3416 error-status values (the SET rules below raise some; the request path uses all).
 NO_ERROR, TOO_BIG, NO_SUCH_NAME, BAD_VALUE, READ_ONLY, GEN_ERR = 0, 1, 2, 3, 4, 5
@@ -130,31 +115,36 @@ def _num(v: float | None) -> str:
     return str(int(v)) if v is not None and float(v).is_integer() else str(v)
 
 
-def _int(name: str, low: int, high: int, default: Any = REQUIRED, field: str = "") -> ConfigKey:
+def int_key(name: str, low: int, high: int, default: Any = REQUIRED, field: str = "") -> ConfigKey:
     return ConfigKey(name, KeyType.INT, field, low, high, default)
 
 
-def _enum(name: str, enum: type[Enum], default: str, field: str = "") -> ConfigKey:
+def enum_key(name: str, enum: type[Enum], default: str, field: str = "") -> ConfigKey:
     return ConfigKey(name, KeyType.ENUM, field, default=default, enum=enum)
 
 
-def _format(name: str, default: str, field: str = "") -> ConfigKey:
+def bool_key(name: str, default: bool = False, field: str = "") -> ConfigKey:
+    return ConfigKey(name, KeyType.BOOL, field, default=default)
+
+
+def format_key(name: str, default: str, field: str = "") -> ConfigKey:
     """A MediaFormat column: an identity name of IEC62379-MEDIA-FORMATS-MIB."""
     return ConfigKey(name, KeyType.STR, field, default=default,
                      what="an identity of IEC62379-MEDIA-FORMATS-MIB")
 
 
-def _block_id(name: str, field: str) -> ConfigKey:
+def link_key(name: str, field: str) -> ConfigKey:
     """A link to another block: 0 names none."""
-    return _int(name, 0, U32_MAX, 0, field)
+    return int_key(name, 0, U32_MAX, 0, field)
 
 
-_ID = _int("id", 1, U32_MAX, field="block_id")
-_IF_INDEX = (
+#: The block id, first index of every table.
+ID_KEY = int_key("id", 1, U32_MAX, field="block_id")
+#: An ifIndex: by interface name, or the number.
+IF_INDEX_KEYS = (
     ConfigKey("interface", KeyType.INTERFACE, "if_index"),
-    _int("if_index", 1, I32_MAX, 1),
+    int_key("if_index", 1, I32_MAX, 1),
 )
-_THRESHOLD = (-I32_MAX - 1, I32_MAX, 0)
 
 
 # --- SET rules ----------------------------------------------------------------------------------
@@ -172,26 +162,18 @@ class WriteRule:
     from_json: Callable[[Any], Any]
 
 
-def _decode_truth(row: Any, value: Any) -> bool:
+def decode_truth(row: Any, value: Any) -> bool:
+    """A TruthValue SET: true(1) or false(2)."""
     if value not in (1, 2):
         raise Refused(WRONG_VALUE, "TruthValue is 1 or 2")
     return value == 1
 
 
-def _decode_address(row: NetworkBlock, value: Any) -> bytes:
-    """A TAddress of the block: NULL (empty), or an address of the block's network type."""
-    raw = bytes(value)
-    if len(raw) not in (0, 4, 16):
-        raise Refused(WRONG_LENGTH, "an address is 0, 4 or 16 octets")
-    if raw and (row.network_type is NetworkType.ASI
-                or len(raw) != address_length(row.network_type)):
-        raise Refused(INCONSISTENT_VALUE, "address length does not match the network type")
-    return raw
+#: TRUTH[flag]: the TruthValue of a bool.
+TRUTH = {True: 1, False: 2}
 
 
 # --- declarations -------------------------------------------------------------------------------
-
-_TRUTH = {True: 1, False: 2}
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,13 +200,10 @@ class Table:
 
     name: str
     row: type
-    columns: tuple[ColumnSpec, ...]
-    #: The Snapshot attribute holding its rows; also its [[key]] section in the config and its
+    #: The Snapshot field holding its rows; also its [[key]] sections in the config and its
     #: section in the written-values file.
-    key: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "key", snapshot_field(self.row))
+    key: str
+    columns: tuple[ColumnSpec, ...]
 
     @property
     def writable(self) -> tuple[ColumnSpec, ...]:
@@ -246,123 +225,16 @@ class Table:
         return [(f, tuple(ks)) for f, ks in out.items()]
 
 
-NETWORK = Table("nMtBlockTable", NetworkBlock, (
-    ColumnSpec("nMtBlockId", keys=(_ID,)),
-    ColumnSpec("nMtIfIndex", "if_index", keys=_IF_INDEX),
-    ColumnSpec("nMtTxRxPoint", get=lambda r: _TRUTH[r.rx_point],
-               keys=(ConfigKey("rx", KeyType.BOOL, "rx_point", default=False),),
-               write=WriteRule("rx_point", _decode_truth, bool, bool)),
-    ColumnSpec("nMtNetworkType", get=lambda r: int(r.network_type),
-               keys=(_enum("network_type", NetworkType, "ipv4"),)),
-    ColumnSpec("nMtTransportType", get=lambda r: int(r.transport_type),
-               keys=(ConfigKey("transport", KeyType.ENUM, "transport_type", enum=TransportType,
-                               default_from=lambda f: "notapplicable"
-                               if f["network_type"] is NetworkType.ASI else "rtp",
-                               default_doc='"rtp" ("not_applicable" for asi)'),)),
-    ColumnSpec("nMtTxRxAddr", "address",
-               keys=(ConfigKey("address", KeyType.ADDRESS, after="network_type", default=""),)),
-    ColumnSpec("nMtPortNumber", "port", keys=(_int("port", 0, 65535, 0),)),
-    ColumnSpec("nMtIGMPVersion", "igmp_version", keys=(_int("igmp_version", 0, 3, 0),)),
-    ColumnSpec("nMtSIPServerAddr", "sip_server",
-               keys=(ConfigKey("sip_server", KeyType.ADDRESS, after="network_type", default=""),),
-               write=WriteRule("sip_server", _decode_address, bytes.hex, bytes.fromhex)),
-))
-
-AUDIO = Table("aMtBlockTable", AudioComponent, (
-    ColumnSpec("aMtBlockId", keys=(_ID,)),
-    ColumnSpec("aMtAudioComponentNumber", keys=(_int("component", 1, I32_MAX, 1),)),
-    ColumnSpec("aMtNetworkBlockId", "network_block_id",
-               keys=(_block_id("network", "network_block_id"),), links_to=NetworkBlock),
-    ColumnSpec("aMtAudioStatus", get=lambda r: _TRUTH[r.status],
-               keys=(ConfigKey("status", KeyType.BOOL, default=False),)),
-    ColumnSpec("aMtAudioSignalFormat", "signal_format",
-               keys=(_format("format", "noAudio", "signal_format"),)),
-    ColumnSpec("aMtAudioPId", "pid", keys=(_int("pid", 0, 8191, 0),)),
-    ColumnSpec("aMtIfIndex", "if_index", keys=_IF_INDEX),
-    ColumnSpec("aMtFECType", get=lambda r: int(r.fec_type),
-               keys=(_enum("fec_type", FecType, "none"),)),
-    ColumnSpec("aMtFECLengthDimension", "fec_length_dimension",
-               keys=(_int("fec_length_dimension", 0, 9999, 0),)),
-))
-
-VIDEO = Table("vMtBlockTable", VideoBlock, (
-    ColumnSpec("vMtBlockId", keys=(_ID,)),
-    ColumnSpec("vMtAudioBlockId", "audio_block_id",
-               keys=(_block_id("audio", "audio_block_id"),), links_to=AudioComponent),
-    ColumnSpec("vMtNetworkBlockId", "network_block_id",
-               keys=(_block_id("network", "network_block_id"),), links_to=NetworkBlock),
-    ColumnSpec("vMtVideoStatus", get=lambda r: _TRUTH[r.status],
-               keys=(ConfigKey("status", KeyType.BOOL, default=False),)),
-    ColumnSpec("vMtVideoSourceFormat", "source_format",
-               keys=(_format("source_format", "unspecifiedSourceFormat"),)),
-    ColumnSpec("vMtVideoCodingType", "coding_type",
-               keys=(_format("coding_type", "noVideo"),)),
-    ColumnSpec("vMtVideoBitRateType", get=lambda r: int(r.bit_rate_type),
-               keys=(_enum("bit_rate_type", BitRateType, "unspecified"),)),
-    ColumnSpec("vMtVideoBitRate", "bit_rate_kbps", keys=(_int("bit_rate_kbps", 0, U32_MAX, 0),)),
-    ColumnSpec("vMtAspectRatio", "aspect_ratio",
-               keys=(_format("aspect_ratio", "unspecifiedAspectRatio"),)),
-    ColumnSpec("vMtFECType", get=lambda r: int(r.fec_type),
-               keys=(_enum("fec_type", FecType, "none"),)),
-    ColumnSpec("vMtFECLengthDimension", "fec_length_dimension",
-               keys=(_int("fec_length_dimension", 0, 9999, 0),)),
-    ColumnSpec("vMtTrickModeSupport", get=lambda r: _TRUTH[r.trick_mode_support],
-               keys=(ConfigKey("trick_mode_support", KeyType.BOOL, default=False),)),
-))
-
-RX_POINT = Table("rxPointTable", RxPoint, (
-    ColumnSpec("rxPointBlockId", keys=(_ID,)),
-    ColumnSpec("rxPointNetworkBlockId", "network_block_id",
-               keys=(_block_id("network", "network_block_id"),), links_to=NetworkBlock),
-    ColumnSpec("rxPointBufferSize", "buffer_size_ms",
-               keys=(_int("buffer_size_ms", 0, U32_MAX, 0),)),
-    ColumnSpec("rxPointBufferOcpancyTime", "occupancy_ms",
-               keys=(_int("occupancy_ms", 0, U32_MAX, 0),)),
-    ColumnSpec("rxPointBufferOcpncyPcnt", "occupancy_percent",
-               keys=(_int("occupancy_percent", 1, 100, 1),)),
-    ColumnSpec("rxPointMDI", get=lambda r: r.mdi.encode(),
-               keys=(ConfigKey("df_ms", KeyType.FLOAT, low=0, high=1e9, default=0.0),
-                     ConfigKey("mlr", KeyType.FLOAT, low=0, high=1e9, default=0.0))),
-    ColumnSpec("rxPointTSDF", "tsdf_us", keys=(_int("tsdf_us", 0, U32_MAX, 0),)),
-))
-
-TEMPERATURE = Table("temperatureTable", Temperature, (
-    ColumnSpec("temperatureBlockId", keys=(_ID,)),
-    ColumnSpec("temperatureLocnNumber", keys=(_int("location_number", 1, I32_MAX, 1),)),
-    ColumnSpec("temperatureLocation", get=lambda r: r.location.encode(),
-               keys=(ConfigKey("location", KeyType.STR, default=""),)),
-    ColumnSpec("temperatureTrend", get=lambda r: r.trend,
-               keys=(ConfigKey("celsius", KeyType.FLOAT, low=-273.15, high=10000, default=None),)),
-    ColumnSpec("temperatureStatus", get=lambda r: int(r.status),
-               keys=(_enum("status", TemperatureStatus, "undetermined"),)),
-    ColumnSpec("temperatureLowWarning", "low_warning", keys=(_int("low_warning", *_THRESHOLD),)),
-    ColumnSpec("temperatureHighWarning", "high_warning", keys=(_int("high_warning", *_THRESHOLD),)),
-    ColumnSpec("temperatureLowCritical", "low_critical", keys=(_int("low_critical", *_THRESHOLD),)),
-    ColumnSpec("temperatureHighCritical", "high_critical",
-               keys=(_int("high_critical", *_THRESHOLD),)),
-))
-
-#: Every table, in MIB order.
-TABLES: tuple[Table, ...] = (NETWORK, AUDIO, VIDEO, RX_POINT, TEMPERATURE)
-
-_BY_ROW = {t.row: t for t in TABLES}
-
-
-def table_of(row_type: type) -> Table:
-    """The declaration of the table a row record belongs to."""
-    return _BY_ROW[row_type]
-
-
 def index_text(index: tuple[int, ...]) -> str:
     """An index as messages and the written-values file show it: "2.1"."""
     return ".".join(map(str, index))
 
 
-def served_tables() -> dict[str, ServedTable]:
+def served_tables(tables: Iterable[Table]) -> dict[str, ServedTable]:
     """What the MIB reference (docs/mib.md) shows of the declarations: per table, the row
     record, the static-row section and each column's keys with type, range and default."""
     out = {}
-    for t in TABLES:
+    for t in tables:
         keys = {}
         for c in t.columns:
             # Keys that set one field are alternatives; only the last one has a default.
@@ -376,7 +248,7 @@ def served_tables() -> dict[str, ServedTable]:
 
 
 __all__ = [
-    "AUDIO", "NETWORK", "REQUIRED", "RX_POINT", "TABLES", "TEMPERATURE", "VIDEO", "ColumnSpec",
-    "ConfigKey", "KeyType", "Refused", "Row", "Table", "WriteRule", "index_text",
-    "served_tables", "table_of",
+    "ID_KEY", "IF_INDEX_KEYS", "REQUIRED", "TRUTH", "ColumnSpec", "ConfigKey", "KeyType",
+    "Refused", "Table", "WriteRule", "bool_key", "decode_truth", "enum_key", "format_key",
+    "index_text", "int_key", "link_key", "served_tables",
 ]

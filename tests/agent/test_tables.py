@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from iec62379.agent.config import ConfigError, parse_config
 from iec62379.agent.mibmap import MibMap
-from iec62379.agent.model import Snapshot
+from iec62379.agent.model import NETWORK, RX_POINT, TABLES, Snapshot, table_of
 from iec62379.agent.persist import WrittenValues
 from iec62379.agent.store import BlockStore, LinkError
-from iec62379.agent.tables import NETWORK, RX_POINT, TABLES, ColumnSpec, table_of
+from iec62379.agent.tables import ColumnSpec
 from iec62379.mibs.tree import load_nodes, mib_builder
 
 
