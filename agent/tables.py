@@ -91,7 +91,7 @@ class ConfigKey:
     def describe(self, with_default: bool = True) -> str:
         """Type, range and default, as the docs show them."""
         if self.type is KeyType.ENUM and self.enum is not None:
-            what = " \\| ".join(m.name.lower() for m in self.enum)
+            what = " | ".join(m.name.lower() for m in self.enum)
         elif self.low is not None:
             what = f"{self.type.value} in {_num(self.low)}..{_num(self.high)}"
         else:
@@ -241,7 +241,8 @@ def served_tables(tables: Iterable[Table]) -> dict[str, ServedTable]:
             by_field: dict[str, list[str]] = {}
             for k in c.keys:
                 last = k is [o for o in c.keys if o.target == k.target][-1]
-                by_field.setdefault(k.target, []).append(f"`{k.name}` ({k.describe(last)})")
+                what = k.describe(last).replace("|", "\\|")  # inside a markdown table
+                by_field.setdefault(k.target, []).append(f"`{k.name}` ({what})")
             keys[c.name] = ", ".join(" or ".join(alts) for alts in by_field.values())
         out[t.name] = ServedTable(row=t.row.__name__, section=t.key, keys=keys)
     return out

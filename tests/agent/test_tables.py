@@ -49,13 +49,15 @@ def test_served_columns_and_writable_ones_follow_the_mib(mibmap, nodes):
 def test_a_declaration_that_does_not_match_the_mib_is_refused(monkeypatch):
     import iec62379.agent.mibmap as mm
 
-    missing = dataclasses.replace(RX_POINT, columns=RX_POINT.columns[:-1])
+    missing = dataclasses.replace(
+        RX_POINT, columns=tuple(c for c in RX_POINT.columns if c.name != "rxPointTSDF")
+    )
     monkeypatch.setattr(mm, "TABLES", (missing,))
     with pytest.raises(ValueError, match="rxPointTable: declared columns"):
         MibMap(mib_builder())
     # a read-only column with a SET rule
-    cols = list(RX_POINT.columns)
-    cols[-1] = ColumnSpec("rxPointTSDF", "tsdf_us", write=NETWORK.writable[0].write)
+    cols = [ColumnSpec(c.name, "tsdf_us", write=NETWORK.writable[0].write)
+            if c.name == "rxPointTSDF" else c for c in RX_POINT.columns]
     monkeypatch.setattr(mm, "TABLES", (dataclasses.replace(RX_POINT, columns=tuple(cols)),))
     with pytest.raises(ValueError, match="rxPointTSDF: read-only in the MIB"):
         MibMap(mib_builder())
