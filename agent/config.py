@@ -308,7 +308,7 @@ def _read_key(r: _Reader, k: ConfigKey, fields: dict[str, Any]) -> Any:
     if k.type is KeyType.STR:
         return r.str(k.name, default)
     if k.type is KeyType.ENUM:
-        return _enum(r, k.name, k.enum, default)
+        return _enum(r, k.name, k.enum, None if default is _MISSING_DEFAULT else default)
     if k.type is KeyType.ADDRESS:
         return _address(r, k.name, fields[k.after])
     return _interface(r, k.name)
