@@ -178,7 +178,7 @@ def _set_address(row: NetworkBlock, value: Any) -> bytes:
 
 
 NETWORK = Table("nMtBlockTable", NetworkBlock, "network", (
-    ColumnSpec("nMtBlockId", keys=(ID_KEY,)),
+    ColumnSpec("nMtBlockId", "block_id", keys=(ID_KEY,)),
     ColumnSpec("nMtIfIndex", "if_index", keys=IF_INDEX_KEYS),
     ColumnSpec("nMtTxRxPoint", get=lambda r: TRUTH[r.rx_point],
                keys=(bool_key("rx", field="rx_point"),),
@@ -242,8 +242,9 @@ class AudioComponent:
 
 
 AUDIO = Table("aMtBlockTable", AudioComponent, "audio", (
-    ColumnSpec("aMtBlockId", keys=(ID_KEY,)),
-    ColumnSpec("aMtAudioComponentNumber", keys=(int_key("component", 1, I32_MAX, 1),)),
+    ColumnSpec("aMtBlockId", "block_id", keys=(ID_KEY,)),
+    ColumnSpec("aMtAudioComponentNumber", "component",
+               keys=(int_key("component", 1, I32_MAX, 1),)),
     ColumnSpec("aMtNetworkBlockId", "network_block_id",
                keys=(link_key("network", "network_block_id"),), links_to=NetworkBlock),
     ColumnSpec("aMtAudioStatus", get=lambda r: TRUTH[r.status],
@@ -303,7 +304,7 @@ class VideoBlock:
 
 
 VIDEO = Table("vMtBlockTable", VideoBlock, "video", (
-    ColumnSpec("vMtBlockId", keys=(ID_KEY,)),
+    ColumnSpec("vMtBlockId", "block_id", keys=(ID_KEY,)),
     ColumnSpec("vMtAudioBlockId", "audio_block_id",
                keys=(link_key("audio", "audio_block_id"),), links_to=AudioComponent),
     ColumnSpec("vMtNetworkBlockId", "network_block_id",
@@ -368,7 +369,7 @@ class RxPoint:
 
 
 RX_POINT = Table("rxPointTable", RxPoint, "rx", (
-    ColumnSpec("rxPointBlockId", keys=(ID_KEY,)),
+    ColumnSpec("rxPointBlockId", "block_id", keys=(ID_KEY,)),
     ColumnSpec("rxPointNetworkBlockId", "network_block_id",
                keys=(link_key("network", "network_block_id"),), links_to=NetworkBlock),
     ColumnSpec("rxPointBufferSize", "buffer_size_ms",
@@ -430,8 +431,9 @@ def _threshold(name: str) -> ConfigKey:
 
 
 TEMPERATURE = Table("temperatureTable", Temperature, "temperature", (
-    ColumnSpec("temperatureBlockId", keys=(ID_KEY,)),
-    ColumnSpec("temperatureLocnNumber", keys=(int_key("location_number", 1, I32_MAX, 1),)),
+    ColumnSpec("temperatureBlockId", "block_id", keys=(ID_KEY,)),
+    ColumnSpec("temperatureLocnNumber", "location_number",
+               keys=(int_key("location_number", 1, I32_MAX, 1),)),
     ColumnSpec("temperatureLocation", get=lambda r: r.location.encode(),
                keys=(ConfigKey("location", KeyType.STR, default=""),)),
     ColumnSpec("temperatureTrend", get=lambda r: r.trend,

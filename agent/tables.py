@@ -179,8 +179,8 @@ TRUTH = {True: 1, False: 2}
 @dataclass(frozen=True, slots=True)
 class ColumnSpec:
     """One column of a table; see the module docstring. `field` names the row attribute the
-    value is read from when no `get` is given. Index columns (not-accessible in the MIB) are
-    declared for their config keys and are not served."""
+    value is read from when no `get` is given. Index columns (not-accessible in the MIB) name
+    the row attribute of their part of the index; they are not served."""
 
     name: str
     field: str = ""

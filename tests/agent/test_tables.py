@@ -63,6 +63,21 @@ def test_a_declaration_that_does_not_match_the_mib_is_refused(monkeypatch):
         MibMap(mib_builder())
 
 
+def test_index_columns_name_the_row_index(nodes):
+    """The MIB's INDEX columns, in order, are the row attributes that make `row.index`."""
+    indices = {n.name: n.indices for n in nodes if n.kind == "row"}
+    rows = {type(r): r for r in parse_config(
+        "[[network]]\nid = 7\n[[audio]]\nid = 8\ncomponent = 3\nnetwork = 7\n"
+        "[[video]]\nid = 9\n[[rx]]\nid = 10\n"
+        "[[temperature]]\nid = 11\nlocation_number = 4\n"
+    ).blocks}
+    for t in TABLES:
+        index_columns = indices[t.name.replace("Table", "Entry")]
+        specs = {c.name: c for c in t.columns}
+        row = rows[t.row]
+        assert row.index == tuple(specs[n].get(row) for n in index_columns), t.name
+
+
 def test_snapshot_fields_are_the_tables_keys():
     names = [f.name for f in dataclasses.fields(Snapshot) if f.name != "version"]
     assert names == [t.key for t in TABLES]
