@@ -20,19 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .model import (
-    AudioComponent,
-    BitRateType,
-    FecType,
-    NetworkBlock,
-    NetworkType,
-    Row,
-    RxPoint,
-    Temperature,
-    TemperatureStatus,
-    TransportType,
-    VideoBlock,
-)
+from .model import TABLES, NetworkType, Row
+from .tables import REQUIRED, ConfigKey, KeyType
 
 LEVELS = ("listener", "supervisor")
 AUTH = ("none", "md5", "sha", "sha224", "sha256", "sha384", "sha512")
@@ -242,14 +231,32 @@ def _enum(r: _Reader, key: str, enum: type, default: str | None = None) -> Any:
     raise r.fail(key, " | ".join(names), v)
 
 
-def _if_index(r: _Reader) -> int:
-    if "interface" in r.data:
-        name = r.str("interface")
-        try:
-            return socket.if_nametoindex(name)
-        except OSError as exc:
-            raise r.fail("interface", "the name of a network interface of this host", name) from exc
-    return r.int("if_index", 1, 2147483647, default=1)
+def _interface(r: _Reader, key: str) -> int:
+    name = r.str(key)
+    try:
+        return socket.if_nametoindex(name)
+    except OSError as exc:
+        raise r.fail(key, "the name of a network interface of this host", name) from exc
+
+
+def _read_key(r: _Reader, k: ConfigKey, fields: dict[str, Any]) -> Any:
+    """One key of a static row, as its declaration (agent.tables) says."""
+    default = k.default_from(fields) if k.default_from is not None else k.default
+    if default is REQUIRED:
+        default = _MISSING_DEFAULT
+    if k.type is KeyType.INT:
+        return r.int(k.name, k.low, k.high, default)
+    if k.type is KeyType.FLOAT:
+        return r.float(k.name, k.low, k.high, default)
+    if k.type is KeyType.BOOL:
+        return r.bool(k.name, default)
+    if k.type is KeyType.STR:
+        return r.str(k.name, default)
+    if k.type is KeyType.ENUM:
+        return _enum(r, k.name, k.enum, None if default is _MISSING_DEFAULT else default)
+    if k.type is KeyType.ADDRESS:
+        return _address(r, k.name, fields[k.after])
+    return _interface(r, k.name)
 
 
 def _build(r: _Reader, cls: type, **kwargs: Any) -> Row:
@@ -260,92 +267,23 @@ def _build(r: _Reader, cls: type, **kwargs: Any) -> Row:
 
 
 def _blocks(root: _Reader) -> list[Row]:
+    """Static rows: [[network]], [[audio]], ... one section per declared table."""
     rows: list[Row] = []
-    for r in root.tables("network"):
-        r.unknown_keys({"id", "if_index", "interface", "rx", "network_type", "transport", "address",
-                        "port", "igmp_version", "sip_server"})
-        nt = _enum(r, "network_type", NetworkType, "ipv4")
-        rows.append(_build(
-            r, NetworkBlock,
-            block_id=r.int("id", 1, 4294967295),
-            if_index=_if_index(r),
-            rx_point=r.bool("rx", False),
-            network_type=nt,
-            transport_type=_enum(r, "transport", TransportType, "rtp" if nt is not NetworkType.ASI else "notapplicable"),
-            address=_address(r, "address", nt),
-            port=r.int("port", 0, 65535, 0),
-            igmp_version=r.int("igmp_version", 0, 3, 0),
-            sip_server=_address(r, "sip_server", nt),
-        ))
-    for r in root.tables("audio"):
-        r.unknown_keys({"id", "component", "network", "status", "format", "pid", "if_index",
-                        "interface", "fec_type", "fec_length_dimension"})
-        rows.append(_build(
-            r, AudioComponent,
-            block_id=r.int("id", 1, 4294967295),
-            component=r.int("component", 1, 2147483647, 1),
-            network_block_id=r.int("network", 0, 4294967295, 0),
-            status=r.bool("status", False),
-            signal_format=r.str("format", "noAudio"),
-            pid=r.int("pid", 0, 8191, 0),
-            if_index=_if_index(r),
-            fec_type=_enum(r, "fec_type", FecType, "none"),
-            fec_length_dimension=r.int("fec_length_dimension", 0, 9999, 0),
-        ))
-    for r in root.tables("video"):
-        r.unknown_keys({"id", "audio", "network", "status", "source_format", "coding_type",
-                        "bit_rate_type", "bit_rate_kbps", "aspect_ratio", "fec_type",
-                        "fec_length_dimension", "trick_mode_support"})
-        rows.append(_build(
-            r, VideoBlock,
-            block_id=r.int("id", 1, 4294967295),
-            audio_block_id=r.int("audio", 0, 4294967295, 0),
-            network_block_id=r.int("network", 0, 4294967295, 0),
-            status=r.bool("status", False),
-            source_format=r.str("source_format", "unspecifiedSourceFormat"),
-            coding_type=r.str("coding_type", "noVideo"),
-            bit_rate_type=_enum(r, "bit_rate_type", BitRateType, "unspecified"),
-            bit_rate_kbps=r.int("bit_rate_kbps", 0, 4294967295, 0),
-            aspect_ratio=r.str("aspect_ratio", "unspecifiedAspectRatio"),
-            fec_type=_enum(r, "fec_type", FecType, "none"),
-            fec_length_dimension=r.int("fec_length_dimension", 0, 9999, 0),
-            trick_mode_support=r.bool("trick_mode_support", False),
-        ))
-    for r in root.tables("rx"):
-        r.unknown_keys({"id", "network", "buffer_size_ms", "occupancy_ms", "occupancy_percent",
-                        "df_ms", "mlr", "tsdf_us"})
-        rows.append(_build(
-            r, RxPoint,
-            block_id=r.int("id", 1, 4294967295),
-            network_block_id=r.int("network", 0, 4294967295, 0),
-            buffer_size_ms=r.int("buffer_size_ms", 0, 4294967295, 0),
-            occupancy_ms=r.int("occupancy_ms", 0, 4294967295, 0),
-            occupancy_percent=r.int("occupancy_percent", 1, 100, 1),
-            df_ms=r.float("df_ms", 0, 1e9, 0.0),
-            mlr=r.float("mlr", 0, 1e9, 0.0),
-            tsdf_us=r.int("tsdf_us", 0, 4294967295, 0),
-        ))
-    for r in root.tables("temperature"):
-        r.unknown_keys({"id", "location_number", "location", "celsius", "status", "low_warning",
-                        "high_warning", "low_critical", "high_critical"})
-        rows.append(_build(
-            r, Temperature,
-            block_id=r.int("id", 1, 4294967295),
-            location_number=r.int("location_number", 1, 2147483647, 1),
-            location=r.str("location", ""),
-            celsius=r.float("celsius", -273.15, 10000, None),
-            status=_enum(r, "status", TemperatureStatus, "undetermined"),
-            low_warning=r.int("low_warning", -2147483648, 2147483647, 0),
-            high_warning=r.int("high_warning", -2147483648, 2147483647, 0),
-            low_critical=r.int("low_critical", -2147483648, 2147483647, 0),
-            high_critical=r.int("high_critical", -2147483648, 2147483647, 0),
-        ))
+    for table in TABLES:
+        allowed = {k.name for k in table.config_keys()}
+        for r in root.tables(table.key):
+            r.unknown_keys(allowed)
+            fields: dict[str, Any] = {}
+            for name, keys in table.config_fields():
+                # Alternatives: the first key present is read, else the last gives the default.
+                k = next((k for k in keys if k.name in r.data), keys[-1])
+                fields[name] = _read_key(r, k, fields)
+            rows.append(_build(r, table.row, **fields))
     return rows
 
 
 #: The top-level sections the agent reads.
-SECTIONS = frozenset({"agent", "system", "access", "network", "audio", "video", "rx",
-                      "temperature"})
+SECTIONS = frozenset({"agent", "system", "access", *(t.key for t in TABLES)})
 
 
 def read_toml(text: str, source: str = "<string>") -> _Reader:

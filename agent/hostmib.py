@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psutil
+
 from . import ber
 from .config import SystemGroup
 

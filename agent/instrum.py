@@ -24,20 +24,30 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from . import ber
-from .mibmap import WRITABLE, Column, MibMap
-from .model import NetworkBlock, NetworkType, Snapshot, address_length
+from .mibmap import Column, MibMap
+from .model import TABLES, Row, Snapshot
 from .store import BlockStore, LinkError
+from .tables import (  # RFC 3416 error-status values, also for the responder
+    AUTHORIZATION_ERROR,
+    BAD_VALUE,
+    COMMIT_FAILED,
+    GEN_ERR,
+    INCONSISTENT_VALUE,
+    NO_ACCESS,
+    NO_CREATION,
+    NO_SUCH_NAME,
+    NOT_WRITABLE,
+    TOO_BIG,
+    WRONG_LENGTH,
+    WRONG_TYPE,
+    WRONG_VALUE,
+    Refused,
+)
 
 log = logging.getLogger(__name__)
 
 RawGetter = Callable[[], Any]
 Oid = tuple[int, ...]
-
-# RFC 3416 error-status values.
-NO_ERROR, TOO_BIG, NO_SUCH_NAME, BAD_VALUE, READ_ONLY, GEN_ERR = 0, 1, 2, 3, 4, 5
-NO_ACCESS, WRONG_TYPE, WRONG_LENGTH, WRONG_ENCODING, WRONG_VALUE = 6, 7, 8, 9, 10
-NO_CREATION, INCONSISTENT_VALUE, RESOURCE_UNAVAILABLE, COMMIT_FAILED = 11, 12, 13, 14
-UNDO_FAILED, AUTHORIZATION_ERROR, NOT_WRITABLE, INCONSISTENT_NAME = 15, 16, 17, 18
 
 
 class Provider(Protocol):
@@ -53,9 +63,9 @@ class Provider(Protocol):
 
 
 class WriteHook(Protocol):
-    def __call__(self, snapshot: Snapshot, blocks: list[NetworkBlock]) -> None:
-        """Called inside the SET's transaction with the changed network blocks; raising aborts
-        the SET (commitFailed) and nothing changes."""
+    def __call__(self, snapshot: Snapshot, blocks: list[Row]) -> None:
+        """Called inside the SET's transaction with the changed rows; raising aborts the SET
+        (commitFailed) and nothing changes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +109,10 @@ class MeasurementInstrum:
         self._types: set[Oid] = set()
         self._built_snapshot: Snapshot | None = None
         self._built_provider_versions: tuple[int, ...] = ()
-        self._writable = {self.map.by_name[n].oid: self.map.by_name[n] for n in WRITABLE}
+        self._writable = {
+            c.oid: c for cols in self.map.columns.values() for c in cols if c.spec.write
+        }
+        self._writable_lengths = sorted({len(oid) for oid in self._writable})
 
     # --- the index --------------------------------------------------------------------------
 
@@ -109,13 +122,7 @@ class MeasurementInstrum:
             return True
         if old is snap:
             return False
-        return (
-            old.network.keys() != snap.network.keys()
-            or old.audio.keys() != snap.audio.keys()
-            or old.video.keys() != snap.video.keys()
-            or old.rx.keys() != snap.rx.keys()
-            or old.temperature.keys() != snap.temperature.keys()
-        )
+        return any(getattr(old, t.key).keys() != getattr(snap, t.key).keys() for t in TABLES)
 
     def current(self) -> Snapshot:
         """The snapshot to answer from, with the index brought up to date with it. A request
@@ -134,13 +141,12 @@ class MeasurementInstrum:
         items: list[tuple[Oid, int, Callable[[Snapshot], Any]]] = []
         types: set[Oid] = set()
         fmt = self.map.format_oid
-        for table, columns in self.map.columns.items():
-            row_type = self.map.row_types[table]
-            keys = sorted(snap.table(row_type))
-            for col in columns:
+        for table in TABLES:
+            keys = sorted(getattr(snap, table.key))
+            for col in self.map.columns[table.name]:
                 types.add(col.oid)
                 for key in keys:
-                    items.append((col.oid + key, col.tag, _cell_getter(row_type, key, col, fmt)))
+                    items.append((col.oid + key, col.tag, _cell_getter(table.key, key, col, fmt)))
         for p in self.providers:
             types.update(p.object_types())
             for oid, tag, getter in p.objects():
@@ -180,6 +186,13 @@ class MeasurementInstrum:
         """The first index position after `oid` (len(oids) when there is none)."""
         return bisect_right(self.oids, oid)
 
+    def _writable_column(self, oid: Oid) -> Column | None:
+        for n in self._writable_lengths:
+            col = self._writable.get(oid[:n])
+            if col is not None:
+                return col
+        return None
+
     # --- pysnmp command responders (SNMPv3) -------------------------------------------------
 
     def read_variables(self, *var_binds: Any, **context: Any) -> list[tuple[Any, Any]]:
@@ -197,7 +210,8 @@ class MeasurementInstrum:
                     out.append((name, rfc1905.noSuchObject))
                     continue
                 value = self.getters[i](snap)
-                out.append((name, rfc1905.noSuchInstance if value is None else to_pysnmp(self.tags[i], value)))
+                out.append((name, rfc1905.noSuchInstance if value is None
+                             else to_pysnmp(self.tags[i], value)))
             elif self.is_known_type(oid):
                 out.append((name, rfc1905.noSuchInstance))
             else:
@@ -249,28 +263,30 @@ class MeasurementInstrum:
 
     # --- SET --------------------------------------------------------------------------------
 
-    def set(self, var_binds: list[tuple[Oid, int, Any]], may_write: Callable[[int, Oid], bool]) -> None:
+    def set(
+        self, var_binds: list[tuple[Oid, int, Any]], may_write: Callable[[int, Oid], bool]
+    ) -> None:
         """Apply (name, tag, plain value) varbinds, all or nothing. `may_write(index, name)`
         says whether the principal's write view holds the name. Raises SetError."""
         snap = self.current()
-        changes: dict[int, NetworkBlock] = {}
+        changes: dict[tuple[str, Oid], Row] = {}
         for idx, (oid, tag, value) in enumerate(var_binds):
             if not may_write(idx, oid):
                 raise SetError(NO_ACCESS, idx, "outside the write view")
             if self.position(oid) < 0:
                 raise SetError(NO_CREATION, idx, "no such instance; rows are not created by SET")
-            col = self._writable.get(oid[:-1])
+            col = self._writable_column(oid)
             if col is None:
                 raise SetError(NOT_WRITABLE, idx)
-            block_id = oid[-1]
-            block = changes.get(block_id) or snap.network[(block_id,)]
-            changes[block_id] = _apply(col, block, tag, value, idx)
+            where = (col.table.key, oid[len(col.oid):])
+            row = changes.get(where) or getattr(snap, where[0])[where[1]]
+            changes[where] = _apply(col, row, tag, value, idx)
         if not changes:
             return
         try:
             with self.store.transaction() as txn:
-                for block in changes.values():
-                    txn.put(block)
+                for row in changes.values():
+                    txn.put(row)
                 if self.on_write is not None:
                     # Persist inside the transaction: if it fails, nothing is published.
                     self.on_write(txn.build(snap.version + 1), list(changes.values()))
@@ -282,21 +298,16 @@ class MeasurementInstrum:
             raise SetError(COMMIT_FAILED, 0, str(exc)) from exc
 
 
-def _apply(col: Column, block: NetworkBlock, tag: int, value: Any, idx: int) -> NetworkBlock:
+def _apply(col: Column, row: Row, tag: int, value: Any, idx: int) -> Row:
+    """The row with the column's SET rule applied to a varbind's (tag, value)."""
+    rule = col.spec.write
+    assert rule is not None  # only writable columns get here
     if tag != col.tag:
         raise SetError(WRONG_TYPE, idx)
-    if col.name == "nMtTxRxPoint":
-        if value not in (1, 2):
-            raise SetError(WRONG_VALUE, idx, "TruthValue is 1 or 2")
-        return replace(block, rx_point=(value == 1))
-    # nMtSIPServerAddr: NULL (empty), or an address of the block's network type.
-    raw = bytes(value)
-    if len(raw) not in (0, 4, 16):
-        raise SetError(WRONG_LENGTH, idx, "an address is 0, 4 or 16 octets")
-    if raw and (block.network_type is NetworkType.ASI or len(raw) != address_length(block.network_type)):
-        raise SetError(INCONSISTENT_VALUE, idx, "address length does not match the network type")
     try:
-        return replace(block, sip_server=raw)
+        return replace(row, **{rule.field: rule.decode(row, value)})
+    except Refused as exc:
+        raise SetError(exc.status, idx, exc.why) from exc
     except ValueError as exc:
         raise SetError(INCONSISTENT_VALUE, idx, str(exc)) from exc
 
@@ -309,19 +320,11 @@ def _wrap(getter: RawGetter) -> Callable[[Snapshot], Any]:
     return lambda _snap: getter()
 
 
-_ROW_ATTR = {
-    "NetworkBlock": "network",
-    "AudioComponent": "audio",
-    "VideoBlock": "video",
-    "RxPoint": "rx",
-    "Temperature": "temperature",
-}
-
-
 def _cell_getter(
-    row_type: type, key: tuple[int, ...], col: Column, fmt: Callable[[Any], tuple[int, ...]]
+    attr: str, key: tuple[int, ...], col: Column, fmt: Callable[[Any], tuple[int, ...]]
 ) -> Callable[[Snapshot], Any]:
-    attr = _ROW_ATTR[row_type.__name__]
+    """A getter of one instance: the row at `key` of the Snapshot's `attr` table (None when it
+    is gone), through the column's getter."""
     get = col.get
     if col.tag == ber.OBJECT_IDENTIFIER:
 
@@ -408,4 +411,7 @@ class _LazySmiErrors(dict):  # type: ignore[type-arg]
 
 _SMI_ERRORS = _LazySmiErrors()
 
-__all__ = ["MeasurementInstrum", "Provider", "SetError", "View"]
+__all__ = [
+    "AUTHORIZATION_ERROR", "BAD_VALUE", "GEN_ERR", "NO_ACCESS", "NO_SUCH_NAME", "TOO_BIG",
+    "MeasurementInstrum", "Provider", "SetError", "View",
+]

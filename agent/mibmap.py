@@ -1,9 +1,9 @@
 """How the store's rows become SNMP objects: columns by name from the compiled MIB.
 
 Every OID comes from the compiled modules (IEC62379-7-MEASUREMENT-MIB, IEC62379-MEDIA-FORMATS-MIB,
-SNMPv2-MIB, IF-MIB), never typed here. Each column has a getter that turns a row into a plain
-Python value, and the BER tag of the column's base SMI type, with which that value goes on the
-wire.
+SNMPv2-MIB, IF-MIB), never typed here. The columns are those declared in `tables`: each has
+a getter that turns a row into a plain Python value, and here gets the BER tag of the column's
+base SMI type, with which that value goes on the wire.
 """
 
 from __future__ import annotations
@@ -15,88 +15,11 @@ from typing import Any
 from pysnmp.proto import rfc1902
 
 from . import ber
-from .model import AudioComponent, NetworkBlock, RxPoint, Temperature, VideoBlock
+from .model import TABLES
+from .tables import ColumnSpec, Table
 
 MEASUREMENT_MIB = "IEC62379-7-MEASUREMENT-MIB"
 FORMATS_MIB = "IEC62379-MEDIA-FORMATS-MIB"
-
-_TRUTH = {True: 1, False: 2}
-
-
-def _truth(v: bool) -> int:
-    return _TRUTH[v]
-
-
-# table symbol -> (row type, [(column symbol, getter)])
-TABLE_COLUMNS: dict[str, tuple[type, list[tuple[str, Callable[[Any], Any]]]]] = {
-    "nMtBlockTable": (
-        NetworkBlock,
-        [
-            ("nMtIfIndex", lambda r: r.if_index),
-            ("nMtTxRxPoint", lambda r: _truth(r.rx_point)),
-            ("nMtNetworkType", lambda r: int(r.network_type)),
-            ("nMtTransportType", lambda r: int(r.transport_type)),
-            ("nMtTxRxAddr", lambda r: r.address),
-            ("nMtPortNumber", lambda r: r.port),
-            ("nMtIGMPVersion", lambda r: r.igmp_version),
-            ("nMtSIPServerAddr", lambda r: r.sip_server),
-        ],
-    ),
-    "aMtBlockTable": (
-        AudioComponent,
-        [
-            ("aMtNetworkBlockId", lambda r: r.network_block_id),
-            ("aMtAudioStatus", lambda r: _truth(r.status)),
-            ("aMtAudioSignalFormat", lambda r: r.signal_format),
-            ("aMtAudioPId", lambda r: r.pid),
-            ("aMtIfIndex", lambda r: r.if_index),
-            ("aMtFECType", lambda r: int(r.fec_type)),
-            ("aMtFECLengthDimension", lambda r: r.fec_length_dimension),
-        ],
-    ),
-    "vMtBlockTable": (
-        VideoBlock,
-        [
-            ("vMtAudioBlockId", lambda r: r.audio_block_id),
-            ("vMtNetworkBlockId", lambda r: r.network_block_id),
-            ("vMtVideoStatus", lambda r: _truth(r.status)),
-            ("vMtVideoSourceFormat", lambda r: r.source_format),
-            ("vMtVideoCodingType", lambda r: r.coding_type),
-            ("vMtVideoBitRateType", lambda r: int(r.bit_rate_type)),
-            ("vMtVideoBitRate", lambda r: r.bit_rate_kbps),
-            ("vMtAspectRatio", lambda r: r.aspect_ratio),
-            ("vMtFECType", lambda r: int(r.fec_type)),
-            ("vMtFECLengthDimension", lambda r: r.fec_length_dimension),
-            ("vMtTrickModeSupport", lambda r: _truth(r.trick_mode_support)),
-        ],
-    ),
-    "rxPointTable": (
-        RxPoint,
-        [
-            ("rxPointNetworkBlockId", lambda r: r.network_block_id),
-            ("rxPointBufferSize", lambda r: r.buffer_size_ms),
-            ("rxPointBufferOcpancyTime", lambda r: r.occupancy_ms),
-            ("rxPointBufferOcpncyPcnt", lambda r: r.occupancy_percent),
-            ("rxPointMDI", lambda r: r.mdi.encode()),
-            ("rxPointTSDF", lambda r: r.tsdf_us),
-        ],
-    ),
-    "temperatureTable": (
-        Temperature,
-        [
-            ("temperatureLocation", lambda r: r.location.encode()),
-            ("temperatureTrend", lambda r: r.trend),
-            ("temperatureStatus", lambda r: int(r.status)),
-            ("temperatureLowWarning", lambda r: r.low_warning),
-            ("temperatureHighWarning", lambda r: r.high_warning),
-            ("temperatureLowCritical", lambda r: r.low_critical),
-            ("temperatureHighCritical", lambda r: r.high_critical),
-        ],
-    ),
-}
-
-#: Columns a supervisor may write (IEC 62379-7 Table 1).
-WRITABLE = ("nMtTxRxPoint", "nMtSIPServerAddr")
 
 
 def wire_tag(syntax: Any) -> int:
@@ -121,48 +44,63 @@ def wire_tag(syntax: Any) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One column of a served table."""
+    """One served column: its declaration resolved against the compiled MIB."""
 
-    table: str
+    table: Table
+    spec: ColumnSpec
     name: str
     oid: tuple[int, ...]
     access: str
-    syntax: Any  # the compiled MIB's syntax object (with its constraints), for SET checks
+    syntax: Any  # the compiled MIB's syntax object (with its constraints)
     tag: int  # BER tag of the values on the wire (see ber)
     get: Callable[[Any], Any]  # row -> plain value
 
 
 class MibMap:
-    """Resolves our tables' columns and the format identities from a pysnmp MibBuilder."""
+    """Resolves the declared tables' columns and the format identities from a pysnmp
+    MibBuilder. A declaration that does not match the MIB (a column missing on either side, a
+    read-write column without a SET rule or a SET rule on a read-only one) raises ValueError."""
 
     def __init__(self, mib_builder: Any) -> None:
         self.builder = mib_builder
         mib_builder.load_modules(MEASUREMENT_MIB, FORMATS_MIB)
+        symbols = mib_builder.mibSymbols[MEASUREMENT_MIB]
+        #: table name -> its served (accessible) columns, in MIB order.
         self.columns: dict[str, list[Column]] = {}
-        self.row_types: dict[str, type] = {}
-        for table, (row_type, cols) in TABLE_COLUMNS.items():
-            self.row_types[table] = row_type
-            out = []
-            for name, getter in cols:
-                (sym,) = mib_builder.import_symbols(MEASUREMENT_MIB, name)
-                syntax = sym.getSyntax()
-                out.append(
-                    Column(
-                        table=table,
-                        name=name,
-                        oid=tuple(sym.getName()),
-                        access=sym.getMaxAccess(),
-                        syntax=syntax,
-                        tag=wire_tag(syntax),
-                        get=getter,
-                    )
-                )
-            self.columns[table] = out
+        for table in TABLES:
+            self.columns[table.name] = self._resolve(table, symbols)
         self.formats: dict[str, tuple[int, ...]] = {}
         for name, sym in mib_builder.mibSymbols[FORMATS_MIB].items():
             if type(sym).__name__ == "ObjectIdentity":
                 self.formats[name] = tuple(sym.getName())
         self.by_name = {c.name: c for cols in self.columns.values() for c in cols}
+
+    @staticmethod
+    def _resolve(table: Table, symbols: dict[str, Any]) -> list[Column]:
+        entry = tuple(symbols[table.name].getName()) + (1,)
+        in_mib = [name for name, sym in sorted(
+            ((n, s) for n, s in symbols.items() if type(s).__name__ == "MibTableColumn"),
+            key=lambda item: tuple(item[1].getName()),
+        ) if tuple(sym.getName())[:-1] == entry]
+        declared = [c.name for c in table.columns]
+        if declared != in_mib:
+            raise ValueError(f"{table.name}: declared columns {declared} "
+                             f"are not the MIB's {in_mib}")
+        out = []
+        for spec in table.columns:
+            sym = symbols[spec.name]
+            access = str(sym.getMaxAccess())
+            if access == "not-accessible":
+                continue  # an index column: its values are the instance's index
+            if spec.get is None:
+                raise ValueError(f"{spec.name}: a served column needs a getter")
+            if (access == "read-write") != (spec.write is not None):
+                raise ValueError(f"{spec.name}: {access} in the MIB; SET rule declared: "
+                                 f"{spec.write is not None}")
+            syntax = sym.getSyntax()
+            out.append(Column(table=table, spec=spec, name=spec.name, oid=tuple(sym.getName()),
+                              access=access, syntax=syntax, tag=wire_tag(syntax), get=spec.get))
+        return out
 
     def format_oid(self, value: str | tuple[int, ...]) -> tuple[int, ...]:
         """A MediaFormat value: an identity name of our formats MIB, or an OID as given.

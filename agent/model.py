@@ -1,4 +1,4 @@
-"""Typed rows of the five IEC 62379-7 measurement tables, and the rules they obey.
+"""The five IEC 62379-7 measurement tables: typed rows, the rules they obey, declarations.
 
 Records are immutable. Rules the standard states as "shall be returned" values (the asi(3)
 rules, noAudio when audio status is false, FEC extent 0 without FEC, bit rate 0 when its type
@@ -6,12 +6,18 @@ is unspecified, occupancy percent within 1..100, a temperature below 0 reported 
 applied when a record is made, so a row can never hold a value the standard forbids; values that
 no rule can repair (out of range, wrong length) raise ValueError with a precise message.
 Links between blocks are checked by the store, which sees all rows.
+
+Each record is followed by its table's declaration (NETWORK, AUDIO, VIDEO, RX_POINT,
+TEMPERATURE; see `tables`): the columns in MIB order, how each is read, set from a static row
+and written. `TABLES` lists them; the store, the responder, SET handling, persistence, the
+[[<table>]] sections of the config and the MIB reference all derive from it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from iec62379.mibs.vocabulary import (
     AspectRatio,
@@ -26,8 +32,27 @@ from iec62379.mibs.vocabulary import (
     temperature_trend,
 )
 
-U32_MAX = 4294967295
-I32_MAX = 2147483647
+from .tables import (
+    I32_MAX,
+    ID_KEY,
+    IF_INDEX_KEYS,
+    INCONSISTENT_VALUE,
+    TRUTH,
+    U32_MAX,
+    WRONG_LENGTH,
+    ColumnSpec,
+    ConfigKey,
+    KeyType,
+    Refused,
+    Table,
+    WriteRule,
+    bool_key,
+    decode_truth,
+    enum_key,
+    format_key,
+    int_key,
+    link_key,
+)
 
 #: A MediaFormat value: an identity name of IEC62379-MEDIA-FORMATS-MIB ("noAudio", ...), or an
 #: OBJECT IDENTIFIER (tuple of ints) of an identity defined elsewhere.
@@ -51,7 +76,9 @@ def _check_format(what: str, value: Format) -> None:
             raise ValueError(f"{what} must be a format identity name or an OID, got ''")
     elif isinstance(value, tuple):
         if len(value) < 2 or not all(isinstance(x, int) and 0 <= x <= U32_MAX for x in value):
-            raise ValueError(f"{what} must be an OBJECT IDENTIFIER of 2 or more arcs, got {value!r}")
+            raise ValueError(
+                f"{what} must be an OBJECT IDENTIFIER of 2 or more arcs, got {value!r}"
+            )
     else:
         raise ValueError(f"{what} must be a format identity name or an OID tuple, got {value!r}")
 
@@ -119,6 +146,40 @@ class NetworkBlock:
         return (self.block_id,)
 
 
+def _set_address(row: NetworkBlock, value: Any) -> bytes:
+    """A TAddress SET: NULL (empty), or an address of the block's network type."""
+    raw = bytes(value)
+    if len(raw) not in (0, 4, 16):
+        raise Refused(WRONG_LENGTH, "an address is 0, 4 or 16 octets")
+    if raw and (row.network_type is NetworkType.ASI
+                or len(raw) != address_length(row.network_type)):
+        raise Refused(INCONSISTENT_VALUE, "address length does not match the network type")
+    return raw
+
+
+NETWORK = Table("nMtBlockTable", NetworkBlock, "network", (
+    ColumnSpec("nMtBlockId", "block_id", keys=(ID_KEY,)),
+    ColumnSpec("nMtIfIndex", "if_index", keys=IF_INDEX_KEYS),
+    ColumnSpec("nMtTxRxPoint", get=lambda r: TRUTH[r.rx_point],
+               keys=(bool_key("rx", field="rx_point"),),
+               write=WriteRule("rx_point", decode_truth, bool, bool)),
+    ColumnSpec("nMtNetworkType", get=lambda r: int(r.network_type),
+               keys=(enum_key("network_type", NetworkType, "ipv4"),)),
+    ColumnSpec("nMtTransportType", get=lambda r: int(r.transport_type),
+               keys=(ConfigKey("transport", KeyType.ENUM, "transport_type", enum=TransportType,
+                               default_from=lambda f: "notapplicable"
+                               if f["network_type"] is NetworkType.ASI else "rtp",
+                               default_doc='"rtp" ("not_applicable" for asi)'),)),
+    ColumnSpec("nMtTxRxAddr", "address",
+               keys=(ConfigKey("address", KeyType.ADDRESS, after="network_type", default=""),)),
+    ColumnSpec("nMtPortNumber", "port", keys=(int_key("port", 0, 65535, 0),)),
+    ColumnSpec("nMtIGMPVersion", "igmp_version", keys=(int_key("igmp_version", 0, 3, 0),)),
+    ColumnSpec("nMtSIPServerAddr", "sip_server",
+               keys=(ConfigKey("sip_server", KeyType.ADDRESS, after="network_type", default=""),),
+               write=WriteRule("sip_server", _set_address, bytes.hex, bytes.fromhex)),
+))
+
+
 @dataclass(frozen=True, slots=True)
 class AudioComponent:
     """A row of aMtBlockTable: one audio component of an audio block."""
@@ -138,7 +199,9 @@ class AudioComponent:
         _check_range("aMtAudioComponentNumber", self.component, 1, I32_MAX)
         _check_block_id("aMtNetworkBlockId", self.network_block_id, allow_zero=True)
         object.__setattr__(self, "status", bool(self.status))
-        fmt = self.signal_format.value if isinstance(self.signal_format, AudioFormat) else self.signal_format
+        fmt = self.signal_format
+        if isinstance(fmt, AudioFormat):
+            fmt = fmt.value
         _check_format("aMtAudioSignalFormat", fmt)
         # IEC 62379-7 6.4.8: noAudio when absent; unspecifiedAudio when present but unknown.
         if not self.status:
@@ -156,6 +219,25 @@ class AudioComponent:
     @property
     def index(self) -> tuple[int, ...]:
         return (self.block_id, self.component)
+
+
+AUDIO = Table("aMtBlockTable", AudioComponent, "audio", (
+    ColumnSpec("aMtBlockId", "block_id", keys=(ID_KEY,)),
+    ColumnSpec("aMtAudioComponentNumber", "component",
+               keys=(int_key("component", 1, I32_MAX, 1),)),
+    ColumnSpec("aMtNetworkBlockId", "network_block_id",
+               keys=(link_key("network", "network_block_id"),), links_to=NetworkBlock),
+    ColumnSpec("aMtAudioStatus", get=lambda r: TRUTH[r.status],
+               keys=(bool_key("status"),)),
+    ColumnSpec("aMtAudioSignalFormat", "signal_format",
+               keys=(format_key("format", "noAudio", "signal_format"),)),
+    ColumnSpec("aMtAudioPId", "pid", keys=(int_key("pid", 0, 8191, 0),)),
+    ColumnSpec("aMtIfIndex", "if_index", keys=IF_INDEX_KEYS),
+    ColumnSpec("aMtFECType", get=lambda r: int(r.fec_type),
+               keys=(enum_key("fec_type", FecType, "none"),)),
+    ColumnSpec("aMtFECLengthDimension", "fec_length_dimension",
+               keys=(int_key("fec_length_dimension", 0, 9999, 0),)),
+))
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +283,32 @@ class VideoBlock:
         return (self.block_id,)
 
 
+VIDEO = Table("vMtBlockTable", VideoBlock, "video", (
+    ColumnSpec("vMtBlockId", "block_id", keys=(ID_KEY,)),
+    ColumnSpec("vMtAudioBlockId", "audio_block_id",
+               keys=(link_key("audio", "audio_block_id"),), links_to=AudioComponent),
+    ColumnSpec("vMtNetworkBlockId", "network_block_id",
+               keys=(link_key("network", "network_block_id"),), links_to=NetworkBlock),
+    ColumnSpec("vMtVideoStatus", get=lambda r: TRUTH[r.status],
+               keys=(bool_key("status"),)),
+    ColumnSpec("vMtVideoSourceFormat", "source_format",
+               keys=(format_key("source_format", "unspecifiedSourceFormat"),)),
+    ColumnSpec("vMtVideoCodingType", "coding_type",
+               keys=(format_key("coding_type", "noVideo"),)),
+    ColumnSpec("vMtVideoBitRateType", get=lambda r: int(r.bit_rate_type),
+               keys=(enum_key("bit_rate_type", BitRateType, "unspecified"),)),
+    ColumnSpec("vMtVideoBitRate", "bit_rate_kbps", keys=(int_key("bit_rate_kbps", 0, U32_MAX, 0),)),
+    ColumnSpec("vMtAspectRatio", "aspect_ratio",
+               keys=(format_key("aspect_ratio", "unspecifiedAspectRatio"),)),
+    ColumnSpec("vMtFECType", get=lambda r: int(r.fec_type),
+               keys=(enum_key("fec_type", FecType, "none"),)),
+    ColumnSpec("vMtFECLengthDimension", "fec_length_dimension",
+               keys=(int_key("fec_length_dimension", 0, 9999, 0),)),
+    ColumnSpec("vMtTrickModeSupport", get=lambda r: TRUTH[r.trick_mode_support],
+               keys=(bool_key("trick_mode_support"),)),
+))
+
+
 @dataclass(frozen=True, slots=True)
 class RxPoint:
     """A row of rxPointTable."""
@@ -220,7 +328,9 @@ class RxPoint:
         _check_range("rxPointBufferSize", self.buffer_size_ms, 0, U32_MAX)
         _check_range("rxPointBufferOcpancyTime", self.occupancy_ms, 0, U32_MAX)
         if not isinstance(self.occupancy_percent, int):
-            raise ValueError(f"rxPointBufferOcpncyPcnt must be an integer, got {self.occupancy_percent!r}")
+            raise ValueError(
+                f"rxPointBufferOcpncyPcnt must be an integer, got {self.occupancy_percent!r}"
+            )
         object.__setattr__(self, "occupancy_percent", min(100, max(1, self.occupancy_percent)))
         for name in ("df_ms", "mlr"):
             v = getattr(self, name)
@@ -236,6 +346,23 @@ class RxPoint:
     @property
     def index(self) -> tuple[int, ...]:
         return (self.block_id,)
+
+
+RX_POINT = Table("rxPointTable", RxPoint, "rx", (
+    ColumnSpec("rxPointBlockId", "block_id", keys=(ID_KEY,)),
+    ColumnSpec("rxPointNetworkBlockId", "network_block_id",
+               keys=(link_key("network", "network_block_id"),), links_to=NetworkBlock),
+    ColumnSpec("rxPointBufferSize", "buffer_size_ms",
+               keys=(int_key("buffer_size_ms", 0, U32_MAX, 0),)),
+    ColumnSpec("rxPointBufferOcpancyTime", "occupancy_ms",
+               keys=(int_key("occupancy_ms", 0, U32_MAX, 0),)),
+    ColumnSpec("rxPointBufferOcpncyPcnt", "occupancy_percent",
+               keys=(int_key("occupancy_percent", 1, 100, 1),)),
+    ColumnSpec("rxPointMDI", get=lambda r: r.mdi.encode(),
+               keys=(ConfigKey("df_ms", KeyType.FLOAT, low=0, high=1e9, default=0.0),
+                     ConfigKey("mlr", KeyType.FLOAT, low=0, high=1e9, default=0.0))),
+    ColumnSpec("rxPointTSDF", "tsdf_us", keys=(int_key("tsdf_us", 0, U32_MAX, 0),)),
+))
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,8 +383,11 @@ class Temperature:
         _check_block_id("temperatureBlockId", self.block_id)
         _check_range("temperatureLocnNumber", self.location_number, 1, I32_MAX)
         if not isinstance(self.location, str) or len(self.location.encode()) > 80:
-            raise ValueError(f"temperatureLocation must be text of at most 80 octets, got {self.location!r}")
-        if self.celsius is not None and (not isinstance(self.celsius, int | float) or math.isnan(self.celsius)):
+            raise ValueError(
+                f"temperatureLocation must be text of at most 80 octets, got {self.location!r}"
+            )
+        c = self.celsius
+        if c is not None and (not isinstance(c, int | float) or math.isnan(c)):
             raise ValueError(f"temperature must be a number or None, got {self.celsius!r}")
         object.__setattr__(self, "status", TemperatureStatus(self.status))
         for name in ("low_warning", "high_warning", "low_critical", "high_critical"):
@@ -274,20 +404,47 @@ class Temperature:
         return (self.block_id, self.location_number)
 
 
+
+
+def _threshold(name: str) -> ConfigKey:
+    return int_key(name, -I32_MAX - 1, I32_MAX, 0)
+
+
+TEMPERATURE = Table("temperatureTable", Temperature, "temperature", (
+    ColumnSpec("temperatureBlockId", "block_id", keys=(ID_KEY,)),
+    ColumnSpec("temperatureLocnNumber", "location_number",
+               keys=(int_key("location_number", 1, I32_MAX, 1),)),
+    ColumnSpec("temperatureLocation", get=lambda r: r.location.encode(),
+               keys=(ConfigKey("location", KeyType.STR, default=""),)),
+    ColumnSpec("temperatureTrend", get=lambda r: r.trend,
+               keys=(ConfigKey("celsius", KeyType.FLOAT, low=-273.15, high=10000, default=None),)),
+    ColumnSpec("temperatureStatus", get=lambda r: int(r.status),
+               keys=(enum_key("status", TemperatureStatus, "undetermined"),)),
+    ColumnSpec("temperatureLowWarning", "low_warning", keys=(_threshold("low_warning"),)),
+    ColumnSpec("temperatureHighWarning", "high_warning", keys=(_threshold("high_warning"),)),
+    ColumnSpec("temperatureLowCritical", "low_critical", keys=(_threshold("low_critical"),)),
+    ColumnSpec("temperatureHighCritical", "high_critical",
+               keys=(_threshold("high_critical"),)),
+))
+
+
 Row = NetworkBlock | AudioComponent | VideoBlock | RxPoint | Temperature
 
-TABLES: dict[type, str] = {
-    NetworkBlock: "nMtBlockTable",
-    AudioComponent: "aMtBlockTable",
-    VideoBlock: "vMtBlockTable",
-    RxPoint: "rxPointTable",
-    Temperature: "temperatureTable",
-}
+#: Every table, in MIB order.
+TABLES: tuple[Table, ...] = (NETWORK, AUDIO, VIDEO, RX_POINT, TEMPERATURE)
+
+_BY_ROW = {t.row: t for t in TABLES}
+
+
+def table_of(row_type: type) -> Table:
+    """The declaration of the table a row record belongs to."""
+    return _BY_ROW[row_type]
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Every row of the unit at one moment; never changed once published."""
+    """Every row of the unit at one moment, one dict per table (its field is the table's
+    `key`) keyed by index; never changed once published."""
 
     version: int = 0
     network: dict[tuple[int, ...], NetworkBlock] = field(default_factory=dict)
@@ -297,23 +454,18 @@ class Snapshot:
     temperature: dict[tuple[int, ...], Temperature] = field(default_factory=dict)
 
     def table(self, row_type: type) -> dict[tuple[int, ...], Row]:
-        return {
-            NetworkBlock: self.network,
-            AudioComponent: self.audio,
-            VideoBlock: self.video,
-            RxPoint: self.rx,
-            Temperature: self.temperature,
-        }[row_type]
+        return getattr(self, _BY_ROW[row_type].key)
 
     def block_ids(self) -> set[int]:
         ids: set[int] = set()
-        for t in (self.network, self.audio, self.video, self.rx, self.temperature):
-            ids.update(k[0] for k in t)
+        for t in TABLES:
+            ids.update(k[0] for k in getattr(self, t.key))
         return ids
 
 
 __all__ = [
+    "AUDIO", "NETWORK", "RX_POINT", "TABLES", "TEMPERATURE", "VIDEO",
     "AudioComponent", "BitRateType", "FecType", "Format", "NetworkBlock", "NetworkType", "Row",
-    "RxPoint", "Snapshot", "TABLES", "Temperature", "TemperatureStatus", "TransportType",
-    "VideoBlock", "address_length", "check_address", "fec_extent", "replace",
+    "RxPoint", "Snapshot", "Temperature", "TemperatureStatus", "TransportType",
+    "VideoBlock", "address_length", "check_address", "fec_extent", "replace", "table_of",
 ]

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .model import NetworkBlock, Snapshot
+from .model import TABLES, Row, Snapshot, table_of
+from .tables import index_text
 
 
 class StateError(RuntimeError):
@@ -61,12 +62,18 @@ def _read_json(path: Path) -> Any:
         raise StateError(f"{path}: unreadable state file: {exc}") from exc
 
 
+#: The tables with read-write columns; each has a section in the written-values file.
+_WRITTEN_TABLES = tuple(t for t in TABLES if t.writable)
+
+
 @dataclass
 class WrittenValues:
-    """What managers wrote: nMtTxRxPoint and nMtSIPServerAddr per network block."""
+    """What managers wrote: the read-write columns' values (nMtTxRxPoint and nMtSIPServerAddr)
+    per row, as {(table key, index): {field: value}}; the file holds them as
+    {"format": 1, "network": {"1": {"rx_point": true, "sip_server": "0a000001"}}}."""
 
     path: Path | None
-    values: dict[int, dict[str, Any]] = field(default_factory=dict)
+    values: dict[tuple[str, tuple[int, ...]], dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None) -> WrittenValues:
@@ -79,47 +86,45 @@ class WrittenValues:
             if data.get("format") != 1:
                 raise ValueError(f"unknown format {data.get('format')!r}")
             values = {}
-            for key, v in data["network"].items():
-                entry: dict[str, Any] = {}
-                if "rx_point" in v:
-                    entry["rx_point"] = bool(v["rx_point"])
-                if "sip_server" in v:
-                    entry["sip_server"] = bytes.fromhex(v["sip_server"])
-                values[int(key)] = entry
+            for table in _WRITTEN_TABLES:
+                rules = [c.write for c in table.writable if c.write is not None]
+                for key, v in data[table.key].items():
+                    index = tuple(int(x) for x in key.split("."))
+                    values[(table.key, index)] = {
+                        r.field: r.from_json(v[r.field]) for r in rules if r.field in v
+                    }
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise StateError(f"{path}: not a written-values file: {exc}") from exc
         return cls(path, values)
 
-    def apply(self, block: NetworkBlock) -> NetworkBlock:
-        """The block with the written values that apply to it."""
-        v = self.values.get(block.block_id)
+    def apply(self, row: Row) -> Row:
+        """The row with the written values that apply to it."""
+        v = self.values.get((table_of(type(row)).key, row.index))
         if not v:
-            return block
+            return row
         try:
-            return replace(block, **v)
+            return replace(row, **v)
         except ValueError:
-            return block  # the block changed type (e.g. now asi); the old value no longer fits
+            return row  # the block changed type (e.g. now asi); the old value no longer fits
 
-    def record(self, snapshot: Snapshot, blocks: list[NetworkBlock]) -> None:
-        """Persist the written columns of `blocks` (called inside the SET's transaction)."""
+    def record(self, snapshot: Snapshot, rows: list[Row]) -> None:
+        """Persist the written columns of `rows` (called inside the SET's transaction)."""
         new = dict(self.values)
-        for b in blocks:
-            new[b.block_id] = {"rx_point": b.rx_point, "sip_server": b.sip_server}
+        for row in rows:
+            table = table_of(type(row))
+            new[(table.key, row.index)] = {
+                c.write.field: getattr(row, c.write.field) for c in table.writable if c.write
+            }
         if self.path is not None:
-            atomic_write_json(
-                self.path,
-                {
-                    "format": 1,
-                    "saved": time.time(),
-                    "network": {
-                        str(k): {
-                            **({"rx_point": v["rx_point"]} if "rx_point" in v else {}),
-                            **({"sip_server": v["sip_server"].hex()} if "sip_server" in v else {}),
-                        }
-                        for k, v in sorted(new.items())
-                    },
-                },
-            )
+            data: dict[str, Any] = {"format": 1, "saved": time.time()}
+            for table in _WRITTEN_TABLES:
+                rules = {c.write.field: c.write for c in table.writable if c.write}
+                data[table.key] = {
+                    index_text(index): {f: rules[f].to_json(x) for f, x in v.items()}
+                    for (key, index), v in sorted(new.items())
+                    if key == table.key
+                }
+            atomic_write_json(self.path, data)
         self.values = new
 
 

@@ -30,7 +30,7 @@ from .config import AgentConfig, Endpoint
 from .hostmib import EngineCounters, HostMib, SnmpCounters
 from .instrum import MeasurementInstrum
 from .mibmap import MibMap
-from .model import NetworkBlock
+from .model import TABLES, NetworkBlock
 from .persist import EngineState, WrittenValues
 from .store import BlockStore
 
@@ -142,12 +142,11 @@ class Agent:
         self.started_at = time.time()
         snap = self.store.snapshot
         log.info(
-            "serving %d network, %d audio, %d video, %d rx, %d temperature rows on %s "
+            "serving %s rows on %s "
             "(%s; engine boots %d; %d communities, %d v3 users; started in %.0f ms)",
-            len(snap.network), len(snap.audio), len(snap.video), len(snap.rx),
-            len(snap.temperature), ", ".join(map(str, self.endpoints)), self.config.source,
-            state.boots, len(self.config.communities), len(self.config.users),
-            (time.perf_counter() - t0) * 1000,
+            ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in TABLES),
+            ", ".join(map(str, self.endpoints)), self.config.source, state.boots,
+            len(self.config.communities), len(self.config.users), (time.perf_counter() - t0) * 1000,
         )
         writers = any(c.level == "supervisor" for c in self.config.communities)
         if self.config.allow_community_write and writers:

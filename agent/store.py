@@ -14,17 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from .model import (
-    AudioComponent,
-    NetworkBlock,
-    Row,
-    RxPoint,
-    Snapshot,
-    Temperature,
-    VideoBlock,
-)
-
-_KINDS = (NetworkBlock, AudioComponent, VideoBlock, RxPoint, Temperature)
+from .model import TABLES, NetworkBlock, Row, RxPoint, Snapshot, table_of
+from .tables import index_text
 
 
 class LinkError(ValueError):
@@ -36,7 +27,7 @@ class Transaction:
 
     def __init__(self, base: Snapshot) -> None:
         self._base = base
-        self._tables = {k: dict(base.table(k)) for k in _KINDS}
+        self._tables = {t.row: dict(getattr(base, t.key)) for t in TABLES}
 
     @property
     def base(self) -> Snapshot:
@@ -70,14 +61,7 @@ class Transaction:
         t = self._tables
         _ensure_rx_rows(t)
         _check_links(t)
-        return Snapshot(
-            version=version,
-            network=t[NetworkBlock],
-            audio=t[AudioComponent],
-            video=t[VideoBlock],
-            rx=t[RxPoint],
-            temperature=t[Temperature],
-        )
+        return Snapshot(version=version, **{table.key: t[table.row] for table in TABLES})
 
 
 def _ensure_rx_rows(t: dict[type, dict]) -> None:
@@ -98,26 +82,21 @@ def _ensure_rx_rows(t: dict[type, dict]) -> None:
 
 def _check_links(t: dict[type, dict]) -> None:
     owner: dict[int, str] = {}
-    for kind in _KINDS:
-        name = kind.__name__
-        for idx in t[kind]:
+    for table in TABLES:
+        name = table.row.__name__
+        for idx in t[table.row]:
             other = owner.setdefault(idx[0], name)
             if other != name:
                 raise LinkError(f"block id {idx[0]} is used by a {other} and a {name}")
-    networks = {i[0] for i in t[NetworkBlock]}
-    audios = {i[0] for i in t[AudioComponent]}
-
-    def need(what: str, value: int, pool: set[int], kind: str) -> None:
-        if value and value not in pool:
-            raise LinkError(f"{what} = {value}: no {kind} block {value}")
-
-    for a in t[AudioComponent].values():
-        need(f"aMtNetworkBlockId of audio {a.block_id}.{a.component}", a.network_block_id, networks, "network")
-    for v in t[VideoBlock].values():
-        need(f"vMtNetworkBlockId of video {v.block_id}", v.network_block_id, networks, "network")
-        need(f"vMtAudioBlockId of video {v.block_id}", v.audio_block_id, audios, "audio")
-    for r in t[RxPoint].values():
-        need(f"rxPointNetworkBlockId of rx {r.block_id}", r.network_block_id, networks, "network")
+    for table in TABLES:
+        for col in table.links:
+            target = table_of(col.links_to).key
+            pool = {i[0] for i in t[col.links_to]}
+            for row in t[table.row].values():
+                value = col.get(row)
+                if value and value not in pool:
+                    raise LinkError(f"{col.name} of {table.key} {index_text(row.index)} = "
+                                    f"{value}: no {target} block {value}")
 
 
 class BlockStore:

@@ -157,10 +157,12 @@ def export(directory: str) -> None:
 @click.argument("path", type=click.Path(dir_okay=False), default="docs/mib.md")
 def doc(mib_dirs: tuple[str, ...], path: str) -> None:
     """Regenerate the object reference in PATH (docs/mib.md) from the compiled modules."""
+    from iec62379.agent.model import TABLES
+    from iec62379.agent.tables import served_tables
     from iec62379.mibs.docs import update_doc
 
     try:
-        changed = update_doc(Path(path), mib_dirs)
+        changed = update_doc(Path(path), mib_dirs, served_tables(TABLES))
     except (OSError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{path}: {'updated' if changed else 'up to date'}")
