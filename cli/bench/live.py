@@ -41,13 +41,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from iec62379.collectors.bench_pcap import environment
+from iec62379.cli.bench.capture import REPO_MEDIA
+from iec62379.cli.bench.pcap import environment
 from iec62379.collectors.sources._recvmmsg import _Iovec, _Mmsghdr  # the C structures
 
 SO_RCVBUFFORCE = 33
 SO_TIMESTAMPNS = 35
 SO_RXQ_OVFL = 40
-REPO_MEDIA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "media"
 DEFAULT_MEDIA = REPO_MEDIA / "h264_mp2.ts"
 TARGET_PPS = 200_000.0
 
@@ -184,7 +184,7 @@ def _spawn_sender(port: int, rate: float, seconds: float, media: Path,
             os.sched_setaffinity(0, {cpu})
 
     return subprocess.Popen(
-        [sys.executable, "-m", "iec62379.collectors.bench_live", "send", str(port), str(rate),
+        [sys.executable, "-m", "iec62379.cli.bench.live", "send", str(port), str(rate),
          str(seconds), str(media)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -454,7 +454,7 @@ def _main(argv: list[str]) -> int:
         port, rate, seconds, media = int(argv[1]), float(argv[2]), float(argv[3]), Path(argv[4])
         print(json.dumps(send(port, rate, seconds, media)))
         return 0
-    print("usage: python -m iec62379.collectors.bench_live send PORT RATE SECONDS MEDIA",
+    print("usage: python -m iec62379.cli.bench.live send PORT RATE SECONDS MEDIA",
           file=sys.stderr)
     return 2
 

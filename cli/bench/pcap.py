@@ -1,7 +1,7 @@
 """Benchmark: our pcap analysis against ``tshark -z rtp,streams`` on the same capture, in one run.
 
 What is measured, on one capture file (by default a realistic multi-stream RTP capture made on
-demand by :mod:`iec62379.collectors.bench_capture`, or any pcap / pcapng given):
+demand by :mod:`iec62379.cli.bench.capture`, or any pcap / pcapng given):
 
 - **ours**: :func:`~iec62379.collectors.sources.pcap.read_pcap` batches through a
   :class:`~iec62379.collectors.core.demux.FlowDemux` (one
