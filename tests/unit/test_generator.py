@@ -149,6 +149,17 @@ def test_pcr_pid_falls_back_to_first_pid_with_pcr() -> None:
     assert g.find_pcr_pid(stream(4, {})) is None
 
 
+def test_pcr_pid_ignores_a_pmt_with_a_bad_crc() -> None:
+    # The PAT and PMT are read by the core's PSI parser, which checks CRC_32 (ISO/IEC 13818-1
+    # Annex A): a damaged PMT names no PCR_PID, and the first PID with a PCR paces.
+    good = pmt(0x1000, 0x100, [(0x1B, 0x100), (0x03, 0x101)])
+    damaged = good[:8] + bytes((good[8] ^ 0x01,)) + good[9:]  # program_number, CRC kept
+    pcrs = ts_packet(0x101, pcr=5 * 27_000_000) + ts_packet(0x100, pcr=1000)
+    assert g.pmt_pcr_pid(pat(0x1000) + good + pcrs) == 0x100
+    assert g.pmt_pcr_pid(pat(0x1000) + damaged + pcrs) is None
+    assert g.find_pcr_pid(pat(0x1000) + damaged + pcrs) == 0x101
+
+
 def test_read_pcrs_decodes_base_extension_and_discontinuity() -> None:
     value = ((1 << 33) - 1) * 300 + 299  # largest PCR
     data = stream(4, {1: value, 3: 12345}, disc={3})
