@@ -377,7 +377,7 @@ def _run_pcap(
             demux.feed_batch(batch)
             now = int(batch.arrival_ns.max())
             last = now if last is None else max(last, now)
-            demux.snapshot(last)
+            demux.close_until(last)
             printer.flush()
             if progress and time.monotonic() >= next_progress:
                 next_progress = time.monotonic() + _PROGRESS_EVERY_S
@@ -394,7 +394,7 @@ def _run_pcap(
             err.flush()
         reader.close()
     if last is not None:
-        demux.snapshot(last + printer.interval_ns)  # close the interval holding the end
+        demux.close_until(last + printer.interval_ns)  # close the interval holding the end
         printer.flush(partial_after_ns=last)
     return fault
 
@@ -483,9 +483,9 @@ def _run_live(
                     demux.feed_batch(batch)
                     t = int(batch.arrival_ns.max())
                     last = t if last is None else max(last, t)
-                    demux.snapshot(last)
+                    demux.close_until(last)
                 else:
-                    demux.snapshot(time.time_ns() - _LIVE_GRACE_NS)
+                    demux.close_until(time.time_ns() - _LIVE_GRACE_NS)
                 printer.flush()
     except KeyboardInterrupt:
         pass
@@ -496,9 +496,9 @@ def _run_live(
             signal.signal(signal.SIGTERM, old_term)
     if demux.streams:
         end = max(time.time_ns(), last or 0)
-        demux.snapshot(end)
+        demux.close_until(end)
         printer.flush()
-        demux.snapshot(end + printer.interval_ns)
+        demux.close_until(end + printer.interval_ns)
         printer.flush(partial_after_ns=end)
 
 

@@ -232,7 +232,7 @@ def run_ours(s: LiveBenchSettings, rate: float) -> Step:
                 idle_since = None
                 step.batches += 1
                 demux.feed_batch(batch)
-                demux.snapshot(int(batch.arrival_ns[-1]))
+                demux.close_until(int(batch.arrival_ns[-1]))
                 for a in demux.streams.values():
                     a.pop_reports()
             elif proc.poll() is not None:

@@ -1,7 +1,7 @@
 """The stream analyzer: one RTP or UDP MPEG-TS stream in, one report per interval out.
 
 Pure computation (the design's "measurement core"): arrival times come with the packets,
-``snapshot(now_ns)`` takes the time as an argument, nothing here reads a clock, a socket or
+``close_until(now_ns)`` takes the time as an argument, nothing here reads a clock, a socket or
 a file, and malformed packets are counted by kind (``IntervalReport.errors``), never raised.
 
 ``feed_batch`` works on whole :class:`PacketBatch` es with numpy: RTP headers, TS headers,
@@ -11,7 +11,7 @@ and the video PID's packets while its format is unknown. ``feed`` hands one data
 same code, so both give identical results.
 
 Intervals: interval k covers [t0 + k*I, t0 + (k+1)*I) where t0 is the first packet's arrival.
-An interval closes when a packet of a later interval arrives or ``snapshot`` is called with a
+An interval closes when a packet of a later interval arrives or ``close_until`` is called with a
 time at or past its end; intervals without packets produce reports too. Arrival times that go
 backwards are taken as the previous packet's (capture clocks can step back slightly).
 
@@ -409,7 +409,7 @@ class StreamAnalyzer:
                 batch.data, batch.offsets[sel], batch.lengths[sel], batch.arrival_ns[sel]
             )
 
-    def snapshot(self, now_ns: int) -> IntervalReport | None:
+    def close_until(self, now_ns: int) -> IntervalReport | None:
         """Close every interval that ended at or before ``now_ns``; the latest report."""
         if self._t0 is not None:
             k_now = (int(now_ns) - self._t0) // self._interval_ns

@@ -353,7 +353,7 @@ def test_analyzer_reports(monkeypatch: pytest.MonkeyPatch, name: str, damage: bo
             j = i + rnd.choice((1, 9, 200, 3000))
             a.feed_batch(PacketBatch.from_payloads(pay[i:j], arr[i:j]))
             i = j
-        a.snapshot(end)
+        a.close_until(end)
         return _comparable(a.pop_reports()), a.totals()
 
     a, b = _both(monkeypatch, run)
@@ -1013,7 +1013,7 @@ def test_repeated_tables_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) ->
             j = i + rnd.choice(sizes)
             a.feed_batch(PacketBatch.from_payloads(pay[i:j], arr[i:j]))
             i = j
-        a.snapshot(end)
+        a.close_until(end)
         return _comparable(a.pop_reports()), a.totals()
 
     one = run((1,))
