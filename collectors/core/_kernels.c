@@ -1666,51 +1666,6 @@ static PyObject *rare_events(PyObject *self, PyObject *args) {
     return PyLong_FromSsize_t(k);
 }
 
-/* The sum of v[0..n) as collectors/core/bitrate.py _sum adds (numpy's pairwise order for
- * short arrays: eight partial sums from eight values on, then the rest one by one). */
-static double sum_np(const double *v, Py_ssize_t n) {
-    if (n < 8) {
-        double acc = -0.0;
-        for (Py_ssize_t i = 0; i < n; i++) acc += v[i];
-        return acc;
-    }
-    double r[8];
-    for (int j = 0; j < 8; j++) r[j] = v[j];
-    Py_ssize_t tail = n - n % 8;
-    for (Py_ssize_t i = 8; i < tail; i += 8)
-        for (int j = 0; j < 8; j++) r[j] = r[j] + v[i + j];
-    double acc = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (Py_ssize_t i = tail; i < n; i++) acc += v[i];
-    return acc;
-}
-
-/* rate_cv(rates) -> (mean, cv): collectors/core/bitrate.py RateClassifier.add's mean and
- * coefficient of variation of a sequence of floats (cv 0.0 when the mean is <= 0). */
-static PyObject *rate_cv(PyObject *self, PyObject *arg) {
-    PyObject *seq = PySequence_Fast(arg, "rate_cv: a sequence of floats");
-    if (!seq) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    if (n < 1 || n > 4096) {
-        Py_DECREF(seq);
-        PyErr_SetString(PyExc_ValueError, "rate_cv: 1 to 4096 rates");
-        return NULL;
-    }
-    double v[4096];
-    PyObject **items = PySequence_Fast_ITEMS(seq);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        v[i] = PyFloat_AsDouble(items[i]);
-        if (v[i] == -1.0 && PyErr_Occurred()) {
-            Py_DECREF(seq);
-            return NULL;
-        }
-    }
-    Py_DECREF(seq);
-    double mean = sum_np(v, n) / (double)n;
-    if (mean <= 0) return Py_BuildValue("dd", mean, 0.0);
-    for (Py_ssize_t i = 0; i < n; i++) v[i] = (v[i] - mean) * (v[i] - mean);
-    return Py_BuildValue("dd", mean, sqrt(sum_np(v, n) / (double)n) / mean);
-}
-
 static PyObject *delay_factor(PyObject *self, PyObject *args) {
     PyObject *o[2];
     Py_ssize_t n;
@@ -1832,7 +1787,6 @@ static PyMethodDef methods[] = {
     {"psi_links", psi_links, METH_VARARGS, "Repeated PSI packets and next PSI events."},
     {"rtp_chunks", rtp_chunks, METH_VARARGS, "RTP sums and TS-DF spreads per chunk."},
     {"seq_run", seq_run, METH_VARARGS, "RTP sequence tracking up to a restart."},
-    {"rate_cv", rate_cv, METH_O, "Mean and coefficient of variation of rates."},
     {"rare_events", rare_events, METH_VARARGS, "Packets of the PSI PIDs and the probed PID."},
     {"group_by_flow", group_by_flow, METH_VARARGS, "Rows grouped by flow (stable)."},
     {"delay_factor", delay_factor, METH_VARARGS, "MDI delay factor of one interval."},

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import native
+from . import fast
 from .ts import NULL_PID
 
 PID_COUNT = 8192
@@ -44,7 +44,7 @@ class ContinuityChecker:
         self, pid: np.ndarray, cc: np.ndarray, has_payload: np.ndarray, discontinuity: np.ndarray
     ) -> CcResult:
         """Check packets (arrays in arrival order; only valid TS packets should be passed)."""
-        at, lost = self.errors_at(pid, cc, has_payload, discontinuity)
+        at, lost = fast.cc_errors(self, pid, cc, has_payload, discontinuity)
         if at.size == 0:
             return CcResult(0, 0, {})
         pids, counts = np.unique(pid[at], return_counts=True)
@@ -58,24 +58,7 @@ class ContinuityChecker:
         the packets each error says were lost. State carries across calls as in ``process``.
 
         ``has_payload``: bool flags, or the packets' adaptation_field_control values (uint8,
-        bit 0 = payload), which the compiled kernel takes as they are."""
-        k = native.kernels
-        n = pid.shape[0]
-        if k is not None and n and pid.dtype == np.uint16 and self.last_dup.dtype == bool:
-            at = np.empty(n, dtype=np.int64)
-            lost = np.empty(n, dtype=np.int64)
-            cnt = k.cc_errors(
-                np.ascontiguousarray(pid),
-                np.ascontiguousarray(cc, dtype=np.uint8),
-                np.ascontiguousarray(has_payload, dtype=np.uint8),
-                np.ascontiguousarray(discontinuity, dtype=bool),
-                n,
-                self.last_cc,
-                self.last_dup,
-                at,
-                lost,
-            )
-            return at[:cnt].copy(), lost[:cnt].copy()
+        bit 0 = payload). This is the readable rule; ``fast.cc_errors`` is the fast path."""
         if has_payload.dtype != bool:
             has_payload = (has_payload & 1) != 0
         sel = np.flatnonzero(has_payload & (pid != NULL_PID))

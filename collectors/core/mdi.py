@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import native
 from .ts import PCR_HZ, PCR_MODULUS, TS_PACKET_SIZE
 
 MAX_PCR_GAP = PCR_HZ  # 1 s; ISO/IEC 13818-1 requires PCRs at least every 100 ms
@@ -35,9 +34,6 @@ def delay_factor_ms(arrival_ns: np.ndarray, media_bytes: np.ndarray, rate_bps: f
     n = arrival_ns.shape[0]
     if n == 0 or rate_bps <= 0:
         return 0.0
-    k = native.kernels
-    if k is not None and arrival_ns.dtype == np.int64 and media_bytes.dtype == np.int64:
-        return k.delay_factor(arrival_ns, media_bytes, n, float(rate_bps))
     b = media_bytes.astype(np.float64)
     before = np.cumsum(b) - b
     drained = (arrival_ns - arrival_ns[0]).astype(np.float64) * (rate_bps / 8e9)

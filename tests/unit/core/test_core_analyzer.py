@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import FlowKey, PacketBatch
 from iec62379.collectors.core.demux import FlowDemux
-from iec62379.collectors.core.formats import FecType
-from iec62379.collectors.core.formats import AudioFormat, VideoCoding, VideoFormat
+from iec62379.collectors.core.formats import AudioFormat, FecType, VideoCoding, VideoFormat
 from iec62379.collectors.core.report import AnalyzerConfig
 from packets import TsMux, fec_packet, pat_section, pmt_section, rtp, ts_packet
 

@@ -4,8 +4,8 @@ from iec62379.collectors.core.bitrate import BitRateType, RateClassifier
 from iec62379.collectors.core.buffer import PlayoutBuffer
 from iec62379.collectors.core.cc import ContinuityChecker
 from iec62379.collectors.core.mdi import PcrRateMeter, delay_factor_ms
-from iec62379.collectors.core.ts import PCR_MODULUS
 from iec62379.collectors.core.seq import SequenceTracker
+from iec62379.collectors.core.ts import PCR_MODULUS
 from iec62379.collectors.core.tsdf import TsdfMeter
 
 
@@ -80,7 +80,7 @@ def test_seq_calls_of_any_size_agree(seed):
                 late += r.late.tolist()
                 dup += r.dup.tolist()
                 restarts += r.restarts
-        return gap, late, dup, restarts, t.ext_max, t._seen.copy()
+        return gap, late, dup, restarts, t.ext_max, t.seen.copy()
 
     whole = run([])
     pieces = run(np.sort(rng.choice(seqs.size, 400, replace=False)))
@@ -209,3 +209,39 @@ def test_buffer_overflow_clamps_to_size():
     b.run(np.zeros(20, np.int64), np.full(20, 1000), 1e6, 0)
     assert b.level == pytest.approx(1250) and b.overflows >= 1
     assert b.occupancy_percent(1e6) == 100
+
+
+@pytest.mark.parametrize("window", [3, 7, 8, 10, 17, 40])
+def test_rate_classes_as_numpy(window: int) -> None:
+    """RateClassifier's plain-Python mean and deviation equal numpy's mean() and std() to the
+    bit, so its classes are numpy's, on random, constant, zero and nearly constant rates."""
+    from collections import deque
+
+    from iec62379.collectors.core.bitrate import RateClassifier
+
+    rng = np.random.default_rng(window)
+    rates = np.concatenate(
+        [
+            rng.uniform(1e6, 2e7, 50),
+            np.full(15, 5e6),
+            np.zeros(12),
+            5e6 * (1 + rng.normal(0, 0.02, 60)),  # near the 2 % tolerance
+        ]
+    ).tolist()
+    c = RateClassifier(window, 0.02)
+    win: deque[float] = deque(maxlen=window)
+    got, want = [], []
+    for i, r in enumerate(rates):
+        null = i % 23 == 0
+        got.append(c.add(r, null_packets=null))
+        win.append(r)
+        a = np.array(win)
+        if null:
+            want.append(BitRateType.CBR)
+        elif len(win) < 3 or a.mean() <= 0:
+            want.append(BitRateType.UNSPECIFIED)
+        else:
+            cv = float(a.std()) / float(a.mean())
+            want.append(BitRateType.CBR if cv <= 0.02 else BitRateType.VBR)
+    assert got == want
+    assert len(set(got)) == 3

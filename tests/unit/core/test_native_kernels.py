@@ -1,6 +1,6 @@
 """The compiled kernels (collectors/core/_kernels.c) give exactly what the numpy code gives.
 
-Each test runs the same work twice, with ``native.kernels`` as built and set to None (the
+Each test runs the same work twice, with ``fast.kernels`` as built and set to None (the
 numpy fallback), and compares the results exactly: TS header parsing and the continuity check
 on the media fixtures with impairments and bit errors, whole analyzer reports, and the pcap
 reader on every pcap fixture, large files and damaged files (same faults, same messages).
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from iec62379.collectors.core import cc as cc_mod
-from iec62379.collectors.core import native
+from iec62379.collectors.core import fast
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.report import AnalyzerConfig
@@ -27,7 +27,7 @@ from iec62379.collectors.core.ts import HEAD_BYTES, parse_ts_headers
 from iec62379.collectors.sources.pcap import read_pcap
 from test_analyzer_real_streams import _comparable, _datagrams
 
-BUILT = native.kernels
+BUILT = fast.kernels
 # The extension is optional for users (no compiler: the numpy path runs). CI installs gcc and
 # sets IEC62379_REQUIRE_NATIVE=1 (.ci/run), so there a missing build fails instead of skipping.
 if BUILT is None and os.environ.get("IEC62379_REQUIRE_NATIVE") == "1":
@@ -74,11 +74,12 @@ def test_ts_layout_as_numpy() -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_pcr_pairs_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
-    """StreamAnalyzer._pcr_pairs with the kernel gives what its numpy code gives: the PCR PID
+    """rare.pcr_pairs with the kernel gives what its numpy code gives: the PCR PID
     chosen (or kept), the PCR packets of that PID among lo..hi, their PCRs read from the data
     or from the copied heads, and the running sums of the pairs (discontinuities, wraps,
     gaps over 1 s, a meter with or without a PCR before)."""
-    from iec62379.collectors.core.analyzer import _Packets
+    from iec62379.collectors.core.datagrams import Packets
+    from iec62379.collectors.core.rare import pcr_pairs
 
     rng = np.random.default_rng(seed)
     n = 3000
@@ -99,7 +100,7 @@ def test_pcr_pairs_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
     heads = np.ascontiguousarray(data.reshape(n, 188)[:, :HEAD_BYTES]).ravel()
     hst = np.arange(n, dtype=np.int64) * HEAD_BYTES
     for copied in (False, True):
-        pk = _Packets(
+        pk = Packets(
             data,
             pid,
             has_pcr,
@@ -121,7 +122,7 @@ def test_pcr_pairs_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
                         a._pcr.set_pid(start_pid)
                     if last is not None:
                         a._pcr.add(*last, False)
-                    p = a._pcr_pairs(pk, lo, hi)
+                    p = pcr_pairs(a, pk, lo, hi)
                     cuts = [lo + (hi - lo) // 3, hi]
                     seen = []
                     for cut in cuts:
@@ -144,11 +145,11 @@ def test_pcr_pairs_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
 
 def _both(monkeypatch: pytest.MonkeyPatch, fn):
     """fn() with the kernels, then with numpy only."""
-    monkeypatch.setattr(native, "kernels", BUILT)
+    monkeypatch.setattr(fast, "kernels", BUILT)
     a = fn()
-    monkeypatch.setattr(native, "kernels", None)
+    monkeypatch.setattr(fast, "kernels", None)
     b = fn()
-    monkeypatch.setattr(native, "kernels", BUILT)
+    monkeypatch.setattr(fast, "kernels", BUILT)
     return a, b
 
 
@@ -158,7 +159,7 @@ def test_psi_links_repeats_as_numpy(seed: int) -> None:
     counter (and byte 2, the PID's low byte) may differ in a repeat; a changed byte anywhere
     else, the PUSI / TEI bits or the scrambling / adaptation bits, breaks it. With a memo, the
     first packet is compared with it; the counters' steps and the next events come out too."""
-    from iec62379.collectors.core.analyzer import _repeats
+    from iec62379.collectors.core.rare import repeats as _repeats
 
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 256, size=188, dtype=np.uint8)
@@ -226,7 +227,7 @@ def test_seq_run_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
             if part.size:
                 r = t.process(part)
                 out.append((r.gap.tolist(), r.late.tolist(), r.dup.tolist(), r.restart_at))
-        return out, (t.started, t.last16, t.ext_last, t.ext_max), t._seen.tolist()
+        return out, (t.started, t.last16, t.ext_last, t.ext_max), t.seen.tolist()
 
     for pieces in ([], cuts):
         a, b = _both(monkeypatch, lambda p=pieces: run(p))
@@ -681,14 +682,14 @@ def test_odd_captures(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed: int
         assert a == b
     ref = _reference(p)
     for kernels in (BUILT, None):
-        monkeypatch.setattr(native, "kernels", kernels)
+        monkeypatch.setattr(fast, "kernels", kernels)
         got = []
         for batch in read_pcap(p, batch_size=50):
             for i in range(len(batch)):
                 f = batch.flows[int(batch.flow_ids[i])]
                 got.append((batch.payload(i), (f.src_addr, f.src_port, f.dst_addr, f.dst_port)))
         assert got == ref
-    monkeypatch.setattr(native, "kernels", BUILT)
+    monkeypatch.setattr(fast, "kernels", BUILT)
     filters = [
         {"dst_port": 5000},
         {"dst_addr": "239.1.1.1"},
@@ -727,15 +728,15 @@ def test_flow_table_switching(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
         reader = read_pcap(p, batch_size=23)
         for i, b in enumerate(reader):
             out.append((b.flow_ids.tolist(), b.flows))
-            monkeypatch.setattr(native, "kernels", BUILT if pattern[i % len(pattern)] else None)
-        monkeypatch.setattr(native, "kernels", BUILT)
+            monkeypatch.setattr(fast, "kernels", BUILT if pattern[i % len(pattern)] else None)
+        monkeypatch.setattr(fast, "kernels", BUILT)
         return out
 
-    monkeypatch.setattr(native, "kernels", BUILT)
+    monkeypatch.setattr(fast, "kernels", BUILT)
     a = run([True])
-    monkeypatch.setattr(native, "kernels", None)
+    monkeypatch.setattr(fast, "kernels", None)
     b = run([False])
-    monkeypatch.setattr(native, "kernels", BUILT)
+    monkeypatch.setattr(fast, "kernels", BUILT)
     c = run([True, False, False, True])
     assert a == b == c
     # A cut capture: the records before the cut one are delivered (the faulty pass's new
@@ -897,42 +898,14 @@ def test_rare_events_as_numpy() -> None:
         BUILT.rare_events(pid, pusi, 0, n + 1, lut, -1, False, np.empty(n + 1, np.int64))
 
 
-@pytest.mark.parametrize("window", [3, 7, 8, 10, 17, 40])
-def test_rate_classes_as_numpy(monkeypatch: pytest.MonkeyPatch, window: int) -> None:
-    """RateClassifier with rate_cv gives the plain-Python classes (which equal numpy's mean
-    and std to the bit) on random, constant, zero and nearly constant rates; rate_cv refuses
-    anything but a sequence of numbers."""
-    from iec62379.collectors.core.bitrate import RateClassifier
-
-    rng = np.random.default_rng(window)
-    rates = np.concatenate(
-        [
-            rng.uniform(1e6, 2e7, 50),
-            np.full(15, 5e6),
-            np.zeros(12),
-            5e6 * (1 + rng.normal(0, 0.02, 60)),  # near the 2 % tolerance
-        ]
-    ).tolist()
-
-    def run():
-        c = RateClassifier(window, 0.02)
-        return [c.add(r, null_packets=(i % 23 == 0)) for i, r in enumerate(rates)]
-
-    a, b = _both(monkeypatch, run)
-    assert a == b
-    assert len(set(a)) == 3
-    mean, cv = BUILT.rate_cv([1.0, 2.0, 3.0])
-    assert mean == 2.0 and cv == float(np.std([1.0, 2.0, 3.0]) / 2.0)
-    for bad in ([], ["x"], None):
-        with pytest.raises((TypeError, ValueError)):
-            BUILT.rate_cv(bad)
-
-
 def test_ts_scan_and_pid_counts_refuse_bad_input() -> None:
     """ts_headers with its extra arguments (the analyzer's one-pass scan) refuses short state
     arrays, and pid_counts a datagram index outside the arrival array, with a clear error;
     pid_counts by datagram gives what it gives with each packet's arrival."""
-    from iec62379.collectors.core.ts import compiled_ts_headers
+    from iec62379.collectors.core.fast import _ts_kernel
+
+    def compiled_ts_headers(data, starts, extra):
+        return _ts_kernel(BUILT, data, starts, extra)
 
     data = np.zeros(188 * 2, dtype=np.uint8)
     data[0] = data[188] = 0x47
@@ -1057,11 +1030,11 @@ def test_psi_links_refuses_bad_input() -> None:
 
 @pytest.mark.parametrize("seed", range(8))
 def test_rtp_chunks_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
-    """_rtp_sums with rtp_chunks gives the numpy code's rows (an empty chunk's unused TS-DF
+    """fast.rtp_chunks with the kernel gives the numpy code's rows (an empty chunk's unused TS-DF
     reference aside), unwrap state and TS packets per datagram, over losses, late and
     duplicate packets, restarts, timestamp wraps, empty datagrams and empty chunks, whether
     or not the first chunk continues an open period; and refuses bad bounds and indices."""
-    from iec62379.collectors.core.analyzer import _Datagrams
+    from iec62379.collectors.core.datagrams import Datagrams as _Datagrams
     from iec62379.collectors.core.seq import SequenceTracker
 
     rng = np.random.default_rng(seed)
@@ -1088,16 +1061,17 @@ def test_rtp_chunks_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None
         a._tsdf.ref_r, a._tsdf.ref_s = 10**12 - 5_000_000, int(ts[0]) - 77
         if rng.random() < 0.5:
             a._tsdf.unwrap(np.array([int(ts[0]) + 2**31 - 10], dtype=np.int64))
-        rows = a._rtp_sums(d, rtp_idx, rb, res, continues)
         t = a._tsdf
-        return rows, (t.unwrap_started, t.last_raw, t.last_ext, a._usual_ts)
+        rows, usual = fast.rtp_chunks(rtp_idx, rb, res, d.n_ts, d.arrival, d.ts, a._usual_ts,
+                                      7, t, continues)
+        return rows, (t.unwrap_started, t.last_raw, t.last_ext, usual)
 
     state = rng.bit_generator.state
     a = run()
-    monkeypatch.setattr(native, "kernels", None)
+    monkeypatch.setattr(fast, "kernels", None)
     rng.bit_generator.state = state
     b = run()
-    monkeypatch.setattr(native, "kernels", BUILT)
+    monkeypatch.setattr(fast, "kernels", BUILT)
     assert a[1] == b[1]
     assert len(a[0]) == len(b[0]) == rb.size - 1
     for ra, rb_ in zip(a[0], b[0], strict=True):
@@ -1125,8 +1099,8 @@ def test_rtp_chunks_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None
 def test_parse_with_source_headers_as_numpy(
     monkeypatch: pytest.MonkeyPatch, transport: str, seed: int
 ) -> None:
-    """_parse with the source's RTP headers (dgram_fields, ts_layout) gives the numpy code's
-    datagram fields on batches mixing RTP, plain TS, empty, short and odd-length payloads;
+    """parse_datagrams with the source's RTP headers (dgram_fields, ts_layout) gives the
+    numpy code's datagram fields on batches mixing RTP, plain TS, empty, short and odd-length payloads;
     dgram_fields refuses a bad mode with a clear error."""
     sys.path.insert(0, str(Path(__file__).parent))
     from packets import rtp, ts_packet
@@ -1139,6 +1113,7 @@ def test_parse_with_source_headers_as_numpy(
             rtp(i, i * 90, ts), rtp(i, i * 90, ts), ts, b"", rtp(i, 0, ts[:100]), b"\x80\x21",
             rtp(i, i, ts, version=1), ts[:188 * 2 - 1], rtp(i, i * 90, b""),
         ]))
+    from iec62379.collectors.core.datagrams import parse_datagrams
     from iec62379.collectors.core.rtp import parse_rtp_headers
 
     batch = PacketBatch.from_payloads(pay, list(range(len(pay))))
@@ -1147,8 +1122,8 @@ def test_parse_with_source_headers_as_numpy(
     pre = (first, h.error, h.sequence, h.timestamp, h.ssrc, h.payload_offset, h.payload_length)
 
     def run():
-        a = StreamAnalyzer(AnalyzerConfig(transport=transport))
-        d = a._parse(batch.data, batch.offsets, batch.lengths, batch.arrival_ns, pre)
+        d = parse_datagrams(transport, batch.data, batch.offsets, batch.lengths,
+                            batch.arrival_ns, pre)
         return [
             (f, getattr(d, f).dtype.str, getattr(d, f).tolist())
             for f in ("error", "rtp_ok", "seq", "ts", "ssrc", "n_ts", "ts_first", "ts_start",
