@@ -315,27 +315,3 @@ def test_demux_routes_media_and_fec():
 def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match=r"AnalyzerConfig.transport = 'tcp'"):
         AnalyzerConfig(transport="tcp")
-
-
-def test_positional_makers_make_the_frozen_records():
-    """The analyzer's fast record constructors give what the dataclasses' own give: equal
-    records, every field in place, still frozen."""
-    import dataclasses
-
-    from iec62379.collectors.core import report as rp
-
-    for cls, make in (
-        (rp.VideoStatus, rp.make_video_status),
-        (rp.AudioStatus, rp.make_audio_status),
-        (rp.BufferStatus, rp.make_buffer_status),
-        (rp.IntervalReport, rp.make_interval_report),
-    ):
-        names = [f.name for f in dataclasses.fields(cls)]
-        values = [f"value {i}" for i in range(len(names))]
-        a, b = make(*values), cls(*values)
-        assert type(a) is cls and a == b
-        assert [getattr(a, n) for n in names] == values
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            setattr(a, names[0], 1)
-        with pytest.raises(TypeError):
-            make(*values[:-1])
