@@ -33,7 +33,6 @@ from collections import deque
 
 import numpy as np
 
-from . import fast
 from .batch import PacketBatch
 from .bitrate import BitRateType, RateClassifier
 from .buffer import PlayoutBuffer
@@ -41,7 +40,7 @@ from .cc import PID_COUNT, ContinuityChecker
 from .datagrams import parse_datagrams
 from .errors import ERROR_KIND_COUNT, error_counts_dict
 from .fec import parse_fec_headers
-from .interval import NEVER, Interval, IntervalClosing, ProgramView
+from .interval import NEVER, Interval, IntervalClosing, ProgramView, interval_cuts
 from .mdi import PcrRateMeter
 from .passes import FeedPasses
 from .program import ProgramTracker
@@ -212,9 +211,7 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         if self._t0 is None:
             # the first arrival of all (those after it are made monotonic from it on)
             self._t0 = int(arrival_ns[0])
-        arr, k, cut_list = fast.interval_cuts(
-            arrival_ns, last, self._t0, self._interval_ns, self._k
-        )
+        arr, k, cut_list = interval_cuts(arrival_ns, last, self._t0, self._interval_ns, self._k)
         self._last_arrival = int(arr[-1])
         d = parse_datagrams(self.config.transport, data, offsets, lengths, arr, pre, heads)
         bounds = [0, *cut_list, n]

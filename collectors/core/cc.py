@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import fast
 from .ts import NULL_PID
 
 PID_COUNT = 8192
@@ -44,7 +43,7 @@ class ContinuityChecker:
         self, pid: np.ndarray, cc: np.ndarray, has_payload: np.ndarray, discontinuity: np.ndarray
     ) -> CcResult:
         """Check packets (arrays in arrival order; only valid TS packets should be passed)."""
-        at, lost = fast.cc_errors(self, pid, cc, has_payload, discontinuity)
+        at, lost = self.errors_at(pid, cc, has_payload, discontinuity)
         if at.size == 0:
             return CcResult(0, 0, {})
         pids, counts = np.unique(pid[at], return_counts=True)
@@ -58,7 +57,7 @@ class ContinuityChecker:
         the packets each error says were lost. State carries across calls as in ``process``.
 
         ``has_payload``: bool flags, or the packets' adaptation_field_control values (uint8,
-        bit 0 = payload). This is the readable rule; ``fast.cc_errors`` is the fast path."""
+        bit 0 = payload). The readable rule; ``fast.ts_headers_cc`` does it in its pass."""
         if has_payload.dtype != bool:
             has_payload = (has_payload & 1) != 0
         sel = np.flatnonzero(has_payload & (pid != NULL_PID))

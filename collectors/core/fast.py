@@ -105,23 +105,6 @@ def ts_layout(
     return dgram, ts_start, hst
 
 
-def interval_cuts(
-    arrival: np.ndarray, last: int | None, t0: int, interval_ns: int, k0: int
-) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    """``interval.cuts_reference``."""
-    from . import interval
-    k = kernels
-    if k is None or arrival.dtype != np.int64:
-        return interval.cuts_reference(arrival, last, t0, interval_ns, k0)
-    n = arrival.shape[0]
-    arr = np.empty(n, dtype=np.int64)
-    kk = np.empty(n, dtype=np.int64)
-    cuts = k.interval_cuts(
-        arrival, n, last is not None, last or 0, t0, interval_ns, k0, arr, kk
-    )
-    return arr, kk, cuts
-
-
 def pid_rates(counts: np.ndarray, secs: float) -> dict[int, float]:
     """``interval.pid_rates_reference`` (zeroes counts)."""
     from . import interval
@@ -210,14 +193,6 @@ def _ts_kernel(
     return h, r
 
 
-def ts_headers(data: np.ndarray, starts: np.ndarray) -> TsHeaders:
-    """``ts.parse_ts_headers`` of the packets at ``starts``."""
-    k = kernels
-    if k is None or data.dtype != np.uint8 or not starts.shape[0]:
-        return parse_ts_headers(data, starts)
-    return _ts_kernel(k, data, starts, None)[0]
-
-
 def ts_headers_cc(
     data: np.ndarray, starts: np.ndarray, checker: ContinuityChecker
 ) -> tuple[TsHeaders, np.ndarray, np.ndarray, int]:
@@ -238,34 +213,6 @@ def ts_headers_cc(
     h, r = _ts_kernel(k, data, starts, (checker.last_cc, checker.last_dup, at, lost))
     nbad, count = r
     return h, at[:count], lost[:count], nbad
-
-
-def cc_errors(
-    checker: ContinuityChecker,
-    pid: np.ndarray,
-    cc: np.ndarray,
-    has_payload: np.ndarray,
-    discontinuity: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``ContinuityChecker.errors_at``."""
-    k = kernels
-    n = pid.shape[0]
-    if k is None or not n or pid.dtype != np.uint16:
-        return checker.errors_at(pid, cc, has_payload, discontinuity)
-    at = np.empty(n, dtype=np.int64)
-    lost = np.empty(n, dtype=np.int64)
-    cnt = k.cc_errors(
-        np.ascontiguousarray(pid),
-        np.ascontiguousarray(cc, dtype=np.uint8),
-        np.ascontiguousarray(has_payload, dtype=np.uint8),
-        np.ascontiguousarray(discontinuity, dtype=bool),
-        n,
-        checker.last_cc,
-        checker.last_dup,
-        at,
-        lost,
-    )
-    return at[:cnt].copy(), lost[:cnt].copy()
 
 
 def pid_counts(
@@ -352,24 +299,6 @@ def rtp_chunks(
 
 
 # ------------------------------------------------------------------ PCR, PSI, rare packets
-
-
-def rare_events(
-    pid: np.ndarray,
-    pusi: np.ndarray,
-    pos: int,
-    n: int,
-    psi_lut: np.ndarray,
-    probe_pid: int,
-    probe_all: bool,
-) -> np.ndarray:
-    """``rare.events_reference``."""
-    from . import rare
-    k = kernels
-    if k is None or pid.dtype != np.uint16:
-        return rare.events_reference(pid, pusi, pos, n, psi_lut, probe_pid, probe_all)
-    ev = np.empty(n - pos, dtype=np.int64)
-    return ev[: k.rare_events(pid, pusi, pos, n, psi_lut, probe_pid, probe_all, ev)]
 
 
 def psi_links(

@@ -25,7 +25,7 @@ NEVER = np.iinfo(np.int64).min
 _NONE = np.zeros(0, dtype=np.int64)
 
 
-def cuts_reference(
+def interval_cuts(
     arrival: np.ndarray, last: int | None, t0: int, interval_ns: int, k0: int
 ) -> tuple[np.ndarray, np.ndarray, list[int]]:
     """Arrivals made monotonic (one before the previous packet's, or before last, the

@@ -256,7 +256,7 @@ class FeedPasses:
         self, d: Datagrams, starts: np.ndarray, dgram: np.ndarray, hst: np.ndarray | None
     ) -> None:
         iv = self._iv
-        h = fast.ts_headers(*d.source(starts, hst))
+        h, cc_at, cc_lost, _ = fast.ts_headers_cc(*d.source(starts, hst), self._cc)
         m = starts.shape[0]
         iv.ts_packets += m
         base_index = self._ts_index
@@ -274,11 +274,11 @@ class FeedPasses:
         if pid.size == 0:
             return
         fast.pid_counts(pid, d.arrival, dgram[v], iv.pid_packets, self._last_seen)
-        cc = self._cc.process(pid, h.cc[v], (h.afc[v] & 1) != 0, h.discontinuity[v])
-        iv.cc_errors += cc.errors
-        iv.cc_lost += cc.lost
-        if cc.per_pid:
-            iv.add_cc_per_pid(cc.per_pid)
+        if cc_at.size:
+            iv.cc_errors += int(cc_at.size)
+            iv.cc_lost += int(cc_lost.sum())
+            pids, counts = np.unique(pid[cc_at], return_counts=True)
+            iv.add_cc_per_pid(dict(zip(pids.tolist(), counts.tolist(), strict=True)))
         # Rare packets: PCRs of the PCR PID in vectorised runs, PSI packets and the video
         # PID's packets (while its format is unknown) one by one, in stream order.
         pk = Packets.of(d, h, v, starts, hst, np.arange(m, dtype=np.int64)[v] + base_index)

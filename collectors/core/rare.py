@@ -78,7 +78,7 @@ def repeats(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return eq
 
 
-def events_reference(
+def rare_events(
     pid: np.ndarray,
     pusi: np.ndarray,
     pos: int,
@@ -238,7 +238,7 @@ class RarePass:
             p_pid, p_all = probe.pid, probe.collecting
         else:
             p_pid, p_all = -1, False
-        ev = self.ev = fast.rare_events(pk.pid, pk.pusi, pos, n, a._psi_lut, p_pid, p_all)
+        ev = self.ev = rare_events(pk.pid, pk.pusi, pos, n, a._psi_lut, p_pid, p_all)
         self.pairs = pcr_pairs(a, pk, pos, n)
         if ev.size == 0:
             if seg.enter is not None:

@@ -23,7 +23,7 @@ from iec62379.collectors.core import fast
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.report import AnalyzerConfig
-from iec62379.collectors.core.ts import HEAD_BYTES, parse_ts_headers
+from iec62379.collectors.core.ts import HEAD_BYTES
 from iec62379.collectors.sources.pcap import read_pcap
 from test_analyzer_real_streams import _comparable, _datagrams
 
@@ -282,7 +282,7 @@ def test_ts_headers(monkeypatch: pytest.MonkeyPatch, name: str, damage: bool) ->
     starts = starts[np.random.default_rng(1).permutation(starts.size)]  # any order
 
     def run():
-        h = parse_ts_headers(data, starts)
+        h = fast.ts_headers_cc(data, starts, cc_mod.ContinuityChecker())[0]
         return {k: getattr(h, k) for k in h.__slots__}
 
     a, b = _both(monkeypatch, run)
@@ -313,24 +313,41 @@ def test_continuity(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
         cc[i] = c
         nxt[p] = (c + 1) % 16
     afc = rng.choice(np.array([1, 2, 3], dtype=np.uint8), n, p=[0.8, 0.05, 0.15])
-    disc = rng.random(n) < 0.01
+    disc = (rng.random(n) < 0.01) & (afc >= 2)  # the flag is in the adaptation field
     cuts = [0, *sorted(rng.integers(0, n, 5).tolist()), n]
+
+    # the packets themselves: header, and an adaptation field (discontinuity flag) when afc
+    # says there is one (all of the packet without payload, two bytes with)
+    data = np.zeros((n, 188), dtype=np.uint8)
+    data[:, 0] = 0x47
+    data[:, 1] = pid >> 8
+    data[:, 2] = pid & 0xFF
+    data[:, 3] = (afc << 4) | cc
+    data[:, 4] = np.where(afc == 2, 183, np.where(afc == 3, 1, 0))
+    data[:, 5] = np.where((afc >= 2) & disc, 0x80, 0)
+    data = data.ravel()
+    starts = np.arange(n, dtype=np.int64) * 188
 
     def run():
         chk = cc_mod.ContinuityChecker()
         out = []
         for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-            at, lost = chk.errors_at(pid[a:b], cc[a:b], afc[a:b], disc[a:b])
+            h, at, lost, bad = fast.ts_headers_cc(data, starts[a:b], chk)
+            assert bad == 0 and h.discontinuity.tolist() == disc[a:b].tolist()
             out.append((at.tolist(), lost.tolist(), at.dtype, lost.dtype))
-            bool_at, _ = cc_mod.ContinuityChecker().errors_at(
-                pid[a:b], cc[a:b], (afc[a:b] & 1) != 0, disc[a:b]
-            )
-            out.append(bool_at.tolist())
         return out, chk.last_cc.tolist(), chk.last_dup.tolist()
 
     a, b = _both(monkeypatch, run)
     assert a == b
-    assert sum(len(x[0]) for x in a[0][::2]) > 100
+    assert sum(len(x[0]) for x in a[0]) > 100
+    # the reference takes bool payload flags as well as afc values
+    chk = cc_mod.ContinuityChecker()
+    want = [chk.errors_at(pid[a:b], cc[a:b], afc[a:b], disc[a:b])[0].tolist()
+            for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    chk = cc_mod.ContinuityChecker()
+    got = [chk.errors_at(pid[a:b], cc[a:b], (afc[a:b] & 1) != 0, disc[a:b])[0].tolist()
+           for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    assert got == want == [x[0] for x in a[0]]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -793,10 +810,9 @@ def test_analysis_of_a_capture(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_delay_factor_and_buffer(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
-    """delay_factor_ms and PlayoutBuffer.run (state over many intervals: filling, playing,
+    """fast.delay_factor and PlayoutBuffer.run (state over many intervals: filling, playing,
     overflows, underflows, silences) equal to the bit."""
     from iec62379.collectors.core.buffer import PlayoutBuffer
-    from iec62379.collectors.core.mdi import delay_factor_ms
 
     rng = np.random.default_rng(seed)
     intervals = []
@@ -817,7 +833,7 @@ def test_delay_factor_and_buffer(monkeypatch: pytest.MonkeyPatch, seed: int) -> 
         buf = PlayoutBuffer(size_ms)
         out = []
         for arr, mb, rate, end in intervals:
-            df = delay_factor_ms(arr, mb, rate) if arr.size else None
+            df = fast.delay_factor(arr, mb, rate) if arr.size else None
             buf.run(arr, mb, rate, end)
             out.append((df, buf.level, buf.t, buf.playing, buf.underflows, buf.overflows))
         return out
@@ -872,30 +888,6 @@ def test_grouped_batches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed: 
     with pytest.raises(ValueError, match="bytes for"):
         BUILT.group_by_flow(ids[:1] * 0, 1, 1, np.zeros(2, np.int64), (np.zeros(3, np.uint8),),
                             (np.zeros(3, np.uint8),))
-
-
-def test_rare_events_as_numpy() -> None:
-    """rare_events picks what _rare's numpy mask picks: PSI PIDs (lut), and the probed PID
-    on every packet or only where PUSI is set; a bad range is refused."""
-    rng = np.random.default_rng(3)
-    n = 5000
-    pid = rng.choice(np.array([0, 16, 256, 257, 4096, 8191], dtype=np.uint16), n)
-    pusi = rng.random(n) < 0.3
-    lut = np.zeros(8192, dtype=bool)
-    lut[[0, 4096]] = True
-    for lo, hi in ((0, n), (17, 4000), (n, n)):
-        for probe, every in ((-1, False), (256, False), (256, True), (16, True)):
-            mask = lut[pid[lo:hi]]
-            if probe >= 0:
-                vid = pid[lo:hi] == probe
-                mask |= vid if every else vid & pusi[lo:hi]
-            out = np.empty(hi - lo, dtype=np.int64)
-            k = BUILT.rare_events(pid, pusi, lo, hi, lut, probe, every, out)
-            assert out[:k].tolist() == (mask.nonzero()[0] + lo).tolist()
-    with pytest.raises(ValueError, match="bad range"):
-        BUILT.rare_events(pid, pusi, 10, 5, lut, -1, False, np.empty(5, np.int64))
-    with pytest.raises(ValueError, match="pid"):
-        BUILT.rare_events(pid, pusi, 0, n + 1, lut, -1, False, np.empty(n + 1, np.int64))
 
 
 def test_ts_scan_and_pid_counts_refuse_bad_input() -> None:
@@ -1100,8 +1092,8 @@ def test_parse_with_source_headers_as_numpy(
     monkeypatch: pytest.MonkeyPatch, transport: str, seed: int
 ) -> None:
     """parse_datagrams with the source's RTP headers (dgram_fields, ts_layout) gives the
-    numpy code's datagram fields on batches mixing RTP, plain TS, empty, short and odd-length payloads;
-    dgram_fields refuses a bad mode with a clear error."""
+    numpy code's datagram fields on batches mixing RTP, plain TS, empty, short and
+    odd-length payloads; dgram_fields refuses a bad mode with a clear error."""
     sys.path.insert(0, str(Path(__file__).parent))
     from packets import rtp, ts_packet
 
@@ -1152,29 +1144,3 @@ def test_pid_rates_as_numpy() -> None:
         assert not counts.any()
     with pytest.raises(ValueError, match="counts"):
         BUILT.pid_rates(np.zeros(100, dtype=np.int64), 1504, 1.0)
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_interval_cuts_as_numpy(seed: int) -> None:
-    """interval_cuts gives _process's numpy arrivals, intervals and cuts: arrivals that step
-    back, a last arrival after some of them, intervals below the open one, negative
-    differences; it refuses a zero interval."""
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(1, 3000))
-    arrival = (np.cumsum(rng.integers(-3_000_000, 9_000_000, n)) + 10**9).astype(np.int64)
-    for has_last, t0, iv, k0 in ((False, int(arrival[0]), 10**8, 0),
-                                 (True, int(arrival[0]) + 7, 333_333_333, 3),
-                                 (True, int(arrival.max()) + 5, 10**9, -2)):
-        last = int(arrival[n // 2])
-        arr = arrival.copy()
-        if has_last:
-            arr[0] = max(int(arr[0]), last)
-        arr = np.maximum.accumulate(arr)
-        k = np.maximum((arr - t0) // iv, k0)
-        cuts = ((k[1:] != k[:-1]).nonzero()[0] + 1).tolist()
-        out_a, out_k = np.empty(n, np.int64), np.empty(n, np.int64)
-        got = BUILT.interval_cuts(arrival, n, has_last, last, t0, iv, k0, out_a, out_k)
-        assert got == cuts
-        assert out_a.tolist() == arr.tolist() and out_k.tolist() == k.tolist()
-    with pytest.raises(ValueError, match="interval"):
-        BUILT.interval_cuts(arrival, n, False, 0, 0, 0, 0, out_a, out_k)
