@@ -33,20 +33,14 @@ class FeedPasses:
     def _add_rtp_row(self, row: list[Any]) -> None:
         """One chunk's RTP sums (``chunks.rtp_rows_reference``) into the open interval and
         the TS-DF period."""
-        iv, tsdf = self._iv, self._tsdf
+        iv = self._iv
         cnt, lost, late, dup, restarts, ts_lost, ref_r, ref_s, dmin, dmax = row
         iv.rtp_lost += lost
         iv.rtp_late += late
         iv.rtp_dup += dup
         iv.seq_restarts += restarts
         iv.ts_lost_rtp += ts_lost
-        if tsdf.ref_r is None:
-            tsdf.ref_r = ref_r
-            tsdf.ref_s = ref_s
-            tsdf.dmin = tsdf.dmax = 0.0
-        tsdf.dmin = min(tsdf.dmin, dmin)
-        tsdf.dmax = max(tsdf.dmax, dmax)
-        tsdf.samples += cnt
+        self._tsdf.add_chunk(ref_r, ref_s, dmin, dmax, cnt)
 
     def _whole(self, d: Datagrams, k: np.ndarray, bounds: list[int], rtp_idx: np.ndarray) -> None:
         """All the datagrams of a feed call, one SSRC (or none): the array work is done once

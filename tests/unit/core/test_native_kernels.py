@@ -121,7 +121,7 @@ def test_pcr_pairs_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
                     if start_pid is not None:
                         a._pcr.set_pid(start_pid)
                     if last is not None:
-                        a._pcr.add(*last, False)
+                        a._pcr.last_index, a._pcr.last_pcr = last
                     p = pcr_pairs(a, pk, lo, hi)
                     cuts = [lo + (hi - lo) // 3, hi]
                     seen = []
