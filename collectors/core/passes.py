@@ -128,40 +128,24 @@ class FeedPasses:
                 for c, p in zip(where, pid[cc_at].tolist(), strict=True):
                     per = cc_pid.setdefault(c, {})
                     per[p] = per.get(p, 0) + 1
-        lo_dg = bounds[0]
-
-        def enter(c: int) -> None:
-            """Chunk c's sums to its interval (the intervals before it closed first)."""
-            nonlocal lo_dg
-            kk = chunk_k[c]
-            if kk > self._k:
-                self._advance(kk)
-            iv = self._iv
-            hi_dg = bounds[c + 1]
-            iv.datagrams += hi_dg - lo_dg
-            lo_dg = hi_dg
-            for e, cnt in chunk_err.get(c, ()):
-                iv.errors[e] += cnt
-            if m_rtp and rtp_rows[c][0]:
-                self._ssrc = ssrc
-                self._add_rtp_row(rtp_rows[c])
-            if mbnd[c + 1] > mbnd[c]:
-                iv.arrivals.append(ma[mbnd[c] : mbnd[c + 1]])
-                iv.media_bytes.append(mb[mbnd[c] : mbnd[c + 1]])
-            if not ts_counts[c]:
-                return
-            iv.ts_packets += ts_counts[c]
-            a, b = vb_l[c], vb_l[c + 1]
-            if b == a:
-                return
-            fast.pid_counts(pid[a:b], d.arrival, ts_dg[a:b], iv.pid_packets, self._last_seen)
-            if cc_err[c]:
-                iv.cc_errors += cc_err[c]
-                iv.cc_lost += cc_lost_l[c]
-                iv.add_cc_per_pid(cc_pid.get(c, {}))
-
-        seg = Segments(vb_l, enter)
-        enter(0)
+        sums = CallSums(
+            self,
+            d,
+            bounds,
+            chunk_k,
+            chunk_err,
+            rtp_rows if m_rtp else None,
+            ssrc if m_rtp else None,
+            ma,
+            mb,
+            mbnd,
+            ts_counts,
+            vb_l,
+        )
+        if m:
+            sums.packets(pid, ts_dg, cc_err, cc_lost_l, cc_pid)
+        seg = Segments(vb_l, sums.enter)
+        sums.enter(0)
         # The rare packets of the whole call in one pass (``RarePass`` enters the chunks as its
         # packets reach them). While the video probe runs (its packet selection changes often,
         # each change a restart) and after a restart in exact mode: to the end of the chunk.
@@ -182,7 +166,7 @@ class FeedPasses:
             pos = restart
         while seg.cur < nch - 1:
             seg.cur += 1
-            enter(seg.cur)
+            sums.enter(seg.cur)
 
 
     def _chunk(self, d: Datagrams, a: int, b: int) -> None:
@@ -286,3 +270,87 @@ class FeedPasses:
                 break
             exact = self._exact_next
             pos = restart
+
+
+class CallSums:
+    """A feed call's sums split by chunk (interval): ``enter(c)`` adds chunk c's to its
+    interval, closing the intervals before it first (chunks are entered in order)."""
+
+    def __init__(
+        self,
+        a: Any,
+        d: Datagrams,
+        bounds: list[int],
+        chunk_k: list[int],
+        errors: dict[int, list[tuple[int, int]]],
+        rtp_rows: list[list[Any]] | None,
+        ssrc: int | None,
+        media_arrival: np.ndarray,
+        media_bytes: np.ndarray,
+        media_bounds: list[int],
+        ts_counts: list[int],
+        valid_bounds: list[int],
+    ) -> None:
+        self.a = a  # the StreamAnalyzer
+        self.d = d
+        self.bounds = bounds  # datagrams of chunk c: bounds[c]..bounds[c + 1] - 1
+        self.chunk_k = chunk_k  # the interval of each chunk
+        self.errors = errors  # chunk -> (error kind, count)
+        self.rtp_rows = rtp_rows  # per chunk, chunks.rtp_rows_reference's row (or None)
+        self.ssrc = ssrc
+        self.media_arrival = media_arrival
+        self.media_bytes = media_bytes
+        self.media_bounds = media_bounds
+        self.ts_counts = ts_counts  # TS packets of the kept datagrams, per chunk
+        self.valid_bounds = valid_bounds  # valid TS packets of chunk c: vb[c]..vb[c + 1] - 1
+        self.pid = self.ts_dgram = _NONE
+        self.cc_errors: list[int] = []
+        self.cc_lost: list[int] = []
+        self.cc_per_pid: dict[int, dict[int, int]] = {}
+        self.done_dgrams = bounds[0]
+
+    def packets(
+        self,
+        pid: np.ndarray,
+        ts_dgram: np.ndarray,
+        cc_errors: list[int],
+        cc_lost: list[int],
+        cc_per_pid: dict[int, dict[int, int]],
+    ) -> None:
+        """The valid TS packets' PIDs and datagrams, and the continuity errors per chunk."""
+        self.pid, self.ts_dgram = pid, ts_dgram
+        self.cc_errors, self.cc_lost, self.cc_per_pid = cc_errors, cc_lost, cc_per_pid
+
+    def enter(self, c: int) -> None:
+        """Chunk c's sums to its interval (the intervals before it closed first)."""
+        a = self.a
+        kk = self.chunk_k[c]
+        if kk > a._k:
+            a._advance(kk)
+        iv = a._iv
+        hi_dg = self.bounds[c + 1]
+        iv.datagrams += hi_dg - self.done_dgrams
+        self.done_dgrams = hi_dg
+        for e, cnt in self.errors.get(c, ()):
+            iv.errors[e] += cnt
+        rows = self.rtp_rows
+        if rows is not None and rows[c][0]:
+            a._ssrc = self.ssrc
+            a._add_rtp_row(rows[c])
+        mb = self.media_bounds
+        if mb[c + 1] > mb[c]:
+            iv.arrivals.append(self.media_arrival[mb[c] : mb[c + 1]])
+            iv.media_bytes.append(self.media_bytes[mb[c] : mb[c + 1]])
+        if not self.ts_counts[c]:
+            return
+        iv.ts_packets += self.ts_counts[c]
+        lo, hi = self.valid_bounds[c], self.valid_bounds[c + 1]
+        if hi == lo:
+            return
+        fast.pid_counts(
+            self.pid[lo:hi], self.d.arrival, self.ts_dgram[lo:hi], iv.pid_packets, a._last_seen
+        )
+        if self.cc_errors[c]:
+            iv.cc_errors += self.cc_errors[c]
+            iv.cc_lost += self.cc_lost[c]
+            iv.add_cc_per_pid(self.cc_per_pid.get(c, {}))
