@@ -22,6 +22,7 @@ from .chunks import seg_sums
 from .datagrams import Datagrams, Packets
 from .errors import ERROR_KIND_COUNT
 from .rare import RarePass, Segments
+from .seq import SeqResult
 from .ts import TS_PACKET_SIZE
 
 _NONE = np.zeros(0, dtype=np.int64)
@@ -41,6 +42,25 @@ class FeedPasses:
         iv.seq_restarts += restarts
         iv.ts_lost_rtp += ts_lost
         self._tsdf.add_chunk(ref_r, ref_s, dmin, dmax, cnt)
+
+    def _rtp_rows(
+        self, d: Datagrams, idx: np.ndarray, rb: np.ndarray, res: SeqResult, continues: bool
+    ) -> list[list[Any]]:
+        """The RTP sums of the chunks idx[rb[c] : rb[c + 1]] (``chunks.rtp_rows_reference``),
+        continuing the open TS-DF period in the first when ``continues``."""
+        rows, self._usual_ts = fast.rtp_chunks(
+            idx,
+            rb,
+            res,
+            d.n_ts,
+            d.arrival,
+            d.ts,
+            self._usual_ts,
+            self.config.default_ts_per_datagram,
+            self._tsdf,
+            continues,
+        )
+        return rows
 
     def _whole(self, d: Datagrams, k: np.ndarray, bounds: list[int], rtp_idx: np.ndarray) -> None:
         """All the datagrams of a feed call, one SSRC (or none): the array work is done once
@@ -68,18 +88,7 @@ class FeedPasses:
             if res.dup.any():
                 keep[rtp_idx[res.dup]] = False
             continues = chunk_k[0] == self._k and tsdf.ref_r is not None
-            rtp_rows, self._usual_ts = fast.rtp_chunks(
-                rtp_idx,
-                rb,
-                res,
-                d.n_ts,
-                d.arrival,
-                d.ts,
-                self._usual_ts,
-                self.config.default_ts_per_datagram,
-                tsdf,
-                continues,
-            )
+            rtp_rows = self._rtp_rows(d, rtp_idx, rb, res, continues)
             ssrc = int(d.ssrc[rtp_idx[0]])
         # Media datagrams (arrivals and bytes, for DF and the buffer model).
         dg = (keep & (d.n_ts > 0)).nonzero()[0]
@@ -213,20 +222,8 @@ class FeedPasses:
             self._ssrc = s
             sub = idx[r0:r1]
             res = self._seq.process(d.seq[sub])
-            tsdf = self._tsdf
-            rows, self._usual_ts = fast.rtp_chunks(
-                sub,
-                np.array([0, sub.size], dtype=np.int64),
-                res,
-                d.n_ts,
-                d.arrival,
-                d.ts,
-                self._usual_ts,
-                self.config.default_ts_per_datagram,
-                tsdf,
-                tsdf.ref_r is not None,
-            )
-            self._add_rtp_row(rows[0])
+            one = np.array([0, sub.size], dtype=np.int64)
+            self._add_rtp_row(self._rtp_rows(d, sub, one, res, self._tsdf.ref_r is not None)[0])
             if res.dup.any():
                 keep[sub[res.dup] - a] = False
 
