@@ -3,9 +3,15 @@
 Each function here does one hot loop: with the extension built it marshals its arguments
 for the C kernel; without it (no C compiler at install, or ``kernels`` set to None by a
 test) it runs the readable Python reference of the same rule, which lives with the rule's
-module (cc.py, seq.py, buffer.py, datagrams.py, ...) and is the oracle the equality tests
-compare the kernel with. No other module imports ``_kernels`` or looks at ``kernels``.
+module (cc.py, seq.py, buffer.py, mdi.py, datagrams.py, chunks.py, rare.py, interval.py;
+the two short ones, pcr_pairs' selection and group_by_flow's sort, here) and is the oracle
+the equality tests (tests/unit/core/test_native_kernels.py) compare the kernel with. No
+other module imports ``_kernels``, looks at ``kernels`` or picks a backend by dtype.
 The reference modules import this one, so it imports them where they are called.
+
+A kernel is kept only where it saves time on a whole run (``iec62379 bench pcap``; see
+docs/benchmarks.md); the pcap reader's record walk (``record_walk``) has its numpy walk in
+collectors/sources/pcap.py as the reference.
 """
 
 from __future__ import annotations
