@@ -7,7 +7,7 @@ module (cc.py, seq.py, buffer.py, mdi.py, datagrams.py, chunks.py, rare.py, inte
 the two short ones, pcr_pairs' selection and group_by_flow's sort, here) and is the oracle
 the equality tests (tests/unit/core/test_native_kernels.py) compare the kernel with. No
 other module imports ``_kernels``, looks at ``kernels`` or picks a backend by dtype.
-The reference modules import this one, so it imports them where they are called.
+Most reference modules import this one, so it imports them in the branch that calls them.
 
 A kernel is kept only where it saves time on a whole run (``iec62379 bench pcap``; see
 docs/benchmarks.md); the pcap reader's record walk (``record_walk``) has its numpy walk in
@@ -21,13 +21,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import mdi
 from .errors import ErrorKind
+from .mdi import PcrPairs
 from .ts import HEAD_BYTES, TS_PACKET_SIZE, TS_SYNC_BYTE, TsHeaders, gather_pcr, parse_ts_headers
 
 if TYPE_CHECKING:
     from .buffer import PlayoutBuffer
     from .cc import ContinuityChecker
-    from .mdi import PcrPairs, PcrRateMeter
+    from .mdi import PcrRateMeter
     from .seq import SeqResult, SequenceTracker
     from .tsdf import TsdfMeter
 
@@ -56,9 +58,10 @@ def datagram_fields(
     pre: tuple[np.ndarray, ...] | None,
 ) -> tuple[np.ndarray, ...]:
     """``datagrams.fields_reference`` (int64 offsets and lengths)."""
-    from . import datagrams
     k = kernels
     if k is None or pre is None:
+        from . import datagrams  # (it imports this module)
+
         return datagrams.fields_reference(transport, data, offsets, lengths, pre)
     n = offsets.shape[0]
     err = np.empty(n, dtype=np.uint8)
@@ -100,9 +103,10 @@ def ts_layout(
     n_ts: np.ndarray, ts_first: np.ndarray, base: np.ndarray, hfirst: np.ndarray | None, total: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """``datagrams.ts_layout_reference``."""
-    from . import datagrams
     k = kernels
     if k is None:
+        from . import datagrams  # (it imports this module)
+
         return datagrams.ts_layout_reference(n_ts, ts_first, base, hfirst, total)
     dgram = np.empty(total, dtype=np.int64)
     ts_start = np.empty(total, dtype=np.int64)
@@ -113,16 +117,16 @@ def ts_layout(
 
 def pid_rates(counts: np.ndarray, secs: float) -> dict[int, float]:
     """``interval.pid_rates_reference`` (zeroes counts)."""
-    from . import interval
     k = kernels
     if k is None or counts.dtype != np.int64:
+        from . import interval  # (it imports this module)
+
         return interval.pid_rates_reference(counts, secs)
     return k.pid_rates(counts, TS_PACKET_SIZE * 8, secs)  # type: ignore[no-any-return]
 
 
 def delay_factor(arrival_ns: np.ndarray, media_bytes: np.ndarray, rate_bps: float) -> float:
     """``mdi.delay_factor_ms``."""
-    from . import mdi
     k = kernels
     n = arrival_ns.shape[0]
     if k is None or n == 0 or rate_bps <= 0 or media_bytes.dtype != np.int64:
@@ -267,9 +271,10 @@ def rtp_chunks(
     continues: bool,
 ) -> tuple[list[list[Any]], int]:
     """``chunks.rtp_rows_reference``: per chunk rtp_idx[rb[c] : rb[c + 1]], one row."""
-    from . import chunks
     k = kernels
     if k is None or not (n_ts.dtype == arrival.dtype == ts.dtype == np.int64):
+        from . import chunks  # (it imports this module)
+
         return chunks.rtp_rows_reference(
             rtp_idx, rb, res, n_ts, arrival, ts, usual_ts, default_ts, tsdf, continues
         )
@@ -318,9 +323,10 @@ def psi_links(
     exact: bool,
 ) -> tuple[np.ndarray, np.ndarray, dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]]:
     """``rare.links_reference``."""
-    from . import rare
     k = kernels
     if k is None or pid.dtype != np.uint16 or ccv.dtype != np.uint8:
+        from . import rare  # (it imports this module)
+
         return rare.links_reference(ev, ev_psi, pid, ccv, data, st, entries, exact)
     m_ev = ev.size
     next_psi = np.empty(m_ev, dtype=np.int64)
@@ -350,7 +356,6 @@ def pcr_pairs(
     """The PCRs of the meter's PCR PID among packets lo..hi-1 (with none chosen yet, the
     first PCR's PID is chosen), as ``PcrRateMeter.pairs`` gives them; PCRs are read from
     src at starts."""
-    from .mdi import PcrPairs
 
     k = kernels
     if k is None or pid.dtype != np.uint16:

@@ -34,9 +34,11 @@ def interval_cuts(
     arr = arrival.astype(np.int64, copy=True)
     if last is not None:
         arr[0] = max(int(arr[0]), last)
-    arr = np.maximum.accumulate(arr)
+    np.maximum.accumulate(arr, out=arr)
     k = (arr - t0) // interval_ns
     np.maximum(k, k0, out=k)
+    if k[0] == k[-1]:  # k never decreases: one interval
+        return arr, k, []
     return arr, k, ((k[1:] != k[:-1]).nonzero()[0] + 1).tolist()
 
 
