@@ -190,6 +190,16 @@ class EngineState:
 
     @classmethod
     def start(cls, path: Path | None, configured_id: bytes | None = None) -> EngineState:
+        """`next_start`, counted at once (`count_boot`)."""
+        state = cls.next_start(path, configured_id)
+        state.count_boot(path)
+        return state
+
+    @classmethod
+    def next_start(cls, path: Path | None, configured_id: bytes | None = None) -> EngineState:
+        """The identity and boots of this start (one more than the last counted), not yet
+        recorded: the agent calls `count_boot` once it serves, so that a start that fails
+        (e.g. a port in use) does not count a boot."""
         data = _read_json(path) if path is not None else None
         if data is not None:
             try:
@@ -203,7 +213,9 @@ class EngineState:
             boots = 0
         if configured_id is not None:
             engine_id = configured_id
-        state = cls(engine_id, min(boots + 1, 2147483647))
+        return cls(engine_id, min(boots + 1, 2147483647))
+
+    def count_boot(self, path: Path | None) -> None:
+        """Record this start's identity and boots (raises OSError when it cannot)."""
         if path is not None:
-            atomic_write_json(path, {"engine_id": state.engine_id.hex(), "boots": state.boots})
-        return state
+            atomic_write_json(path, {"engine_id": self.engine_id.hex(), "boots": self.boots})

@@ -230,3 +230,41 @@ def test_set_in_a_read_only_folder_is_commit_failed_and_changes_nothing(small_di
     finally:
         _mount(["-o", "remount,rw", str(small_disk)])
     assert v2c_set_sip(responder, 4) == 0
+
+
+# --- boots ------------------------------------------------------------------------------------
+
+
+def _agent(state_dir: Path, port: int):
+    from iec62379.agent.config import parse_config
+    from iec62379.agent.runner import Agent
+
+    return Agent(parse_config(f"[agent]\nlisten = ['udp:127.0.0.1:{port}']\n"
+                              f"state_dir = '{state_dir}'", "boots.toml"))
+
+
+def _boots(state_dir: Path) -> int | None:
+    path = state_dir / "engine.json"
+    return json.loads(path.read_text())["boots"] if path.exists() else None
+
+
+def test_a_start_that_fails_does_not_count_a_boot(tmp_path):
+    """snmpEngineBoots counts the starts that served (RFC 3414 2.2.2), not a start refused
+    because its port is in use."""
+    import socket
+
+    state = tmp_path / "state"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        port = busy.getsockname()[1]
+        with pytest.raises(OSError):
+            _agent(state, port).start_in_thread()
+        assert _boots(state) is None
+        for expected in (1, 2):
+            agent = _agent(state, 0)
+            agent.start_in_thread()
+            agent.stop_thread()
+            assert _boots(state) == expected
+            with pytest.raises(OSError):
+                _agent(state, port).start_in_thread()
+            assert _boots(state) == expected
