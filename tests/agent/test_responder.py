@@ -15,7 +15,7 @@ from iec62379.agent.hostmib import EngineCounters, HostMib, Interface, SnmpCount
 from iec62379.agent.instrum import MeasurementInstrum
 from iec62379.agent.mibmap import MibMap
 from iec62379.agent.persist import WrittenValues
-from iec62379.agent.responder import V3, Community, CommunityResponder
+from iec62379.agent.responder import Community, Responder
 from iec62379.agent.store import BlockStore
 from iec62379.collectors.settings import load_settings
 from iec62379.mibs.tree import mib_builder
@@ -58,7 +58,7 @@ def agent(builder, tmp_path):
         Community("private", "supervisor"),
         Community("lan", "listener", ("10.0.0.0/8",)),
     ]
-    r = CommunityResponder(instrum, communities, access.read_view(mibmap), access.write_view(mibmap), counters)
+    r = Responder(instrum, communities, access.read_view(mibmap), access.write_view(mibmap), counters)
     return r, store, counters
 
 
@@ -157,8 +157,8 @@ def test_malformed_messages_say_what_is_wrong(data, why):
 def test_garbage_never_raises_and_is_counted(data):
     counters = SnmpCounters()
     # A responder over an empty store is enough: garbage never gets past decoding.
-    r = CommunityResponder.__new__(CommunityResponder)
-    r.counters, r.v3_enabled, r._principals, r.max_size = counters, False, {}, 65507
+    r = Responder.__new__(Responder)
+    r.counters, r.v3, r._principals, r.max_size = counters, None, {}, 65507
     assert r.handle(data, LOCAL) is None
     assert counters.in_pkts == 1
     assert counters.in_asn_parse_errs + counters.in_bad_versions + counters.in_bad_community_names == 1
@@ -275,13 +275,11 @@ def test_unknown_community_and_disallowed_source_get_no_answer(agent):
     assert r.handle(request(1, "get", [NET + (2, 1)], community="lan"), ("10.1.2.3", 161)) is not None
 
 
-def test_v3_is_handed_over_only_when_enabled(agent):
+def test_v3_without_users_is_a_bad_version(agent):
     r, _, counters = agent
     v3 = bytes.fromhex("3011020103300c02020101020205dc0401040201030400")  # a v3 header
-    assert r.handle(v3, LOCAL) is None and counters.in_bad_versions == 1
-    r.v3_enabled = True
-    assert r.handle(v3, LOCAL) is V3
-    assert counters.in_pkts == 1  # counted by pysnmp's engine, not twice
+    assert r.handle(v3, LOCAL) is None
+    assert (counters.in_pkts, counters.in_bad_versions) == (1, 1)
 
 
 def test_set_by_a_read_only_community_is_no_access_and_counted(agent):
