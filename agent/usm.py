@@ -95,8 +95,8 @@ class _Des:
         from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
         from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
-        # TripleDES with one 8-octet key is single DES (EDE with K1 = K2 = K3).
-        self._cipher, self._alg, self._cbc = Cipher, TripleDES(key[:8]), modes.CBC
+        # TripleDES with K1 = K2 = K3 is single DES (encrypt, decrypt, encrypt with one key).
+        self._cipher, self._alg, self._cbc = Cipher, TripleDES(key[:8] * 3), modes.CBC
         self._pre_iv = key[8:16]
         self._counter = secrets.randbits(32)
 
