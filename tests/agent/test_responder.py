@@ -4,12 +4,9 @@ the SNMPv3 path's instrumentation (`read_next_variables`)."""
 from __future__ import annotations
 
 import pytest
+from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pyasn1.codec.ber import decoder, encoder
-from pyasn1.type import univ
-from pysnmp.proto import api, rfc1902, rfc1905
-
 from iec62379.agent import access, ber
 from iec62379.agent.hostmib import EngineCounters, HostMib, Interface, SnmpCounters
 from iec62379.agent.instrum import MeasurementInstrum
@@ -19,8 +16,9 @@ from iec62379.agent.responder import Community, Responder
 from iec62379.agent.store import BlockStore
 from iec62379.collectors.settings import load_settings
 from iec62379.mibs.tree import mib_builder
-
-from conftest import REPO
+from pyasn1.codec.ber import decoder, encoder
+from pyasn1.type import univ
+from pysnmp.proto import api, rfc1902, rfc1905
 
 NET = (1, 0, 62379, 7, 1, 1, 1, 1)
 TXRX = NET + (3,)
