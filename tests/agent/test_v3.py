@@ -70,7 +70,8 @@ def agent(builder, tmp_path):
     r = Responder(instrum, [Community("public", "listener")], access.read_view(mibmap),
                   access.write_view(mibmap), counters)
     users = [
-        User("supervisor", "supervisor", "sha256", "example-auth-key", "aes128", "example-priv-key"),
+        User("supervisor", "supervisor", "sha256", "example-auth-key", "aes128",
+             "example-priv-key"),
         User("monitor", "listener", "sha", "example-auth-key", "aes128", "example-priv-key"),
         User("authonly", "listener", "md5", "example-auth-key", "none"),
         User("anon", "listener", "none", "", "none"),
@@ -208,8 +209,8 @@ def test_contexts(agent):
     rep = c.decode(r.handle(c.message(pdu("get", [SYS_NAME]), context_name=b"other"), LOCAL))
     assert rep.pdu_type == "report" and stat(rep, (1, 3, 6, 1, 6, 3, 12, 1, 5, 0)) == 1
     assert counters.unknown_contexts == 1 and rep.flags & 3 == 3
-    rep = c.decode(r.handle(c.message(pdu("get", [SYS_NAME]), context_engine=b"\x80\x00\x00\x09\x01"),
-                            LOCAL))
+    other = b"\x80\x00\x00\x09\x01"
+    rep = c.decode(r.handle(c.message(pdu("get", [SYS_NAME]), context_engine=other), LOCAL))
     assert rep.pdu_type == "report" and counters.unknown_pdu_handlers == 1
     rep = c.decode(r.handle(c.message(pdu("get", [SYS_NAME]), context_engine=b""), LOCAL))
     assert rep.pdu_type == "response"
