@@ -51,7 +51,7 @@ class _Drop(Exception):
 
 
 @dataclass(slots=True)
-class _Incoming:
+class Incoming:
     """What the header, the security parameters and (when readable) the scoped PDU's head say."""
 
     msg_id: int
@@ -106,7 +106,7 @@ class V3Layer:
 
     def _receive(self, data: bytes) -> bytes | None:
         c = self.counters
-        m = _parse_header(data, c)
+        m = parse_header(data, c)
         if m.level == 0 or m.level == AUTH:
             _scoped_head(data, m.data_tag, *m.data, m)  # plaintext: its PDU type is known now
         # RFC 3414 3.2 step 3: we are the authoritative engine of every request we get.
@@ -176,7 +176,7 @@ class V3Layer:
 
     def _report(
         self,
-        m: _Incoming,
+        m: Incoming,
         counter: str,
         user: UsmUser | None = None,
         level: int = 0,
@@ -193,35 +193,54 @@ class V3Layer:
         return self._wrap(m, user, level, pdu, ctx_name)
 
     def _wrap(
-        self, m: _Incoming, user: UsmUser | None, level: int, pdu: bytes, ctx_name: bytes = b""
+        self, m: Incoming, user: UsmUser | None, level: int, pdu: bytes, ctx_name: bytes = b""
     ) -> bytes:
         """An SNMPv3 message around `pdu`, at securityLevel `level` with `user`'s keys."""
-        eid = self.engine_id
-        boots, now = self.engine.boots, self.engine.engine_time()
-        scoped = ber.tlv(ber.SEQUENCE, ber.tlv(ber.OCTET_STRING, eid)
-                         + ber.tlv(ber.OCTET_STRING, ctx_name) + pdu)
-        priv = b""
-        if level & PRIV and user is not None:
-            encrypted, priv = user.cipher.encrypt(scoped, boots, now)
-            scoped = ber.tlv(ber.OCTET_STRING, encrypted)
-        mac_len = user.mac_length if level & AUTH and user is not None else 0
-        sec = ber.tlv(ber.SEQUENCE, ber.tlv(ber.OCTET_STRING, eid) + ber.encode_int(boots)
-                      + ber.encode_int(now) + ber.tlv(ber.OCTET_STRING, m.user_name)
-                      + ber.tlv(ber.OCTET_STRING, bytes(mac_len)) + ber.tlv(ber.OCTET_STRING, priv))
-        header = ber.tlv(ber.SEQUENCE, ber.encode_int(m.msg_id) + ber.encode_int(self.max_size)
-                         + ber.tlv(ber.OCTET_STRING, bytes((level,))) + ber.encode_int(USM))
-        out = ber.tlv(ber.SEQUENCE, ber.encode_int(3) + header
-                      + ber.tlv(ber.OCTET_STRING, sec) + scoped)
-        if mac_len and user is not None:
-            end = len(out) - len(scoped) - 2 - len(priv)  # the zeros end before privParameters
-            out = out[: end - mac_len] + user.mac(out) + out[end:]
-        return out
+        return encode_message(m.msg_id, self.max_size, level, self.engine_id, self.engine.boots,
+                              self.engine.engine_time(), m.user_name, user, pdu, ctx_name)
+
+
+def encode_message(
+    msg_id: int,
+    max_size: int,
+    flags: int,
+    engine_id: bytes,
+    boots: int,
+    time: int,
+    user_name: bytes,
+    user: UsmUser | None,
+    pdu: bytes,
+    ctx_name: bytes = b"",
+) -> bytes:
+    """An SNMPv3 message around the encoded `pdu` (RFC 3412 6, RFC 3414 2.4): its scoped PDU
+    encrypted and the whole authenticated as `flags` (msgFlags) say, with `user`'s keys.
+    `engine_id`, `boots` and `time` are the authoritative engine's (the agent's, for requests
+    too)."""
+    scoped = ber.tlv(ber.SEQUENCE, ber.tlv(ber.OCTET_STRING, engine_id)
+                     + ber.tlv(ber.OCTET_STRING, ctx_name) + pdu)
+    priv = b""
+    if flags & PRIV and user is not None:
+        encrypted, priv = user.cipher.encrypt(scoped, boots, time)
+        scoped = ber.tlv(ber.OCTET_STRING, encrypted)
+    mac_len = user.mac_length if flags & AUTH and user is not None else 0
+    sec = ber.tlv(ber.SEQUENCE, ber.tlv(ber.OCTET_STRING, engine_id) + ber.encode_int(boots)
+                  + ber.encode_int(time) + ber.tlv(ber.OCTET_STRING, user_name)
+                  + ber.tlv(ber.OCTET_STRING, bytes(mac_len)) + ber.tlv(ber.OCTET_STRING, priv))
+    header = ber.tlv(ber.SEQUENCE, ber.encode_int(msg_id) + ber.encode_int(max_size)
+                     + ber.tlv(ber.OCTET_STRING, bytes((flags,)))
+                     + ber.encode_int(USM))
+    out = ber.tlv(ber.SEQUENCE, ber.encode_int(3) + header + ber.tlv(ber.OCTET_STRING, sec)
+                  + scoped)
+    if mac_len and user is not None:
+        end = len(out) - len(scoped) - 2 - len(priv)  # the zeros end before privParameters
+        out = out[: end - mac_len] + user.mac(out) + out[end:]
+    return out
 
 
 # --- decoding -------------------------------------------------------------------------------
 
 
-def _parse_header(data: bytes, c: SnmpCounters) -> _Incoming:
+def parse_header(data: bytes, c: SnmpCounters) -> Incoming:
     """msgVersion, msgGlobalData, the USM security parameters and where msgData is. Raises
     BerError (counted as a parse error by the caller) or _Drop (counted here)."""
     end = len(data)
@@ -267,7 +286,7 @@ def _parse_header(data: bytes, c: SnmpCounters) -> _Incoming:
     expected = ber.OCTET_STRING if flags & PRIV else ber.SEQUENCE
     if data_tag != expected:
         raise ber.BerError(f"msgData: expected tag 0x{expected:02x}, found 0x{data_tag:02x}")
-    return _Incoming(msg_id, max_size, flags & (AUTH | PRIV), bool(flags & REPORTABLE),
+    return Incoming(msg_id, max_size, flags & (AUTH | PRIV), bool(flags & REPORTABLE),
                      bytes(data[es:ee]), boots, time, bytes(data[us:ue]), (as_, ae),
                      bytes(data[vs:ve]), data_tag, (ds, de))
 
@@ -286,7 +305,7 @@ def _decrypted_bounds(plain: bytes) -> tuple[int, int]:
 
 
 def _scoped_head(
-    buf: bytes, tag: int, start: int, end: int, m: _Incoming
+    buf: bytes, tag: int, start: int, end: int, m: Incoming
 ) -> tuple[bytes, bytes, int, int, int]:
     """contextEngineID, contextName, PDU tag and its contents' bounds of the ScopedPDU whose
     contents are buf[start:end]; notes the PDU type and request-id in `m` (for a Report)."""
@@ -304,4 +323,4 @@ def _scoped_head(
     return bytes(buf[ces:cee]), bytes(buf[cns:cne]), pdu_type, ps, pe
 
 
-__all__ = ["V3Layer", "TIME_WINDOW"]
+__all__ = ["TIME_WINDOW", "Incoming", "V3Layer", "encode_message", "parse_header"]
