@@ -2,7 +2,7 @@
 
 Planning (packetising, PCR pacing, RTP numbering, impairments) is done by
 :mod:`iec62379.collectors.generator`; the paced loop is
-:mod:`iec62379.collectors.sources.sender`. This module only maps options onto them and prints
+:mod:`iec62379.collectors.generator.sender`. This module only maps options onto them and prints
 the report. Bad input exits with status 2 and a one-line message.
 """
 
@@ -21,7 +21,7 @@ from iec62379.collectors.generator import (
     PlanConfig,
     parse_destination,
 )
-from iec62379.collectors.sources.sender import SendReport, open_socket, send_paced
+from iec62379.collectors.generator.sender import SendReport, open_socket, send_paced
 
 
 class GenerateError(click.ClickException):

@@ -18,7 +18,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "probe": ("probe", "probe", "Analyse an RTP / MPEG-TS stream (live or pcap) per second."),
     "generate": ("generate", "generate", "Send an MPEG-TS file as paced RTP or UDP."),
     "demo": ("demo", "demo", "Agent plus a generated stream on loopback, all tables live."),
-    "bench": ("bench", "bench", "Benchmarks against the reference tools."),
+    "bench": ("bench.command", "bench", "Benchmarks against the reference tools."),
 }
 
 

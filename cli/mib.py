@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import click
-
 from iec62379.mibs import base, compiler, paths
 
 _mib_dir_option = click.option(

@@ -8,7 +8,8 @@ the packets and the time to the core, and prints the interval reports.
 
 For an ``rtp://`` source the probe also listens on the port + 2 and the port + 4 of the same
 address, where SMPTE 2022-1 sends column and row FEC; their datagrams go to the media stream's
-analyzer, which reports the FEC type, L and D (``fec`` / ``fec_detail`` in the JSON).
+analyzer, which reports the FEC type, L and D (``fec`` / ``fec_detail`` in the JSON). The
+sockets are opened and drained by :mod:`~iec62379.collectors.wiring`, as in the agent.
 
 Time comes from the packets: the record time of a capture, the kernel receive time of a live
 datagram. A live source with no traffic uses the wall clock (the kernel stamps datagrams with
@@ -23,13 +24,11 @@ end. Bad input exits with status 2 and a one-line message.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 import json
 import math
 import os
 import re
-import select
 import signal
 import sys
 import time
@@ -96,8 +95,6 @@ def parse_seconds(text: str, option: str) -> float:
 
 def stream_name(key: StreamKey) -> str:
     """'239.1.1.1:5000' or '[ff3e::1234]:5000' for a (packed address, port) key."""
-    import ipaddress
-
     addr, port = key
     try:
         ip = ipaddress.ip_address(addr)
@@ -399,46 +396,30 @@ def _run_pcap(
     return fault
 
 
-def _open_fec_sources(url: Any, err: TextIO) -> list[Any]:
-    """SMPTE 2022-1 FEC of an rtp:// stream: column FEC on port + 2, row FEC on port + 4, same
-    address (and group, source, interface). A port that cannot be bound is reported and
-    skipped: the media stream is measured anyway."""
-    from iec62379.collectors.core.demux import FEC_PORT_OFFSETS
-    from iec62379.collectors.sources.udp import UdpSource
-
-    sources = []
-    for off in FEC_PORT_OFFSETS:
-        port = url.port + off
-        if port > 65535:
-            continue
-        try:
-            sources.append(UdpSource(dataclasses.replace(url, port=port)))
-        except (OSError, ValueError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            err.write(f"not receiving FEC on port {port}: {reason}\n")
-    return sources
-
-
 def _run_live(
     url_text: str, demux: FlowDemux, printer: _Printer, duration: float | None, err: TextIO
 ) -> None:
-    from iec62379.collectors.sources.udp import UdpSource, parse_stream_url
+    from iec62379.collectors.sources.udp import parse_stream_url
+    from iec62379.collectors.wiring import DemuxSink, StreamInput
 
     try:
         url = parse_stream_url(url_text)
     except ValueError as exc:
         raise ProbeError(str(exc)) from None
+
+    def no_fec(port: int, reason: str) -> None:
+        err.write(f"not receiving FEC on port {port}: {reason}\n")
+
+    # An rtp:// stream's SMPTE 2022-1 FEC (port + 2, port + 4) goes to the analyzer of the
+    # media stream; until that stream has been seen it is not fed, so that it never becomes a
+    # stream of its own.
     try:
-        source = UdpSource(url)
+        sources = StreamInput.open(url, fec=url.scheme == "rtp", on_fec_error=no_fec)
     except ValueError as exc:
         raise ProbeError(str(exc)) from None
     except OSError as exc:
         raise ProbeError(f"cannot receive {url}: {exc.strerror or exc}") from None
-    fec_sources = _open_fec_sources(url, err) if url.scheme == "rtp" else []
-    # FEC datagrams go to the analyzer of the media stream (the demux routes port + 2 / + 4
-    # to it); until the media stream has been seen they are not fed, so that they never
-    # become a stream of their own.
-    media_key = (ipaddress.ip_address(url.bind_address).packed, int(source.local_address[1]))
+    sink = DemuxSink(demux, sources.media_key)
     stop = {"flag": False}
 
     def on_term(signum: int, frame: Any) -> None:
@@ -450,21 +431,18 @@ def _run_live(
     except ValueError:  # not the main thread
         old_term = None
     fec_note = ""
-    if fec_sources:
-        ports = ", ".join(str(f.local_address[1]) for f in fec_sources)
-        fec_note = f", SMPTE 2022-1 FEC on port{'s' if len(fec_sources) > 1 else ''} {ports}"
+    if sources.fec:
+        ports = ", ".join(str(p) for p in sources.fec_ports)
+        fec_note = f", SMPTE 2022-1 FEC on port{'s' if len(sources.fec) > 1 else ''} {ports}"
+    local = sources.media.local_address
     err.write(
-        f"receiving {url} on {source.local_address[0]} port {source.local_address[1]}"
+        f"receiving {url} on {local[0]} port {local[1]}"
         f"{fec_note}{'' if duration is None else f' for {duration:g} s'} (Ctrl-C to stop)\n"
     )
     err.flush()
-    poller = select.poll()
-    for s in (source, *fec_sources):
-        poller.register(s.fileno(), select.POLLIN)
     deadline = None if duration is None else time.monotonic() + duration
-    last: int | None = None
     try:
-        with source:
+        with sources:
             while not stop["flag"]:
                 wait = _LIVE_POLL_S
                 if deadline is not None:
@@ -472,30 +450,19 @@ def _run_live(
                     if left <= 0:
                         break
                     wait = min(wait, left)
-                ready = {fd for fd, _ in poller.poll(max(0, int(wait * 1000)))}
-                for fec in fec_sources:
-                    if fec.fileno() in ready:
-                        fec_batch = fec.recv_nowait()
-                        if len(fec_batch) and media_key in demux.streams:
-                            demux.feed_batch(fec_batch)
-                batch = source.recv_nowait() if source.fileno() in ready else None
-                if batch is not None and len(batch):
-                    demux.feed_batch(batch)
-                    t = int(batch.arrival_ns.max())
-                    last = t if last is None else max(last, t)
-                    demux.snapshot(last)
+                fed = sources.drain(sink) if sources.wait(wait) else 0
+                if fed and sink.newest_ns is not None:
+                    demux.snapshot(sink.newest_ns)
                 else:
                     demux.snapshot(time.time_ns() - _LIVE_GRACE_NS)
                 printer.flush()
     except KeyboardInterrupt:
         pass
     finally:
-        for fec in fec_sources:
-            fec.close()
         if old_term is not None:
             signal.signal(signal.SIGTERM, old_term)
     if demux.streams:
-        end = max(time.time_ns(), last or 0)
+        end = max(time.time_ns(), sink.newest_ns or 0)
         demux.snapshot(end)
         printer.flush()
         demux.snapshot(end + printer.interval_ns)

@@ -20,9 +20,10 @@ network block (nMtTxRxPoint, nMtSIPServerAddr) are kept as a manager set them. A
 socket cannot be opened (an interface that is down, a group that cannot be joined) keeps its
 network block and receiver point, is logged, and is tried again every host refresh.
 
-SMPTE 2022-1 FEC is received on the media port + 2 (column) and + 4 (row) unless another
-configured stream on the same address uses those ports; a FEC port that cannot be bound is
-logged and left out.
+Sockets are opened and pumped by :mod:`~iec62379.collectors.wiring`, as for `probe`. SMPTE
+2022-1 FEC is received on the media port + 2 (column) and + 4 (row) unless another configured
+stream on the same address uses those ports; a FEC port that cannot be bound is logged and left
+out.
 """
 
 from __future__ import annotations
@@ -44,9 +45,8 @@ from iec62379.collectors.sources.netfacts import NetworkFacts, network_facts
 from iec62379.collectors.sources.netinfo import NetInfo
 
 if TYPE_CHECKING:
-    from iec62379.collectors.core.batch import PacketBatch
     from iec62379.collectors.publish.streams import StreamCollector
-    from iec62379.collectors.sources.udp import UdpSource
+    from iec62379.collectors.wiring import StreamInput
 
 # The stream modules (receiver, analyzer: numpy) are imported only when there are streams, so
 # that an agent with sensors and static blocks alone stays small.
@@ -87,7 +87,7 @@ class CollectorService:
         self.commit_errors = 0
         self._published: dict[int, set[RowKey]] = {}
         self._temperature_keys: set[RowKey] = set()
-        self._sources: dict[int, list[UdpSource]] = {}
+        self._sources: dict[int, StreamInput] = {}
         self._open_errors: dict[int, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -236,31 +236,27 @@ class CollectorService:
             loop.call_soon_threadsafe(loop.stop)
             thread.join(timeout_s)
 
-    def _fec_ports(self, c: StreamCollector) -> list[int]:
-        from iec62379.collectors.core.demux import FEC_PORT_OFFSETS
-
-        taken = {
-            (o.settings.url.address, o.settings.url.port) for o in self.streams if o is not c
-        }
-        url = c.settings.url
-        return [
-            url.port + off
-            for off in FEC_PORT_OFFSETS
-            if url.port + off <= 65535 and (url.address, url.port + off) not in taken
-        ]
-
     def _open(self, c: StreamCollector) -> None:
         """Open the stream's sockets (media, then FEC); log and remember a failure."""
         key = c.ids.network
         if key in self._sources or self._loop is None:
             return
-        from iec62379.collectors.sources.udp import UdpSource
+        from iec62379.collectors.wiring import StreamInput, os_reason
 
         url = c.settings.url
+        taken = {
+            o.settings.url.port
+            for o in self.streams
+            if o is not c and o.settings.url.address == url.address
+        }
+
+        def no_fec(port: int, reason: str) -> None:
+            log.info("stream %s: no FEC reception on port %d (%s)", c.settings.name, port, reason)
+
         try:
-            media = UdpSource(url)
+            sources = StreamInput.open(url, skip_ports=taken, on_fec_error=no_fec)
         except (OSError, ValueError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
+            reason = os_reason(exc)
             if self._open_errors.get(key) != reason:
                 log.warning("stream %s: cannot receive (%s); trying again every %g s",
                             c.settings.name, reason, self.host_refresh_s)
@@ -268,41 +264,29 @@ class CollectorService:
             return
         if self._open_errors.pop(key, None) is not None:
             log.info("stream %s: receiving", c.settings.name)
-        sources = [media]
-        media.attach(self._loop, c.feed_batch)
-        for port in self._fec_ports(c):
-            try:
-                fec = UdpSource(replace(url, port=port), batch_size=64)
-            except (OSError, ValueError) as exc:
-                log.info("stream %s: no FEC reception on port %d (%s)", c.settings.name, port,
-                         getattr(exc, "strerror", None) or exc)
-                continue
-            fec.attach(self._loop, c.feed_fec_batch)
-            sources.append(fec)
+        sources.attach(self._loop, c)
         self._sources[key] = sources
 
     def _close(self, key: int) -> None:
-        for src in self._sources.pop(key, []):
-            if self._loop is not None:
-                with contextlib.suppress(Exception):
-                    src.detach(self._loop)
-            src.close()
+        sources = self._sources.pop(key, None)
+        if sources is None:
+            return
+        if self._loop is not None:
+            with contextlib.suppress(Exception):
+                sources.detach(self._loop)
+        sources.close()
 
     def _drain(self) -> None:
         """Feed what the sockets hold now, so the intervals closed next are complete."""
         for c in self.streams:
-            sources = self._sources.get(c.ids.network, [])
-            for i, src in enumerate(sources):
-                feed: Callable[[PacketBatch], None] = c.feed_batch if i == 0 else c.feed_fec_batch
-                for _ in range(_DRAIN_BATCHES):
-                    try:
-                        batch = src.recv_nowait()
-                    except OSError as exc:
-                        log.warning("stream %s: receive failed: %s", c.settings.name, exc)
-                        break
-                    if not len(batch):
-                        break
-                    feed(batch)
+            sources = self._sources.get(c.ids.network)
+            if sources is None:
+                continue
+
+            def failed(exc: OSError, name: str = c.settings.name) -> None:
+                log.warning("stream %s: receive failed: %s", name, exc)
+
+            sources.drain(c, _DRAIN_BATCHES, on_error=failed)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -1,11 +1,13 @@
 """Routes the datagrams of a PacketBatch to one StreamAnalyzer per media flow.
 
 A media flow is identified by its destination (address, port). SMPTE 2022-1 FEC travels on
-the same destination address at the media port + 2 (column FEC) and + 4 (row FEC); such flows
-go to the media flow's analyzer as FEC. With ``auto_create`` every other flow becomes a new
-media stream, taking ports in ascending order so that port P is created before P + 2 and
-P + 4 of the same batch are taken as its FEC. FEC datagrams of a batch are fed before its
-media datagrams, so FEC state is current when media packets close an interval.
+the same destination address at the ports :func:`fec_ports` gives (media port + 2: column FEC,
++ 4: row FEC); such flows go to the media flow's analyzer as FEC (a flow that could be the FEC
+of two media flows goes to the one whose column FEC it would be). With ``auto_create`` every
+other flow becomes a new media stream, taking ports in ascending order so that port P is
+created before P + 2 and P + 4 of the same batch are taken as its FEC. FEC datagrams of a
+batch are fed before its media datagrams, so FEC state is current when media packets close an
+interval.
 """
 
 from __future__ import annotations
@@ -20,7 +22,13 @@ from .report import AnalyzerConfig, IntervalReport
 from .videoprobe import Inspector
 
 StreamKey = tuple[bytes, int]  # (destination address, destination port)
-FEC_PORT_OFFSETS = (2, 4)
+FEC_PORT_OFFSETS = (2, 4)  # SMPTE 2022-1: column FEC on the media port + 2, row FEC on + 4
+
+
+def fec_ports(media_port: int) -> tuple[int, ...]:
+    """The UDP ports of a media stream's FEC flows, column first (those up to 65535): the one
+    place of this rule, for the receivers that open them and for the demux that routes them."""
+    return tuple(p for p in (media_port + off for off in FEC_PORT_OFFSETS) if p <= 65535)
 
 
 class FlowDemux:
@@ -36,6 +44,8 @@ class FlowDemux:
         self.auto_create = auto_create
         self._inspector = inspector
         self.streams: dict[StreamKey, StreamAnalyzer] = {}
+        # FEC flow -> (its media stream's analyzer, 0 for column or 1 for row FEC)
+        self._fec: dict[StreamKey, tuple[StreamAnalyzer, int]] = {}
         self.ignored: set[StreamKey] = set()
         self.unrouted = 0  # datagrams of flows that went to no analyzer
 
@@ -45,8 +55,18 @@ class FlowDemux:
         """Register a media stream explicitly; returns its analyzer."""
         key = (bytes(dst_addr), int(dst_port))
         if key not in self.streams:
-            self.streams[key] = StreamAnalyzer(config or self._config_for(None), self._inspector)
+            self._add(key, StreamAnalyzer(config or self._config_for(None), self._inspector))
         return self.streams[key]
+
+    def _add(self, key: StreamKey, analyzer: StreamAnalyzer) -> StreamAnalyzer:
+        """A new media stream, and the FEC flows that now go to it."""
+        self.streams[key] = analyzer
+        addr, port = key
+        for rank, fec_port in enumerate(fec_ports(port)):
+            held = self._fec.get((addr, fec_port))
+            if held is None or rank < held[1]:
+                self._fec[(addr, fec_port)] = (analyzer, rank)
+        return analyzer
 
     def _config_for(self, flow: FlowKey | None) -> AnalyzerConfig | None:
         if callable(self._config):
@@ -58,18 +78,16 @@ class FlowDemux:
         key = (flow.dst_addr, flow.dst_port)
         if key in self.streams:
             return self.streams[key], False
-        for off in FEC_PORT_OFFSETS:
-            media = self.streams.get((flow.dst_addr, flow.dst_port - off))
-            if media is not None:
-                return media, True
+        fec = self._fec.get(key)
+        if fec is not None:
+            return fec[0], True
         if not self.auto_create or key in self.ignored:
             return None, False
         cfg = self._config_for(flow)
         if cfg is None:
             self.ignored.add(key)
             return None, False
-        self.streams[key] = StreamAnalyzer(cfg, self._inspector)
-        return self.streams[key], False
+        return self._add(key, StreamAnalyzer(cfg, self._inspector)), False
 
     def feed_batch(self, batch: PacketBatch) -> None:
         if len(batch) == 0:

@@ -16,26 +16,18 @@ Everything runs on 127.0.0.1 and is bounded in time (a few seconds of stream eac
 from __future__ import annotations
 
 import json
-import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 from conftest import require_tool
 from iec62379.collectors import generator as g
-from iec62379.collectors.bench_pcap import parse_rtp_streams, stream_name
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
-from iec62379.collectors.core.demux import FlowDemux
 from iec62379.collectors.core.formats import AudioFormat, VideoCoding
 from iec62379.collectors.core.report import AnalyzerConfig
-from iec62379.collectors.sources.pcap import read_pcap
 
 pytestmark = pytest.mark.integration
 

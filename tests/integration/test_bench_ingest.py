@@ -1,18 +1,19 @@
 """`iec62379 bench ingest`: its parts, and a short real run (low rate, few GETs)."""
 
+# ruff: noqa: E501  (/proc/net/udp lines, verbatim)
+
 from __future__ import annotations
 
 import pytest
-
-from iec62379.collectors.settings import parse_settings
-from iec62379.collectors.bench_ingest import (
+from iec62379.cli.bench.ingest import (
     IngestSettings,
     agent_config,
     format_report,
     run_ingest_bench,
     udp_drops,
 )
-from iec62379.collectors.bench_live import DEFAULT_MEDIA
+from iec62379.cli.bench.live import DEFAULT_MEDIA
+from iec62379.collectors.settings import parse_settings
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO, require_tool
 from iec62379.agent import ber
-from iec62379.agent.bench_snmp import GetPacket, parse_response
+from iec62379.cli.bench.snmp import GetPacket, parse_response
 from iec62379.cli.main import cli
 
 pytestmark = pytest.mark.integration

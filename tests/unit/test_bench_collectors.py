@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from iec62379.collectors.bench_capture import CaptureSpec, ensure_capture
-from iec62379.collectors.bench_live import Step, _judge
-from iec62379.collectors.bench_pcap import (
+from iec62379.cli.bench.capture import CaptureSpec, ensure_capture
+from iec62379.cli.bench.live import Step, _judge
+from iec62379.cli.bench.pcap import (
     RunFigures,
     analyse,
     our_losses,

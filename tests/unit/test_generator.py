@@ -10,7 +10,9 @@ import pytest
 from iec62379.collectors import generator as g
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.cc import ContinuityChecker
-from iec62379.collectors.sources.sender import send_paced
+from iec62379.collectors.core.psi import crc32_mpeg
+from iec62379.collectors.core.rtp import parse_rtp
+from iec62379.collectors.generator.sender import send_paced
 
 MEDIA = Path(__file__).resolve().parents[1] / "fixtures" / "media"
 MS = 1_000_000  # ns
@@ -65,8 +67,9 @@ def stream(n: int, pcrs: dict[int, int], pid: int = 0x100, disc: set[int] | None
 
 
 def psi(pid: int, section: bytes) -> bytes:
-    """A packet starting a PSI section (pointer field 0); CRC bytes are zero (not checked)."""
-    return ts_packet(pid, pusi=True, payload=b"\x00" + section + b"\x00\x00\x00\x00")
+    """A packet starting a PSI section (pointer field 0), with its CRC_32."""
+    crc = crc32_mpeg(section).to_bytes(4, "big")
+    return ts_packet(pid, pusi=True, payload=b"\x00" + section + crc)
 
 
 def pat(pmt_pid: int, program: int = 1) -> bytes:
@@ -144,6 +147,17 @@ def test_pcr_pid_falls_back_to_first_pid_with_pcr() -> None:
     assert g.pmt_pcr_pid(data) is None
     assert g.find_pcr_pid(data) == 0x101
     assert g.find_pcr_pid(stream(4, {})) is None
+
+
+def test_pcr_pid_ignores_a_pmt_with_a_bad_crc() -> None:
+    # The PAT and PMT are read by the core's PSI parser, which checks CRC_32 (ISO/IEC 13818-1
+    # Annex A): a damaged PMT names no PCR_PID, and the first PID with a PCR paces.
+    good = pmt(0x1000, 0x100, [(0x1B, 0x100), (0x03, 0x101)])
+    damaged = good[:8] + bytes((good[8] ^ 0x01,)) + good[9:]  # program_number, CRC kept
+    pcrs = ts_packet(0x101, pcr=5 * 27_000_000) + ts_packet(0x100, pcr=1000)
+    assert g.pmt_pcr_pid(pat(0x1000) + good + pcrs) == 0x100
+    assert g.pmt_pcr_pid(pat(0x1000) + damaged + pcrs) is None
+    assert g.find_pcr_pid(pat(0x1000) + damaged + pcrs) == 0x101
 
 
 def test_read_pcrs_decodes_base_extension_and_discontinuity() -> None:
@@ -235,14 +249,14 @@ def test_rtp_header_fields_and_payload() -> None:
     assert len(out) == 6  # 5 x 7 + 1 x 5
     seqs = []
     for i, dg in enumerate(out):
-        h = g.parse_rtp_header(dg.payload)
+        h = parse_rtp(dg.payload)
         assert (h.version, h.padding, h.extension, h.csrc_count, h.marker) == (2, 0, 0, 0, 0)
         assert h.payload_type == 33 and h.ssrc == 0xDEADBEEF
         # 90 kHz of the PCR time of the first TS packet of the datagram (1 ms per packet)
         assert h.timestamp == (base // 300 + i * 7 * 90) % 2**32
         assert dg.departure_ns == i * 7 * MS
         assert dg.payload[12:] == data[i * 7 * 188 : (i + 1) * 7 * 188]
-        seqs.append(h.seq)
+        seqs.append(h.sequence)
     assert seqs == [65533, 65534, 65535, 0, 1, 2]
     assert len(out[-1].payload) == 12 + 5 * 188
 
@@ -251,7 +265,7 @@ def test_rtp_timestamp_wraps_at_32_bits() -> None:
     base = (2**32 + 5) * 300  # PCR base beyond 32 bits
     data = stream(14, {0: base, 13: base + 13 * TICKS_PER_MS})
     out, _ = g.plan(data, g.PlanConfig(seed=2))
-    assert [g.parse_rtp_header(d.payload).timestamp for d in out] == [5, 5 + 630]
+    assert [parse_rtp(d.payload).timestamp for d in out] == [5, 5 + 630]
 
 
 def test_udp_mode_and_ts_per_packet() -> None:
@@ -267,8 +281,8 @@ def test_loops_continue_time_sequence_and_timestamps() -> None:
     data = stream(14, {0: 0, 13: 13 * TICKS_PER_MS})
     out, _ = g.plan(data, g.PlanConfig(loops=3, seed=4, initial_seq=10))
     assert [d.departure_ns for d in out] == [0, 7 * MS, 14 * MS, 21 * MS, 28 * MS, 35 * MS]
-    headers = [g.parse_rtp_header(d.payload) for d in out]
-    assert [h.seq for h in headers] == list(range(10, 16))
+    headers = [parse_rtp(d.payload) for d in out]
+    assert [h.sequence for h in headers] == list(range(10, 16))
     assert [h.timestamp for h in headers] == [i * 630 for i in range(6)]
 
 
@@ -428,7 +442,7 @@ def impaired(imp: g.Impairments, seed: int = 1, ts_per_packet: int = 7) -> tuple
 
 
 def seqs(out: list[g.Datagram]) -> list[int]:
-    return [g.parse_rtp_header(d.payload).seq for d in out]
+    return [parse_rtp(d.payload).sequence for d in out]
 
 
 def test_no_impairment_sends_everything_in_order() -> None:
@@ -446,7 +460,7 @@ def test_random_loss_leaves_sequence_gaps() -> None:
     assert missing[:5] == [31, 32, 97, 104, 173]
     assert len(sent) == 1000 - 36 and sent == sorted(sent)
     # the survivors keep their original schedule
-    assert all(d.departure_ns == g.parse_rtp_header(d.payload).seq * 7 * MS for d in out)
+    assert all(d.departure_ns == parse_rtp(d.payload).sequence * 7 * MS for d in out)
     again, _ = impaired(g.Impairments(loss_pct=5.0), seed=1)
     assert seqs(again) == sent
     other, _ = impaired(g.Impairments(loss_pct=5.0), seed=2)

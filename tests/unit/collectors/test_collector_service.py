@@ -4,6 +4,7 @@ and the agent's wiring (real UDP on loopback, in process)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import ipaddress
 import shutil
@@ -285,3 +286,47 @@ enabled = false
     finally:
         agent.stop_thread()
     assert "cannot receive" in caplog.text and "192.0.2.77" in caplog.text
+
+
+def _free_ports(*offsets: int) -> int:
+    """A port P with P + each offset free on 127.0.0.1."""
+    for _ in range(100):
+        base = _free_port()
+        socks: list[socket.socket] = []
+        try:
+            for off in offsets:
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", base + off))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free ports")
+
+
+def test_fec_is_not_received_on_another_configured_streams_port():
+    port = _free_ports(0, 2, 4, 6)
+    cfg = parse_settings(f"""
+[[stream]]
+url = "rtp://127.0.0.1:{port}"
+id = 40
+[[stream]]
+url = "rtp://127.0.0.1:{port + 2}"
+id = 50
+[temperature_sensors]
+enabled = false
+""", "t.toml")
+    svc = CollectorService(BlockStore(), cfg.streams, cfg.sensors)
+
+    async def run() -> dict[int, list[int]]:
+        await svc.start()
+        try:
+            return {key: inp.fec_ports for key, inp in svc._sources.items()}
+        finally:
+            await svc.stop()
+
+    assert asyncio.run(run()) == {40: [port + 4], 50: [port + 4, port + 6]}
+    assert svc._sources == {}

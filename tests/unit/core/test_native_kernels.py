@@ -772,8 +772,8 @@ def test_flow_table_switching(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
 def test_analysis_of_a_capture(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """The benchmark's analysis (reader, demux, every metric) on a small generated capture:
     every report identical with the RTP headers parsed in the walk and by the analyzer."""
-    from iec62379.collectors.bench_capture import CaptureSpec, ensure_capture
-    from iec62379.collectors.bench_pcap import analyse
+    from iec62379.cli.bench.capture import CaptureSpec, ensure_capture
+    from iec62379.cli.bench.pcap import analyse
 
     info = ensure_capture(CaptureSpec(packets=12_000, copies=1, seed=3), tmp_path)
 

@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 from iec62379.agent import ber
-from iec62379.agent.bench_snmp import (
+from iec62379.cli.bench.live import datagram_ring
+from iec62379.cli.bench.snmp import (
     BenchError,
     GetPacket,
     _process,
@@ -43,7 +44,6 @@ from iec62379.agent.bench_snmp import (
     read_rss,
     wait_first_answer,
 )
-from iec62379.collectors.bench_live import datagram_ring
 from iec62379.collectors.sources._recvmmsg import _Iovec, _Mmsghdr
 
 RX_POINT_MDI = "1.0.62379.7.1.4.1.1.6"  # rxPointMDI column; instance = the rx block id
@@ -81,7 +81,9 @@ class IngestFigures:
 # --------------------------------------------------------------------------- the sender
 
 
-def send_many(ports: list[int], rate: float, seconds: float, media: Path, chunk: int = 32) -> dict[str, Any]:
+def send_many(
+    ports: list[int], rate: float, seconds: float, media: Path, chunk: int = 32
+) -> dict[str, Any]:
     """Send RTP datagrams round-robin, `chunk` at a time, to 127.0.0.1:port for each port, at
     `rate`/s in all for `seconds`. Each stream walks the datagram ring on its own with its own
     sequence numbers, so every stream is continuous."""
@@ -124,7 +126,8 @@ def send_many(ports: list[int], rate: float, seconds: float, media: Path, chunk:
         seqs = (np.arange(k) + seq[i]) & 0xFFFF
         seq_hi[rows] = seqs >> 8
         seq_lo[rows] = seqs & 0xFF
-        r = libc.sendmmsg(socks[i].fileno(), ctypes.c_void_p(haddr + (pos[i] % count) * hsize), k, 0)
+        head = ctypes.c_void_p(haddr + (pos[i] % count) * hsize)
+        r = libc.sendmmsg(socks[i].fileno(), head, k, 0)
         if r < 0:
             errors += 1
             continue
@@ -232,7 +235,7 @@ def _measure(s: IngestSettings, fig: IngestFigures, agent: Any, t0: float, log: 
     cpu0 = _cpu_seconds(agent.pid)
     w0 = time.monotonic()
     sender = subprocess.Popen(
-        [sys.executable, "-m", "iec62379.collectors.bench_ingest", "send",
+        [sys.executable, "-m", "iec62379.cli.bench.ingest", "send",
          json.dumps(ports), str(s.rate), str(seconds), str(s.media)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -257,8 +260,8 @@ def _measure(s: IngestSettings, fig: IngestFigures, agent: Any, t0: float, log: 
     fig.ingest_max_ms = max(busy)
     time.sleep(0.5)
     fig.kernel_drops = udp_drops(set(ports))
-    fig.mdi = {str(s.first_id + 4 * i + 3): _get_text(snmp_port, f"{RX_POINT_MDI}.{s.first_id + 4 * i + 3}")
-               for i in range(s.streams)}
+    rx_ids = [s.first_id + 4 * i + 3 for i in range(s.streams)]
+    fig.mdi = {str(rx): _get_text(snmp_port, f"{RX_POINT_MDI}.{rx}") for rx in rx_ids}
     fig.rss_mib = read_rss(agent.pid)[0]
 
 
@@ -275,10 +278,12 @@ def format_report(f: IngestFigures) -> str:
         "",
         f"kernel receive-queue drops on the stream sockets: {f.kernel_drops}",
         f"agent CPU while sending: {f.agent_cpu_s:.2f} s in {f.wall_s:.2f} s "
-        f"({100 * f.agent_cpu_s / f.wall_s if f.wall_s else 0:.0f} % of one core); RSS {f.rss_mib:.1f} MiB",
+        f"({100 * f.agent_cpu_s / f.wall_s if f.wall_s else 0:.0f} % of one core); "
+        f"RSS {f.rss_mib:.1f} MiB",
         "rxPointMDI after the run: " + ", ".join(f"{k}={v}" for k, v in f.mdi.items()),
         "",
-        f"target: GET p99 while ingesting <= 5 ms: {'met' if ok else 'NOT met'} ({f.ingest_p99_ms:.3f} ms)",
+        f"target: GET p99 while ingesting <= 5 ms: {'met' if ok else 'NOT met'} "
+        f"({f.ingest_p99_ms:.3f} ms)",
     ]
     return "\n".join(lines)
 
@@ -292,7 +297,7 @@ def _main(argv: list[str]) -> int:
         result = send_many(json.loads(argv[1]), float(argv[2]), float(argv[3]), Path(argv[4]))
         print(json.dumps(result))
         return 0
-    print("usage: python -m iec62379.collectors.bench_ingest send PORTS_JSON RATE SECONDS MEDIA",
+    print("usage: python -m iec62379.cli.bench.ingest send PORTS_JSON RATE SECONDS MEDIA",
           file=sys.stderr)
     return 2
 

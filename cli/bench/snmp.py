@@ -46,8 +46,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import ber
-from .usm import UsmUser
+from iec62379.agent import ber
+from iec62379.agent.usm import UsmUser
 
 OUR_SUBTREE = ".1.0.62379.7.1"
 SNMPD_SUBTREE = ".1.3.6.1.2.1.25.6.3"  # HOST-RESOURCES-MIB::hrSWInstalledTable
@@ -124,8 +124,10 @@ class GetPacket:
         # request-id as a 4-byte INTEGER (ids stay in 1..2**31-1, so always positive)
         sentinel = b"\x7f\xa5\x5a\x7e"
         rid = b"\x02\x04" + sentinel
-        pdu = ber.tlv(ber.GET, rid + b"\x02\x01\x00" + b"\x02\x01\x00" + ber.tlv(ber.SEQUENCE, varbind))
-        msg = ber.tlv(ber.SEQUENCE, b"\x02\x01\x01" + ber.tlv(ber.OCTET_STRING, community.encode()) + pdu)
+        status = b"\x02\x01\x00" + b"\x02\x01\x00"  # error-status, error-index
+        pdu = ber.tlv(ber.GET, rid + status + ber.tlv(ber.SEQUENCE, varbind))
+        head = b"\x02\x01\x01" + ber.tlv(ber.OCTET_STRING, community.encode())  # v2c, community
+        msg = ber.tlv(ber.SEQUENCE, head + pdu)
         self._template = bytearray(msg)
         self._rid_at = msg.index(b"\x02\x04" + sentinel, msg.index(b"\xa0")) + 2
 

@@ -1,7 +1,7 @@
 """Benchmark: our pcap analysis against ``tshark -z rtp,streams`` on the same capture, in one run.
 
 What is measured, on one capture file (by default a realistic multi-stream RTP capture made on
-demand by :mod:`iec62379.collectors.bench_capture`, or any pcap / pcapng given):
+demand by :mod:`iec62379.cli.bench.capture`, or any pcap / pcapng given):
 
 - **ours**: :func:`~iec62379.collectors.sources.pcap.read_pcap` batches through a
   :class:`~iec62379.collectors.core.demux.FlowDemux` (one
@@ -24,7 +24,6 @@ also says whether the two agree on what they measured.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import platform
 import re
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from iec62379.cli.probe import stream_name
 from iec62379.collectors.core.demux import FlowDemux
 from iec62379.collectors.core.report import AnalyzerConfig
 from iec62379.collectors.runtime import keep_freed_memory
@@ -193,12 +193,6 @@ def parse_rtp_streams(text: str) -> list[TsharkStream]:
             )
         )
     return rows
-
-
-def stream_name(key: tuple[bytes, int]) -> str:
-    """'239.1.1.1:5000' or '[ff3e::1]:5000' for a demux key (packed address, port)."""
-    addr, port = key
-    return _endpoint(str(ipaddress.ip_address(addr)), port)
 
 
 def _endpoint(addr: str, port: int) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-_REPO_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "scale-100.toml"
+_REPO_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "scale-100.toml"
 
 
 @click.group()
@@ -71,7 +71,7 @@ def snmp(
 ) -> None:
     """Our agent against net-snmp's snmpd on loopback: start time, RSS, walk and bulkwalk
     throughput, GET latency; see docs/benchmarks.md."""
-    from iec62379.agent.bench_snmp import (
+    from iec62379.cli.bench.snmp import (
         SNMPD_SUBTREE,
         BenchError,
         BenchSettings,
@@ -138,8 +138,8 @@ def pcap(
     """Our pcap analysis (all metrics, all streams) against `tshark -q -z rtp,streams` on
     the same file, packets/s on one core. Without CAPTURE a realistic multi-stream RTP
     capture is made from the media fixtures and cached; see docs/benchmarks.md."""
-    from iec62379.collectors.bench_capture import CaptureSpec, ensure_capture
-    from iec62379.collectors.bench_pcap import (
+    from iec62379.cli.bench.capture import CaptureSpec, ensure_capture
+    from iec62379.cli.bench.pcap import (
         BenchError,
         PcapBenchSettings,
         format_report,
@@ -219,7 +219,7 @@ def live(
     """Live receive + analysis on one core: the highest RTP rate on loopback with no kernel
     drop and no loss, ours (UdpSource + analyzer) against a bare recvmsg loop with
     SO_TIMESTAMPNS; see docs/benchmarks.md."""
-    from iec62379.collectors.bench_live import (
+    from iec62379.cli.bench.live import (
         DEFAULT_MEDIA,
         BenchError,
         LiveBenchSettings,
@@ -263,10 +263,10 @@ def ingest(streams: int, rate: float, gets: int, send_seconds: float, media: str
            as_json: bool) -> None:
     """SNMP GET latency (p50, p99) of the agent, idle and while it receives and analyses
     RATE datagrams/s of live RTP streams on loopback; see docs/benchmarks.md."""
-    from iec62379.agent.bench_snmp import BenchError
-    from iec62379.collectors.bench_ingest import IngestSettings, format_report, run_ingest_bench
-    from iec62379.collectors.bench_ingest import as_json as to_json
-    from iec62379.collectors.bench_live import DEFAULT_MEDIA
+    from iec62379.cli.bench.ingest import IngestSettings, format_report, run_ingest_bench
+    from iec62379.cli.bench.ingest import as_json as to_json
+    from iec62379.cli.bench.live import DEFAULT_MEDIA
+    from iec62379.cli.bench.snmp import BenchError
 
     settings = IngestSettings(media=Path(media) if media else DEFAULT_MEDIA, streams=streams,
                               rate=rate, gets=gets, send_seconds=send_seconds)

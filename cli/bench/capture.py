@@ -35,7 +35,7 @@ from iec62379.collectors.generator import (
     schedule,
 )
 
-REPO_MEDIA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "media"
+REPO_MEDIA = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "media"
 PCAP_MAGIC_NS = 0xA1B23C4D
 LINKTYPE_ETHERNET = 1
 SOURCE_MAC = bytes.fromhex("020000000001")

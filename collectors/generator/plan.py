@@ -3,13 +3,8 @@
 This module is pure computation. It never opens a socket nor reads a clock: it turns the bytes
 of a transport stream (and a seed) into a sequence of :class:`Datagram` records, each with a
 departure time in nanoseconds relative to the start of sending and the UDP payload to send.
-The paced sending loop lives in :mod:`iec62379.collectors.sources.sender`.
-
-Timing follows the PCR (ISO/IEC 13818-1, 2.4.2.2): the departure time of every TS packet is
-found by linear interpolation of its byte position between two consecutive PCRs of the PCR PID,
-i.e. at the transport rate that those two PCRs define. PCR wrap (2^33 * 300) is unwrapped; at a
-discontinuity (discontinuity_indicator set, or a jump that no plausible rate explains) the time
-line continues at the previous rate so that departures stay monotonic.
+The departure times come from :mod:`.pacing` (PCR pacing and looping); the paced sending loop
+lives in :mod:`.sender`.
 
 RTP packetisation follows RFC 2250 / RFC 3551: payload type 33 (MP2T), 1 to 7 TS packets per
 datagram, random initial sequence number and SSRC (seedable), marker bit 0, and a 90 kHz
@@ -17,25 +12,10 @@ timestamp that is the target transmission time of the first byte of the datagram
 PCR-derived time line (never from PES PTS, which repeats and goes backwards). The timestamp
 origin is the PCR base (PCR / 300) of the first packet, so during the first pass of a file
 without discontinuities the RTP timestamp equals the interpolated PCR at 90 kHz modulo 2^32.
+Looped passes continue the RTP sequence numbers and timestamps.
 
 Impairments (loss, Gilbert-Elliott burst loss, duplication, reordering, jitter) act on datagrams
 after RTP numbering, so a lost datagram leaves a gap in the sequence numbers as on a network.
-
-Looping: every further pass through the file is sent at ``duration_ns`` after the previous one,
-RTP sequence numbers and timestamps continue, and so do the continuity counters (ISO/IEC
-13818-1 2.4.3.3): without that, each PID's continuity_counter would jump back to the file's
-first value at every seam and a receiver would count one CC error (and MLR) per PID per loop
-although nothing was lost. Pass k >= 1 adds ``k * step[pid]`` (mod 16) to the counter of every
-packet of the PID, where ``step[pid] = last + 1 - first`` (mod 16) with ``first`` and ``last``
-the counters of the first and last packets *with payload* (adaptation_field_control 01 or 11)
-of the PID in the file: the first payload packet of pass k then follows the last payload packet
-of pass k - 1 by one, as the counter only increments on packets with payload. Packets without
-payload (adaptation_field_control 10) do not take part in choosing the step, whether they come
-first, last or in between, but get the same shift, so they keep their relation to the payload
-packets around them within a pass; a PID that never carries a payload, and the null PID 0x1FFF
-(not checked), are left as they are. A seam that the file itself makes discontinuous is made
-continuous, which is the intent; discontinuities inside the file are kept. Pass 0 is the file
-byte for byte. PCR values are not rewritten: the PCR PID's time base jumps back at each seam.
 """
 
 from __future__ import annotations
@@ -46,56 +26,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
+from .pacing import TS_PACKET_SIZE, continuity_steps, loop_packets, schedule, ts_packets
 
-TS_PACKET_SIZE = 188
-TS_SYNC = 0x47
-PCR_MODULUS = (1 << 33) * 300  # 27 MHz ticks before the PCR wraps
-PCR_HZ = 27_000_000
-RTP_CLOCK_HZ = 90_000
 RTP_PAYLOAD_TYPE_MP2T = 33
-RTP_HEADER_SIZE = 12
 MAX_TS_PER_DATAGRAM = 7
-NULL_PID = 0x1FFF
-# Two consecutive PCRs further apart than this (after unwrapping) are not a plausible time
-# step: ISO/IEC 13818-1 asks for at most 100 ms between PCRs; we tolerate ten seconds.
-MAX_PCR_GAP_TICKS = 10 * PCR_HZ
-
-
-class TsFormatError(ValueError):
-    """The input is not a usable MPEG transport stream (message names the byte offset)."""
-
-
-@dataclass(frozen=True, slots=True)
-class PcrSample:
-    """One PCR of the PCR PID: TS packet index, 27 MHz value, discontinuity_indicator."""
-
-    index: int
-    pcr: int
-    discontinuity: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Schedule:
-    """Departure time of every TS packet of one pass through the file.
-
-    times_ns:        int64 array, departure of each TS packet relative to the first (which is 0)
-    duration_ns:     length of one pass (last departure plus one packet time at the last rate),
-                     the offset added to each further loop
-    pcr_pid:         PID whose PCRs paced the file, or None when a fixed bit rate was used
-    pcr_count:       PCRs used
-    discontinuities: PCR discontinuities met (flagged or implausible jumps)
-    rtp_origin:      90 kHz RTP timestamp of the first packet (PCR base, or 0 with no PCR)
-    bitrate:         mean transport rate of one pass in bit/s
-    """
-
-    times_ns: np.ndarray
-    duration_ns: int
-    pcr_pid: int | None
-    pcr_count: int
-    discontinuities: int
-    rtp_origin: int
-    bitrate: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,20 +167,6 @@ class PlanStats:
         return self.datagrams - self.total_lost + self.duplicated
 
 
-@dataclass(frozen=True, slots=True)
-class RtpHeader:
-    """The fixed RTP header fields (RFC 3550 5.1) the generator writes."""
-
-    version: int
-    padding: bool
-    extension: bool
-    csrc_count: int
-    marker: bool
-    payload_type: int
-    seq: int
-    timestamp: int
-    ssrc: int
-
 
 @dataclass(frozen=True, slots=True)
 class Destination:
@@ -257,292 +177,15 @@ class Destination:
     scheme: str | None  # "rtp", "udp" or None when DEST had no scheme
 
 
-# ---------------------------------------------------------------------------------------------
-# TS parsing
-
-
-def ts_packets(data: bytes) -> np.ndarray:
-    """View the file as an (N, 188) uint8 array after checking sync bytes and length.
-
-    Raises TsFormatError naming the byte offset of the first bad sync byte or of a truncated
-    last packet.
-    """
-    if len(data) == 0:
-        raise TsFormatError("empty file: no MPEG-TS packet")
-    count, rest = divmod(len(data), TS_PACKET_SIZE)
-    arr = np.frombuffer(data, dtype=np.uint8)
-    if count:
-        sync = arr[: count * TS_PACKET_SIZE : TS_PACKET_SIZE]
-        bad = np.flatnonzero(sync != TS_SYNC)
-        if bad.size:
-            offset = int(bad[0]) * TS_PACKET_SIZE
-            raise TsFormatError(
-                f"not an MPEG-TS file: no sync byte 0x47 at offset {offset} "
-                f"(found 0x{int(arr[offset]):02x}; packets are 188 bytes)"
-            )
-    if rest:
-        offset = count * TS_PACKET_SIZE
-        if arr[offset] != TS_SYNC:
-            raise TsFormatError(
-                f"not an MPEG-TS file: no sync byte 0x47 at offset {offset} "
-                f"(found 0x{int(arr[offset]):02x}; packets are 188 bytes)"
-            )
-        raise TsFormatError(
-            f"truncated MPEG-TS packet at offset {offset}: {rest} bytes instead of 188"
-        )
-    return arr.reshape(count, TS_PACKET_SIZE)
-
-
-def _pids(packets: np.ndarray) -> np.ndarray:
-    return ((packets[:, 1].astype(np.int32) & 0x1F) << 8) | packets[:, 2].astype(np.int32)
-
-
-def continuity_steps(packets: np.ndarray) -> np.ndarray:
-    """Per TS packet, the continuity_counter shift (0..15) that each further loop adds.
-
-    uint8 array, one value per packet: ``(last + 1 - first) % 16`` of the packet's PID, with
-    ``first`` / ``last`` the counters of the PID's first / last packets with a payload; 0 for
-    the null PID and for PIDs without any payload packet (see the module docstring).
-    """
-    pids = _pids(packets)
-    cc = (packets[:, 3] & 0x0F).astype(np.int16)
-    has_payload = (packets[:, 3] & 0x10) != 0  # adaptation_field_control 01 or 11
-    sel = np.flatnonzero(has_payload & (pids != NULL_PID))
-    step_of_pid = np.zeros(NULL_PID + 1, dtype=np.uint8)
-    if sel.size:
-        p = pids[sel]
-        uniq, first = np.unique(p, return_index=True)
-        _, from_end = np.unique(p[::-1], return_index=True)  # same sorted PIDs
-        last = p.size - 1 - from_end
-        step_of_pid[uniq] = (cc[sel[last]] + 1 - cc[sel[first]]) & 0x0F
-    return step_of_pid[pids]
-
-
-def loop_packets(data: bytes, loop: int, steps: np.ndarray | None = None) -> bytes:
-    """The bytes of pass ``loop`` (0-based) of a looped TS file: continuity counters shifted so
-    that every PID continues from the previous pass (module docstring). Pass 0, and any pass
-    whose shifts are all 0 mod 16, is ``data`` itself. ``steps`` is ``continuity_steps`` of
-    the file's packets, when already computed."""
-    packets = ts_packets(data)
-    if steps is None:
-        steps = continuity_steps(packets)
-    shift = (steps.astype(np.int64) * loop) & 0x0F
-    if loop == 0 or not shift.any():
-        return data
-    out = packets.copy()
-    head = out[:, 3]
-    out[:, 3] = (head & 0xF0) | ((head + shift.astype(np.uint8)) & 0x0F)
-    return out.tobytes()
-
-
-def _pcr_mask(packets: np.ndarray) -> np.ndarray:
-    """Packets whose adaptation field carries a PCR."""
-    afc = (packets[:, 3] >> 4) & 0x3
-    has_af = (afc & 0x2) != 0
-    af_len = packets[:, 4]
-    flags = packets[:, 5]
-    return has_af & (af_len >= 7) & ((flags & 0x10) != 0)
-
-
-def _section_payload(packet: np.ndarray) -> bytes | None:
-    """Section bytes of a packet that starts a PSI section (pointer field skipped)."""
-    if not packet[1] & 0x40:  # payload_unit_start_indicator
-        return None
-    afc = (int(packet[3]) >> 4) & 0x3
-    if not afc & 0x1:
-        return None
-    pos = 4
-    if afc & 0x2:
-        pos += 1 + int(packet[4])
-    if pos >= TS_PACKET_SIZE:
-        return None
-    pointer = int(packet[pos])
-    start = pos + 1 + pointer
-    if start >= TS_PACKET_SIZE:
-        return None
-    return packet[start:].tobytes()
-
-
-def pmt_pcr_pid(data: bytes) -> int | None:
-    """PCR_PID of the first program in the PAT, read from its PMT; None if not found.
-
-    A small reader: it looks at sections that start and end within one TS packet, which is the
-    case for the PAT and PMT of ordinary single-program files.
-    """
-    packets = ts_packets(data)
-    pids = _pids(packets)
-    pmt_pid: int | None = None
-    for i in np.flatnonzero(pids == 0)[:64]:
-        sec = _section_payload(packets[i])
-        if sec is None or len(sec) < 12 or sec[0] != 0x00:
-            continue
-        length = ((sec[1] & 0x0F) << 8) | sec[2]
-        end = min(3 + length - 4, len(sec))  # stop before CRC
-        for pos in range(8, end - 3, 4):
-            program = (sec[pos] << 8) | sec[pos + 1]
-            if program != 0:
-                pmt_pid = ((sec[pos + 2] & 0x1F) << 8) | sec[pos + 3]
-                break
-        if pmt_pid is not None:
-            break
-    if pmt_pid is None:
-        return None
-    for i in np.flatnonzero(pids == pmt_pid)[:64]:
-        sec = _section_payload(packets[i])
-        if sec is None or len(sec) < 12 or sec[0] != 0x02:
-            continue
-        pcr_pid = ((sec[8] & 0x1F) << 8) | sec[9]
-        return None if pcr_pid == NULL_PID else pcr_pid
-    return None
-
-
-def find_pcr_pid(data: bytes) -> int | None:
-    """The PID to pace by: the PMT's PCR_PID if it carries PCRs, else the first PID with a PCR."""
-    packets = ts_packets(data)
-    mask = _pcr_mask(packets)
-    if not mask.any():
-        return None
-    pids = _pids(packets)
-    declared = pmt_pcr_pid(data)
-    if declared is not None and bool(np.any(mask & (pids == declared))):
-        return declared
-    return int(pids[int(np.flatnonzero(mask)[0])])
-
-
-def read_pcrs(data: bytes, pid: int) -> list[PcrSample]:
-    """All PCRs carried on pid, in file order."""
-    packets = ts_packets(data)
-    mask = _pcr_mask(packets) & (_pids(packets) == pid)
-    idx = np.flatnonzero(mask)
-    p = packets[idx].astype(np.int64)
-    base = (p[:, 6] << 25) | (p[:, 7] << 17) | (p[:, 8] << 9) | (p[:, 9] << 1) | (p[:, 10] >> 7)
-    ext = ((p[:, 10] & 0x1) << 8) | p[:, 11]
-    pcr = base * 300 + ext
-    disc = (p[:, 5] & 0x80) != 0
-    return [
-        PcrSample(int(i), int(v), bool(d)) for i, v, d in zip(idx, pcr, disc, strict=True)
-    ]
-
-
-# ---------------------------------------------------------------------------------------------
-# Scheduling
-
-
-def _ticks_to_ns(ticks: np.ndarray | float) -> np.ndarray | float:
-    return ticks * (1e9 / PCR_HZ)
-
-
-def schedule(
-    data: bytes, *, bitrate: float | None = None, rate_scale: float = 1.0
-) -> Schedule:
-    """Departure time of every TS packet of data, from its PCRs or from a fixed bit rate.
-
-    With bitrate given, packets leave at that constant rate and PCRs are ignored. Otherwise the
-    file needs at least two PCRs on one PID. rate_scale divides all times (2.0 = twice as fast).
-    Raises TsFormatError for a malformed file or a file that cannot be paced.
-    """
-    if not rate_scale > 0.0:
-        raise ValueError(f"rate_scale must be positive, got {rate_scale}")
-    packets = ts_packets(data)
-    n = packets.shape[0]
-    if bitrate is not None:
-        if not bitrate > 0.0:
-            raise ValueError(f"bitrate must be positive, got {bitrate}")
-        step_ns = TS_PACKET_SIZE * 8 * 1e9 / bitrate / rate_scale
-        times = np.round(np.arange(n, dtype=np.float64) * step_ns).astype(np.int64)
-        return Schedule(
-            times_ns=times,
-            duration_ns=int(round(n * step_ns)),
-            pcr_pid=None,
-            pcr_count=0,
-            discontinuities=0,
-            rtp_origin=0,
-            bitrate=bitrate * rate_scale,
-        )
-    pid = find_pcr_pid(data)
-    if pid is None:
-        raise TsFormatError("no PCR found in the file: give a fixed rate with --bitrate")
-    samples = read_pcrs(data, pid)
-    if len(samples) < 2:
-        raise TsFormatError(
-            f"only one PCR on PID {pid} (0x{pid:04x}): cannot derive a rate, give --bitrate"
-        )
-    return _schedule_from_pcrs(n, pid, samples, rate_scale)
-
-
-def _schedule_from_pcrs(
-    n: int, pid: int, samples: list[PcrSample], rate_scale: float
-) -> Schedule:
-    """Interpolate departure times between PCRs (see module docstring)."""
-    pos = np.array([s.index for s in samples], dtype=np.int64)
-    raw = np.array([s.pcr for s in samples], dtype=np.int64)
-    # Continuous time line in 27 MHz ticks at each PCR sample.
-    line = np.zeros(len(samples), dtype=np.float64)
-    discontinuities = 0
-    last_rate: float | None = None  # ticks per TS packet of the last valid segment
-    pending: list[int] = []  # segments whose rate is not known yet (discontinuity before any)
-    for k in range(1, len(samples)):
-        dpos = int(pos[k] - pos[k - 1])
-        delta = int(raw[k] - raw[k - 1]) % PCR_MODULUS  # unwraps one wrap
-        valid = (
-            not samples[k].discontinuity and dpos > 0 and 0 < delta <= MAX_PCR_GAP_TICKS
-        )
-        if valid:
-            last_rate = delta / dpos
-            line[k] = line[k - 1] + delta
-            for j in pending:  # give earlier unknown segments this rate
-                line[j:] += (pos[j] - pos[j - 1]) * last_rate
-            pending = []
-        else:
-            discontinuities += 1
-            if last_rate is None:
-                pending.append(k)
-                line[k] = line[k - 1]
-            else:
-                line[k] = line[k - 1] + dpos * last_rate
-    if last_rate is None:
-        raise TsFormatError(
-            f"no two consecutive PCRs on PID {pid} (0x{pid:04x}) give a usable rate: "
-            "give --bitrate"
-        )
-    # Per-packet interpolation; packets before the first / after the last PCR use the rate of
-    # the first / last segment.
-    idx = np.arange(n, dtype=np.float64)
-    ticks = np.interp(idx, pos.astype(np.float64), line)
-    first_rate = (line[1] - line[0]) / (pos[1] - pos[0]) if pos[1] > pos[0] else last_rate
-    if first_rate <= 0:
-        first_rate = last_rate
-    head = idx < pos[0]
-    ticks[head] = line[0] - (pos[0] - idx[head]) * first_rate
-    tail = idx > pos[-1]
-    ticks[tail] = line[-1] + (idx[tail] - pos[-1]) * last_rate
-    ticks = np.maximum.accumulate(ticks)
-    origin_ticks = ticks[0]
-    rel = ticks - origin_ticks
-    times = np.round(_ticks_to_ns(rel) / rate_scale).astype(np.int64)
-    duration_ticks = float(rel[-1] + last_rate)
-    duration_ns = int(round(float(_ticks_to_ns(duration_ticks)) / rate_scale))
-    # PCR value of the first packet, as a 90 kHz base: the RTP timestamp origin.
-    first_pcr = (int(raw[0]) - int(round(line[0] - origin_ticks))) % PCR_MODULUS
-    rtp_origin = (first_pcr // 300) & 0xFFFFFFFF
-    bitrate = n * TS_PACKET_SIZE * 8 / (duration_ns / 1e9) if duration_ns > 0 else 0.0
-    return Schedule(
-        times_ns=times,
-        duration_ns=duration_ns,
-        pcr_pid=pid,
-        pcr_count=len(samples),
-        discontinuities=discontinuities,
-        rtp_origin=rtp_origin,
-        bitrate=bitrate,
-    )
-
 
 # ---------------------------------------------------------------------------------------------
 # RTP
 
 
-def rtp_header(seq: int, timestamp: int, ssrc: int, payload_type: int = 33) -> bytes:
-    """A 12-byte RTP header: version 2, no padding, extension or CSRC, marker 0."""
+def rtp_header(
+    seq: int, timestamp: int, ssrc: int, payload_type: int = RTP_PAYLOAD_TYPE_MP2T
+) -> bytes:
+    """A 12-byte RTP header (RFC 3550 5.1): version 2, no padding, extension or CSRC, marker 0."""
     return bytes(
         (
             0x80,
@@ -551,24 +194,6 @@ def rtp_header(seq: int, timestamp: int, ssrc: int, payload_type: int = 33) -> b
             seq & 0xFF,
         )
     ) + (timestamp & 0xFFFFFFFF).to_bytes(4, "big") + (ssrc & 0xFFFFFFFF).to_bytes(4, "big")
-
-
-def parse_rtp_header(payload: bytes) -> RtpHeader:
-    """Decode the fixed RTP header of payload; raises ValueError if it is too short."""
-    if len(payload) < RTP_HEADER_SIZE:
-        raise ValueError(f"RTP packet too short: {len(payload)} bytes, need {RTP_HEADER_SIZE}")
-    b0, b1 = payload[0], payload[1]
-    return RtpHeader(
-        version=b0 >> 6,
-        padding=bool(b0 & 0x20),
-        extension=bool(b0 & 0x10),
-        csrc_count=b0 & 0x0F,
-        marker=bool(b1 & 0x80),
-        payload_type=b1 & 0x7F,
-        seq=int.from_bytes(payload[2:4], "big"),
-        timestamp=int.from_bytes(payload[4:8], "big"),
-        ssrc=int.from_bytes(payload[8:12], "big"),
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,8 +7,9 @@ CPU, and is one of:
 
 - **ours**: :class:`~iec62379.collectors.sources.udp.UdpSource` (``recvmmsg`` batches with
   ``SO_TIMESTAMPNS`` and ``SO_RXQ_OVFL``) feeding a
-  :class:`~iec62379.collectors.core.demux.FlowDemux` (every metric on), with a snapshot after
-  every batch and the interval reports taken, as ``iec62379 probe`` does;
+  :class:`~iec62379.collectors.core.demux.FlowDemux` (every metric on) through the wiring
+  ``iec62379 probe`` and the agent use (:mod:`iec62379.collectors.wiring`), with a snapshot
+  after every batch and the interval reports taken, as ``iec62379 probe`` does;
 - **bare**: the peer, a plain ``socket.recvmsg`` loop with ``SO_TIMESTAMPNS`` (and
   ``SO_RXQ_OVFL`` to count drops) that only counts datagrams.
 
@@ -41,13 +42,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from iec62379.collectors.bench_pcap import environment
+from iec62379.cli.bench.capture import REPO_MEDIA
+from iec62379.cli.bench.pcap import environment
 from iec62379.collectors.sources._recvmmsg import _Iovec, _Mmsghdr  # the C structures
 
 SO_RCVBUFFORCE = 33
 SO_TIMESTAMPNS = 35
 SO_RXQ_OVFL = 40
-REPO_MEDIA = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "media"
 DEFAULT_MEDIA = REPO_MEDIA / "h264_mp2.ts"
 TARGET_PPS = 200_000.0
 
@@ -184,7 +185,7 @@ def _spawn_sender(port: int, rate: float, seconds: float, media: Path,
             os.sched_setaffinity(0, {cpu})
 
     return subprocess.Popen(
-        [sys.executable, "-m", "iec62379.collectors.bench_live", "send", str(port), str(rate),
+        [sys.executable, "-m", "iec62379.cli.bench.live", "send", str(port), str(rate),
          str(seconds), str(media)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -214,27 +215,29 @@ def _sender_result(proc: subprocess.Popen[str], seconds: float) -> dict[str, Any
 def run_ours(s: LiveBenchSettings, rate: float) -> Step:
     from iec62379.collectors.core.demux import FlowDemux
     from iec62379.collectors.core.report import AnalyzerConfig
-    from iec62379.collectors.sources.udp import StreamUrl, UdpSource
+    from iec62379.collectors.sources.udp import StreamUrl
+    from iec62379.collectors.wiring import DemuxSink, StreamInput
 
     step = Step("ours", rate, s.seconds)
-    src = UdpSource(StreamUrl("rtp", "127.0.0.1", 0), batch_size=s.batch_size, rcvbuf=s.rcvbuf)
+    url = StreamUrl("rtp", "127.0.0.1", 0)
+    inp = StreamInput.open(url, fec=False, batch_size=s.batch_size, rcvbuf=s.rcvbuf)
     demux = FlowDemux(AnalyzerConfig())
-    port = int(src.local_address[1])
+    sink = DemuxSink(demux, inp.media_key)
+    port = int(inp.media.local_address[1])
     proc = _spawn_sender(port, rate, s.seconds, s.media, s.sender_cpu)
     c0 = time.process_time()
     try:
         idle_since: float | None = None
         while True:
-            batch = src.receive_batch(0.05)
-            if len(batch):
-                if len(batch) < s.batch_size // 4 and s.coalesce_s > 0:
-                    time.sleep(s.coalesce_s)  # let datagrams queue: fewer, fuller batches
+            got = inp.drain(sink, max_batches=1) if inp.wait(0.05) else 0
+            if got and sink.newest_ns is not None:
                 idle_since = None
                 step.batches += 1
-                demux.feed_batch(batch)
-                demux.snapshot(int(batch.arrival_ns[-1]))
+                demux.snapshot(sink.newest_ns)
                 for a in demux.streams.values():
                     a.pop_reports()
+                if got < s.batch_size // 4 and s.coalesce_s > 0:
+                    time.sleep(s.coalesce_s)  # let datagrams queue: fewer, fuller batches
             elif proc.poll() is not None:
                 idle_since = idle_since or time.monotonic()
                 if time.monotonic() - idle_since > 0.3:
@@ -243,10 +246,10 @@ def run_ours(s: LiveBenchSettings, rate: float) -> Step:
         sent = _sender_result(proc, s.seconds)
     finally:
         _stop(proc)
-        src.close()
+        inp.close()
     step.sent, step.sender_rate = int(sent["sent"]), float(sent["rate"])
-    step.received = src.stats.datagrams
-    step.kernel_drops = src.stats.kernel_drops
+    step.received = inp.media.stats.datagrams
+    step.kernel_drops = inp.media.stats.kernel_drops
     step.rtp_lost = sum(a.totals().rtp_lost_net for a in demux.streams.values())
     return _judge(step)
 
@@ -454,7 +457,7 @@ def _main(argv: list[str]) -> int:
         port, rate, seconds, media = int(argv[1]), float(argv[2]), float(argv[3]), Path(argv[4])
         print(json.dumps(send(port, rate, seconds, media)))
         return 0
-    print("usage: python -m iec62379.collectors.bench_live send PORT RATE SECONDS MEDIA",
+    print("usage: python -m iec62379.cli.bench.live send PORT RATE SECONDS MEDIA",
           file=sys.stderr)
     return 2
 

@@ -1,6 +1,6 @@
-"""The paced sending loop of the stream generator: sockets and the clock live here.
+"""The paced sending loop of the stream generator: its sockets and its clock live here.
 
-The planner (:mod:`iec62379.collectors.generator`) says what to send and when, relative to the
+The planner (:mod:`.plan`) says what to send and when, relative to the
 start; this module opens a UDP socket (IPv4 or IPv6, unicast or multicast) and sends each
 datagram at its absolute deadline on ``time.monotonic_ns``: it sleeps until shortly before the
 deadline and spins for the last fraction of a millisecond, so the Linux timer slack does not
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from iec62379.collectors.generator import Datagram, Destination
+from .plan import Datagram, Destination
 
 # Errors that hit one datagram (full socket buffer, ICMP feedback) but not the whole run.
 _TRANSIENT_ERRNOS = frozenset(
