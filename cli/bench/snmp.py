@@ -447,10 +447,11 @@ def bench_snmpd(s: BenchSettings, tmp: Path, env: dict[str, str]) -> AgentFigure
     fig = AgentFigures("snmpd", s.snmpd_subtree)
     port = free_udp_port()
     conf = tmp / "snmpd.conf"
-    conf.write_text(f"rocommunity {COMMUNITY} 127.0.0.1\nrouser {BENCH_USER} priv\n")
+    # createUser in the configuration itself: snmpd -C reads no other file (its persistent
+    # folder is the temporary one, so the user's localised keys are written there).
+    conf.write_text(f"rocommunity {COMMUNITY} 127.0.0.1\nrouser {BENCH_USER} priv\n"
+                    f'createUser {BENCH_USER} SHA-256 "{BENCH_AUTH}" AES "{BENCH_PRIV}"\n')
     (tmp / "persist").mkdir(exist_ok=True)
-    (tmp / "persist" / "snmpd.conf").write_text(
-        f'createUser {BENCH_USER} SHA-256 "{BENCH_AUTH}" AES "{BENCH_PRIV}"\n')
     argv = [s.snmpd or _tool("snmpd"), "-f", "-Lo", "-C", "-c", str(conf), f"udp:127.0.0.1:{port}"]
     log = tmp / "snmpd.log"
     with _process(argv, log, env) as (proc, t0):
