@@ -9,19 +9,12 @@ import logging
 import random
 
 import pytest
-from conftest import REPO
-from iec62379.agent import access, ber
+from iec62379.agent import ber
 from iec62379.agent.config import User
-from iec62379.agent.hostmib import EngineCounters, HostMib, Interface, SnmpCounters
-from iec62379.agent.instrum import MeasurementInstrum
-from iec62379.agent.mibmap import MibMap
-from iec62379.agent.persist import WrittenValues
-from iec62379.agent.responder import Community, Responder
-from iec62379.agent.store import BlockStore
+from iec62379.agent.hostmib import EngineCounters, SnmpCounters
 from iec62379.agent.v3 import V3Layer
-from iec62379.collectors.settings import load_settings
-from iec62379.mibs.tree import mib_builder
 from pysnmp.proto import rfc1902, rfc1905
+from test_responder import builder, static_agent  # noqa: F401 - builder is a fixture
 from v3client import Client, pdu
 
 ENGINE = bytes.fromhex("80007ed9050102030405060708")
@@ -47,28 +40,11 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def builder():
-    return mib_builder(texts=False)
-
-
 @pytest.fixture()
-def agent(builder, tmp_path):
-    mibmap = MibMap(builder)
-    cfg = load_settings(REPO / "examples" / "static-blocks.toml").agent
-    store = BlockStore()
-    with store.transaction() as t:
-        t.put(*cfg.blocks)
-    iface = Interface(1, "lo", 1500, 1000, True, b"", 5, 5, 0, 0, 5, 5, 0, 0, True)
-    host = HostMib(builder, cfg.system, read=lambda: [iface], clock=lambda: 100.0)
-    host.refresh()
-    counters = SnmpCounters()
+def agent(builder, tmp_path):  # noqa: F811 - the imported fixture
     clock = Clock()
-    engine = EngineCounters(builder, counters, ENGINE, 5, clock=clock, v3=True)
-    instrum = MeasurementInstrum(store, mibmap, providers=[host, engine],
-                                 on_write=WrittenValues.load(tmp_path / "w.json").record)
-    r = Responder(instrum, [Community("public", "listener")], access.read_view(mibmap),
-                  access.write_view(mibmap), counters)
+    engine = EngineCounters(builder, SnmpCounters(), ENGINE, 5, clock=clock, v3=True)
+    r, store, counters = static_agent(builder, tmp_path, engine)
     users = [
         User("supervisor", "supervisor", "sha256", "example-auth-key", "aes128",
              "example-priv-key"),
