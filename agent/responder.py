@@ -26,6 +26,7 @@ import ipaddress
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from . import ber
@@ -161,24 +162,26 @@ class Responder:
             log.debug("malformed PDU from %s: %s", addr, exc)
             c.in_asn_parse_errs += 1
             return None
-        overhead = ber.response_overhead(community, msg.request_id)
-        answer = self.process(msg, p, self.max_size - overhead)
+        budget = self.max_size
+        if pdu_type == ber.GET_BULK:
+            budget -= ber.response_overhead(community, msg.request_id)
+        answer = self.process(msg, p, budget)
         if answer is None:
             return None
-
-        def encode(a: Answer) -> bytes:
-            return ber.encode_response(version, community, msg.request_id, *a)
-
-        return self.fit(msg, answer, encode, self.max_size)
+        out = ber.encode_response(version, community, msg.request_id, *answer)
+        if len(out) <= self.max_size:
+            return out
+        return self.fit(msg, answer, partial(ber.encode_response, version, community,
+                                             msg.request_id), self.max_size)
 
     def fit(
-        self, msg: ber.Message, answer: Answer, encode: Callable[[Answer], bytes], limit: int
+        self, msg: ber.Message, answer: Answer, encode: Callable[..., bytes], limit: int
     ) -> bytes:
         """The encoded Response, or tooBig when it exceeds `limit` octets (RFC 3416 4.2.1: an
         empty varbind list; v1: the request's varbinds); nothing if even that does not fit."""
-        out = encode(answer)
+        out = encode(*answer)
         if len(out) > limit:
-            out = encode((TOO_BIG, 0, self.echo(msg) if msg.version == ber.V1 else []))
+            out = encode(TOO_BIG, 0, self.echo(msg) if msg.version == ber.V1 else [])
             if len(out) > limit:
                 self.counters.silent_drops += 1
                 return b""

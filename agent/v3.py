@@ -34,7 +34,7 @@ from . import ber
 from .config import User
 from .hostmib import EngineCounters, SnmpCounters
 from .instrum import AUTHORIZATION_ERROR
-from .responder import REQUESTS, Answer, Principal, Responder
+from .responder import REQUESTS, Principal, Responder
 from .usm import UsmUser
 
 log = logging.getLogger(__name__)
@@ -154,8 +154,8 @@ class V3Layer:
         msg = ber.decode_pdu(plain, pdu_type, ps, pe, ber.V3)
         limit = min(m.max_size, self.max_size)
 
-        def encode(a: Answer) -> bytes:
-            pdu = ber.encode_pdu(ber.RESPONSE, msg.request_id, *a)
+        def encode(status: int, index: int, varbinds: list[bytes]) -> bytes:
+            pdu = ber.encode_pdu(ber.RESPONSE, msg.request_id, status, index, varbinds)
             return self._wrap(m, user, m.level, pdu)
 
         if m.level < user.level:
