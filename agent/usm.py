@@ -10,7 +10,7 @@ passwords, message authentication and privacy. The primitives come from hashlib,
 - Privacy: AES-128 in CFB-128 (RFC 3826); AES-192 and AES-256 with the key extension of
   draft-blumenthal-aes-usm-04 3.1.2.1 (Kul || H(Kul) || H(Kul || H(Kul)) ...), which is what
   net-snmp's `-x AES-192` / `-x AES-256` use; CBC-DES (RFC 3414 8), through `cryptography`'s
-  TripleDES with a single 8-octet key (K1 = K2 = K3 is DES).
+  TripleDES keyed K1 = K2 = K3, which is DES.
 """
 
 from __future__ import annotations
