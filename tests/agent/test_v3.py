@@ -285,3 +285,36 @@ def test_huge_request_with_wrong_community_is_not_decoded(agent, monkeypatch):
     monkeypatch.setattr(ber, "decode_pdu", lambda *a: decoded.append(a))
     assert r.handle(big, LOCAL) is None
     assert counters.in_bad_community_names == 1 and decoded == []
+
+
+def test_an_agent_with_v3_users_imports_no_pysnmp_engine(tmp_path):
+    """pysnmp no longer serves requests: with v3 users the agent loads its own USM, and
+    pysnmp only for the compiled MIBs (pysnmp.smi), never its engine or transports."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = (
+        "import asyncio, dataclasses, sys\n"
+        "from iec62379.agent.runner import Agent\n"
+        "from iec62379.agent.config import Endpoint\n"
+        "from iec62379.collectors.settings import load_settings\n"
+        f"cfg = load_settings({str(REPO / 'examples' / 'static-blocks.toml')!r}).agent\n"
+        "cfg = dataclasses.replace(cfg, listen=(Endpoint('udp', '127.0.0.1', 0),),"
+        " state_dir=None)\n"
+        "async def main():\n"
+        "    a = Agent(cfg)\n"
+        "    await a.start()\n"
+        "    assert a.responder.v3 is not None\n"
+        "    await a.stop()\n"
+        "asyncio.run(main())\n"
+        "engine = ('pysnmp.entity', 'pysnmp.carrier', 'pysnmp.hlapi', 'pysnmp.proto.secmod',"
+        " 'pysnmp.proto.mpmod', 'pysnmp.proto.acmod')\n"
+        "print('smi' if 'pysnmp.smi.builder' in sys.modules else '',"
+        " sorted(m for m in sys.modules if m.startswith(engine)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "smi []"
