@@ -89,15 +89,6 @@ class _Interface:
     ts_offset_s: int = 0
 
 
-def _gather(chunks: list[np.ndarray], offs: list[int]) -> np.ndarray:
-    """The offsets a walk found, in order: runs found in strides, then those found one by one."""
-    if offs:
-        chunks.append(np.asarray(offs, dtype=np.int64))
-    if not chunks:
-        return np.zeros(0, dtype=np.int64)
-    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
-
-
 class CaptureFile:
     """A pcap or pcapng file, mapped; ``format`` is "pcap" or "pcapng".
 
@@ -156,6 +147,19 @@ class CaptureFile:
         if not delivered:
             raise ValueError(fault)
         self.fault = ValueError(fault)
+
+    def _walked(
+        self, pos: int, fault: str | None, count: int, chunks: list[np.ndarray], offs: list[int]
+    ) -> np.ndarray:
+        """End of a walk that stopped at pos after count records (``fault`` met there, if
+        any): the offsets it found, in order (runs found in strides and one by one)."""
+        self.pos = pos
+        self.defer(fault, count)
+        if offs:
+            chunks.append(np.asarray(offs, dtype=np.int64))
+        if not chunks:
+            return np.zeros(0, dtype=np.int64)
+        return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     # -- classic pcap ---------------------------------------------------------------------
 
@@ -271,9 +275,7 @@ class CaptureFile:
             found = self._uniform_run(dt, pos, 16 + incl, ((8, incl),), limit - count, chunks, offs)
             count += found
             pos += found * (16 + incl)
-        self.pos = pos
-        self.defer(fault, count)
-        return _gather(chunks, offs)
+        return self._walked(pos, fault, count, chunks, offs)
 
     def next_pcap(self, limit: int) -> Records | None:
         """The next (up to limit) classic pcap records, None at the end."""
@@ -400,9 +402,7 @@ class CaptureFile:
                     pos += found * blen
                     continue
             pos += blen
-        self.pos = pos
-        self.defer(fault, count)
-        return _gather(chunks, offs)
+        return self._walked(pos, fault, count, chunks, offs)
 
     def next_pcapng(self, limit: int) -> Records | None:
         """The next (up to limit) packet blocks of one section, None at the end."""
