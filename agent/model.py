@@ -71,6 +71,13 @@ def _check_range(what: str, value: int, low: int, high: int) -> None:
         raise ValueError(f"{what} must be an integer in {low}..{high}, got {value!r}")
 
 
+def format_name(value: Format) -> bytes:
+    """A MediaFormat value as IEC62379-EXT-MIB's name columns show it: the identity's
+    descriptor, or an OID given as such in dotted decimal."""
+    text = value if isinstance(value, str) else ".".join(map(str, value))
+    return text.encode()[:255]  # DisplayString (SIZE (0..255))
+
+
 def _check_format(what: str, value: Format) -> None:
     if isinstance(value, str):
         if not value:
@@ -238,7 +245,9 @@ AUDIO = Table("aMtBlockTable", AudioComponent, "audio", (
                keys=(enum_key("fec_type", FecType, "none"),)),
     ColumnSpec("aMtFECLengthDimension", "fec_length_dimension",
                keys=(int_key("fec_length_dimension", 0, 9999, 0),)),
-))
+), augments=(Augment("aMtExtTable", "IEC62379-EXT-MIB", (
+    ColumnSpec("aMtExtAudioSignalFormatName", get=lambda r: format_name(r.signal_format)),
+)),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -307,7 +316,11 @@ VIDEO = Table("vMtBlockTable", VideoBlock, "video", (
                keys=(int_key("fec_length_dimension", 0, 9999, 0),)),
     ColumnSpec("vMtTrickModeSupport", get=lambda r: TRUTH[r.trick_mode_support],
                keys=(bool_key("trick_mode_support"),)),
-))
+), augments=(Augment("vMtExtTable", "IEC62379-EXT-MIB", (
+    ColumnSpec("vMtExtSourceFormatName", get=lambda r: format_name(r.source_format)),
+    ColumnSpec("vMtExtCodingTypeName", get=lambda r: format_name(r.coding_type)),
+    ColumnSpec("vMtExtAspectRatioName", get=lambda r: format_name(r.aspect_ratio)),
+)),))
 
 
 U64_MAX = 18446744073709551615

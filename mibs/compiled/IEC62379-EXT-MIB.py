@@ -43,9 +43,13 @@ if 'mibBuilder' not in globals():
 
 # Import SMI symbols from the MIBs this MIB depends on
 
-(rxPointEntry,) = mibBuilder.importSymbols(
+(aMtBlockEntry,
+ rxPointEntry,
+ vMtBlockEntry) = mibBuilder.importSymbols(
     "IEC62379-7-MEASUREMENT-MIB",
-    "rxPointEntry")
+    "aMtBlockEntry",
+    "rxPointEntry",
+    "vMtBlockEntry")
 
 (iec62379FormatsArc,) = mibBuilder.importSymbols(
     "IEC62379-MEDIA-FORMATS-MIB",
@@ -276,6 +280,122 @@ if mibBuilder.loadTexts:
     rxPointExtCounterDiscontinuityTime.setStatus("current")
 if mibBuilder.loadTexts:
     rxPointExtCounterDiscontinuityTime.setDescription("The value of sysUpTime when this row's counters last started again from zero (a stream that faded out and came back), or 0 if they have counted since the agent started.")
+_AMtExtTable_Object = MibTable
+aMtExtTable = _AMtExtTable_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 2)
+)
+if mibBuilder.loadTexts:
+    aMtExtTable.setStatus("current")
+if mibBuilder.loadTexts:
+    aMtExtTable.setDescription("The audio format of each audio component by name, for managers that cannot resolve an OBJECT IDENTIFIER value to a name. One row per row of aMtBlockTable (it AUGMENTS it).")
+_AMtExtEntry_Object = MibTableRow
+aMtExtEntry = _AMtExtEntry_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 2, 1)
+)
+if mibBuilder.loadTexts:
+    aMtExtEntry.setStatus("current")
+if mibBuilder.loadTexts:
+    aMtExtEntry.setDescription("The names of one audio component's formats.")
+
+
+class _AMtExtAudioSignalFormatName_Type(DisplayString):
+    """Custom type aMtExtAudioSignalFormatName based on DisplayString"""
+    subtypeSpec = DisplayString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(0, 255),
+    )
+
+
+_AMtExtAudioSignalFormatName_Type.__name__ = "DisplayString"
+_AMtExtAudioSignalFormatName_Object = MibTableColumn
+aMtExtAudioSignalFormatName = _AMtExtAudioSignalFormatName_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 2, 1, 1),
+    _AMtExtAudioSignalFormatName_Type()
+)
+aMtExtAudioSignalFormatName.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    aMtExtAudioSignalFormatName.setStatus("current")
+if mibBuilder.loadTexts:
+    aMtExtAudioSignalFormatName.setDescription("The descriptor of aMtAudioSignalFormat's identity in IEC62379-MEDIA-FORMATS-MIB (for example 'audioMpeg1'), or the value in dotted decimal when it names another identity.")
+_VMtExtTable_Object = MibTable
+vMtExtTable = _VMtExtTable_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 3)
+)
+if mibBuilder.loadTexts:
+    vMtExtTable.setStatus("current")
+if mibBuilder.loadTexts:
+    vMtExtTable.setDescription("The video formats of each video block by name, for managers that cannot resolve an OBJECT IDENTIFIER value to a name. One row per row of vMtBlockTable (it AUGMENTS it).")
+_VMtExtEntry_Object = MibTableRow
+vMtExtEntry = _VMtExtEntry_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 3, 1)
+)
+if mibBuilder.loadTexts:
+    vMtExtEntry.setStatus("current")
+if mibBuilder.loadTexts:
+    vMtExtEntry.setDescription("The names of one video block's formats.")
+
+
+class _VMtExtSourceFormatName_Type(DisplayString):
+    """Custom type vMtExtSourceFormatName based on DisplayString"""
+    subtypeSpec = DisplayString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(0, 255),
+    )
+
+
+_VMtExtSourceFormatName_Type.__name__ = "DisplayString"
+_VMtExtSourceFormatName_Object = MibTableColumn
+vMtExtSourceFormatName = _VMtExtSourceFormatName_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 3, 1, 1),
+    _VMtExtSourceFormatName_Type()
+)
+vMtExtSourceFormatName.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    vMtExtSourceFormatName.setStatus("current")
+if mibBuilder.loadTexts:
+    vMtExtSourceFormatName.setDescription("The descriptor of vMtVideoSourceFormat's identity in IEC62379-MEDIA-FORMATS-MIB, or the value in dotted decimal when it names another identity.")
+
+
+class _VMtExtCodingTypeName_Type(DisplayString):
+    """Custom type vMtExtCodingTypeName based on DisplayString"""
+    subtypeSpec = DisplayString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(0, 255),
+    )
+
+
+_VMtExtCodingTypeName_Type.__name__ = "DisplayString"
+_VMtExtCodingTypeName_Object = MibTableColumn
+vMtExtCodingTypeName = _VMtExtCodingTypeName_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 3, 1, 2),
+    _VMtExtCodingTypeName_Type()
+)
+vMtExtCodingTypeName.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    vMtExtCodingTypeName.setStatus("current")
+if mibBuilder.loadTexts:
+    vMtExtCodingTypeName.setDescription("The descriptor of vMtVideoCodingType's identity in IEC62379-MEDIA-FORMATS-MIB, or the value in dotted decimal when it names another identity.")
+
+
+class _VMtExtAspectRatioName_Type(DisplayString):
+    """Custom type vMtExtAspectRatioName based on DisplayString"""
+    subtypeSpec = DisplayString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(0, 255),
+    )
+
+
+_VMtExtAspectRatioName_Type.__name__ = "DisplayString"
+_VMtExtAspectRatioName_Object = MibTableColumn
+vMtExtAspectRatioName = _VMtExtAspectRatioName_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 3, 1, 3),
+    _VMtExtAspectRatioName_Type()
+)
+vMtExtAspectRatioName.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    vMtExtAspectRatioName.setStatus("current")
+if mibBuilder.loadTexts:
+    vMtExtAspectRatioName.setDescription("The descriptor of vMtAspectRatio's identity in IEC62379-MEDIA-FORMATS-MIB, or the value in dotted decimal when it names another identity.")
 _ExtConformance_ObjectIdentity = ObjectIdentity
 extConformance = _ExtConformance_ObjectIdentity(
     (1, 3, 6, 1, 4, 1, 32473, 62380, 2)
@@ -293,6 +413,16 @@ rxPointEntry.registerAugmentions(
      "rxPointExtEntry")
 )
 rxPointExtEntry.setIndexNames(*rxPointEntry.getIndexNames())
+aMtBlockEntry.registerAugmentions(
+    ("IEC62379-EXT-MIB",
+     "aMtExtEntry")
+)
+aMtExtEntry.setIndexNames(*aMtBlockEntry.getIndexNames())
+vMtBlockEntry.registerAugmentions(
+    ("IEC62379-EXT-MIB",
+     "vMtExtEntry")
+)
+vMtExtEntry.setIndexNames(*vMtBlockEntry.getIndexNames())
 
 # Managed Objects groups
 
@@ -316,6 +446,20 @@ if mibBuilder.loadTexts:
 if mibBuilder.loadTexts:
     rxPointExtGroup.setDescription("The receiver point's measurements and counters in numbers.")
 
+formatNamesGroup = ObjectGroup(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 2, 2, 2)
+)
+formatNamesGroup.setObjects(
+      *(("IEC62379-EXT-MIB", "aMtExtAudioSignalFormatName"),
+        ("IEC62379-EXT-MIB", "vMtExtSourceFormatName"),
+        ("IEC62379-EXT-MIB", "vMtExtCodingTypeName"),
+        ("IEC62379-EXT-MIB", "vMtExtAspectRatioName"))
+)
+if mibBuilder.loadTexts:
+    formatNamesGroup.setStatus("current")
+if mibBuilder.loadTexts:
+    formatNamesGroup.setDescription("The media formats of audio and video blocks by name.")
+
 
 # Notification objects
 
@@ -332,7 +476,8 @@ extCompliance = ModuleCompliance(
     (1, 3, 6, 1, 4, 1, 32473, 62380, 2, 1, 1)
 )
 extCompliance.setObjects(
-    ("IEC62379-EXT-MIB", "rxPointExtGroup")
+      *(("IEC62379-EXT-MIB", "rxPointExtGroup"),
+        ("IEC62379-EXT-MIB", "formatNamesGroup"))
 )
 if mibBuilder.loadTexts:
     extCompliance.setStatus(
@@ -360,9 +505,18 @@ mibBuilder.exportSymbols(
        "rxPointExtReordered": rxPointExtReordered,
        "rxPointExtDuplicated": rxPointExtDuplicated,
        "rxPointExtCounterDiscontinuityTime": rxPointExtCounterDiscontinuityTime,
+       "aMtExtTable": aMtExtTable,
+       "aMtExtEntry": aMtExtEntry,
+       "aMtExtAudioSignalFormatName": aMtExtAudioSignalFormatName,
+       "vMtExtTable": vMtExtTable,
+       "vMtExtEntry": vMtExtEntry,
+       "vMtExtSourceFormatName": vMtExtSourceFormatName,
+       "vMtExtCodingTypeName": vMtExtCodingTypeName,
+       "vMtExtAspectRatioName": vMtExtAspectRatioName,
        "extConformance": extConformance,
        "extCompliances": extCompliances,
        "extCompliance": extCompliance,
        "extGroups": extGroups,
-       "rxPointExtGroup": rxPointExtGroup}
+       "rxPointExtGroup": rxPointExtGroup,
+       "formatNamesGroup": formatNamesGroup}
 )

@@ -47,3 +47,11 @@ def test_ext_table_by_name_with_the_exported_modules(agent: AgentProcess, tmp_pa
     assert header.split(",")[:3] == ["rxPointExtDelayFactor", "rxPointExtMediaLossRate",
                                      "rxPointExtTSDF"]
     assert row.split(",")[:3] == ["425", "0", "850"]
+
+
+def test_format_names_augment_the_audio_and_video_tables(agent: AgentProcess):
+    base = "1.3.6.1.4.1.32473.62380.1"
+    out = snmp("snmpwalk", "-v2c", "-c", "public", "-On", "-Oqv", agent.v4, f"{base}.2").stdout
+    assert [v.strip('"') for v in out.split()] == ["audioMpeg1", "noAudio"]
+    out = snmp("snmpwalk", "-v2c", "-c", "public", "-On", "-Oqv", agent.v4, f"{base}.3").stdout
+    assert [v.strip('"') for v in out.split()] == ["src1920x1080i25", "videoH264", "aspect16x9"]

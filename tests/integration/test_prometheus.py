@@ -130,6 +130,14 @@ def test_enumerations_and_truth_values_are_labels(scrape):
     assert temps == {"CPU package", "air inlet"}
     assert any(n == "nMtNetworkType_info" and lb["nMtNetworkType"] == "ipv4"
                for n, lb, _ in samples)
+    # media formats by name (IEC62379-EXT-MIB), as labels; no OID-valued label is left
+    (video,) = [lb for n, lb, _ in samples if n == "vMtVideoBitRate"]
+    assert (video["vMtExtCodingTypeName"], video["vMtExtSourceFormatName"],
+            video["vMtExtAspectRatioName"]) == ("videoH264", "src1920x1080i25", "aspect16x9")
+    audio = {lb["aMtAudioComponentNumber"]: lb["aMtExtAudioSignalFormatName"]
+             for n, lb, _ in samples if n == "aMtAudioPId"}
+    assert audio == {"1": "audioMpeg1", "2": "noAudio"}  # component 2: status false
+    assert not any(v.startswith("1.3.6.1.4.1.") for _, lb, _ in samples for v in lb.values())
 
 
 def test_every_dashboard_query_names_an_exported_metric(scrape):
