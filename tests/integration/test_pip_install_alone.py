@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, require_tool
+from test_install_without_compiler import _copy_source as copy_source
 
 pytestmark = pytest.mark.integration
 
@@ -40,13 +41,7 @@ def _free_port() -> int:
 def fresh(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """(the fresh venv's python, the environment to run it in)."""
     tmp = tmp_path_factory.mktemp("pip-alone")
-    src = tmp / "src"
-    src.mkdir()
-    for name in ("setup.py", "setup.cfg", "pyproject.toml", "README.md"):
-        shutil.copy2(REPO / name, src / name)
-    ignore = shutil.ignore_patterns("*.so", "__pycache__", "*.egg-info", "build")
-    for name in ("agent", "collectors", "cli", "mibs"):
-        shutil.copytree(REPO / name, src / name, ignore=ignore)
+    src = copy_source(tmp)
     venv = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
                    timeout=120)
