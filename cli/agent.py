@@ -10,6 +10,16 @@ import sys
 import click
 
 
+def _check_port_range(text: str) -> None:
+    """Refuse an endpoint whose port is a number outside 0..65535, saying so (the endpoint
+    parser only says that the endpoint is not one)."""
+    port = text.rpartition(":")[2]
+    if port.isdigit() and int(port) > 65535:
+        raise click.BadParameter(
+            f"{text!r}: port {int(port)} is out of range (0..65535)", param_hint="'--listen'"
+        )
+
+
 @click.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="TOML configuration (default: the embedded one: 127.0.0.1:1161, read-only "
@@ -45,6 +55,8 @@ def agent(config_path: str | None, listen: tuple[str, ...], state_dir: str | Non
         settings = load_settings(config_path) if config_path else Settings()
         cfg = settings.agent
         if listen:
+            for text in listen:
+                _check_port_range(text)
             r = _Reader("--listen", {})
             endpoints = tuple(_endpoint(r, f"[{i}]", e) for i, e in enumerate(listen))
             cfg = dataclasses.replace(cfg, listen=endpoints)

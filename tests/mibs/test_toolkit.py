@@ -202,3 +202,16 @@ def test_snmptranslate_names_to_oids_and_back():
     names = [f"{n.module}::{n.name}" for n in nodes]
     assert _translate("-On", *names) == ["." + n.dotted for n in nodes]
     assert _translate("-OS", *["." + n.dotted for n in nodes]) == names
+
+
+def test_export_into_a_folder_that_cannot_be_made_is_a_clear_error():
+    r = CliRunner().invoke(cli, ["mib", "export", "/proc/nope"])
+    assert r.exit_code == 1
+    assert "Error: cannot write into /proc/nope" in r.output and "Traceback" not in r.output
+
+
+def test_shipped_base_modules_carry_their_copyright_notice():
+    for m in paths.BASE_MODULES:
+        text = (paths.compiled_dir() / f"{m}.py").read_text()
+        assert "Copyright (C) The Internet Society (2000)" in text
+        assert f"ASN.1 source {m} (IETF)" in text and "/root/" not in text
