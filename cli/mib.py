@@ -57,7 +57,9 @@ def fetch_base(from_dir: str | None, force: bool) -> None:
     help="Compile the modules from this folder instead of the package's mibs folder.",
 )
 @click.option("--check", is_flag=True, help="Only check that the shipped modules are up to date.")
-def compile_cmd(mib_dirs: tuple[str, ...], out: str | None, source: str | None, check: bool) -> None:
+def compile_cmd(
+    mib_dirs: tuple[str, ...], out: str | None, source: str | None, check: bool
+) -> None:
     """Compile the SMIv2 sources into pysnmp modules (local sources only), and the IETF base
     modules the agent loads (IF-MIB, IANAifType-MIB) from the sources `mib fetch-base` put in
     the cache; both are shipped in the package."""

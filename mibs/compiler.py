@@ -131,7 +131,9 @@ def _failures(results: dict, source_dirs: list[Path]) -> list[Finding]:
         file = str(src) if src else name
         if str(status) == "missing":
             findings.append(
-                Finding(file, None, f"module {name} not found in {', '.join(map(str, source_dirs))}")
+                Finding(
+                    file, None, f"module {name} not found in {', '.join(map(str, source_dirs))}"
+                )
             )
             continue
         line = getattr(err, "lineno", None)

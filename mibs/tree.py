@@ -53,7 +53,9 @@ def _syntax_name(obj) -> str:  # noqa: ANN001
     return name
 
 
-def load_nodes(modules: tuple[str, ...] = OUR_MODULES, mib_dirs: tuple[str, ...] = ()) -> list[MibNode]:
+def load_nodes(
+    modules: tuple[str, ...] = OUR_MODULES, mib_dirs: tuple[str, ...] = ()
+) -> list[MibNode]:
     """All named nodes of `modules`, sorted by OID."""
     from pysnmp.smi.rfc1902 import ObjectIdentity  # noqa: F401  (ensures pysnmp SMI is set up)
 
