@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .agentx.address import AgentXAddress, parse_address
 from .model import TABLES, NetworkType, Row
 from .tables import REQUIRED, ConfigKey, KeyType
 
@@ -92,6 +93,7 @@ class AgentConfig:
     engine_id: bytes | None = None
     blocks: tuple[Row, ...] = ()
     host_refresh_s: float = 5.0
+    agentx: AgentXAddress | None = None  # serve as an AgentX subagent of this master
 
 
 _MISSING = object()
@@ -199,6 +201,17 @@ def _endpoint(r: _Reader, key: str, text: str) -> Endpoint:
     elif family == "udp6":
         raise r.fail(key, "an IPv6 address for udp6", text)
     return Endpoint(family, str(ip), port)
+
+
+def agentx_address(r: _Reader, key: str, text: str | None) -> AgentXAddress | None:
+    """An AgentX master's address, 'unix:/var/agentx/master' or 'tcp:127.0.0.1:705'."""
+    if text is None:
+        return None
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise r.fail(key, "an AgentX address like 'unix:/var/agentx/master' or "
+                          "'tcp:127.0.0.1:705'", text) from exc
 
 
 def _address(r: _Reader, key: str, network_type: NetworkType) -> bytes:
@@ -317,7 +330,7 @@ def agent_config(root: _Reader, sections: Iterable[str] = ()) -> AgentConfig:
     """The agent's configuration from a parsed document; raises ConfigError."""
     root.unknown_keys(SECTIONS | set(sections))
     a = root.table("agent")
-    a.unknown_keys({"listen", "state_dir", "engine_id", "host_refresh_s"})
+    a.unknown_keys({"listen", "state_dir", "engine_id", "host_refresh_s", "agentx"})
     listen = tuple(_endpoint(a, f"listen[{i}]", s)
                    for i, s in enumerate(a.str_list("listen", ("udp:127.0.0.1:1161",))))
     if not listen:
@@ -408,6 +421,7 @@ def agent_config(root: _Reader, sections: Iterable[str] = ()) -> AgentConfig:
         engine_id=engine_id,
         blocks=tuple(blocks),
         host_refresh_s=a.float("host_refresh_s", 0.1, 3600, 5.0),
+        agentx=agentx_address(a, "agentx", a.str("agentx", None)),
     )
 
 
