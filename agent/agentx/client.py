@@ -56,7 +56,7 @@ class Subagent:
         self.queue: deque[Notification] = deque(maxlen=queue_size)
         self._next_key = 0
         self._pongs = 0
-        self._writer: asyncio.StreamWriter | None = None
+        self._transport: asyncio.Transport | None = None
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._registered_event = asyncio.Event()
@@ -72,9 +72,9 @@ class Subagent:
         """Close the session (reasonShutdown) and the connection."""
         if self.session is not None and self.session.state is not State.CLOSED:
             self._send([self.session.close(pdu.REASON_SHUTDOWN)])
-            if self._writer is not None:
-                with contextlib.suppress(OSError, ConnectionError):
-                    await asyncio.wait_for(self._writer.drain(), 1.0)
+            if self._transport is not None:
+                self._transport.close()  # the Close-PDU is flushed first
+                await asyncio.sleep(0)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -118,68 +118,61 @@ class Subagent:
             self._send([s.notify(n.key, n.trap_oid, n.varbinds)])
 
     def _send(self, pdus: list[bytes]) -> None:
-        if pdus and self._writer is not None and not self._writer.is_closing():
-            self._writer.write(b"".join(pdus))
+        t = self._transport
+        if pdus and t is not None and not t.is_closing():
+            t.write(b"".join(pdus))
 
-    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    async def _connect(self, protocol: _Connection) -> asyncio.Transport:
         a = self.address
+        loop = asyncio.get_running_loop()
         if a.kind == "unix":
-            return await asyncio.open_unix_connection(a.path)
-        return await asyncio.open_connection(a.host, a.port)
+            transport, _ = await loop.create_unix_connection(lambda: protocol, a.path)
+        else:
+            transport, _ = await loop.create_connection(lambda: protocol, a.host, a.port)
+        return transport
 
     async def run(self) -> None:
         """Connect, serve, reconnect: until cancelled."""
         delay = self.backoff_s
         while True:
+            conn = _Connection(self, self.new_session())
             try:
-                reader, writer = await asyncio.wait_for(self._connect(), 10.0)
+                transport = await asyncio.wait_for(self._connect(conn), 10.0)
             except (OSError, TimeoutError) as exc:
                 log.debug("AgentX: cannot connect to %s: %s", self.address, exc)
             else:
                 try:
-                    if await self._serve(reader, writer):
+                    if await self._serve(conn, transport):
                         delay = self.backoff_s
                 finally:
-                    self._writer = None
+                    self._transport = None
                     self.session = None
                     self.registered = set()
                     self._registered_event.clear()
-                    writer.close()
-                    with contextlib.suppress(OSError, ConnectionError):
-                        await writer.wait_closed()
+                    transport.close()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.max_backoff_s)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        """One session on one connection; whether it opened."""
-        session = self.new_session()
-        self.session, self._writer = session, writer
-        self._send([session.open()])
-        opened = False
-        pinger = asyncio.get_running_loop().create_task(self._ping(session))
+    async def _serve(self, conn: _Connection, transport: asyncio.Transport) -> bool:
+        """One session on one connection, until it ends; whether it opened."""
+        self.session, self._transport = conn.session, transport
+        self._send([conn.session.open()])
+        pinger = asyncio.get_running_loop().create_task(self._ping(conn.session))
         try:
-            while True:
-                try:
-                    data = await reader.read(65536)
-                except (OSError, ConnectionError) as exc:
-                    log.warning("AgentX: connection to %s lost: %s", self.address, exc)
-                    return opened
-                if not data:
-                    if session.state is not State.CLOSED:
-                        log.warning("AgentX: %s closed the connection", self.address)
-                    return opened
-                out = session.receive(data)
-                for event in session.take_events():
-                    opened |= isinstance(event, Opened)
-                    out += self._on_event(session, event)
-                self._send(out)
-                if session.state is State.CLOSED:
-                    with contextlib.suppress(OSError, ConnectionError):
-                        await writer.drain()
-                    return opened
-                await writer.drain()
+            await conn.done
         finally:
             pinger.cancel()
+        return conn.opened
+
+    def _received(self, conn: _Connection, data: bytes) -> None:
+        session = conn.session
+        out = session.receive(data)
+        for event in session.take_events():
+            conn.opened |= isinstance(event, Opened)
+            out += self._on_event(session, event)
+        self._send(out)
+        if session.state is State.CLOSED and self._transport is not None:
+            self._transport.close()  # after what was written (our Close-PDU) is sent
 
     def _on_event(self, session: Session, event: object) -> list[bytes]:
         if isinstance(event, Opened):
@@ -224,13 +217,38 @@ class Subagent:
             if not answered:
                 log.warning("AgentX: %s does not answer Ping", self.address)
                 self._send([session.close(pdu.REASON_TIMEOUTS)])
-                if self._writer is not None:
-                    self._writer.close()
+                if self._transport is not None:
+                    self._transport.close()
                 return
             before = self._pongs
             self._send([session.ping()])
             await asyncio.sleep(min(self.ping_interval_s, 5.0))
             answered = self._pongs > before
+
+
+class _Connection(asyncio.Protocol):
+    """One connection's bytes to the subagent (`Subagent._received`); `done` when it ends."""
+
+    def __init__(self, owner: Subagent, session: Session) -> None:
+        self.owner = owner
+        self.session = session
+        self.opened = False
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.owner._received(self, data)
+        except Exception:  # noqa: BLE001 - a bug must not stop the subagent: reconnect
+            log.exception("AgentX: processing what the master sent failed")
+            if self.owner._transport is not None:
+                self.owner._transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.session.state is not State.CLOSED:
+            log.warning("AgentX: connection to %s lost%s", self.owner.address,
+                        f": {exc}" if exc else "")
+        if not self.done.done():
+            self.done.set_result(None)
 
 
 def served_subtrees(mibmap: MibMap) -> list[Oid]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .. import ber
 
@@ -83,8 +83,9 @@ class PduError(ValueError):
     """Bytes that are not a well-formed AgentX PDU."""
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(NamedTuple):
+    """A PDU's header (a named tuple: one is made per PDU, on the hot path)."""
+
     type: int
     flags: int
     session_id: int
@@ -101,9 +102,9 @@ class Header:
 def decode_header(buf: bytes | memoryview) -> Header:
     """The header at the start of `buf` (at least HEADER_SIZE octets). Raises PduError when the
     version is not 1, the type is unknown or the payload length cannot be right."""
-    version, ptype, flags = buf[0], buf[1], buf[2]
-    order = ">" if flags & NETWORK_BYTE_ORDER else "<"
-    sid, tid, pid, length = struct.unpack_from(order + "4I", buf, 4)
+    flags = buf[2]
+    version, ptype, flags, _r, sid, tid, pid, length = (
+        _HEAD_BE if flags & NETWORK_BYTE_ORDER else _HEAD_LE).unpack_from(buf)
     if version != VERSION:
         raise PduError(f"h.version {version}, expected 1")
     if ptype not in TYPE_NAMES:
@@ -115,10 +116,15 @@ def decode_header(buf: bytes | memoryview) -> Header:
     return Header(ptype, flags, sid, tid, pid, length, version)
 
 
+_HEAD_BE = struct.Struct(">4B4I")
+_HEAD_LE = struct.Struct("<4B4I")
+_RES = struct.Struct(">IHH")
+
+
 def encode_header(h: Header) -> bytes:
-    order = ">" if h.big_endian else "<"
-    return struct.pack(order + "4B4I", h.version, h.type, h.flags, 0, h.session_id,
-                       h.transaction_id, h.packet_id, h.payload_length)
+    return (_HEAD_BE if h.big_endian else _HEAD_LE).pack(
+        h.version, h.type, h.flags, 0, h.session_id, h.transaction_id, h.packet_id,
+        h.payload_length)
 
 
 class Framer:
@@ -129,6 +135,12 @@ class Framer:
         self._buf = bytearray()
 
     def feed(self, data: bytes) -> Iterator[tuple[Header, bytes]]:
+        if not self._buf and len(data) >= HEADER_SIZE:  # the usual case: one whole PDU
+            h = decode_header(data)
+            end = HEADER_SIZE + h.payload_length
+            if len(data) == end:
+                yield h, data[HEADER_SIZE:]
+                return
         self._buf += data
         while len(self._buf) >= HEADER_SIZE:
             h = decode_header(self._buf)
@@ -181,15 +193,18 @@ class Reader:
 
     def oid(self, what: str = "OID") -> tuple[Oid, bool]:
         """(arcs, include) of an Object Identifier field."""
-        at = self._take(4, what)
-        n, prefix, include = self.buf[at], self.buf[at + 1], self.buf[at + 2]
-        at = self._take(4 * n, what)
-        arcs = struct.unpack_from(f"{self.o}{n}I", self.buf, at)
-        if prefix:
-            arcs = (*_INTERNET, prefix, *arcs)
+        buf, at = self.buf, self.at
+        end = at + 4 + 4 * buf[at] if at < len(buf) else at + 4
+        if end > len(buf):
+            raise PduError(f"{what} runs past the end of the payload ({len(buf)} octets)")
+        n, prefix, include = buf[at], buf[at + 1], buf[at + 2]
         if n > 128:
             raise PduError(f"{what}: {n} sub-identifiers (at most 128)")
-        return tuple(arcs), bool(include)
+        self.at = end
+        arcs = struct.unpack_from(f"{self.o}{n}I", buf, at + 4)
+        if prefix:
+            arcs = (*_INTERNET, prefix, *arcs)
+        return arcs, include != 0
 
     def octets(self, what: str = "Octet String") -> bytes:
         n = self.u32(what)
@@ -290,8 +305,9 @@ class Pdu:
 def response(h: Header, error: int = 0, index: int = 0, varbinds: bytes = b"",
              sys_up_time: int = 0) -> bytes:
     """The Response to the request with header `h` (its ids echoed)."""
-    payload = struct.pack(">IHH", sys_up_time, error, index) + varbinds
-    return Pdu(RESPONSE, h.session_id, h.transaction_id, h.packet_id, payload).encode()
+    return _HEAD_BE.pack(VERSION, RESPONSE, NETWORK_BYTE_ORDER, 0, h.session_id,
+                         h.transaction_id, h.packet_id, 8 + len(varbinds)) + _RES.pack(
+        sys_up_time, error, index) + varbinds
 
 
 @dataclass(frozen=True, slots=True)
