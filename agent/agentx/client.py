@@ -72,6 +72,8 @@ class Subagent:
         """Close the session (reasonShutdown) and the connection."""
         if self.session is not None and self.session.state is not State.CLOSED:
             self._send([self.session.close(pdu.REASON_SHUTDOWN)])
+            for event in self.session.take_events():
+                self._on_event(self.session, event)
             if self._transport is not None:
                 self._transport.close()  # the Close-PDU is flushed first
                 await asyncio.sleep(0)
