@@ -33,6 +33,7 @@ from iec62379.mibs.tree import mib_builder
 TREE = (1, 0, 62379, 7, 1)
 NET = TREE + (1, 1, 1)
 TXRX, SIP, IFINDEX = NET + (3,), NET + (9,), NET + (2,)
+PORT = NET + (7, 1)
 SID = 42
 
 
@@ -257,3 +258,33 @@ def test_notify_carries_the_trap_oid_first(setup):
         (SNMP_TRAP_OID_0, ber.OBJECT_IDENTIFIER, trap), (NET + (2, 1), ber.INTEGER, 1)]
     session.receive(master_pdu(pdu.RESPONSE, struct.pack(">IHH", 0, 0, 0), pid=h.packet_id))
     assert session.take_events() == [Notified(3, 0)]
+
+
+def test_a_slow_writer_never_delays_an_answer(setup):
+    """A collector in the middle of a long store transaction holds the store's lock; answers
+    come from the published snapshot and do not wait for it."""
+    import threading
+    from dataclasses import replace
+
+    from iec62379.agent.model import NetworkBlock
+
+    session, _instrum, store, _path = opened(setup[0]), *setup[1:]
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_collector() -> None:
+        with store.transaction() as t:
+            inside.set()
+            release.wait(10)
+            t.put(replace(t.get(NetworkBlock, (1,)), port=5002))
+
+    writer = threading.Thread(target=slow_collector)
+    writer.start()
+    try:
+        assert inside.wait(5)
+        ((_, res),) = answers(session, master_pdu(pdu.GET, ranges((PORT, False, ()))))
+        assert res.varbinds[0][2] == 5000  # answered from the snapshot, lock held
+    finally:
+        release.set()
+        writer.join(10)
+    ((_, res),) = answers(session, master_pdu(pdu.GET, ranges((PORT, False, ()))))
+    assert res.varbinds[0][2] == 5002  # the new snapshot once published
