@@ -1,21 +1,27 @@
 """The AgentX connection: a unix or TCP stream to the master, kept up for as long as we run.
 
-`Subagent.run` connects, opens a session, registers the subtrees and answers the master, and
-when the master is not there, closes the session or the stream, or sends bytes that are not
-AgentX, it connects again after a back-off (doubling from `backoff_s` up to `max_backoff_s`,
-back to the start once a session opens). The store and the instrumentation live outside the
-session, so nothing is lost; notifications wait in a bounded queue until the master has
-acknowledged them, and go out again on the next session when it did not.
+The subagent runs in a thread of its own with blocking socket I/O: it connects, opens a
+session, registers the subtrees and answers the master; when the master is not there, closes
+the session or the stream, or sends bytes that are not AgentX, it connects again after a
+back-off (doubling from `backoff_s` up to `max_backoff_s`, back to the start once a session
+opens). net-snmp's master forwards a GETBULK as one GetNext round trip per repetition, so the
+cost of a round trip is the walk's speed: with blocking I/O in a thread it is about half what
+the same answer costs through an asyncio loop (docs/benchmarks.md). The thread only reads the
+store's published snapshot, so nothing it does waits for a collector, and nothing waits for it.
 
-A Ping every `ping_interval_s` checks that the master is still answering; a session whose Ping
-is not answered by the next one is dropped.
+The store and the instrumentation live outside the session, so a reconnection loses nothing;
+notifications wait in a bounded queue until the master has acknowledged them, and go out again
+on the next session when it did not. When the master has sent nothing for `ping_interval_s`,
+a Ping checks that it still answers; a session whose Ping is not answered by the next idle
+interval is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import socket
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -56,127 +62,161 @@ class Subagent:
         self.queue: deque[Notification] = deque(maxlen=queue_size)
         self._next_key = 0
         self._pongs = 0
-        self._transport: asyncio.Transport | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._registered_event = asyncio.Event()
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()  # the session, the socket's writes and the queue
+        self._stopping = threading.Event()
+        self._registered = threading.Event()
+        self._thread: threading.Thread | None = None
 
     # --- public -----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start connecting in the running loop (returns at once)."""
-        self._loop = asyncio.get_running_loop()
-        self._task = self._loop.create_task(self.run(), name="iec62379-agentx")
+        """Start connecting, in a thread of its own (returns at once)."""
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="iec62379-agentx", daemon=True)
+        self._thread.start()
+
+    def stop_thread(self, timeout_s: float = 5.0) -> None:
+        """Close the session (reasonShutdown) and the connection; the thread ends."""
+        self._stopping.set()
+        with self._lock:
+            s, sock = self.session, self._sock
+            if s is not None and s.state is not State.CLOSED:
+                self._send([s.close(pdu.REASON_SHUTDOWN)])
+                for event in s.take_events():
+                    self._on_event(s, event)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)  # wakes the thread's recv
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
 
     async def stop(self) -> None:
-        """Close the session (reasonShutdown) and the connection."""
-        if self.session is not None and self.session.state is not State.CLOSED:
-            self._send([self.session.close(pdu.REASON_SHUTDOWN)])
-            for event in self.session.take_events():
-                self._on_event(self.session, event)
-            if self._transport is not None:
-                self._transport.close()  # the Close-PDU is flushed first
-                await asyncio.sleep(0)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """`stop_thread` from a coroutine."""
+        await asyncio.to_thread(self.stop_thread)
 
     async def wait_registered(self, timeout_s: float) -> bool:
         """Whether a session registered all its subtrees within `timeout_s`."""
-        try:
-            await asyncio.wait_for(self._registered_event.wait(), timeout_s)
-        except TimeoutError:
-            return False
-        return True
+        return await asyncio.to_thread(self._registered.wait, timeout_s)
 
     def notify(self, trap_oid: Oid, varbinds: Sequence[VarBind] = ()) -> None:
         """Send a notification through the master: snmpTrapOID.0 = `trap_oid`, then `varbinds`
         as (OID, BER tag, plain value). Queued while there is no session; safe to call from
         any thread."""
-        loop = self._loop
-        if loop is None:
-            raise RuntimeError("the subagent is not started")
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._enqueue(trap_oid, tuple(varbinds))
-        else:
-            loop.call_soon_threadsafe(self._enqueue, trap_oid, tuple(varbinds))
+        with self._lock:
+            self._next_key += 1
+            n = Notification(self._next_key, tuple(trap_oid), tuple(varbinds))
+            if len(self.queue) == self.queue.maxlen:
+                log.warning("AgentX: notification queue full, the oldest one is dropped")
+            self.queue.append(n)
+            s = self.session
+            if s is not None and s.state is State.OPEN:
+                self._send([s.notify(n.key, n.trap_oid, n.varbinds)])
 
-    # --- the connection ---------------------------------------------------------------------
-
-    def _enqueue(self, trap_oid: Oid, varbinds: tuple[VarBind, ...]) -> None:
-        self._next_key += 1
-        n = Notification(self._next_key, tuple(trap_oid), varbinds)
-        if len(self.queue) == self.queue.maxlen:
-            log.warning("AgentX: notification queue full, the oldest one is dropped")
-        self.queue.append(n)
-        s = self.session
-        if s is not None and s.state is State.OPEN:
-            self._send([s.notify(n.key, n.trap_oid, n.varbinds)])
+    # --- the connection (the subagent's thread) ---------------------------------------------
 
     def _send(self, pdus: list[bytes]) -> None:
-        t = self._transport
-        if pdus and t is not None and not t.is_closing():
-            t.write(b"".join(pdus))
-
-    async def _connect(self, protocol: _Connection) -> asyncio.Transport:
-        a = self.address
-        loop = asyncio.get_running_loop()
-        if a.kind == "unix":
-            transport, _ = await loop.create_unix_connection(lambda: protocol, a.path)
-        else:
-            transport, _ = await loop.create_connection(lambda: protocol, a.host, a.port)
-        return transport
-
-    async def run(self) -> None:
-        """Connect, serve, reconnect: until cancelled."""
-        delay = self.backoff_s
-        while True:
-            conn = _Connection(self, self.new_session())
+        """Write PDUs (the lock held). A write that fails ends the connection (`_serve`)."""
+        sock = self._sock
+        if pdus and sock is not None:
             try:
-                transport = await asyncio.wait_for(self._connect(conn), 10.0)
-            except (OSError, TimeoutError) as exc:
+                sock.sendall(b"".join(pdus))
+            except OSError as exc:
+                log.warning("AgentX: writing to %s failed: %s", self.address, exc)
+                self._sock = None
+
+    def _connect(self) -> socket.socket:
+        a = self.address
+        if a.kind == "unix":
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            target: object = a.path
+        else:
+            info = socket.getaddrinfo(a.host, a.port, type=socket.SOCK_STREAM)[0]
+            sock = socket.socket(info[0], socket.SOCK_STREAM)
+            target = info[4]
+        try:
+            sock.settimeout(10.0)
+            sock.connect(target)
+            if a.kind == "tcp":
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            sock.close()
+            raise
+        return sock
+
+    def _run(self) -> None:
+        """Connect, serve, reconnect: until stopped."""
+        delay = self.backoff_s
+        while not self._stopping.is_set():
+            try:
+                sock = self._connect()
+            except OSError as exc:
                 log.debug("AgentX: cannot connect to %s: %s", self.address, exc)
             else:
                 try:
-                    if await self._serve(conn, transport):
+                    if self._serve(sock):
                         delay = self.backoff_s
+                except Exception:  # noqa: BLE001 - a bug must not stop the subagent
+                    log.exception("AgentX: the session failed")
                 finally:
-                    self._transport = None
-                    self.session = None
-                    self.registered = set()
-                    self._registered_event.clear()
-                    transport.close()
-            await asyncio.sleep(delay)
+                    with self._lock:
+                        self._sock = None
+                        self.session = None
+                        self.registered = set()
+                        self._registered.clear()
+                    sock.close()
+            if self._stopping.wait(delay):
+                return
             delay = min(delay * 2, self.max_backoff_s)
 
-    async def _serve(self, conn: _Connection, transport: asyncio.Transport) -> bool:
+    def _serve(self, sock: socket.socket) -> bool:
         """One session on one connection, until it ends; whether it opened."""
-        self.session, self._transport = conn.session, transport
-        self._send([conn.session.open()])
-        pinger = asyncio.get_running_loop().create_task(self._ping(conn.session))
-        try:
-            await conn.done
-        finally:
-            pinger.cancel()
-        return conn.opened
-
-    def _received(self, conn: _Connection, data: bytes) -> None:
-        session = conn.session
-        out = session.receive(data)
-        for event in session.take_events():
-            conn.opened |= isinstance(event, Opened)
-            out += self._on_event(session, event)
-        self._send(out)
-        if session.state is State.CLOSED and self._transport is not None:
-            self._transport.close()  # after what was written (our Close-PDU) is sent
+        session = self.new_session()
+        opened = False
+        with self._lock:
+            if self._stopping.is_set():
+                return False
+            self.session, self._sock = session, sock
+            self._send([session.open()])
+        sock.settimeout(self.ping_interval_s)
+        pinged = -1  # self._pongs when the unanswered Ping went out
+        while True:
+            try:
+                data = sock.recv(65536)
+            except TimeoutError:
+                with self._lock:
+                    if session.state is not State.OPEN or self._sock is None:
+                        continue
+                    if pinged == self._pongs:
+                        log.warning("AgentX: %s does not answer Ping", self.address)
+                        self._send([session.close(pdu.REASON_TIMEOUTS)])
+                        return opened
+                    pinged = self._pongs
+                    self._send([session.ping()])
+                continue
+            except OSError as exc:
+                if not self._stopping.is_set():
+                    log.warning("AgentX: connection to %s lost: %s", self.address, exc)
+                return opened
+            with self._lock:
+                if not data:
+                    if session.state is not State.CLOSED and not self._stopping.is_set():
+                        log.warning("AgentX: %s closed the connection", self.address)
+                    return opened
+                out = session.receive(data)
+                for event in session.take_events():
+                    opened |= isinstance(event, Opened)
+                    out += self._on_event(session, event)
+                self._send(out)
+                if session.state is State.CLOSED or self._sock is None:
+                    return opened
+            pinged = -1 if pinged != self._pongs else pinged
 
     def _on_event(self, session: Session, event: object) -> list[bytes]:
+        """Log and act on what the session reports (the lock held); PDUs to send."""
         if isinstance(event, Opened):
             self.sessions_opened += 1
             log.info("AgentX: session %d open with %s", event.session_id, self.address)
@@ -193,7 +233,7 @@ class Subagent:
                 self.registered.add(event.subtree)
                 log.info("AgentX: registered %s", dotted)
                 if self.registered >= set(session.subtrees):
-                    self._registered_event.set()
+                    self._registered.set()
         elif isinstance(event, Notified):
             if event.error:
                 log.error("AgentX: the master refused notification %d (res.error %d)",
@@ -208,49 +248,6 @@ class Subagent:
         elif isinstance(event, Pong):
             self._pongs += 1
         return []
-
-    async def _ping(self, session: Session) -> None:
-        """Ping the master; drop the connection when the previous Ping is still unanswered."""
-        answered = True
-        while True:
-            await asyncio.sleep(self.ping_interval_s)
-            if session.state is not State.OPEN:
-                continue
-            if not answered:
-                log.warning("AgentX: %s does not answer Ping", self.address)
-                self._send([session.close(pdu.REASON_TIMEOUTS)])
-                if self._transport is not None:
-                    self._transport.close()
-                return
-            before = self._pongs
-            self._send([session.ping()])
-            await asyncio.sleep(min(self.ping_interval_s, 5.0))
-            answered = self._pongs > before
-
-
-class _Connection(asyncio.Protocol):
-    """One connection's bytes to the subagent (`Subagent._received`); `done` when it ends."""
-
-    def __init__(self, owner: Subagent, session: Session) -> None:
-        self.owner = owner
-        self.session = session
-        self.opened = False
-        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.owner._received(self, data)
-        except Exception:  # noqa: BLE001 - a bug must not stop the subagent: reconnect
-            log.exception("AgentX: processing what the master sent failed")
-            if self.owner._transport is not None:
-                self.owner._transport.close()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if self.session.state is not State.CLOSED:
-            log.warning("AgentX: connection to %s lost%s", self.owner.address,
-                        f": {exc}" if exc else "")
-        if not self.done.done():
-            self.done.set_result(None)
 
 
 def served_subtrees(mibmap: MibMap) -> list[Oid]:

@@ -50,6 +50,7 @@ class Requests:
         self._plans: dict[int, SetPlan] = {}
         self._committed: dict[int, SetPlan] = {}
         self._names: list[bytes] = []
+        self._mask: list[bool] = []
         self._names_for: list[Oid] | None = None
 
     # --- reads --------------------------------------------------------------------------
@@ -59,8 +60,9 @@ class Requests:
         snap = ins.current()
         if self._names_for is not ins.oids:  # the index was rebuilt: encode its names again
             self._names = [pdu.encode_oid(o) for o in ins.oids]
+            self._mask = ins.readable_mask(self.view)
             self._names_for = ins.oids
-        return snap, ins.readable_mask(self.view), self._names
+        return snap, self._mask, self._names
 
     def get(self, names: Sequence[Oid]) -> bytes:
         ins = self.instrum

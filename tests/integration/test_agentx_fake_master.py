@@ -205,3 +205,29 @@ async def test_stop_sends_close_shutdown(mibmap, tmp_path: Path):
         w.close()
     finally:
         await master.stop()
+
+
+async def test_a_master_that_stops_answering_is_dropped(mibmap, tmp_path: Path):
+    """Idle, the subagent pings; a Ping left unanswered closes the session (reasonTimeouts)."""
+    master = FakeMaster(tmp_path / "master")
+    await master.start()
+    sub = build_subagent(AgentXAddress("unix", path=str(master.path)), instrum(mibmap), mibmap,
+                         backoff_s=0.05, max_backoff_s=0.2, ping_interval_s=0.2)
+    sub.start()
+    try:
+        r, w = await master.accept()
+        await handshake(r, w)
+        h, _ = await read_pdu(r)
+        assert h.type == pdu.PING and h.session_id == SID
+        w.write(respond(h))  # answered: the session goes on, and pings again when idle
+        await w.drain()
+        h, _ = await read_pdu(r)
+        assert h.type == pdu.PING  # not answered this time
+        h, payload = await read_pdu(r)
+        assert h.type == pdu.CLOSE and payload[0] == pdu.REASON_TIMEOUTS
+        r, w = await master.accept()
+        await handshake(r, w)
+        w.close()
+    finally:
+        await sub.stop()
+        await master.stop()
