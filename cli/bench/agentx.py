@@ -131,6 +131,14 @@ class WalkFigures:
     instances: int = 0
     vbps: float = 0.0
     walls_s: list[float] = field(default_factory=list)
+    # CPU time per varbind returned during the timed walks, of each process that answers
+    cpu_us_per_varbind: dict[str, float] = field(default_factory=dict)
+
+
+def cpu_s(pid: int) -> float:
+    """utime + stime of a process, in seconds (from /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -144,17 +152,21 @@ class AgentXSettings:
     timeout_s: float = 600.0
 
 
-def _measure(name: str, port: int, subtree: str, env: dict[str, str],
-             s: AgentXSettings) -> WalkFigures:
+def _measure(name: str, port: int, subtree: str, env: dict[str, str], s: AgentXSettings,
+             procs: dict[str, Popen[bytes]]) -> WalkFigures:
+    """`repeat` timed walks after one warm-up; `procs` are the processes whose CPU is read."""
     tool = _tool(s.tool)
     fig = WalkFigures(name, subtree)
     _wall, fig.instances, _ = run_walk(tool, port, subtree, env, s.timeout_s, s.bulk_repetitions)
     total = 0
+    cpu0 = {k: cpu_s(p.pid) for k, p in procs.items()}
     for _ in range(s.repeat):
         wall, n, _ = run_walk(tool, port, subtree, env, s.timeout_s, s.bulk_repetitions)
         fig.walls_s.append(wall)
         total += n
     fig.vbps = total / sum(fig.walls_s)
+    fig.cpu_us_per_varbind = {k: (cpu_s(p.pid) - cpu0[k]) / total * 1e6
+                              for k, p in procs.items()}
     return fig
 
 
@@ -176,13 +188,15 @@ def run_agentx_bench(s: AgentXSettings) -> dict[str, Any]:
                     raise BenchError(f"{exc}\n{_tail(tmp / 'subagent.log')}") from exc
                 if proc.poll() is not None:
                     raise BenchError(f"the subagent exited:\n{_tail(tmp / 'subagent.log')}")
-                through = _measure("agentx", master.port, OUR_SUBTREE, env, s)
-                own = _measure("snmpd", master.port, s.snmpd_subtree, env, s)
+                procs = {"snmpd": master.proc, "subagent": proc}
+                through = _measure("agentx", master.port, OUR_SUBTREE, env, s, procs)
+                own = _measure("snmpd", master.port, s.snmpd_subtree, env, s,
+                               {"snmpd": master.proc})
         port = free_udp_port()
         argv = agent_argv(s.config, tmp / "own-state", "--listen", f"udp:127.0.0.1:{port}")
         with _process(argv, tmp / "agent.log") as (proc, t0):
             wait_first_answer(proc, port, t0, tmp / "agent.log", 60.0)
-            alone = _measure("standalone", port, OUR_SUBTREE, env, s)
+            alone = _measure("standalone", port, OUR_SUBTREE, env, s, {"agent": proc})
     ratio = through.vbps / own.vbps
     return {
         "settings": {"config": str(s.config), "repeat": s.repeat, "tool": s.tool,
@@ -204,15 +218,17 @@ def format_agentx_report(r: dict[str, Any]) -> str:
     tool = st["tool"] + (f" -Cr{st['bulk_repetitions']}" if st["tool"] == "snmpbulkwalk" else "")
     lines = [f"AgentX benchmark: {st['config']}, {st['repeat']} x {tool}; snmpd "
              f"{r['environment']['snmpd']}", ""]
-    rows = [("", "subtree", "instances", "varbinds/s")]
+    rows = [("", "subtree", "instances", "varbinds/s", "CPU us/varbind")]
     for key, label in (("agentx", "ours through snmpd (AgentX)"),
                        ("snmpd", "snmpd's own table, same snmpd"),
                        ("standalone", "our standalone agent")):
         f = r[key]
-        rows.append((label, f["subtree"], f"{f['instances']:,}", f"{f['vbps']:,.0f}"))
-    w = [max(len(row[i]) for row in rows) for i in range(4)]
+        cpu = ", ".join(f"{k} {v:.1f}" for k, v in f["cpu_us_per_varbind"].items())
+        rows.append((label, f["subtree"], f"{f['instances']:,}", f"{f['vbps']:,.0f}", cpu))
+    w = [max(len(row[i]) for row in rows) for i in range(5)]
     for row in rows:
-        lines.append(f"{row[0]:<{w[0]}}  {row[1]:<{w[1]}}  {row[2]:>{w[2]}}  {row[3]:>{w[3]}}")
+        lines.append(f"{row[0]:<{w[0]}}  {row[1]:<{w[1]}}  {row[2]:>{w[2]}}  {row[3]:>{w[3]}}  "
+                     f"{row[4]}".rstrip())
     q = r["ratios"]
     t = r["target"]
     lines += ["", f"AgentX / snmpd's own: {q['agentx_over_snmpd']:.3f}x "
