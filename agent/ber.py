@@ -48,7 +48,9 @@ V2C = 1
 V3 = 3
 
 UNSIGNED = frozenset((COUNTER32, GAUGE32, TIMETICKS, COUNTER64))
-_UNSIGNED_MAX = {COUNTER32: 2**32 - 1, GAUGE32: 2**32 - 1, TIMETICKS: 2**32 - 1, COUNTER64: 2**64 - 1}
+_UNSIGNED_MAX = {
+    COUNTER32: 2**32 - 1, GAUGE32: 2**32 - 1, TIMETICKS: 2**32 - 1, COUNTER64: 2**64 - 1
+}
 OCTETS = frozenset((OCTET_STRING, IP_ADDRESS, OPAQUE))
 
 
@@ -110,10 +112,34 @@ def _int(buf: bytes, s: int, e: int, what: str) -> int:
     return int.from_bytes(buf[s:e], "big", signed=True)
 
 
+#: RFC 2578 7.1.3: at most 128 sub-identifiers, each at most 2^32-1.
+MAX_OID_ARCS = 128
+MAX_ARC = 2**32 - 1
+
+
+def oid_problem(arcs: tuple[int, ...]) -> str | None:
+    """Why `arcs` is not a valid SNMP OBJECT IDENTIFIER (X.660 and RFC 2578 7.1.3: 2 to 128
+    arcs, the first 0..2, the second 0..39 under 0 and 1, each in 0..2^32-1), or None."""
+    if not 2 <= len(arcs) <= MAX_OID_ARCS:
+        return f"2 to {MAX_OID_ARCS} arcs, not {len(arcs)}"
+    for i, arc in enumerate(arcs):
+        if not 0 <= arc <= MAX_ARC:
+            return f"arc {i + 1} is {arc}, not in 0..{MAX_ARC}"
+    if arcs[0] > 2:
+        return f"the first arc is {arcs[0]}, not 0, 1 or 2"
+    if arcs[0] < 2 and arcs[1] > 39:
+        return f"the second arc is {arcs[1]}, not in 0..39 under {arcs[0]}"
+    return None
+
+
 def decode_oid(body: bytes) -> tuple[int, ...]:
-    """The arcs of an OBJECT IDENTIFIER's contents."""
+    """The arcs of an OBJECT IDENTIFIER's contents. One that SNMP cannot carry (an arc above
+    2^32-1, more than 128 arcs) raises BerError, so its message is dropped as a parse error,
+    as net-snmp's snmpd does."""
     if not body:
         raise BerError("empty OBJECT IDENTIFIER")
+    if len(body) > 5 * MAX_OID_ARCS:
+        raise BerError(f"OBJECT IDENTIFIER of {len(body)} octets")
     arcs: list[int] = []
     v = 0
     for b in body:
@@ -132,7 +158,10 @@ def decode_oid(body: bytes) -> tuple[int, ...]:
         head = (1, first - 40)
     else:
         head = (2, first - 80)
-    return head + tuple(arcs[1:])
+    oid = head + tuple(arcs[1:])
+    if len(oid) > MAX_OID_ARCS or max(oid) > MAX_ARC:
+        raise BerError(f"OBJECT IDENTIFIER not valid in SNMP: {oid_problem(oid)}")
+    return oid
 
 
 def decode_value(tag: int, body: bytes) -> Any:

@@ -109,7 +109,7 @@ class Agent:
         from .transport import bind_socket, serve
 
         t0 = time.perf_counter()
-        state = EngineState.start(self._engine_state_path, self.config.engine_id)
+        state = EngineState.next_start(self._engine_state_path, self.config.engine_id)
         self.host.refresh()
         counters = EngineCounters(self._mib_builder, self.counters, state.engine_id, state.boots)
         self.instrum.providers.append(counters)
@@ -136,6 +136,7 @@ class Agent:
                 self.responder.v3_enabled = True
             for sock, v3_transport in zip(self._sockets, v3, strict=True):
                 self._transports.append(await serve(sock, self.responder, v3_transport))
+            state.count_boot(self._engine_state_path)  # it serves: only now is it a boot
         except BaseException:
             await self.stop()
             raise

@@ -374,7 +374,7 @@ def _run_pcap(
             demux.feed_batch(batch)
             now = int(batch.arrival_ns.max())
             last = now if last is None else max(last, now)
-            demux.snapshot(last)
+            demux.close_until(last)
             printer.flush()
             if progress and time.monotonic() >= next_progress:
                 next_progress = time.monotonic() + _PROGRESS_EVERY_S
@@ -391,7 +391,7 @@ def _run_pcap(
             err.flush()
         reader.close()
     if last is not None:
-        demux.snapshot(last + printer.interval_ns)  # close the interval holding the end
+        demux.close_until(last + printer.interval_ns)  # close the interval holding the end
         printer.flush(partial_after_ns=last)
     return fault
 
@@ -452,9 +452,9 @@ def _run_live(
                     wait = min(wait, left)
                 fed = sources.drain(sink) if sources.wait(wait) else 0
                 if fed and sink.newest_ns is not None:
-                    demux.snapshot(sink.newest_ns)
+                    demux.close_until(sink.newest_ns)
                 else:
-                    demux.snapshot(time.time_ns() - _LIVE_GRACE_NS)
+                    demux.close_until(time.time_ns() - _LIVE_GRACE_NS)
                 printer.flush()
     except KeyboardInterrupt:
         pass
@@ -463,9 +463,9 @@ def _run_live(
             signal.signal(signal.SIGTERM, old_term)
     if demux.streams:
         end = max(time.time_ns(), sink.newest_ns or 0)
-        demux.snapshot(end)
+        demux.close_until(end)
         printer.flush()
-        demux.snapshot(end + printer.interval_ns)
+        demux.close_until(end + printer.interval_ns)
         printer.flush(partial_after_ns=end)
 
 

@@ -233,7 +233,7 @@ def run_ours(s: LiveBenchSettings, rate: float) -> Step:
             if got and sink.newest_ns is not None:
                 idle_since = None
                 step.batches += 1
-                demux.snapshot(sink.newest_ns)
+                demux.close_until(sink.newest_ns)
                 for a in demux.streams.values():
                     a.pop_reports()
                 if got < s.batch_size // 4 and s.coalesce_s > 0:

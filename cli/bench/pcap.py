@@ -236,12 +236,12 @@ def analyse(
             demux.feed_batch(batch)
             t = int(batch.arrival_ns.max())
             last = t if last is None else max(last, t)
-            demux.snapshot(last)
+            demux.close_until(last)
             for analyzer in demux.streams.values():
                 detail.reports += len(analyzer.pop_reports())
         records = reader.stats.records
     if last is not None:
-        demux.snapshot(last + interval_ns)
+        demux.close_until(last + interval_ns)
     for key, analyzer in demux.streams.items():
         reports = analyzer.pop_reports()
         detail.reports += len(reports)

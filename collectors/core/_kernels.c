@@ -1,15 +1,15 @@
 /* Optional compiled per-packet loops for the measurement core and the pcap reader.
  *
- * Each function does, in one pass over the packets, exactly what a numpy function of the
- * package does (named below), writing into arrays the caller allocated: the numpy code stays
- * the reference and the fallback when this module is not built, and the tests run both and
- * compare the results. No numpy C API: arrays are passed through the buffer protocol, so the
- * module builds without numpy's headers.
+ * Each function does, in one pass over the packets, exactly what a Python reference of the
+ * package does (named below), writing into arrays the caller allocated. The one caller is
+ * collectors/core/fast.py, which marshals the arguments and runs the reference instead when
+ * this module is not built; the tests run both and compare the results. A kernel is here only
+ * where it saves time on a whole run (docs/benchmarks.md). No numpy C API: arrays are passed
+ * through the buffer protocol, so the module builds without numpy's headers.
  *
  *   ts_headers  - collectors/core/ts.py parse_ts_headers; with extra arguments also the
- *                 continuity check of the valid packets
- *                 (collectors/core/analyzer.py StreamAnalyzer._scan)
- *   cc_errors   - collectors/core/cc.py ContinuityChecker.errors_at
+ *                 continuity check of the valid packets (collectors/core/cc.py
+ *                 ContinuityChecker.errors_at; fast.ts_headers_cc)
  *   pid_counts  - per-PID packet counts and last arrival times of a run of packets
  *   pcap_records   - collectors/sources/pcap.py PcapReader: the classic pcap record walk, the
  *                    link / IP / UDP decode (decode_packet's rules), the filters, the flow ids
@@ -18,23 +18,21 @@
  *                    copies the first 12 bytes of each TS packet (the analyzer parses those
  *                    instead of going back to the record: PacketBatch.ts_heads)
  *   packet_records - the same from the decode on, for records found by the caller (pcapng)
- *   ts_layout      - collectors/core/analyzer.py StreamAnalyzer._parse: where each TS packet
+ *   ts_layout      - collectors/core/datagrams.py ts_layout_reference: where each TS packet
  *                    of a feed call is (datagram, start in the data, start in the copied heads)
- *   pcr_pairs      - collectors/core/analyzer.py StreamAnalyzer._pcr_pairs (the PCR packets of
- *                    the PCR PID and mdi.py PcrRateMeter.pairs' running sums)
- *   interval_cuts  - collectors/core/analyzer.py StreamAnalyzer._process (arrivals, intervals)
- *   dgram_fields   - collectors/core/analyzer.py StreamAnalyzer._parse (with the source's
- *                    RTP headers)
- *   pid_rates      - collectors/core/analyzer.py StreamAnalyzer._close (per-PID rates)
- *   psi_links      - collectors/core/analyzer.py StreamAnalyzer._rare (repeated tables:
- *                    which PSI events are copies, grouped by PID)
- *   group_by_flow  - collectors/core/batch.py PacketBatch.grouped (a stable counting sort)
- *   rare_events    - collectors/core/analyzer.py StreamAnalyzer._rare (which packets are events)
- *   rate_cv        - collectors/core/bitrate.py RateClassifier.add (mean and variation)
- *   seq_run        - collectors/core/seq.py SequenceTracker._run (loss, reordering, duplicates)
- *   rtp_chunks     - collectors/core/analyzer.py StreamAnalyzer._whole (RTP sums, TS-DF)
+ *   pcr_pairs      - collectors/core/fast.py pcr_pairs' reference (the PCR packets of the PCR
+ *                    PID and mdi.py PcrRateMeter.pairs' running sums)
+ *   dgram_fields   - collectors/core/datagrams.py fields_reference (with the source's RTP
+ *                    headers)
+ *   pid_rates      - collectors/core/interval.py pid_rates_reference (per-PID rates)
+ *   psi_links      - collectors/core/rare.py links_reference (repeated tables: which PSI
+ *                    events are copies, grouped by PID)
+ *   group_by_flow  - collectors/core/fast.py group_by_flow's reference (a stable counting sort)
+ *   seq_run        - collectors/core/seq.py SequenceTracker.run_reference (loss, reordering,
+ *                    duplicates)
+ *   rtp_chunks     - collectors/core/chunks.py rtp_rows_reference (RTP sums, TS-DF)
  *   delay_factor   - collectors/core/mdi.py delay_factor_ms
- *   buffer_run     - collectors/core/buffer.py PlayoutBuffer.run (the loop over the arrivals)
+ *   buffer_run     - collectors/core/buffer.py PlayoutBuffer.feed_reference
  *
  * Floating-point code does numpy's operations in numpy's order (cumsum is a running sum), so
  * the results are equal to the bit; setup.py builds with -ffp-contract=off so that no
@@ -185,51 +183,6 @@ static PyObject *ts_headers(PyObject *self, PyObject *args) {
     release(&s);
     if (xo != Py_None) return Py_BuildValue("nn", bad, k);
     Py_RETURN_NONE;
-}
-
-/* cc_errors(pid, cc, afc, disc, n, last_cc, last_dup, out_at, out_lost) -> count
- * pid uint16[n], cc uint8[n], afc uint8[n], disc bool[n]; state last_cc int64[8192],
- * last_dup bool[8192] (updated); out_at / out_lost int64[n]: the error positions (ascending)
- * and the packets each says were lost. */
-static PyObject *cc_errors(PyObject *self, PyObject *args) {
-    PyObject *o[8];
-    Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "OOOOnOOOO", &o[0], &o[1], &o[2], &o[3], &n, &o[4], &o[5],
-                          &o[6], &o[7]))
-        return NULL;
-    bufs_t s = {.n = 0};
-    const uint16_t *pid = get(&s, o[0], 0, n * 2, "pid");
-    const uint8_t *cc = pid ? get(&s, o[1], 0, n, "cc") : NULL;
-    const uint8_t *afc = cc ? get(&s, o[2], 0, n, "afc") : NULL;
-    const uint8_t *disc = afc ? get(&s, o[3], 0, n, "disc") : NULL;
-    int64_t *last_cc = disc ? get(&s, o[4], 1, NPID * 8, "last_cc") : NULL;
-    uint8_t *last_dup = last_cc ? get(&s, o[5], 1, NPID, "last_dup") : NULL;
-    int64_t *out_at = last_dup ? get(&s, o[6], 1, n * 8, "out_at") : NULL;
-    int64_t *out_lost = out_at ? get(&s, o[7], 1, n * 8, "out_lost") : NULL;
-    if (!out_lost) {
-        release(&s);
-        return NULL;
-    }
-    Py_ssize_t k = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned p = pid[i];
-        if (!(afc[i] & 1) || p == NULL_PID || p >= NPID) continue;
-        int64_t prev = last_cc[p];
-        int c = cc[i];
-        int dd = disc[i] != 0;
-        int has_prev = prev >= 0;
-        int step = (int)((c - prev) & 0x0F);
-        int is_dup = has_prev && step == 0 && !dd;
-        if (has_prev && !dd && step != 1 && !(is_dup && !last_dup[p])) {
-            out_at[k] = i;
-            out_lost[k] = step >= 2 ? step - 1 : 0;
-            k++;
-        }
-        last_cc[p] = c;
-        last_dup[p] = (uint8_t)is_dup;
-    }
-    release(&s);
-    return PyLong_FromSsize_t(k);
 }
 
 static inline uint32_t rd32(const uint8_t *p, int big) {
@@ -934,7 +887,7 @@ static PyObject *packet_records(PyObject *self, PyObject *args) {
  * collectors/core/mdi.py delay_factor_ms computes it (same operations in the same order). */
 /* dgram_fields(mode, ts_length, first, rtp_err, pay_off, pay_len, offsets, lengths, n, err,
  *              rtp_ok, base, n_ts, ts_first) -> (total, rtp)
- * collectors/core/analyzer.py StreamAnalyzer._parse for datagrams whose RTP headers the
+ * collectors/core/datagrams.py fields_reference for datagrams whose RTP headers the
  * source parsed (first payload byte uint8, error uint8, payload offset and length int64, per
  * datagram; offsets and lengths int64[n]): mode 0 takes a datagram as RTP unless it is empty
  * or starts with the TS sync byte, 1 takes all as RTP, 2 none. Outputs per datagram: err
@@ -1000,7 +953,7 @@ static PyObject *dgram_fields(PyObject *self, PyObject *args) {
 }
 
 /* pid_rates(counts, bits, secs) -> {pid: rate}
- * collectors/core/analyzer.py StreamAnalyzer._close: the PIDs with packets in counts
+ * collectors/core/interval.py pid_rates_reference: the PIDs with packets in counts
  * (int64[8192], zeroed on the way for the next interval), ascending, each with
  * float(count * bits) / secs as numpy computes it. */
 static PyObject *pid_rates(PyObject *self, PyObject *args) {
@@ -1033,51 +986,6 @@ static PyObject *pid_rates(PyObject *self, PyObject *args) {
     }
     release(&s);
     return out;
-}
-
-/* interval_cuts(arrival, n, has_last, last, t0, interval_ns, k0, out_arr, out_k) -> [cut, ...]
- * collectors/core/analyzer.py StreamAnalyzer._process: arrival int64[n] made monotonic
- * (none before last, when has_last) into out_arr; each datagram's interval
- * (arr - t0) // interval_ns, at least k0, into out_k; the positions where it changes. */
-static PyObject *interval_cuts(PyObject *self, PyObject *args) {
-    PyObject *o[3];
-    Py_ssize_t n;
-    int has_last;
-    long long last, t0, iv, k0;
-    if (!PyArg_ParseTuple(args, "OnpLLLLOO", &o[0], &n, &has_last, &last, &t0, &iv, &k0, &o[1],
-                          &o[2]))
-        return NULL;
-    if (n < 0 || iv <= 0) {
-        PyErr_SetString(PyExc_ValueError, "interval_cuts: bad count or interval");
-        return NULL;
-    }
-    bufs_t s = {.n = 0};
-    const int64_t *in = get(&s, o[0], 0, n * 8, "arrival");
-    int64_t *arr = in ? get(&s, o[1], 1, n * 8, "out_arr") : NULL;
-    int64_t *ko = arr ? get(&s, o[2], 1, n * 8, "out_k") : NULL;
-    if (!ko) {
-        release(&s);
-        return NULL;
-    }
-    PyObject *cuts = PyList_New(0);
-    int64_t prev = has_last ? last : INT64_MIN;
-    for (Py_ssize_t i = 0; cuts && i < n; i++) {
-        int64_t a = in[i] > prev ? in[i] : prev;
-        arr[i] = prev = a;
-        /* numpy's floor division; the difference wraps as numpy's int64 does */
-        int64_t d = (int64_t)((uint64_t)a - (uint64_t)t0);
-        int64_t k = d / iv;
-        if ((d % iv != 0) && ((d < 0) != (iv < 0))) k--;
-        if (k < k0) k = k0;
-        ko[i] = k;
-        if (i && k != ko[i - 1]) {
-            PyObject *c = PyLong_FromSsize_t(i);
-            if (!c || PyList_Append(cuts, c) < 0) Py_CLEAR(cuts);
-            Py_XDECREF(c);
-        }
-    }
-    release(&s);
-    return cuts;
 }
 
 /* ts_layout(n_ts, base, hfirst, head_bytes, n, total, out_dgram, out_start, out_hstart)
@@ -1240,7 +1148,7 @@ static int same_packet(const uint8_t *a, const uint8_t *b) {
 
 /* psi_links(ev, n_ev, pid, cc, data, starts, entries, exact, next_psi, member, mem_at,
  *           mem_cc, mem_new) -> [(pid, start, end), ...]
- * collectors/core/analyzer.py StreamAnalyzer._rare's repeated-table bookkeeping over the
+ * collectors/core/rare.py links_reference: the repeated-table bookkeeping over the
  * events ev (int64[n_ev], positions in pid uint16 / cc uint8 / starts int64, ascending).
  * entries: the PSI PIDs, each (pid, memo, last_cc): memo the 188 bytes of the last packet fed
  * on it when that feed was repeatable, else None; last_cc its assembler's counter (-1 none).
@@ -1388,7 +1296,7 @@ fail:
 
 /* rtp_chunks(idx, m, rb, nch, gap, late, dup, n_ts, arrival, ts, usual, default_ts, unwrap,
  *            ref, ns_per_tick, out_i, out_f) -> usual
- * collectors/core/analyzer.py StreamAnalyzer._whole's RTP sums of one feed call: the RTP
+ * collectors/core/chunks.py rtp_rows_reference: the RTP sums of one feed call: the RTP
  * datagrams are idx int64[m] (indices into n_ts, arrival and ts, all int64); chunk c is
  * idx[rb[c]..rb[c+1]) (rb int64[nch + 1], ascending from 0 to m); gap int64[m], late and dup
  * bool[m] are SequenceTracker.process's results. usual: TS packets per datagram before the
@@ -1631,86 +1539,6 @@ static PyObject *group_by_flow(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* rare_events(pid, pusi, lo, hi, lut, probe_pid, all_probe, out) -> count
- * collectors/core/analyzer.py StreamAnalyzer._rare's event mask: the indices i in lo..hi-1
- * (ascending, into out int64[hi - lo]) of the packets whose PID is set in lut (bool[8192]:
- * the PSI PIDs), or is probe_pid (-1: none) when all_probe or the packet's pusi is set.
- * pid uint16, pusi bool. */
-static PyObject *rare_events(PyObject *self, PyObject *args) {
-    PyObject *o[4];
-    Py_ssize_t lo, hi;
-    int probe, all_probe;
-    if (!PyArg_ParseTuple(args, "OOnnOiiO", &o[0], &o[1], &lo, &hi, &o[2], &probe, &all_probe,
-                          &o[3]))
-        return NULL;
-    bufs_t s = {.n = 0};
-    if (lo < 0 || hi < lo) {
-        PyErr_SetString(PyExc_ValueError, "rare_events: bad range");
-        return NULL;
-    }
-    const uint16_t *pid = get(&s, o[0], 0, hi * 2, "pid");
-    const uint8_t *pusi = pid ? get(&s, o[1], 0, hi, "pusi") : NULL;
-    const uint8_t *lut = pusi ? get(&s, o[2], 0, NPID, "lut") : NULL;
-    int64_t *out = lut ? get(&s, o[3], 1, (hi - lo) * 8, "out") : NULL;
-    if (!out) {
-        release(&s);
-        return NULL;
-    }
-    Py_ssize_t k = 0;
-    for (Py_ssize_t i = lo; i < hi; i++) {
-        unsigned p = pid[i] & (NPID - 1);
-        out[k] = i;
-        k += lut[p] | ((int)pid[i] == probe && (all_probe | pusi[i]));
-    }
-    release(&s);
-    return PyLong_FromSsize_t(k);
-}
-
-/* The sum of v[0..n) as collectors/core/bitrate.py _sum adds (numpy's pairwise order for
- * short arrays: eight partial sums from eight values on, then the rest one by one). */
-static double sum_np(const double *v, Py_ssize_t n) {
-    if (n < 8) {
-        double acc = -0.0;
-        for (Py_ssize_t i = 0; i < n; i++) acc += v[i];
-        return acc;
-    }
-    double r[8];
-    for (int j = 0; j < 8; j++) r[j] = v[j];
-    Py_ssize_t tail = n - n % 8;
-    for (Py_ssize_t i = 8; i < tail; i += 8)
-        for (int j = 0; j < 8; j++) r[j] = r[j] + v[i + j];
-    double acc = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-    for (Py_ssize_t i = tail; i < n; i++) acc += v[i];
-    return acc;
-}
-
-/* rate_cv(rates) -> (mean, cv): collectors/core/bitrate.py RateClassifier.add's mean and
- * coefficient of variation of a sequence of floats (cv 0.0 when the mean is <= 0). */
-static PyObject *rate_cv(PyObject *self, PyObject *arg) {
-    PyObject *seq = PySequence_Fast(arg, "rate_cv: a sequence of floats");
-    if (!seq) return NULL;
-    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
-    if (n < 1 || n > 4096) {
-        Py_DECREF(seq);
-        PyErr_SetString(PyExc_ValueError, "rate_cv: 1 to 4096 rates");
-        return NULL;
-    }
-    double v[4096];
-    PyObject **items = PySequence_Fast_ITEMS(seq);
-    for (Py_ssize_t i = 0; i < n; i++) {
-        v[i] = PyFloat_AsDouble(items[i]);
-        if (v[i] == -1.0 && PyErr_Occurred()) {
-            Py_DECREF(seq);
-            return NULL;
-        }
-    }
-    Py_DECREF(seq);
-    double mean = sum_np(v, n) / (double)n;
-    if (mean <= 0) return Py_BuildValue("dd", mean, 0.0);
-    for (Py_ssize_t i = 0; i < n; i++) v[i] = (v[i] - mean) * (v[i] - mean);
-    return Py_BuildValue("dd", mean, sqrt(sum_np(v, n) / (double)n) / mean);
-}
-
 static PyObject *delay_factor(PyObject *self, PyObject *args) {
     PyObject *o[2];
     Py_ssize_t n;
@@ -1822,18 +1650,14 @@ static PyObject *buffer_run(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"ts_headers", ts_headers, METH_VARARGS, "Parse TS packet headers (see ts.parse_ts_headers)."},
-    {"cc_errors", cc_errors, METH_VARARGS, "Continuity check (see ContinuityChecker.errors_at)."},
     {"pid_counts", pid_counts, METH_VARARGS, "Per-PID packet counts and last arrival times."},
     {"dgram_fields", dgram_fields, METH_VARARGS, "Datagram fields from parsed RTP headers."},
     {"pid_rates", pid_rates, METH_VARARGS, "Per-PID bit rates of an interval's counts."},
-    {"interval_cuts", interval_cuts, METH_VARARGS, "Monotonic arrivals and their intervals."},
     {"ts_layout", ts_layout, METH_VARARGS, "Where the TS packets of datagrams are."},
     {"pcr_pairs", pcr_pairs, METH_VARARGS, "PCR pairs of the PCR PID with running sums."},
     {"psi_links", psi_links, METH_VARARGS, "Repeated PSI packets and next PSI events."},
     {"rtp_chunks", rtp_chunks, METH_VARARGS, "RTP sums and TS-DF spreads per chunk."},
     {"seq_run", seq_run, METH_VARARGS, "RTP sequence tracking up to a restart."},
-    {"rate_cv", rate_cv, METH_O, "Mean and coefficient of variation of rates."},
-    {"rare_events", rare_events, METH_VARARGS, "Packets of the PSI PIDs and the probed PID."},
     {"group_by_flow", group_by_flow, METH_VARARGS, "Rows grouped by flow (stable)."},
     {"delay_factor", delay_factor, METH_VARARGS, "MDI delay factor of one interval."},
     {"buffer_run", buffer_run, METH_VARARGS, "The playout buffer model over arrivals."},

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
-from . import native
+from . import fast
 from .rtp import RtpHeaders
 
 
@@ -71,23 +71,14 @@ class PacketBatch:
         starts[f]..starts[f + 1] - 1 of the grouped batch (``rows``). One pass over the
         per-datagram arrays, instead of one selection per flow; data and ts_heads are
         shared."""
-        n, nf = len(self), max(len(self.flows), 1)
+        nf = max(len(self.flows), 1)
         arrays = [self.offsets, self.lengths, self.arrival_ns, self.flow_ids]
         optional = [self.first_byte, self.ts_first]
         arrays += [a for a in optional if a is not None]
         if self.rtp is not None:
             arrays += [getattr(self.rtp, f.name) for f in fields(RtpHeaders)]
         arrays = [np.ascontiguousarray(a) for a in arrays]
-        kern = native.kernels
-        if kern is not None:
-            starts = np.empty(nf + 1, dtype=np.int64)
-            out = [np.empty_like(a) for a in arrays]
-            kern.group_by_flow(self.flow_ids, n, nf, starts, tuple(arrays), tuple(out))
-        else:
-            order = np.argsort(self.flow_ids, kind="stable")
-            out = [a[order] for a in arrays]
-            starts = np.zeros(nf + 1, dtype=np.int64)
-            np.cumsum(np.bincount(self.flow_ids, minlength=nf), out=starts[1:])
+        starts, out = fast.group_by_flow(self.flow_ids, nf, arrays)
         it = iter(out)
         offsets, lengths, arrival, flow_ids = (next(it) for _ in range(4))
         first, ts_first = (next(it) if a is not None else None for a in optional)

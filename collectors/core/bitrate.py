@@ -20,8 +20,6 @@ from collections import deque
 
 from iec62379.mibs.vocabulary import BitRateType
 
-from . import native
-
 __all__ = ["BitRateType", "RateClassifier"]
 
 
@@ -59,18 +57,12 @@ class RateClassifier:
             return BitRateType.CBR
         if len(self.rates) < self.min_intervals:
             return BitRateType.UNSPECIFIED
-        kern = native.kernels
-        if kern is not None and len(self.rates) <= 4096:
-            mean, cv = kern.rate_cv(self.rates)
-            if mean <= 0:
-                return BitRateType.UNSPECIFIED
-        else:
-            rates = list(self.rates)
-            n = len(rates)
-            mean = _sum(rates) / n
-            if mean <= 0:
-                return BitRateType.UNSPECIFIED
-            cv = math.sqrt(_sum([(x - mean) * (x - mean) for x in rates]) / n) / mean
+        rates = list(self.rates)
+        n = len(rates)
+        mean = _sum(rates) / n
+        if mean <= 0:
+            return BitRateType.UNSPECIFIED
+        cv = math.sqrt(_sum([(x - mean) * (x - mean) for x in rates]) / n) / mean
         return BitRateType.CBR if cv <= self.tolerance else BitRateType.VBR
 
     @property

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import native
+from . import fast
 
 
 class PlayoutBuffer:
@@ -35,29 +35,27 @@ class PlayoutBuffer:
             return
         bps = rate_bps / 8e9  # bytes per ns
         cap = self.size_ms * rate_bps / 8000.0
-        half = cap / 2.0
         t = arrival_ns.astype(np.int64, copy=False)
+        fast.buffer_feed(self, t, media_bytes, bps, cap)
+        if self.t is None:
+            return
+        if self.playing and end_ns > self.t:
+            self.level -= (end_ns - self.t) * bps
+            if self.level < 0:
+                self.level = 0.0
+                self.playing = False
+                self.underflows += 1
+        self.t = max(self.t, end_ns)
+
+    def feed_reference(
+        self, t: np.ndarray, media_bytes: np.ndarray, bps: float, cap: float
+    ) -> None:
+        """Arrivals t (int64, in order) of media_bytes each into the buffer draining at bps
+        bytes/ns once playing (at half of cap); the readable rule, ``fast.buffer_feed`` the
+        fast path."""
+        half = cap / 2.0
         i, n = 0, t.shape[0]
-        k = native.kernels
-        if k is not None and n and media_bytes.dtype == np.int64:
-            r = k.buffer_run(
-                np.ascontiguousarray(t),
-                np.ascontiguousarray(media_bytes),
-                n,
-                self.level,
-                self.t or 0,
-                self.t is not None,
-                self.playing,
-                bps,
-                cap,
-                half,
-            )
-            self.level, tt, has_t, self.playing = r[0], r[1], bool(r[2]), bool(r[3])
-            self.t = tt if has_t else None
-            self.underflows += r[4]
-            self.overflows += r[5]
-            i = n
-        b = media_bytes.astype(np.float64) if i < n else media_bytes
+        b = media_bytes.astype(np.float64)
         while i < n:
             if self.t is None:
                 self.t = int(t[i])
@@ -98,15 +96,6 @@ class PlayoutBuffer:
             self.level = float(x_post[-1] - excess[-1])
             self.t = int(tt[-1])
             i = n
-        if self.t is None:
-            return
-        if self.playing and end_ns > self.t:
-            self.level -= (end_ns - self.t) * bps
-            if self.level < 0:
-                self.level = 0.0
-                self.playing = False
-                self.underflows += 1
-        self.t = max(self.t, end_ns)
 
     def empty(self) -> None:
         """The stream stopped for long: the buffer ran dry (an underflow if it was playing)."""

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import native
 from .ts import NULL_PID
 
 PID_COUNT = 8192
@@ -58,24 +57,7 @@ class ContinuityChecker:
         the packets each error says were lost. State carries across calls as in ``process``.
 
         ``has_payload``: bool flags, or the packets' adaptation_field_control values (uint8,
-        bit 0 = payload), which the compiled kernel takes as they are."""
-        k = native.kernels
-        n = pid.shape[0]
-        if k is not None and n and pid.dtype == np.uint16 and self.last_dup.dtype == bool:
-            at = np.empty(n, dtype=np.int64)
-            lost = np.empty(n, dtype=np.int64)
-            cnt = k.cc_errors(
-                np.ascontiguousarray(pid),
-                np.ascontiguousarray(cc, dtype=np.uint8),
-                np.ascontiguousarray(has_payload, dtype=np.uint8),
-                np.ascontiguousarray(discontinuity, dtype=bool),
-                n,
-                self.last_cc,
-                self.last_dup,
-                at,
-                lost,
-            )
-            return at[:cnt].copy(), lost[:cnt].copy()
+        bit 0 = payload). The readable rule; ``fast.ts_headers_cc`` does it in its pass."""
         if has_payload.dtype != bool:
             has_payload = (has_payload & 1) != 0
         sel = np.flatnonzero(has_payload & (pid != NULL_PID))

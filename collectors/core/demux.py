@@ -113,6 +113,6 @@ class FlowDemux:
             for analyzer, f in media:
                 analyzer.feed_batch(grouped.rows(starts[f], starts[f + 1]))
 
-    def snapshot(self, now_ns: int) -> dict[StreamKey, IntervalReport | None]:
-        """snapshot(now_ns) of every stream."""
-        return {key: a.snapshot(now_ns) for key, a in self.streams.items()}
+    def close_until(self, now_ns: int) -> dict[StreamKey, IntervalReport | None]:
+        """close_until(now_ns) of every stream: closes their intervals up to now_ns."""
+        return {key: a.close_until(now_ns) for key, a in self.streams.items()}

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import native
 from .ts import PCR_HZ, PCR_MODULUS, TS_PACKET_SIZE
 
 MAX_PCR_GAP = PCR_HZ  # 1 s; ISO/IEC 13818-1 requires PCRs at least every 100 ms
@@ -35,9 +34,6 @@ def delay_factor_ms(arrival_ns: np.ndarray, media_bytes: np.ndarray, rate_bps: f
     n = arrival_ns.shape[0]
     if n == 0 or rate_bps <= 0:
         return 0.0
-    k = native.kernels
-    if k is not None and arrival_ns.dtype == np.int64 and media_bytes.dtype == np.int64:
-        return k.delay_factor(arrival_ns, media_bytes, n, float(rate_bps))
     b = media_bytes.astype(np.float64)
     before = np.cumsum(b) - b
     drained = (arrival_ns - arrival_ns[0]).astype(np.float64) * (rate_bps / 8e9)
@@ -75,24 +71,15 @@ class PcrRateMeter:
             self.pid = pid
             self.last_index = None
 
-    def add(self, ts_index: int, pcr: int, discontinuity: bool) -> None:
-        """A PCR of the PCR PID carried by the TS packet number ``ts_index`` of the stream."""
-        if self.last_index is not None and not discontinuity:
-            delta = (pcr - self.last_pcr) % PCR_MODULUS
-            if 0 < delta <= MAX_PCR_GAP and ts_index > self.last_index:
-                self.bytes += (ts_index - self.last_index) * TS_PACKET_SIZE
-                self.ticks += delta
-        self.last_index = ts_index
-        self.last_pcr = pcr
-
     def pairs(
         self, at: np.ndarray, ts_index: np.ndarray, pcr: np.ndarray, discontinuity: np.ndarray
     ) -> PcrPairs:
         """Consecutive PCRs of the PCR PID (stream order; ``at``: the caller's positions of
-        their packets, ascending), with what ``add`` would add for each precomputed (in
-        arrays, at once), to be taken in pieces by ``take``: ``take`` of a piece changes the
-        meter as ``add`` of each of its PCRs in turn would, as long as nothing else changes
-        the meter in between."""
+        their packets, ascending), each with the pair it closes with the PCR before it (the
+        previous one of the meter for the first): a pair counts when neither a
+        discontinuity nor a delta of zero or over MAX_PCR_GAP nor a packet index that does not
+        advance breaks it; its TS packet steps and PCR ticks are summed in running sums, to be
+        taken in pieces by ``take``, as long as nothing else changes the meter in between."""
         m = ts_index.shape[0]
         idx = ts_index.astype(np.int64, copy=False)
         pcr = pcr.astype(np.int64, copy=False)

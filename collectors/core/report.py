@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
 
 from .bitrate import BitRateType
 from .formats import AudioFormat, FecType, VideoCoding, VideoFormat
 from .psi import ProgramInfo
-
-_R = TypeVar("_R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,23 +177,3 @@ class StreamTotals:
     ssrc_changes: int
     cc_errors: int
     errors: dict[str, int]
-
-
-def positional_maker(cls: type[_R]) -> Callable[..., _R]:
-    """A constructor of the frozen, slotted record ``cls`` taking every field positionally:
-    it fills the slots through their descriptors instead of the frozen ``__setattr__``
-    (about twice as fast; the analyzer makes several records every interval). The record
-    is the one ``cls(*fields)`` makes, and as frozen."""
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    ns: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    for i, name in enumerate(names):
-        ns[f"_s{i}"] = cls.__dict__[name].__set__
-    body = "".join(f"    _s{i}(o, {name})\n" for i, name in enumerate(names))
-    exec(f"def make({', '.join(names)}):\n    o = _new(_cls)\n{body}    return o\n", ns)
-    return ns["make"]  # type: ignore[no-any-return]
-
-
-make_video_status = positional_maker(VideoStatus)
-make_audio_status = positional_maker(AudioStatus)
-make_buffer_status = positional_maker(BufferStatus)
-make_interval_report = positional_maker(IntervalReport)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import native
+from . import fast
 
 MAX_MISORDER = 3000
 _NEVER = np.iinfo(np.int64).min
@@ -44,7 +44,7 @@ class SequenceTracker:
     """Tracks one RTP source (one SSRC); call reset() when the SSRC changes."""
 
     def __init__(self) -> None:
-        self._seen = np.full(65536, _NEVER, dtype=np.int64)
+        self.seen = np.full(65536, _NEVER, dtype=np.int64)
         self.reset()
 
     def reset(self) -> None:
@@ -52,7 +52,7 @@ class SequenceTracker:
         self.last16 = 0
         self.ext_last = 0
         self.ext_max = 0
-        self._seen.fill(_NEVER)
+        self.seen.fill(_NEVER)
 
     def process(self, seq: np.ndarray) -> SeqResult:
         """Account for packets with these sequence numbers, in arrival order."""
@@ -71,8 +71,8 @@ class SequenceTracker:
                 self.last16 = first
                 self.ext_last = first + _BASE
                 self.ext_max = self.ext_last - 1
-                self._seen.fill(_NEVER)
-            r = self._run(seq[pos:], gap[pos:], late[pos:], dup[pos:])
+                self.seen.fill(_NEVER)
+            r = fast.seq_run(self, seq[pos:], gap[pos:], late[pos:], dup[pos:])
             pos += r
             if pos < n:
                 restarts += 1
@@ -80,15 +80,11 @@ class SequenceTracker:
                 self.started = False
         return SeqResult(gap, late, dup, restarts, restart_at)
 
-    def _run(self, s: np.ndarray, gap: np.ndarray, late: np.ndarray, dup: np.ndarray) -> int:
-        """Process s until a restart; fills the output views; returns packets consumed."""
-        kern = native.kernels
-        if kern is not None:
-            state = np.array([self.last16, self.ext_last, self.ext_max], dtype=np.int64)
-            s = np.ascontiguousarray(s, dtype=np.int64)
-            r = int(kern.seq_run(s, s.shape[0], state, self._seen, gap, late, dup))
-            self.last16, self.ext_last, self.ext_max = state.tolist()
-            return r
+    def run_reference(
+        self, s: np.ndarray, gap: np.ndarray, late: np.ndarray, dup: np.ndarray
+    ) -> int:
+        """Process s until a restart; fills the output views; returns packets consumed.
+        The readable rule; ``fast.seq_run`` is the fast path."""
         prev = np.empty_like(s)
         prev[0] = self.last16
         prev[1:] = s[:-1]
@@ -102,7 +98,7 @@ class SequenceTracker:
             return 0
         ext, m_prev = ext[:r], m_prev[:r]
         key = ext & 0xFFFF
-        seen = self._seen[key]
+        seen = self.seen[key]
         is_dup = seen == ext
         rising = r == 1 or bool(np.all(d[1:r] > 0))
         if not rising:
@@ -115,9 +111,9 @@ class SequenceTracker:
         late[:r] = ~adv & ~is_dup
         dup[:r] = is_dup
         if rising and int(ext[-1]) - int(ext[0]) < 65536:
-            self._seen[key] = np.maximum(seen, ext)  # distinct keys: what maximum.at does
+            self.seen[key] = np.maximum(seen, ext)  # distinct keys: what maximum.at does
         else:
-            np.maximum.at(self._seen, key, ext)
+            np.maximum.at(self.seen, key, ext)
         self.last16 = int(s[r - 1])
         self.ext_last = int(ext[-1])
         self.ext_max = int(m[r])

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import native
 from .errors import ErrorKind
 
 TS_PACKET_SIZE = 188
@@ -145,45 +144,6 @@ def _heads(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return data[starts[:, None] + np.arange(6)]
 
 
-def compiled_ts_headers(
-    data: np.ndarray, starts: np.ndarray, extra: tuple[np.ndarray, ...] | None = None
-) -> tuple[TsHeaders, tuple[int, int] | None]:
-    """``parse_ts_headers`` by the compiled kernel (``native.kernels`` must be there), and
-    with ``extra`` what the kernel does with it as well (see ``_kernels.c`` ts_headers)."""
-    k = native.kernels
-    assert k is not None
-    n = starts.shape[0]
-    h = TsHeaders(
-        error=np.empty(n, dtype=np.uint8),
-        pid=np.empty(n, dtype=np.uint16),
-        pusi=np.empty(n, dtype=bool),
-        afc=np.empty(n, dtype=np.uint8),
-        cc=np.empty(n, dtype=np.uint8),
-        discontinuity=np.empty(n, dtype=bool),
-        has_pcr=np.empty(n, dtype=bool),
-        payload_offset=np.empty(n, dtype=np.int16),
-    )
-    r = k.ts_headers(
-        np.ascontiguousarray(data),
-        np.ascontiguousarray(starts, dtype=np.int64),
-        n,
-        h.error,
-        h.pid,
-        h.pusi,
-        h.afc,
-        h.cc,
-        h.discontinuity,
-        h.has_pcr,
-        h.payload_offset,
-        ErrorKind.TS_SYNC,
-        ErrorKind.TS_TEI,
-        ErrorKind.TS_AFC,
-        ErrorKind.TS_AF_LENGTH,
-        extra,
-    )
-    return h, r
-
-
 def parse_ts_headers(data: np.ndarray, starts: np.ndarray) -> TsHeaders:
     """Vectorised ``parse_ts_packet`` for the packets at data[starts[i] : starts[i] + 188].
 
@@ -193,9 +153,6 @@ def parse_ts_headers(data: np.ndarray, starts: np.ndarray) -> TsHeaders:
     pid is uint16, afc and cc uint8, payload_offset int16.
     """
     n = starts.shape[0]
-    k = native.kernels
-    if k is not None and data.dtype == np.uint8 and n:
-        return compiled_ts_headers(data, starts)[0]
     hb = _heads(data, starts)
     b1 = hb[:, 1]
     b3 = hb[:, 3]

@@ -39,19 +39,17 @@ class TsdfMeter:
         self.ref_r = None
         self.unwrap_started = False
 
-    def process(self, arrival_ns: np.ndarray, timestamp: np.ndarray) -> None:
-        """Add packets (arrival times and raw 32-bit RTP timestamps, in arrival order)."""
-        if arrival_ns.shape[0] == 0:
-            return
-        ext = self.unwrap(timestamp)
+    def add_chunk(self, ref_r: int, ref_s: int, dmin: float, dmax: float, count: int) -> None:
+        """Add count packets whose D against the reference (ref_r, ref_s) spans dmin..dmax
+        (``chunks.rtp_rows_reference`` computes them, with this period's reference when it
+        has one); the reference becomes the period's when it has none."""
         if self.ref_r is None:
-            self.ref_r = int(arrival_ns[0])
-            self.ref_s = int(ext[0])
+            self.ref_r = ref_r
+            self.ref_s = ref_s
             self.dmin = self.dmax = 0.0
-        dd = (arrival_ns - self.ref_r).astype(np.float64) - (ext - self.ref_s) * self.ns_per_tick
-        self.dmin = min(self.dmin, float(dd.min()))
-        self.dmax = max(self.dmax, float(dd.max()))
-        self.samples += int(arrival_ns.shape[0])
+        self.dmin = min(self.dmin, dmin)
+        self.dmax = max(self.dmax, dmax)
+        self.samples += count
 
     def unwrap(self, timestamp: np.ndarray) -> np.ndarray:
         """Extended (unwrapped) timestamps of packets in arrival order, non-empty; the unwrap

@@ -155,7 +155,7 @@ class StreamCollector:
             self.report = None
         elif self.analyzer is not None:
             try:
-                self.analyzer.snapshot(now_ns)
+                self.analyzer.close_until(now_ns)
                 self.analyzer.pop_reports()
                 self.report = self.analyzer.latest
             except Exception:  # noqa: BLE001

@@ -9,7 +9,7 @@ vectorised path cannot handle (IPv6 extension headers, more than two VLAN tags, 
 types) go through a per-packet Python decoder, :func:`decode_packet`, which is also the
 reference the tests compare the fast path against.
 
-With the optional compiled kernels (``collectors/core/native.py``) all of this after the pcapng
+With the optional compiled kernels (``collectors/core/fast.py``) all of this after the pcapng
 block walk (for classic pcap the record walk too) is one C loop per record that follows
 ``decode_packet``'s rules, gives the same flow ids and also parses each delivered datagram's
 RTP header (``PacketBatch.rtp``); the numpy code is the fallback and gives the same batches.
@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from iec62379.collectors.core import native
+from iec62379.collectors.core import fast
 from iec62379.collectors.core.batch import FlowKey, PacketBatch
 from iec62379.collectors.core.errors import ErrorKind
 from iec62379.collectors.core.rtp import RtpHeaders
@@ -752,7 +752,7 @@ class PcapReader:
         return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
     def _next_pcap(self) -> PacketBatch | None:
-        if native.kernels is not None:
+        if fast.has_record_walk():
             return self._records_native(None)
         hdrs = self._walk_pcap(self.batch_size)
         if hdrs.size == 0:
@@ -776,55 +776,35 @@ class PcapReader:
         them, and each delivered datagram's RTP header parsed as ``parse_rtp_headers`` does
         (``PacketBatch.rtp``); the same batches, statistics, faults and messages as
         ``_walk_pcap`` + ``_finish``."""
-        k = native.kernels
-        assert k is not None and self._mm is not None
+        assert self._mm is not None
         if found is None:
             limit = min(at_most or self.batch_size, (self._size - self._pos) // 16 + 1)
         else:
             limit = int(found[0].shape[0])
         if self._ctable is None:
-            self._ctable = k.flow_table()
+            self._ctable = fast.flow_table()
             self._ctable_n = 0
         if self._ctable_n < len(self._flows.flows):  # flows the numpy code added
             rows = np.asarray(list(self._flows.ids)[self._ctable_n :], dtype=np.uint64)
-            self._ctable_n = k.flow_table_add(self._ctable, rows, rows.shape[0])
-        outs = (
-            np.empty(limit, dtype=np.int64),  # offsets
-            np.empty(limit, dtype=np.int32),  # lengths
-            np.empty(limit, dtype=np.int64),  # arrival
-            np.empty(limit, dtype=np.int32),  # flow ids
-            np.empty(limit, dtype=np.uint8),  # first byte
-            np.empty(limit, dtype=np.uint8),  # RTP error
-            *(np.empty(limit, dtype=np.int64) for _ in range(4)),  # seq, ts, ssrc, pt
-            np.empty(limit, dtype=bool),  # marker
-            np.empty(limit, dtype=np.int64),  # payload offset
-            np.empty(limit, dtype=np.int64),  # payload length
-            np.empty((limit, 5), dtype=np.uint64),  # keys of new flows
-            np.empty(limit, dtype=np.int64),  # index of the first TS header
-        )
+            self._ctable_n = fast.flow_table_add(self._ctable, rows)
+        outs = fast.record_outputs(limit)
         if self.dst_port is None:
             port = -1
         else:
             port = self.dst_port
         ver, hi, lo = self._dst_row or (0, 0, 0)
         filt = (port, ver, hi, lo, self.include_truncated)
+        walk = None
         if found is None:
-            r = k.pcap_records(
-                self._u8,
+            walk = (
                 self._pos,
                 self._size,
-                limit,
                 self._endian == ">",
                 self._max_incl,
                 self._frac_ns,
                 self.linktype,
-                self._ctable,
-                filt,
-                _RTP_CODES,
-                outs,
             )
-        else:
-            r = k.packet_records(self._u8, *found, limit, self._ctable, filt, _RTP_CODES, outs)
+        r = fast.record_walk(self._u8, found, walk, limit, self._ctable, filt, _RTP_CODES, outs)
         count, pos, fault, at, value, kept, nnew = r[:7]
         msg = None
         if fault == 1:
@@ -1066,7 +1046,7 @@ class PcapReader:
         linktypes: np.ndarray | None,
     ) -> PacketBatch:
         n = start.shape[0]
-        if native.kernels is not None:
+        if fast.has_record_walk():
             lts = np.full(n, linktype, dtype=np.int64) if linktypes is None else linktypes
             found = (
                 start.astype(np.int64),

@@ -85,7 +85,7 @@ def analyse_file(name: str) -> StreamAnalyzer:
     a = StreamAnalyzer(AnalyzerConfig())
     a.feed_batch(PacketBatch.from_payloads([d.payload for d in dgs],
                                            [t0 + d.departure_ns for d in dgs]))
-    a.snapshot(t0 + dgs[-1].departure_ns + 2_000_000_000)
+    a.close_until(t0 + dgs[-1].departure_ns + 2_000_000_000)
     return a
 
 

@@ -60,7 +60,7 @@ def report() -> IntervalReport:
     for payload, t in datagrams("h264i_mp2_ac3.ts", loops=3):
         a.feed(payload, t)
         last = t
-    a.snapshot(last)
+    a.close_until(last)
     reports = a.pop_reports()
     assert len(reports) >= 2
     return reports[1]
@@ -225,7 +225,7 @@ def test_rows_of_a_cbr_stream_paced_by_its_pcr():
     for payload, t in datagrams("h264_mp2.ts"):
         a.feed(payload, t)
         last = t
-    a.snapshot(last)
+    a.close_until(last)
     first = a.pop_reports()[0]
     rx = rx_row(IDS, 200, first)
     df, mlr = (float(x) for x in rx.mdi.split(":"))

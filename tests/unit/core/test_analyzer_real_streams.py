@@ -89,11 +89,11 @@ def test_feed_and_feed_batch_agree_on_fixtures(name: str, damage: bool) -> None:
     one = StreamAnalyzer(cfg)
     for p, t in zip(pay, arr, strict=True):
         one.feed(p, t)
-    one.snapshot(end)
+    one.close_until(end)
 
     whole = StreamAnalyzer(cfg)
     whole.feed_batch(PacketBatch.from_payloads(pay, arr))
-    whole.snapshot(end)
+    whole.close_until(end)
 
     chunked = StreamAnalyzer(cfg)
     rnd = random.Random(7)
@@ -102,7 +102,7 @@ def test_feed_and_feed_batch_agree_on_fixtures(name: str, damage: bool) -> None:
         j = i + rnd.choice((1, 2, 5, 40, 333))
         chunked.feed_batch(PacketBatch.from_payloads(pay[i:j], arr[i:j]))
         i = j
-    chunked.snapshot(end)
+    chunked.close_until(end)
 
     a = _comparable(one.pop_reports())
     reports = whole.pop_reports()
@@ -137,7 +137,7 @@ def test_whole_batch_pass_equals_interval_by_interval(name: str, ssrc_change: bo
             j = i + rnd.choice((1, 7, 90, 600, 5000))
             a.feed_batch(PacketBatch.from_payloads(pay[i:j], arr[i:j]))
             i = j
-        a.snapshot(end)
+        a.close_until(end)
         out.append((_comparable(a.pop_reports()), a.totals()))
     assert len(out[0][0]) > 8
     assert out[0] == out[1]

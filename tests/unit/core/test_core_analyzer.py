@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import FlowKey, PacketBatch
 from iec62379.collectors.core.demux import FlowDemux
-from iec62379.collectors.core.formats import FecType
-from iec62379.collectors.core.formats import AudioFormat, VideoCoding, VideoFormat
+from iec62379.collectors.core.formats import AudioFormat, FecType, VideoCoding, VideoFormat
 from iec62379.collectors.core.report import AnalyzerConfig
 from packets import TsMux, fec_packet, pat_section, pmt_section, rtp, ts_packet
 
@@ -56,7 +55,7 @@ def make_stream(n=2000, period_ns=MS, drop=(), ssrc_from=None, audio_until=None,
 def run(pay, arr, end_ns, config=None, **kw):
     a = StreamAnalyzer(config or AnalyzerConfig(), **kw)
     a.feed_batch(PacketBatch.from_payloads(pay, arr))
-    a.snapshot(end_ns)
+    a.close_until(end_ns)
     return a.pop_reports()
 
 
@@ -143,8 +142,8 @@ def test_interval_boundaries_and_empty_intervals():
     a = StreamAnalyzer()
     a.feed_batch(PacketBatch.from_payloads(pay, arr))
     assert a.pop_reports()[0].datagrams == 2
-    assert a.snapshot(2_999 * MS).index == 1
-    assert a.snapshot(3_000 * MS).index == 2
+    assert a.close_until(2_999 * MS).index == 1
+    assert a.close_until(3_000 * MS).index == 2
     reps = a.pop_reports()
     assert [(r.index, r.datagrams) for r in reps] == [(1, 2), (2, 0)]
     assert reps[1].interval_start_s == 2.0 and reps[1].bitrate_bps == 0
@@ -173,7 +172,7 @@ def test_malformed_packets_are_counted_not_raised():
     a = StreamAnalyzer()
     for i, p in enumerate([good, *bad]):
         a.feed(p, i * MS)
-    a.snapshot(1_000 * MS)
+    a.close_until(1_000 * MS)
     x = a.pop_reports()[0]
     assert x.errors == {"rtp_short": 1, "rtp_version": 1, "ts_length": 3, "ts_sync": 1}
     assert x.datagrams == 7
@@ -185,7 +184,7 @@ def test_bad_psi_crc_counted():
     a = StreamAnalyzer()
     for i in range(3):
         a.feed(rtp(i, 0, ts_packet(0, i, b"\x00" + bytes(sec), pusi=True)), i * MS)
-    a.snapshot(1_000 * MS)
+    a.close_until(1_000 * MS)
     x = a.pop_reports()[0]
     assert x.errors == {"psi_crc": 3} and x.program is None
 
@@ -198,7 +197,7 @@ def test_garbage_never_raises(payloads):
     for p in payloads:
         a.feed(p, 10)
         a.feed_fec(p, 10)
-    a.snapshot(5_000 * MS)
+    a.close_until(5_000 * MS)
 
 
 def _comparable(reports):
@@ -240,7 +239,7 @@ def test_feed_and_feed_batch_agree():
     one = StreamAnalyzer()
     for p, t in zip(pay, arr, strict=True):
         one.feed(p, t)
-    one.snapshot(end)
+    one.close_until(end)
     whole = run(pay, arr, end)
     rnd = random.Random(5)
     chunked = StreamAnalyzer()
@@ -249,7 +248,7 @@ def test_feed_and_feed_batch_agree():
         j = i + rnd.randint(1, 300)
         chunked.feed_batch(PacketBatch.from_payloads(pay[i:j], arr[i:j]))
         i = j
-    chunked.snapshot(end)
+    chunked.close_until(end)
     a, b, c = _comparable(one.pop_reports()), _comparable(whole), _comparable(chunked.pop_reports())
     assert a == b == c
     assert whole[0].rtp_duplicates == 1 and whole[0].errors == {"rtp_short": 1}
@@ -297,7 +296,7 @@ def test_demux_routes_media_and_fec():
     d = FlowDemux(auto_create=False)
     a = d.add_stream(media.dst_addr, 5000)
     d.feed_batch(b)
-    x = a.snapshot(1_000 * MS)
+    x = a.close_until(1_000 * MS)
     assert x.datagrams == 1000 and x.errors == {}
     assert (x.fec.fec_type, x.fec.l_cols, x.fec.d_rows, x.fec.length_dimension) == (
         FecType.SMPTE_2022_1,
@@ -309,34 +308,10 @@ def test_demux_routes_media_and_fec():
     assert d.unrouted == 1
     # without FEC the type is none and xxyy 0 after the presence timeout
     a.feed_batch(PacketBatch.from_payloads(pay[:1], [2_500 * MS]))
-    y = a.snapshot(3_000 * MS)
+    y = a.close_until(3_000 * MS)
     assert y.fec.fec_type == FecType.NONE and y.fec.length_dimension == 0
 
 
 def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match=r"AnalyzerConfig.transport = 'tcp'"):
         AnalyzerConfig(transport="tcp")
-
-
-def test_positional_makers_make_the_frozen_records():
-    """The analyzer's fast record constructors give what the dataclasses' own give: equal
-    records, every field in place, still frozen."""
-    import dataclasses
-
-    from iec62379.collectors.core import report as rp
-
-    for cls, make in (
-        (rp.VideoStatus, rp.make_video_status),
-        (rp.AudioStatus, rp.make_audio_status),
-        (rp.BufferStatus, rp.make_buffer_status),
-        (rp.IntervalReport, rp.make_interval_report),
-    ):
-        names = [f.name for f in dataclasses.fields(cls)]
-        values = [f"value {i}" for i in range(len(names))]
-        a, b = make(*values), cls(*values)
-        assert type(a) is cls and a == b
-        assert [getattr(a, n) for n in names] == values
-        with pytest.raises(dataclasses.FrozenInstanceError):
-            setattr(a, names[0], 1)
-        with pytest.raises(TypeError):
-            make(*values[:-1])

@@ -3,9 +3,10 @@ import pytest
 from iec62379.collectors.core.bitrate import BitRateType, RateClassifier
 from iec62379.collectors.core.buffer import PlayoutBuffer
 from iec62379.collectors.core.cc import ContinuityChecker
+from iec62379.collectors.core.chunks import rtp_rows_reference
 from iec62379.collectors.core.mdi import PcrRateMeter, delay_factor_ms
+from iec62379.collectors.core.seq import SeqResult, SequenceTracker
 from iec62379.collectors.core.ts import PCR_MODULUS
-from iec62379.collectors.core.seq import SequenceTracker
 from iec62379.collectors.core.tsdf import TsdfMeter
 
 
@@ -80,7 +81,7 @@ def test_seq_calls_of_any_size_agree(seed):
                 late += r.late.tolist()
                 dup += r.dup.tolist()
                 restarts += r.restarts
-        return gap, late, dup, restarts, t.ext_max, t._seen.copy()
+        return gap, late, dup, restarts, t.ext_max, t.seen.copy()
 
     whole = run([])
     pieces = run(np.sort(rng.choice(seqs.size, 400, replace=False)))
@@ -131,30 +132,69 @@ def test_delay_factor_hand_computed():
     assert delay_factor_ms(np.zeros(3, np.int64), np.array([125] * 3), rate) == pytest.approx(3.0)
 
 
+def _tsdf_feed(m: TsdfMeter, arrival: list[int], ts: list[int]) -> None:
+    """Packets into the meter's period as the analyzer adds them (one chunk, no losses)."""
+    n = len(arrival)
+    none = np.zeros(n, dtype=bool)
+    res = SeqResult(np.zeros(n, dtype=np.int64), none, none, 0, [])
+    rows, _ = rtp_rows_reference(
+        np.arange(n), np.array([0, n]), res, np.full(n, 7), np.array(arrival, dtype=np.int64),
+        np.array(ts, dtype=np.int64), 7, 7, m, m.ref_r is not None,
+    )
+    cnt, *_, ref_r, ref_s, dmin, dmax = rows[0]
+    m.add_chunk(ref_r, ref_s, dmin, dmax, cnt)
+
+
 def test_tsdf_hand_computed():
     m = TsdfMeter(90_000)
     # RTP timestamps 1 ms apart (90 ticks), arrivals 0, 1.5, 2, 3.2 ms: D = 0, .5, 0, .2 ms
-    m.process(np.array([0, 1_500_000]), np.array([2**32 - 90, 0]))
-    m.process(np.array([2_000_000, 3_200_000]), np.array([90, 180]))
+    _tsdf_feed(m, [0, 1_500_000], [2**32 - 90, 0])
+    _tsdf_feed(m, [2_000_000, 3_200_000], [90, 180])
     assert m.value_us() == 500
     m.start_period()
     assert m.value_us() is None
 
 
+def _pcr_add(p: PcrRateMeter, index: int, pcr: int, disc: bool) -> None:
+    pairs = p.pairs(np.array([0]), np.array([index]), np.array([pcr]), np.array([disc]))
+    p.take(pairs, 1)
+
+
 def test_pcr_rate():
     p = PcrRateMeter()
     p.set_pid(0x100)
-    p.add(0, 0, False)
-    p.add(100, 27_000_000 // 100, False)  # 100 packets in 10 ms
+    _pcr_add(p, 0, 0, False)
+    _pcr_add(p, 100, 27_000_000 // 100, False)  # 100 packets in 10 ms
     assert p.take_interval() == pytest.approx(100 * 188 * 8 * 100)
-    p.add(150, 27_000_000 // 100 + 10, True)  # discontinuity: no pair
+    _pcr_add(p, 150, 27_000_000 // 100 + 10, True)  # discontinuity: no pair
     assert p.take_interval() is None and p.last_rate is not None
+
+
+class _OnePcrAtATime:
+    """The PCR rate rule (ISO/IEC 13818-1 2.4.2.2) one PCR at a time, as the test's oracle."""
+
+    def __init__(self) -> None:
+        self.last_index: int | None = None
+        self.last_pcr = self.bytes = self.ticks = 0
+
+    def add(self, index: int, pcr: int, disc: bool) -> None:
+        if self.last_index is not None and not disc:
+            delta = (pcr - self.last_pcr) % PCR_MODULUS
+            if 0 < delta <= 27_000_000 and index > self.last_index:
+                self.bytes += (index - self.last_index) * 188
+                self.ticks += delta
+        self.last_index, self.last_pcr = index, pcr
+
+    def take_interval(self) -> float | None:
+        rate = self.bytes * 8 * 27_000_000 / self.ticks if self.ticks > 0 else None
+        self.bytes = self.ticks = 0
+        return rate
 
 
 def test_pcr_pairs_taken_in_pieces_equal_add():
     """PcrRateMeter.pairs + take, in random pieces with intervals taken between them, change
-    the meter as add() of each PCR in turn: pairs across a discontinuity, with a delta of 0 or
-    over 1 s, or going back are skipped; the PCR wraps at 2^33 * 300."""
+    the meter as adding each PCR in turn does: pairs across a discontinuity, with a delta of 0
+    or over 1 s, or going back are skipped; the PCR wraps at 2^33 * 300."""
     rng = np.random.default_rng(3)
     for trial in range(40):
         m = int(rng.integers(0, 60))
@@ -163,10 +203,10 @@ def test_pcr_pairs_taken_in_pieces_equal_add():
         pcr = (np.cumsum(step) + PCR_MODULUS - 3_000_000) % PCR_MODULUS
         disc = rng.random(m) < 0.1
         at = np.sort(rng.choice(10_000, m, replace=False)).astype(np.int64)
-        a, b = PcrRateMeter(), PcrRateMeter()
+        a, b = _OnePcrAtATime(), PcrRateMeter()
         if trial % 2:  # a meter with a PCR already
             a.add(3, int(pcr[0]) if m else 0, False)
-            b.add(3, int(pcr[0]) if m else 0, False)
+            _pcr_add(b, 3, int(pcr[0]) if m else 0, False)
         pairs = b.pairs(at, index, pcr, disc)
         cuts = sorted(rng.integers(0, 10_001, 5).tolist()) + [10_001]
         done = 0
@@ -209,3 +249,39 @@ def test_buffer_overflow_clamps_to_size():
     b.run(np.zeros(20, np.int64), np.full(20, 1000), 1e6, 0)
     assert b.level == pytest.approx(1250) and b.overflows >= 1
     assert b.occupancy_percent(1e6) == 100
+
+
+@pytest.mark.parametrize("window", [3, 7, 8, 10, 17, 40])
+def test_rate_classes_as_numpy(window: int) -> None:
+    """RateClassifier's plain-Python mean and deviation equal numpy's mean() and std() to the
+    bit, so its classes are numpy's, on random, constant, zero and nearly constant rates."""
+    from collections import deque
+
+    from iec62379.collectors.core.bitrate import RateClassifier
+
+    rng = np.random.default_rng(window)
+    rates = np.concatenate(
+        [
+            rng.uniform(1e6, 2e7, 50),
+            np.full(15, 5e6),
+            np.zeros(12),
+            5e6 * (1 + rng.normal(0, 0.02, 60)),  # near the 2 % tolerance
+        ]
+    ).tolist()
+    c = RateClassifier(window, 0.02)
+    win: deque[float] = deque(maxlen=window)
+    got, want = [], []
+    for i, r in enumerate(rates):
+        null = i % 23 == 0
+        got.append(c.add(r, null_packets=null))
+        win.append(r)
+        a = np.array(win)
+        if null:
+            want.append(BitRateType.CBR)
+        elif len(win) < 3 or a.mean() <= 0:
+            want.append(BitRateType.UNSPECIFIED)
+        else:
+            cv = float(a.std()) / float(a.mean())
+            want.append(BitRateType.CBR if cv <= 0.02 else BitRateType.VBR)
+    assert got == want
+    assert len(set(got)) == 3

@@ -1,6 +1,6 @@
 """The compiled kernels (collectors/core/_kernels.c) give exactly what the numpy code gives.
 
-Each test runs the same work twice, with ``native.kernels`` as built and set to None (the
+Each test runs the same work twice, with ``fast.kernels`` as built and set to None (the
 numpy fallback), and compares the results exactly: TS header parsing and the continuity check
 on the media fixtures with impairments and bit errors, whole analyzer reports, and the pcap
 reader on every pcap fixture, large files and damaged files (same faults, same messages).
@@ -19,15 +19,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from iec62379.collectors.core import cc as cc_mod
-from iec62379.collectors.core import native
+from iec62379.collectors.core import fast
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.report import AnalyzerConfig
-from iec62379.collectors.core.ts import HEAD_BYTES, parse_ts_headers
+from iec62379.collectors.core.ts import HEAD_BYTES
 from iec62379.collectors.sources.pcap import read_pcap
 from test_analyzer_real_streams import _comparable, _datagrams
 
-BUILT = native.kernels
+BUILT = fast.kernels
 # The extension is optional for users (no compiler: the numpy path runs). CI installs gcc and
 # sets IEC62379_REQUIRE_NATIVE=1 (.ci/run), so there a missing build fails instead of skipping.
 if BUILT is None and os.environ.get("IEC62379_REQUIRE_NATIVE") == "1":
@@ -74,11 +74,12 @@ def test_ts_layout_as_numpy() -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_pcr_pairs_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
-    """StreamAnalyzer._pcr_pairs with the kernel gives what its numpy code gives: the PCR PID
+    """rare.pcr_pairs with the kernel gives what its numpy code gives: the PCR PID
     chosen (or kept), the PCR packets of that PID among lo..hi, their PCRs read from the data
     or from the copied heads, and the running sums of the pairs (discontinuities, wraps,
     gaps over 1 s, a meter with or without a PCR before)."""
-    from iec62379.collectors.core.analyzer import _Packets
+    from iec62379.collectors.core.datagrams import Packets
+    from iec62379.collectors.core.rare import pcr_pairs
 
     rng = np.random.default_rng(seed)
     n = 3000
@@ -99,7 +100,7 @@ def test_pcr_pairs_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
     heads = np.ascontiguousarray(data.reshape(n, 188)[:, :HEAD_BYTES]).ravel()
     hst = np.arange(n, dtype=np.int64) * HEAD_BYTES
     for copied in (False, True):
-        pk = _Packets(
+        pk = Packets(
             data,
             pid,
             has_pcr,
@@ -120,8 +121,8 @@ def test_pcr_pairs_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
                     if start_pid is not None:
                         a._pcr.set_pid(start_pid)
                     if last is not None:
-                        a._pcr.add(*last, False)
-                    p = a._pcr_pairs(pk, lo, hi)
+                        a._pcr.last_index, a._pcr.last_pcr = last
+                    p = pcr_pairs(a, pk, lo, hi)
                     cuts = [lo + (hi - lo) // 3, hi]
                     seen = []
                     for cut in cuts:
@@ -144,11 +145,11 @@ def test_pcr_pairs_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
 
 def _both(monkeypatch: pytest.MonkeyPatch, fn):
     """fn() with the kernels, then with numpy only."""
-    monkeypatch.setattr(native, "kernels", BUILT)
+    monkeypatch.setattr(fast, "kernels", BUILT)
     a = fn()
-    monkeypatch.setattr(native, "kernels", None)
+    monkeypatch.setattr(fast, "kernels", None)
     b = fn()
-    monkeypatch.setattr(native, "kernels", BUILT)
+    monkeypatch.setattr(fast, "kernels", BUILT)
     return a, b
 
 
@@ -158,7 +159,7 @@ def test_psi_links_repeats_as_numpy(seed: int) -> None:
     counter (and byte 2, the PID's low byte) may differ in a repeat; a changed byte anywhere
     else, the PUSI / TEI bits or the scrambling / adaptation bits, breaks it. With a memo, the
     first packet is compared with it; the counters' steps and the next events come out too."""
-    from iec62379.collectors.core.analyzer import _repeats
+    from iec62379.collectors.core.rare import repeats as _repeats
 
     rng = np.random.default_rng(seed)
     base = rng.integers(0, 256, size=188, dtype=np.uint8)
@@ -226,7 +227,7 @@ def test_seq_run_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
             if part.size:
                 r = t.process(part)
                 out.append((r.gap.tolist(), r.late.tolist(), r.dup.tolist(), r.restart_at))
-        return out, (t.started, t.last16, t.ext_last, t.ext_max), t._seen.tolist()
+        return out, (t.started, t.last16, t.ext_last, t.ext_max), t.seen.tolist()
 
     for pieces in ([], cuts):
         a, b = _both(monkeypatch, lambda p=pieces: run(p))
@@ -281,7 +282,7 @@ def test_ts_headers(monkeypatch: pytest.MonkeyPatch, name: str, damage: bool) ->
     starts = starts[np.random.default_rng(1).permutation(starts.size)]  # any order
 
     def run():
-        h = parse_ts_headers(data, starts)
+        h = fast.ts_headers_cc(data, starts, cc_mod.ContinuityChecker())[0]
         return {k: getattr(h, k) for k in h.__slots__}
 
     a, b = _both(monkeypatch, run)
@@ -312,24 +313,41 @@ def test_continuity(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
         cc[i] = c
         nxt[p] = (c + 1) % 16
     afc = rng.choice(np.array([1, 2, 3], dtype=np.uint8), n, p=[0.8, 0.05, 0.15])
-    disc = rng.random(n) < 0.01
+    disc = (rng.random(n) < 0.01) & (afc >= 2)  # the flag is in the adaptation field
     cuts = [0, *sorted(rng.integers(0, n, 5).tolist()), n]
+
+    # the packets themselves: header, and an adaptation field (discontinuity flag) when afc
+    # says there is one (all of the packet without payload, two bytes with)
+    data = np.zeros((n, 188), dtype=np.uint8)
+    data[:, 0] = 0x47
+    data[:, 1] = pid >> 8
+    data[:, 2] = pid & 0xFF
+    data[:, 3] = (afc << 4) | cc
+    data[:, 4] = np.where(afc == 2, 183, np.where(afc == 3, 1, 0))
+    data[:, 5] = np.where((afc >= 2) & disc, 0x80, 0)
+    data = data.ravel()
+    starts = np.arange(n, dtype=np.int64) * 188
 
     def run():
         chk = cc_mod.ContinuityChecker()
         out = []
         for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-            at, lost = chk.errors_at(pid[a:b], cc[a:b], afc[a:b], disc[a:b])
+            h, at, lost, bad = fast.ts_headers_cc(data, starts[a:b], chk)
+            assert bad == 0 and h.discontinuity.tolist() == disc[a:b].tolist()
             out.append((at.tolist(), lost.tolist(), at.dtype, lost.dtype))
-            bool_at, _ = cc_mod.ContinuityChecker().errors_at(
-                pid[a:b], cc[a:b], (afc[a:b] & 1) != 0, disc[a:b]
-            )
-            out.append(bool_at.tolist())
         return out, chk.last_cc.tolist(), chk.last_dup.tolist()
 
     a, b = _both(monkeypatch, run)
     assert a == b
-    assert sum(len(x[0]) for x in a[0][::2]) > 100
+    assert sum(len(x[0]) for x in a[0]) > 100
+    # the reference takes bool payload flags as well as afc values
+    chk = cc_mod.ContinuityChecker()
+    want = [chk.errors_at(pid[a:b], cc[a:b], afc[a:b], disc[a:b])[0].tolist()
+            for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    chk = cc_mod.ContinuityChecker()
+    got = [chk.errors_at(pid[a:b], cc[a:b], (afc[a:b] & 1) != 0, disc[a:b])[0].tolist()
+           for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+    assert got == want == [x[0] for x in a[0]]
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -353,7 +371,7 @@ def test_analyzer_reports(monkeypatch: pytest.MonkeyPatch, name: str, damage: bo
             j = i + rnd.choice((1, 9, 200, 3000))
             a.feed_batch(PacketBatch.from_payloads(pay[i:j], arr[i:j]))
             i = j
-        a.snapshot(end)
+        a.close_until(end)
         return _comparable(a.pop_reports()), a.totals()
 
     a, b = _both(monkeypatch, run)
@@ -681,14 +699,14 @@ def test_odd_captures(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed: int
         assert a == b
     ref = _reference(p)
     for kernels in (BUILT, None):
-        monkeypatch.setattr(native, "kernels", kernels)
+        monkeypatch.setattr(fast, "kernels", kernels)
         got = []
         for batch in read_pcap(p, batch_size=50):
             for i in range(len(batch)):
                 f = batch.flows[int(batch.flow_ids[i])]
                 got.append((batch.payload(i), (f.src_addr, f.src_port, f.dst_addr, f.dst_port)))
         assert got == ref
-    monkeypatch.setattr(native, "kernels", BUILT)
+    monkeypatch.setattr(fast, "kernels", BUILT)
     filters = [
         {"dst_port": 5000},
         {"dst_addr": "239.1.1.1"},
@@ -727,15 +745,15 @@ def test_flow_table_switching(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
         reader = read_pcap(p, batch_size=23)
         for i, b in enumerate(reader):
             out.append((b.flow_ids.tolist(), b.flows))
-            monkeypatch.setattr(native, "kernels", BUILT if pattern[i % len(pattern)] else None)
-        monkeypatch.setattr(native, "kernels", BUILT)
+            monkeypatch.setattr(fast, "kernels", BUILT if pattern[i % len(pattern)] else None)
+        monkeypatch.setattr(fast, "kernels", BUILT)
         return out
 
-    monkeypatch.setattr(native, "kernels", BUILT)
+    monkeypatch.setattr(fast, "kernels", BUILT)
     a = run([True])
-    monkeypatch.setattr(native, "kernels", None)
+    monkeypatch.setattr(fast, "kernels", None)
     b = run([False])
-    monkeypatch.setattr(native, "kernels", BUILT)
+    monkeypatch.setattr(fast, "kernels", BUILT)
     c = run([True, False, False, True])
     assert a == b == c
     # A cut capture: the records before the cut one are delivered (the faulty pass's new
@@ -792,10 +810,9 @@ def test_analysis_of_a_capture(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
 
 @pytest.mark.parametrize("seed", range(8))
 def test_delay_factor_and_buffer(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
-    """delay_factor_ms and PlayoutBuffer.run (state over many intervals: filling, playing,
+    """fast.delay_factor and PlayoutBuffer.run (state over many intervals: filling, playing,
     overflows, underflows, silences) equal to the bit."""
     from iec62379.collectors.core.buffer import PlayoutBuffer
-    from iec62379.collectors.core.mdi import delay_factor_ms
 
     rng = np.random.default_rng(seed)
     intervals = []
@@ -816,7 +833,7 @@ def test_delay_factor_and_buffer(monkeypatch: pytest.MonkeyPatch, seed: int) -> 
         buf = PlayoutBuffer(size_ms)
         out = []
         for arr, mb, rate, end in intervals:
-            df = delay_factor_ms(arr, mb, rate) if arr.size else None
+            df = fast.delay_factor(arr, mb, rate) if arr.size else None
             buf.run(arr, mb, rate, end)
             out.append((df, buf.level, buf.t, buf.playing, buf.underflows, buf.overflows))
         return out
@@ -873,66 +890,14 @@ def test_grouped_batches(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seed: 
                             (np.zeros(3, np.uint8),))
 
 
-def test_rare_events_as_numpy() -> None:
-    """rare_events picks what _rare's numpy mask picks: PSI PIDs (lut), and the probed PID
-    on every packet or only where PUSI is set; a bad range is refused."""
-    rng = np.random.default_rng(3)
-    n = 5000
-    pid = rng.choice(np.array([0, 16, 256, 257, 4096, 8191], dtype=np.uint16), n)
-    pusi = rng.random(n) < 0.3
-    lut = np.zeros(8192, dtype=bool)
-    lut[[0, 4096]] = True
-    for lo, hi in ((0, n), (17, 4000), (n, n)):
-        for probe, every in ((-1, False), (256, False), (256, True), (16, True)):
-            mask = lut[pid[lo:hi]]
-            if probe >= 0:
-                vid = pid[lo:hi] == probe
-                mask |= vid if every else vid & pusi[lo:hi]
-            out = np.empty(hi - lo, dtype=np.int64)
-            k = BUILT.rare_events(pid, pusi, lo, hi, lut, probe, every, out)
-            assert out[:k].tolist() == (mask.nonzero()[0] + lo).tolist()
-    with pytest.raises(ValueError, match="bad range"):
-        BUILT.rare_events(pid, pusi, 10, 5, lut, -1, False, np.empty(5, np.int64))
-    with pytest.raises(ValueError, match="pid"):
-        BUILT.rare_events(pid, pusi, 0, n + 1, lut, -1, False, np.empty(n + 1, np.int64))
-
-
-@pytest.mark.parametrize("window", [3, 7, 8, 10, 17, 40])
-def test_rate_classes_as_numpy(monkeypatch: pytest.MonkeyPatch, window: int) -> None:
-    """RateClassifier with rate_cv gives the plain-Python classes (which equal numpy's mean
-    and std to the bit) on random, constant, zero and nearly constant rates; rate_cv refuses
-    anything but a sequence of numbers."""
-    from iec62379.collectors.core.bitrate import RateClassifier
-
-    rng = np.random.default_rng(window)
-    rates = np.concatenate(
-        [
-            rng.uniform(1e6, 2e7, 50),
-            np.full(15, 5e6),
-            np.zeros(12),
-            5e6 * (1 + rng.normal(0, 0.02, 60)),  # near the 2 % tolerance
-        ]
-    ).tolist()
-
-    def run():
-        c = RateClassifier(window, 0.02)
-        return [c.add(r, null_packets=(i % 23 == 0)) for i, r in enumerate(rates)]
-
-    a, b = _both(monkeypatch, run)
-    assert a == b
-    assert len(set(a)) == 3
-    mean, cv = BUILT.rate_cv([1.0, 2.0, 3.0])
-    assert mean == 2.0 and cv == float(np.std([1.0, 2.0, 3.0]) / 2.0)
-    for bad in ([], ["x"], None):
-        with pytest.raises((TypeError, ValueError)):
-            BUILT.rate_cv(bad)
-
-
 def test_ts_scan_and_pid_counts_refuse_bad_input() -> None:
     """ts_headers with its extra arguments (the analyzer's one-pass scan) refuses short state
     arrays, and pid_counts a datagram index outside the arrival array, with a clear error;
     pid_counts by datagram gives what it gives with each packet's arrival."""
-    from iec62379.collectors.core.ts import compiled_ts_headers
+    from iec62379.collectors.core.fast import _ts_kernel
+
+    def compiled_ts_headers(data, starts, extra):
+        return _ts_kernel(BUILT, data, starts, extra)
 
     data = np.zeros(188 * 2, dtype=np.uint8)
     data[0] = data[188] = 0x47
@@ -1013,7 +978,7 @@ def test_repeated_tables_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) ->
             j = i + rnd.choice(sizes)
             a.feed_batch(PacketBatch.from_payloads(pay[i:j], arr[i:j]))
             i = j
-        a.snapshot(end)
+        a.close_until(end)
         return _comparable(a.pop_reports()), a.totals()
 
     one = run((1,))
@@ -1057,11 +1022,11 @@ def test_psi_links_refuses_bad_input() -> None:
 
 @pytest.mark.parametrize("seed", range(8))
 def test_rtp_chunks_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
-    """_rtp_sums with rtp_chunks gives the numpy code's rows (an empty chunk's unused TS-DF
+    """fast.rtp_chunks with the kernel gives the numpy code's rows (an empty chunk's unused TS-DF
     reference aside), unwrap state and TS packets per datagram, over losses, late and
     duplicate packets, restarts, timestamp wraps, empty datagrams and empty chunks, whether
     or not the first chunk continues an open period; and refuses bad bounds and indices."""
-    from iec62379.collectors.core.analyzer import _Datagrams
+    from iec62379.collectors.core.datagrams import Datagrams as _Datagrams
     from iec62379.collectors.core.seq import SequenceTracker
 
     rng = np.random.default_rng(seed)
@@ -1088,16 +1053,17 @@ def test_rtp_chunks_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None
         a._tsdf.ref_r, a._tsdf.ref_s = 10**12 - 5_000_000, int(ts[0]) - 77
         if rng.random() < 0.5:
             a._tsdf.unwrap(np.array([int(ts[0]) + 2**31 - 10], dtype=np.int64))
-        rows = a._rtp_sums(d, rtp_idx, rb, res, continues)
         t = a._tsdf
-        return rows, (t.unwrap_started, t.last_raw, t.last_ext, a._usual_ts)
+        rows, usual = fast.rtp_chunks(rtp_idx, rb, res, d.n_ts, d.arrival, d.ts, a._usual_ts,
+                                      7, t, continues)
+        return rows, (t.unwrap_started, t.last_raw, t.last_ext, usual)
 
     state = rng.bit_generator.state
     a = run()
-    monkeypatch.setattr(native, "kernels", None)
+    monkeypatch.setattr(fast, "kernels", None)
     rng.bit_generator.state = state
     b = run()
-    monkeypatch.setattr(native, "kernels", BUILT)
+    monkeypatch.setattr(fast, "kernels", BUILT)
     assert a[1] == b[1]
     assert len(a[0]) == len(b[0]) == rb.size - 1
     for ra, rb_ in zip(a[0], b[0], strict=True):
@@ -1125,9 +1091,9 @@ def test_rtp_chunks_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None
 def test_parse_with_source_headers_as_numpy(
     monkeypatch: pytest.MonkeyPatch, transport: str, seed: int
 ) -> None:
-    """_parse with the source's RTP headers (dgram_fields, ts_layout) gives the numpy code's
-    datagram fields on batches mixing RTP, plain TS, empty, short and odd-length payloads;
-    dgram_fields refuses a bad mode with a clear error."""
+    """parse_datagrams with the source's RTP headers (dgram_fields, ts_layout) gives the
+    numpy code's datagram fields on batches mixing RTP, plain TS, empty, short and
+    odd-length payloads; dgram_fields refuses a bad mode with a clear error."""
     sys.path.insert(0, str(Path(__file__).parent))
     from packets import rtp, ts_packet
 
@@ -1139,6 +1105,7 @@ def test_parse_with_source_headers_as_numpy(
             rtp(i, i * 90, ts), rtp(i, i * 90, ts), ts, b"", rtp(i, 0, ts[:100]), b"\x80\x21",
             rtp(i, i, ts, version=1), ts[:188 * 2 - 1], rtp(i, i * 90, b""),
         ]))
+    from iec62379.collectors.core.datagrams import parse_datagrams
     from iec62379.collectors.core.rtp import parse_rtp_headers
 
     batch = PacketBatch.from_payloads(pay, list(range(len(pay))))
@@ -1147,8 +1114,8 @@ def test_parse_with_source_headers_as_numpy(
     pre = (first, h.error, h.sequence, h.timestamp, h.ssrc, h.payload_offset, h.payload_length)
 
     def run():
-        a = StreamAnalyzer(AnalyzerConfig(transport=transport))
-        d = a._parse(batch.data, batch.offsets, batch.lengths, batch.arrival_ns, pre)
+        d = parse_datagrams(transport, batch.data, batch.offsets, batch.lengths,
+                            batch.arrival_ns, pre)
         return [
             (f, getattr(d, f).dtype.str, getattr(d, f).tolist())
             for f in ("error", "rtp_ok", "seq", "ts", "ssrc", "n_ts", "ts_first", "ts_start",
@@ -1177,29 +1144,3 @@ def test_pid_rates_as_numpy() -> None:
         assert not counts.any()
     with pytest.raises(ValueError, match="counts"):
         BUILT.pid_rates(np.zeros(100, dtype=np.int64), 1504, 1.0)
-
-
-@pytest.mark.parametrize("seed", range(4))
-def test_interval_cuts_as_numpy(seed: int) -> None:
-    """interval_cuts gives _process's numpy arrivals, intervals and cuts: arrivals that step
-    back, a last arrival after some of them, intervals below the open one, negative
-    differences; it refuses a zero interval."""
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(1, 3000))
-    arrival = (np.cumsum(rng.integers(-3_000_000, 9_000_000, n)) + 10**9).astype(np.int64)
-    for has_last, t0, iv, k0 in ((False, int(arrival[0]), 10**8, 0),
-                                 (True, int(arrival[0]) + 7, 333_333_333, 3),
-                                 (True, int(arrival.max()) + 5, 10**9, -2)):
-        last = int(arrival[n // 2])
-        arr = arrival.copy()
-        if has_last:
-            arr[0] = max(int(arr[0]), last)
-        arr = np.maximum.accumulate(arr)
-        k = np.maximum((arr - t0) // iv, k0)
-        cuts = ((k[1:] != k[:-1]).nonzero()[0] + 1).tolist()
-        out_a, out_k = np.empty(n, np.int64), np.empty(n, np.int64)
-        got = BUILT.interval_cuts(arrival, n, has_last, last, t0, iv, k0, out_a, out_k)
-        assert got == cuts
-        assert out_a.tolist() == arr.tolist() and out_k.tolist() == k.tolist()
-    with pytest.raises(ValueError, match="interval"):
-        BUILT.interval_cuts(arrival, n, False, 0, 0, 0, 0, out_a, out_k)

@@ -21,9 +21,9 @@ from iec62379.collectors.core.formats import (
     VideoCoding,
     VideoFormat,
 )
+from iec62379.collectors.core.video_bits import rbsp as _rbsp
 from iec62379.collectors.core.video_es import (
     SUPPORTED_CODINGS,
-    _rbsp,
     inspect_video_es,
     parse_h264_sps,
     parse_hevc_sps,

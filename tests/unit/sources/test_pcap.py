@@ -311,15 +311,15 @@ def test_records_before_a_fault_are_delivered(
 ) -> None:
     """Nothing before a fault is lost: the batch that meets it ends at the record before,
     whatever the batch size, with and without the compiled reader; the next call raises."""
-    from iec62379.collectors.core import native
+    from iec62379.collectors.core import fast
 
-    if compiled and native.kernels is None:
+    if compiled and fast.kernels is None:
         # CI requires the extension (.ci/run): there a missing build fails, not skips.
         if os.environ.get("IEC62379_REQUIRE_NATIVE") == "1":
             pytest.fail("the C extension is not built and IEC62379_REQUIRE_NATIVE=1")
         pytest.skip("the C extension is not built")
     if not compiled:
-        monkeypatch.setattr(native, "kernels", None)
+        monkeypatch.setattr(fast, "kernels", None)
     frames = [make_pcaps.eth(make_pcaps.udp4(1, 5000 + i, 100, i), 0x0800) for i in range(5)]
     good = b"".join(struct.pack("<IIII", 1, i, len(f), len(f)) + f for i, f in enumerate(frames))
     p = tmp_path / "cap.pcap"
