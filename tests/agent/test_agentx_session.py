@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import struct
-from pathlib import Path
 
 import pytest
-from conftest import REPO
 from iec62379.agent import ber
 from iec62379.agent.access import write_view
 from iec62379.agent.agentx import pdu
@@ -24,11 +22,8 @@ from iec62379.agent.agentx.session import (
     State,
 )
 from iec62379.agent.instrum import MeasurementInstrum, SetError
-from iec62379.agent.mibmap import MibMap
-from iec62379.agent.persist import WrittenValues
-from iec62379.agent.store import BlockStore
-from iec62379.collectors.settings import load_settings
-from iec62379.mibs.tree import mib_builder
+from test_instrum import mibmap  # noqa: F401 - a fixture
+from test_instrum import setup as instrum_setup  # noqa: F401 - a fixture
 
 TREE = (1, 0, 62379, 7, 1)
 NET = TREE + (1, 1, 1)
@@ -37,22 +32,14 @@ PORT = NET + (7, 1)
 SID = 42
 
 
-@pytest.fixture(scope="module")
-def mibmap():
-    return MibMap(mib_builder())
-
-
 @pytest.fixture()
-def setup(mibmap, tmp_path: Path):
-    cfg = load_settings(REPO / "examples" / "static-blocks.toml").agent
-    store = BlockStore()
-    with store.transaction() as t:
-        t.put(*cfg.blocks)
-    written = WrittenValues.load(tmp_path / "written.json")
-    instrum = MeasurementInstrum(store, mibmap, on_write=written.record)
+def sx(instrum_setup, mibmap):  # noqa: F811 - the fixtures imported above
+    """The instrumentation tests' store, instrumentation and written-values file, with a
+    session answering from them."""
+    instrum, store, path = instrum_setup
     subtrees = served_subtrees(mibmap)
     session = Session(Requests(instrum, subtrees, write_view(mibmap)), subtrees)
-    return session, instrum, store, tmp_path / "written.json"
+    return session, instrum, store, path
 
 
 def master_pdu(ptype: int, payload: bytes = b"", *, tid: int = 1, pid: int = 1, flags: int = 0,
@@ -88,15 +75,15 @@ def ranges(*items: tuple[tuple[int, ...], bool, tuple[int, ...]]) -> bytes:
     return b"".join(pdu.encode_oid(s, inc) + pdu.encode_oid(e) for s, inc, e in items)
 
 
-def test_registers_the_measurement_tree_only(setup):
-    session = setup[0]
+def test_registers_the_measurement_tree_only(sx):
+    session = sx[0]
     assert session.subtrees == (TREE,)  # system, ifTable, snmp counters: the master's
     opened(session)
     assert session.state is State.OPEN
 
 
-def test_get_getnext_getbulk_agree_with_the_index(setup):
-    session, instrum = opened(setup[0]), setup[1]
+def test_get_getnext_getbulk_agree_with_the_index(sx):
+    session, instrum = opened(sx[0]), sx[1]
     snap = instrum.current()
     served = [(o, instrum.tags[i], instrum.getters[i](snap)) for i, o in enumerate(instrum.oids)
               if o[:5] == TREE]
@@ -127,8 +114,8 @@ def test_get_getnext_getbulk_agree_with_the_index(setup):
     assert walked == served
 
 
-def test_getbulk_non_repeaters_and_repetitions(setup):
-    session, instrum = opened(setup[0]), setup[1]
+def test_getbulk_non_repeaters_and_repetitions(sx):
+    session, instrum = opened(sx[0]), sx[1]
     instrum.current()
     oids = [o for o in instrum.oids if o[:5] == TREE]
     ((_, res),) = answers(session, master_pdu(pdu.GET_BULK, struct.pack(">HH", 1, 3) + ranges(
@@ -141,8 +128,8 @@ def test_getbulk_non_repeaters_and_repetitions(setup):
     assert names[3] == oids[i + 1] and names[5] == oids[i + 2] and len(names) == 7
 
 
-def test_non_default_context_is_refused(setup):
-    session = opened(setup[0])
+def test_non_default_context_is_refused(sx):
+    session = opened(sx[0])
     ctx = pdu.encode_octets(b"other")
     for ptype, payload in ((pdu.GET, ranges((TREE, False, ()))),
                            (pdu.TEST_SET, b""), (pdu.GET_BULK, b"\0\0\0\1")):
@@ -152,8 +139,8 @@ def test_non_default_context_is_refused(setup):
     assert session.state is State.OPEN
 
 
-def test_requests_before_open_or_for_another_session_get_not_open(setup):
-    session = setup[0]
+def test_requests_before_open_or_for_another_session_get_not_open(sx):
+    session = sx[0]
     session.open()  # the master has not answered it yet
     ((_, res),) = answers(session, master_pdu(pdu.GET, ranges((TREE, False, ()))))
     assert res.error == pdu.NOT_OPEN
@@ -169,8 +156,8 @@ def test_requests_before_open_or_for_another_session_get_not_open(setup):
     master_pdu(pdu.TEST_SET, struct.pack(">HH", 77, 0) + pdu.encode_oid(TREE)),  # value type
     b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
 ])
-def test_garbage_closes_the_session_with_parse_error(setup, garbage):
-    session = opened(setup[0])
+def test_garbage_closes_the_session_with_parse_error(sx, garbage):
+    session = opened(sx[0])
     out = answers(session, garbage)
     assert [h.type for h, _ in out] == [pdu.CLOSE]
     assert out[0][1][0] == pdu.REASON_PARSE_ERROR
@@ -180,14 +167,14 @@ def test_garbage_closes_the_session_with_parse_error(setup, garbage):
     assert session.receive(master_pdu(pdu.GET, ranges((TREE, False, ())))) == []
 
 
-def test_a_pdu_the_master_never_sends_is_a_protocol_error(setup):
-    session = opened(setup[0])
+def test_a_pdu_the_master_never_sends_is_a_protocol_error(sx):
+    session = opened(sx[0])
     ((h, payload),) = answers(session, master_pdu(pdu.REGISTER, pdu.register_payload(TREE)))
     assert h.type == pdu.CLOSE and payload[0] == pdu.REASON_PROTOCOL_ERROR
 
 
-def test_master_close_ends_the_session(setup):
-    session = opened(setup[0])
+def test_master_close_ends_the_session(sx):
+    session = opened(sx[0])
     assert session.receive(master_pdu(pdu.CLOSE, pdu.close_payload(pdu.REASON_SHUTDOWN))) == []
     assert session.take_events() == [Closed(pdu.REASON_SHUTDOWN, True)]
     assert session.state is State.CLOSED
@@ -213,8 +200,8 @@ def standalone_status(instrum: MeasurementInstrum, vbs) -> int:
     ([(SIP + (99,), ber.OCTET_STRING, b"\x0a\0\0\1")], 11, 1),  # noCreation
     ([(SIP + (1,), ber.OCTET_STRING, b"\x0a\0\0\1"), (TXRX + (1,), ber.INTEGER, 7)], 10, 2),
 ])
-def test_testset_errors_are_the_standalone_agents(setup, vbs, status, index):
-    session, instrum, store, path = setup
+def test_testset_errors_are_the_standalone_agents(sx, vbs, status, index):
+    session, instrum, store, path = sx
     opened(session)
     before = store.snapshot
     ((_, res),) = answers(session, master_pdu(pdu.TEST_SET, set_payload(*vbs)))
@@ -226,8 +213,8 @@ def test_testset_errors_are_the_standalone_agents(setup, vbs, status, index):
     assert store.snapshot is before and not path.exists()
 
 
-def test_set_phases_commit_persist_undo(setup):
-    session, _instrum, store, path = setup
+def test_set_phases_commit_persist_undo(sx):
+    session, _instrum, store, path = sx
     opened(session)
     vbs = [(SIP + (1,), ber.OCTET_STRING, b"\x0a\0\0\1"), (TXRX + (6,), ber.INTEGER, 1)]
     ((_, res),) = answers(session, master_pdu(pdu.TEST_SET, set_payload(*vbs), tid=5))
@@ -248,8 +235,8 @@ def test_set_phases_commit_persist_undo(setup):
     assert answers(session, master_pdu(pdu.CLEANUP_SET, tid=5)) == []
 
 
-def test_notify_carries_the_trap_oid_first(setup):
-    session = opened(setup[0])
+def test_notify_carries_the_trap_oid_first(sx):
+    session = opened(sx[0])
     trap = (1, 3, 6, 1, 4, 1, 32473, 62379, 0, 1)
     raw = session.notify(3, trap, [(NET + (2, 1), ber.INTEGER, 1)])
     ((h, payload),) = list(pdu.Framer().feed(raw))
@@ -260,7 +247,7 @@ def test_notify_carries_the_trap_oid_first(setup):
     assert session.take_events() == [Notified(3, 0)]
 
 
-def test_a_slow_writer_never_delays_an_answer(setup):
+def test_a_slow_writer_never_delays_an_answer(sx):
     """A collector in the middle of a long store transaction holds the store's lock; answers
     come from the published snapshot and do not wait for it."""
     import threading
@@ -268,7 +255,7 @@ def test_a_slow_writer_never_delays_an_answer(setup):
 
     from iec62379.agent.model import NetworkBlock
 
-    session, _instrum, store, _path = opened(setup[0]), *setup[1:]
+    session, _instrum, store, _path = opened(sx[0]), *sx[1:]
     inside, release = threading.Event(), threading.Event()
 
     def slow_collector() -> None:

@@ -24,14 +24,12 @@ RW = ["-v2c", "-c", "private"]
 TABLES = ("nMtBlockTable", "aMtBlockTable", "vMtBlockTable", "rxPointTable", "temperatureTable")
 
 
-class Subagent:
-    """`iec62379 agent --agentx` as a process."""
+class Subagent(AgentProcess):
+    """`iec62379 agent --agentx` as a process (stopped as the standalone agent's process is)."""
 
     def __init__(self, master: Master, state_dir: Path) -> None:
+        super().__init__(state_dir, CONFIG)
         self.master = master
-        self.state_dir = state_dir
-        self.proc: subprocess.Popen[str] | None = None
-        self.log = ""
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -44,20 +42,6 @@ class Subagent:
                 break
         assert "serving" in self.log, self.log
         wait_registered(self.master.port)
-
-    def stop(self) -> int:
-        if self.proc is None:
-            return 0
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.log += self.proc.stdout.read()
-        self.proc.stdout.close()
-        rc, self.proc = self.proc.returncode, None
-        return rc
 
 
 def wait_registered(port: int, timeout_s: float = 15.0) -> None:
