@@ -90,6 +90,13 @@ async def handshake(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
     await w.drain()
 
 
+async def connects_again(master: FakeMaster) -> None:
+    """The subagent opens a new session (answered) on a new connection."""
+    r, w = await master.accept()
+    await handshake(r, w)
+    w.close()
+
+
 def get_pdu(packet_id: int) -> bytes:
     body = pdu.encode_oid(TREE + (1, 1, 1, 2, 1)) + pdu.encode_oid(())
     return pdu.encode_header(pdu.Header(pdu.GET, pdu.NETWORK_BYTE_ORDER, SID, 1, packet_id,
@@ -182,9 +189,7 @@ async def test_master_late_refusing_and_notifications_wait(mibmap, tmp_path: Pat
         # A Close from the master (shutdown): the subagent connects again.
         w.write(pdu.Pdu(pdu.CLOSE, SID, 0, 0, pdu.close_payload(pdu.REASON_SHUTDOWN)).encode())
         await w.drain()
-        r, w = await master.accept()
-        await handshake(r, w)
-        w.close()
+        await connects_again(master)
     finally:
         await sub.stop()
         await master.stop()
@@ -225,9 +230,7 @@ async def test_a_master_that_stops_answering_is_dropped(mibmap, tmp_path: Path):
         assert h.type == pdu.PING  # not answered this time
         h, payload = await read_pdu(r)
         assert h.type == pdu.CLOSE and payload[0] == pdu.REASON_TIMEOUTS
-        r, w = await master.accept()
-        await handshake(r, w)
-        w.close()
+        await connects_again(master)
     finally:
         await sub.stop()
         await master.stop()
