@@ -164,7 +164,6 @@ class Agent:
         from .agentx.client import build_subagent
 
         t0 = time.perf_counter()
-        self.host.refresh()
         self.agentx = build_subagent(self.config.agentx, self.instrum, self.mibmap,
                                      self.config.system.object_id,
                                      self.config.system.description)

@@ -3,6 +3,7 @@
 - `pdu`: PDU encoding and decoding, framing on a stream, both byte orders;
 - `requests`: the master's Get/GetNext/GetBulk and SET phases answered from the instrumentation;
 - `session`: the protocol state machine of one session, without I/O;
-- `client`: the asyncio connection (unix or TCP), reconnecting with back-off; notifications;
+- `client`: the connection (unix or TCP) in a thread of its own, reconnecting with back-off;
+  notifications;
 - `address`: ``unix:PATH`` / ``tcp:HOST:PORT``.
 """
