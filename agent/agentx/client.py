@@ -77,12 +77,14 @@ class Subagent:
         self._thread.start()
 
     def stop_thread(self, timeout_s: float = 5.0) -> None:
-        """Close the session (reasonShutdown) and the connection; the thread ends."""
+        """Unregister, close the session (reasonShutdown) and the connection; the thread
+        ends."""
         self._stopping.set()
         with self._lock:
             s, sock = self.session, self._sock
             if s is not None and s.state is not State.CLOSED:
-                self._send([s.close(pdu.REASON_SHUTDOWN)])
+                first = s.unregister_all() if s.state is State.OPEN else []
+                self._send([*first, s.close(pdu.REASON_SHUTDOWN)])
                 for event in s.take_events():
                     self._on_event(s, event)
         if sock is not None:

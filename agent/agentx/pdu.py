@@ -334,3 +334,7 @@ def close_payload(reason: int) -> bytes:
 
 def register_payload(subtree: Oid, priority: int = 127, timeout_s: int = 0) -> bytes:
     return struct.pack(">BBBx", timeout_s, priority, 0) + encode_oid(subtree)
+
+
+def unregister_payload(subtree: Oid, priority: int = 127) -> bytes:
+    return struct.pack(">xBBx", priority, 0) + encode_oid(subtree)

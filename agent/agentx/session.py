@@ -221,6 +221,11 @@ class Session:
         return [self._request(pdu.REGISTER, pdu.register_payload(s, self.priority),
                               ("register", s)) for s in self.subtrees]
 
+    def unregister_all(self) -> list[bytes]:
+        """The Unregister-PDUs of every subtree (before a Close, which also unregisters)."""
+        return [self._request(pdu.UNREGISTER, pdu.unregister_payload(s, self.priority),
+                              ("unregister", s)) for s in self.subtrees]
+
     def take_events(self) -> list[Event]:
         events, self.events = self.events, []
         return events

@@ -47,11 +47,15 @@ class FakeMaster:
             asyncio.Queue())
         self.server: asyncio.AbstractServer | None = None
 
-    async def start(self) -> None:
-        async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-            await self.conns.put((r, w))
+    async def _on_conn(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await self.conns.put((r, w))
 
-        self.server = await asyncio.start_unix_server(on_conn, str(self.path))
+    async def start(self) -> None:
+        self.server = await asyncio.start_unix_server(self._on_conn, str(self.path))
+
+    async def start_tcp(self) -> None:
+        self.server = await asyncio.start_server(self._on_conn, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
         if self.server is not None:
@@ -195,16 +199,28 @@ async def test_master_late_refusing_and_notifications_wait(mibmap, tmp_path: Pat
         await master.stop()
 
 
-async def test_stop_sends_close_shutdown(mibmap, tmp_path: Path):
+@pytest.mark.parametrize("transport", ["unix", "tcp"])
+async def test_stop_unregisters_and_closes(mibmap, tmp_path: Path, transport: str):
     master = FakeMaster(tmp_path / "master")
-    await master.start()
-    sub = build_subagent(AgentXAddress("unix", path=str(master.path)), instrum(mibmap), mibmap)
+    if transport == "unix":
+        await master.start()
+        address = AgentXAddress("unix", path=str(master.path))
+    else:
+        await master.start_tcp()
+        address = AgentXAddress("tcp", host="127.0.0.1", port=master.port)
+    sub = build_subagent(address, instrum(mibmap), mibmap)
     sub.start()
     try:
         r, w = await master.accept()
         await handshake(r, w)
         assert await sub.wait_registered(5)
+        w.write(get_pdu(3))
+        h, payload = await read_pdu(r)
+        assert pdu.decode_response(h, payload).varbinds[0][1] == ber.INTEGER
         await sub.stop()
+        h, payload = await read_pdu(r)
+        assert h.type == pdu.UNREGISTER and h.session_id == SID
+        assert pdu.Reader(payload[4:], True).oid() == (TREE, False)
         h, payload = await read_pdu(r)
         assert h.type == pdu.CLOSE and payload[0] == pdu.REASON_SHUTDOWN
         w.close()
