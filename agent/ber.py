@@ -186,6 +186,13 @@ def decode_value(tag: int, body: bytes) -> Any:
 
 def decode_message(buf: bytes) -> Message:
     """A v1/v2c message. Raises BerError for anything else (v3 included: see `peek_version`)."""
+    version, community, pdu_type, ps, pe = decode_community_header(buf)
+    return decode_pdu(buf, pdu_type, ps, pe, version, community)
+
+
+def decode_community_header(buf: bytes) -> tuple[int, bytes, int, int, int]:
+    """(version, community, PDU tag, start and end of the PDU's contents) of a v1/v2c message,
+    without decoding the PDU: the community is checked before any varbind is decoded."""
     end = len(buf)
     s, e = _expect(buf, 0, end, SEQUENCE, "message")
     if e != end:
@@ -196,6 +203,13 @@ def decode_message(buf: bytes) -> Message:
     pdu_type, ps, pe = _header(buf, ce, e)
     if pe != e:
         raise BerError("octets after the PDU")
+    return version, bytes(buf[cs:ce]), pdu_type, ps, pe
+
+
+def decode_pdu(
+    buf: bytes, pdu_type: int, ps: int, pe: int, version: int, community: bytes = b""
+) -> Message:
+    """The PDU whose contents are buf[ps:pe] (tag `pdu_type`), as a Message of `version`."""
     if pdu_type < GET or pdu_type > REPORT:
         raise BerError(f"unknown PDU tag 0x{pdu_type:02x}")
     values = []
@@ -217,7 +231,23 @@ def decode_message(buf: bytes) -> Message:
             raise BerError("octets after a varbind's value")
         varbinds.append((decode_oid(buf[ns:ne]), vt, decode_value(vt, buf[vs2:ve2])))
         at = be
-    return Message(version, bytes(buf[cs:ce]), pdu_type, values[0], values[1], values[2], varbinds)
+    return Message(version, community, pdu_type, values[0], values[1], values[2], varbinds)
+
+
+def read_tlv(buf: bytes, at: int, end: int) -> tuple[int, int, int]:
+    """(tag, start of contents, end of contents) of the TLV at `at`, within buf[:end]."""
+    return _header(buf, at, end)
+
+
+def read_expected(buf: bytes, at: int, end: int, tag: int, what: str) -> tuple[int, int]:
+    """(start, end) of the contents of the TLV at `at`, which must have tag `tag`."""
+    return _expect(buf, at, end, tag, what)
+
+
+def read_int(buf: bytes, at: int, end: int, what: str) -> tuple[int, int]:
+    """(value, end) of the INTEGER at `at`."""
+    s, e = _expect(buf, at, end, INTEGER, what)
+    return _int(buf, s, e, what), e
 
 
 def peek_version(buf: bytes) -> int | None:
@@ -308,13 +338,16 @@ def encode_response(
     varbinds: list[bytes],
 ) -> bytes:
     """A Response message around already-encoded varbinds."""
-    pdu = (
-        encode_int(request_id)
-        + encode_int(error_status)
-        + encode_int(error_index)
-        + tlv(SEQUENCE, b"".join(varbinds))
-    )
-    return tlv(SEQUENCE, encode_int(version) + tlv(OCTET_STRING, community) + tlv(RESPONSE, pdu))
+    pdu = encode_pdu(RESPONSE, request_id, error_status, error_index, varbinds)
+    return tlv(SEQUENCE, encode_int(version) + tlv(OCTET_STRING, community) + pdu)
+
+
+def encode_pdu(
+    pdu_type: int, request_id: int, error_status: int, error_index: int, varbinds: list[bytes]
+) -> bytes:
+    """A PDU's TLV around already-encoded varbinds."""
+    return tlv(pdu_type, encode_int(request_id) + encode_int(error_status)
+               + encode_int(error_index) + tlv(SEQUENCE, b"".join(varbinds)))
 
 
 def response_overhead(community: bytes, request_id: int) -> int:

@@ -29,6 +29,8 @@ from .store import LinkError, check_links
 from .tables import REQUIRED, ConfigKey, KeyType, index_text
 
 LEVELS = ("listener", "supervisor")
+#: The largest response the agent sends, by default (docs/configuration.md, "Bounded answers").
+DEFAULT_MAX_MESSAGE_SIZE = 4096
 AUTH = ("none", "md5", "sha", "sha224", "sha256", "sha384", "sha512")
 PRIV = ("none", "des", "aes128", "aes192", "aes256")
 DEFAULT_SYS_OBJECT_ID = "1.3.6.1.4.1.32473.62379"
@@ -95,6 +97,7 @@ class AgentConfig:
     users: tuple[User, ...] = ()
     allow_community_write: bool = False
     engine_id: bytes | None = None
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     blocks: tuple[Row, ...] = ()
     host_refresh_s: float = 5.0
     agentx: AgentXAddress | None = None  # serve as an AgentX subagent of this master
@@ -414,7 +417,8 @@ def agent_config(root: _Reader, sections: Iterable[str] = (),
     static rows are loaded (e.g. the collectors' streams), which static rows may link to."""
     root.unknown_keys(SECTIONS | set(sections))
     a = root.table("agent")
-    a.unknown_keys({"listen", "state_dir", "engine_id", "host_refresh_s", "agentx"})
+    a.unknown_keys({"listen", "state_dir", "engine_id", "host_refresh_s", "max_message_size",
+                    "agentx"})
     listen = tuple(_endpoint(a, f"listen[{i}]", s)
                    for i, s in enumerate(a.str_list("listen", ("udp:127.0.0.1:1161",))))
     if not listen:
@@ -503,6 +507,7 @@ def agent_config(root: _Reader, sections: Iterable[str] = (),
         engine_id=engine_id,
         blocks=tuple(blocks),
         host_refresh_s=a.float("host_refresh_s", 0.1, 3600, 5.0),
+        max_message_size=a.int("max_message_size", 484, 65507, DEFAULT_MAX_MESSAGE_SIZE),
         agentx=agentx_address(a, "agentx", a.str("agentx", None)),
     )
 

@@ -23,7 +23,7 @@ from iec62379.agent.hostmib import SnmpCounters
 from iec62379.agent.instrum import MeasurementInstrum
 from iec62379.agent.mibmap import MibMap
 from iec62379.agent.persist import WrittenValues, atomic_write_json
-from iec62379.agent.responder import CommunityResponder
+from iec62379.agent.responder import Responder
 from iec62379.agent.store import BlockStore
 from iec62379.collectors.settings import load_settings
 from iec62379.mibs.tree import mib_builder
@@ -163,7 +163,7 @@ def agent_on(mibmap):
         assert (folder / "written.json").stat().st_size > PAGE
         written = WrittenValues.load(folder / "written.json")
         instrum = MeasurementInstrum(store, mibmap, on_write=written.record)
-        responder = CommunityResponder(
+        responder = Responder(
             instrum, [Community("private", "supervisor")], access.read_view(mibmap),
             access.write_view(mibmap), SnmpCounters())
         return instrum, store, written, responder
@@ -176,7 +176,7 @@ def set_sip(instrum: MeasurementInstrum, last_octet: int) -> None:
                              rfc1902.OctetString(bytes([10, 0, 0, last_octet]))))
 
 
-def v2c_set_sip(responder: CommunityResponder, last_octet: int) -> int:
+def v2c_set_sip(responder: Responder, last_octet: int) -> int:
     """The error-status of a v2c SET of nMtSIPServerAddr.1."""
     name = ber.encode_oid(SIP + (1,))
     value = ber.encode_value(ber.OCTET_STRING, bytes([10, 0, 0, last_octet]))

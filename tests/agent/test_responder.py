@@ -1,5 +1,5 @@
 """The v1/v2c responder in-process (no UDP), checked against pysnmp's own BER codec and against
-the SNMPv3 path's instrumentation (`read_next_variables`)."""
+an independent walk of the instrumentation (its pysnmp adapter, `read_next_variables`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from iec62379.agent.hostmib import EngineCounters, HostMib, Interface, SnmpCount
 from iec62379.agent.instrum import MeasurementInstrum
 from iec62379.agent.mibmap import MibMap
 from iec62379.agent.persist import WrittenValues
-from iec62379.agent.responder import V3, Community, CommunityResponder
+from iec62379.agent.responder import Community, Responder
 from iec62379.agent.store import BlockStore
 from iec62379.collectors.settings import load_settings
 from iec62379.mibs.tree import mib_builder
@@ -36,8 +36,10 @@ def builder():
     return mib_builder(texts=False)
 
 
-@pytest.fixture()
-def agent(builder, tmp_path):
+def static_agent(builder, tmp_path, engine: EngineCounters | None = None) -> tuple[
+        Responder, BlockStore, SnmpCounters]:
+    """A responder over examples/static-blocks.toml's rows, two interfaces and the engine's
+    counters (`engine`, or one made here), with three communities."""
     mibmap = MibMap(builder)
     cfg = load_settings(REPO / "examples" / "static-blocks.toml").agent
     store = BlockStore()
@@ -46,19 +48,24 @@ def agent(builder, tmp_path):
     host = HostMib(builder, cfg.system, read=lambda: [_iface(1, "lo"), _iface(2, "eth0")],
                    clock=lambda: 100.0)
     host.refresh()
-    counters = SnmpCounters()
+    counters = engine.counters if engine else SnmpCounters()
     instrum = MeasurementInstrum(store, mibmap, providers=[host],
                                  on_write=WrittenValues.load(tmp_path / "w.json").record)
-    instrum.providers.append(EngineCounters(builder, counters, b"\x80\x00\x01", 3,
-                                                   clock=lambda: 100.0))
+    instrum.providers.append(engine or EngineCounters(builder, counters, b"\x80\x00\x01", 3,
+                                                      clock=lambda: 100.0))
     communities = [
         Community("public", "listener"),
         Community("private", "supervisor"),
         Community("lan", "listener", ("10.0.0.0/8",)),
     ]
-    r = CommunityResponder(instrum, communities, access.read_view(mibmap),
-                           access.write_view(mibmap), counters)
+    r = Responder(instrum, communities, access.read_view(mibmap), access.write_view(mibmap),
+                  counters)
     return r, store, counters
+
+
+@pytest.fixture()
+def agent(builder, tmp_path):
+    return static_agent(builder, tmp_path)
 
 
 def request(version: int, pdu_kind: str, oids, community: str = "public", values=None,
@@ -158,8 +165,8 @@ def test_malformed_messages_say_what_is_wrong(data, why):
 def test_garbage_never_raises_and_is_counted(data):
     counters = SnmpCounters()
     # A responder over an empty store is enough: garbage never gets past decoding.
-    r = CommunityResponder.__new__(CommunityResponder)
-    r.counters, r.v3_enabled, r._principals, r.max_size = counters, False, {}, 65507
+    r = Responder.__new__(Responder)
+    r.counters, r.v3, r._principals, r.max_size = counters, None, {}, 65507
     assert r.handle(data, LOCAL) is None
     assert counters.in_pkts == 1
     c = counters
@@ -202,8 +209,9 @@ def test_v1_get_of_counter64_and_missing_is_no_such_name(agent):
     assert len(vbs) == 2  # v1 errors echo the request's varbinds
 
 
-def test_getbulk_walk_equals_the_v3_path_walk(agent):
-    """Everything a GETBULK walk returns equals what the SNMPv3 path's GETNEXT walk returns."""
+def test_getbulk_walk_equals_the_pysnmp_adapter_walk(agent):
+    """Everything a GETBULK walk returns equals what a GETNEXT walk through the
+    instrumentation's pysnmp adapter returns."""
     r, _, _ = agent
     fast, name = [], (1, 0)
     for _ in range(500):
@@ -280,13 +288,11 @@ def test_unknown_community_and_disallowed_source_get_no_answer(agent):
     assert r.handle(lan, ("10.1.2.3", 161)) is not None
 
 
-def test_v3_is_handed_over_only_when_enabled(agent):
+def test_v3_without_users_is_a_bad_version(agent):
     r, _, counters = agent
     v3 = bytes.fromhex("3011020103300c02020101020205dc0401040201030400")  # a v3 header
-    assert r.handle(v3, LOCAL) is None and counters.in_bad_versions == 1
-    r.v3_enabled = True
-    assert r.handle(v3, LOCAL) is V3
-    assert counters.in_pkts == 1  # counted by pysnmp's engine, not twice
+    assert r.handle(v3, LOCAL) is None
+    assert (counters.in_pkts, counters.in_bad_versions) == (1, 1)
 
 
 def test_set_by_a_read_only_community_is_no_access_and_counted(agent):
