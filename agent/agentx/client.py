@@ -252,15 +252,16 @@ class Subagent:
         return []
 
 
+#: What a master serves itself: MIB-2 (the system group, interfaces, ifMIB, the snmp group) and
+#: the SNMP engine's own modules (snmpEngine, snmpMPDStats, usmStats, the target MIB ...).
+MASTER_SERVED: tuple[Oid, ...] = ((1, 3, 6, 1, 2, 1), (1, 3, 6, 1, 6, 3))
+
+
 def served_subtrees(mibmap: MibMap) -> list[Oid]:
     """What a subagent registers: what the agent serves (the access module's read view) but
-    the system group, the interfaces and ifMIB trees and the SNMP engine's counters, which
-    the master serves itself."""
-    master = {mibmap.symbol_oid(module, name) for module, name in (
-        ("SNMPv2-MIB", "system"), ("SNMPv2-MIB", "snmp"), ("IF-MIB", "interfaces"),
-        ("IF-MIB", "ifMIB"), ("SNMP-FRAMEWORK-MIB", "snmpEngine"),
-        ("SNMP-USER-BASED-SM-MIB", "usmStats"))}
-    return [s for s in access.read_subtrees(mibmap) if s not in master]
+    what the master serves itself (`MASTER_SERVED`)."""
+    return [s for s in access.read_subtrees(mibmap)
+            if not any(s[: len(m)] == m for m in MASTER_SERVED)]
 
 
 def build_subagent(address: AgentXAddress, instrum: MeasurementInstrum, mibmap: MibMap,
