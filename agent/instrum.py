@@ -196,8 +196,15 @@ class MeasurementInstrum:
     ) -> None:
         """Apply (name, tag, plain value) varbinds, all or nothing. `may_write(index, name)`
         says whether the principal's write view holds the name. Raises SetError."""
+        self.commit_set(self.check_set(var_binds, may_write))
+
+    def check_set(
+        self, var_binds: list[tuple[Oid, int, Any]], may_write: Callable[[int, Oid], bool]
+    ) -> SetPlan:
+        """The first phase of a SET: every varbind checked, nothing changed. Raises SetError."""
         snap = self.current()
         changes: dict[tuple[str, Oid], Row] = {}
+        before: dict[tuple[str, Oid], Row] = {}
         for idx, (oid, tag, value) in enumerate(var_binds):
             # RFC 3416 4.2.5, its steps in order.
             if not may_write(idx, oid):
@@ -210,23 +217,41 @@ class MeasurementInstrum:
             if self.position(oid) < 0:  # 7: a writable column, but rows are not created by SET
                 raise SetError(NO_CREATION, idx, "no such instance; rows are not created by SET")
             where = (col.table.key, oid[len(col.oid):])
-            row = changes.get(where) or getattr(snap, where[0])[where[1]]
-            changes[where] = _apply(col, row, value, idx)
-        if not changes:
+            old = getattr(snap, where[0])[where[1]]
+            before.setdefault(where, old)
+            changes[where] = _apply(col, changes.get(where) or old, value, idx)
+        return SetPlan(list(changes.values()), list(before.values()))
+
+    def commit_set(self, plan: SetPlan) -> None:
+        """The second phase: the checked rows put in one store transaction, persisted inside
+        it, published together. Raises SetError (inconsistentValue, commitFailed)."""
+        if not plan.rows:
             return
         try:
             with self.store.transaction() as txn:
-                for row in changes.values():
+                for row in plan.rows:
                     txn.put(row)
                 if self.on_write is not None:
                     # Persist inside the transaction: if it fails, nothing is published.
-                    self.on_write(txn.build(snap.version + 1), list(changes.values()))
+                    self.on_write(txn.build(txn.base.version + 1), list(plan.rows))
         except LinkError as exc:
             log.warning("SET refused: %s", exc)
             raise SetError(INCONSISTENT_VALUE, 0, str(exc)) from exc
         except OSError as exc:
             log.error("SET not persisted, refused: %s", exc)
             raise SetError(COMMIT_FAILED, 0, str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class SetPlan:
+    """A checked SET: the rows as they will be, and as they were when it was checked."""
+
+    rows: list[Row]
+    before: list[Row]
+
+    def undo(self) -> SetPlan:
+        """The plan that puts the rows back as they were."""
+        return SetPlan(self.before, self.rows)
 
 
 def _apply(col: Column, row: Row, value: Any, idx: int) -> Row:
@@ -268,5 +293,5 @@ def _cell_getter(
 
 __all__ = [
     "AUTHORIZATION_ERROR", "BAD_VALUE", "GEN_ERR", "NO_ACCESS", "NO_SUCH_NAME", "TOO_BIG",
-    "MeasurementInstrum", "Provider", "SetError", "View",
+    "MeasurementInstrum", "Provider", "SetError", "SetPlan", "View",
 ]
