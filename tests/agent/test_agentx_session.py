@@ -67,7 +67,7 @@ def opened(session: Session) -> Session:
         ((h, payload),) = list(pdu.Framer().feed(raw))
         assert h.type == pdu.REGISTER and h.session_id == SID
         session.receive(master_pdu(pdu.RESPONSE, ok, pid=h.packet_id))
-    assert session.take_events() == [Registered(TREE, 0)]
+    assert session.take_events() == [Registered(t, 0) for t in session.subtrees]
     return session
 
 
@@ -75,9 +75,15 @@ def ranges(*items: tuple[tuple[int, ...], bool, tuple[int, ...]]) -> bytes:
     return b"".join(pdu.encode_oid(s, inc) + pdu.encode_oid(e) for s, inc, e in items)
 
 
-def test_registers_the_measurement_tree_only(sx):
+def test_registers_the_measurement_and_extension_trees_only(sx):
+    from iec62379.agent.model import TABLES
+
     session = sx[0]
-    assert session.subtrees == (TREE,)  # system, ifTable, snmp counters: the master's
+    ext = (1, 3, 6, 1, 4, 1, 32473, 62380)  # IEC62379-EXT-MIB: the tables that augment ours
+    # system, ifTable, snmp counters: the master's
+    assert session.subtrees[0] == TREE
+    assert all(s[: len(ext)] == ext for s in session.subtrees[1:])
+    assert len(session.subtrees) == 1 + sum(len(t.augments) for t in TABLES)
     opened(session)
     assert session.state is State.OPEN
 
@@ -97,8 +103,13 @@ def test_get_getnext_getbulk_agree_with_the_index(sx):
     ((_, res),) = answers(session, master_pdu(pdu.GET_NEXT, ranges(
         (first[0], True, ()), (first[0], False, ()), (first[0], False, second[0]),
         (TREE, False, TREE[:-1] + (2,)), ((1, 0, 62379, 8), False, ()))))
-    assert res.varbinds == [first, second, (first[0], ber.END_OF_MIB_VIEW, None), first,
-                            ((1, 0, 62379, 8), ber.END_OF_MIB_VIEW, None)]
+    # Past the measurement tree, the next registered subtree (the extension's tables).
+    after = (1, 0, 62379, 8)
+    registered = [(o, instrum.tags[i], instrum.getters[i](snap))
+                  for i, o in enumerate(instrum.oids)
+                  if any(o[: len(t)] == t for t in session.subtrees)]
+    beyond = next((vb for vb in registered if vb[0] > after), (after, ber.END_OF_MIB_VIEW, None))
+    assert res.varbinds == [first, second, (first[0], ber.END_OF_MIB_VIEW, None), first, beyond]
     # A walk by GetBulk gives every instance once, in order, in the same byte order as asked.
     walked, start = [], TREE
     while True:
@@ -117,7 +128,7 @@ def test_get_getnext_getbulk_agree_with_the_index(sx):
 def test_getbulk_non_repeaters_and_repetitions(sx):
     session, instrum = opened(sx[0]), sx[1]
     instrum.current()
-    oids = [o for o in instrum.oids if o[:5] == TREE]
+    oids = [o for o in instrum.oids if any(o[: len(t)] == t for t in session.subtrees)]
     ((_, res),) = answers(session, master_pdu(pdu.GET_BULK, struct.pack(">HH", 1, 3) + ranges(
         (TREE, False, ()), (IFINDEX, False, ()), (oids[-1], False, ()))))
     names = [vb[0] for vb in res.varbinds]

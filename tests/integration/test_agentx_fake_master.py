@@ -16,6 +16,7 @@ from iec62379.agent.agentx.address import AgentXAddress
 from iec62379.agent.agentx.client import build_subagent
 from iec62379.agent.instrum import MeasurementInstrum
 from iec62379.agent.mibmap import MibMap
+from iec62379.agent.model import TABLES
 from iec62379.agent.store import BlockStore
 from iec62379.collectors.settings import load_settings
 from iec62379.mibs.tree import mib_builder
@@ -87,10 +88,13 @@ async def handshake(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
     rd.oid()
     assert rd.octets().startswith(b"iec62379")
     w.write(respond(h))
-    h, payload = await read_pdu(r)
-    assert h.type == pdu.REGISTER and h.session_id == SID
-    assert pdu.Reader(payload[4:], True).oid() == (TREE, False)
-    w.write(respond(h))
+    # The measurement tree first, then the extension's tables that augment it.
+    for n in range(1 + sum(len(t.augments) for t in TABLES)):
+        h, payload = await read_pdu(r)
+        assert h.type == pdu.REGISTER and h.session_id == SID
+        subtree, _ = pdu.Reader(payload[4:], True).oid()
+        assert subtree == TREE if n == 0 else subtree[:5] != TREE
+        w.write(respond(h))
     await w.drain()
 
 
@@ -218,9 +222,12 @@ async def test_stop_unregisters_and_closes(mibmap, tmp_path: Path, transport: st
         h, payload = await read_pdu(r)
         assert pdu.decode_response(h, payload).varbinds[0][1] == ber.INTEGER
         await sub.stop()
-        h, payload = await read_pdu(r)
-        assert h.type == pdu.UNREGISTER and h.session_id == SID
-        assert pdu.Reader(payload[4:], True).oid() == (TREE, False)
+        unregistered = []
+        for _ in range(1 + sum(len(t.augments) for t in TABLES)):
+            h, payload = await read_pdu(r)
+            assert h.type == pdu.UNREGISTER and h.session_id == SID
+            unregistered.append(pdu.Reader(payload[4:], True).oid()[0])
+        assert unregistered[0] == TREE
         h, payload = await read_pdu(r)
         assert h.type == pdu.CLOSE and payload[0] == pdu.REASON_SHUTDOWN
         w.close()
