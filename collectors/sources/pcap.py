@@ -144,6 +144,7 @@ class PcapReader:
                 raise ValueError(f"dst_addr is not an IP address: {dst_addr!r}") from exc
             self._dst_row = (ip.version, *addr_words(ip.packed))
         self._flows = FlowTable()
+        self._key_rows: dict[tuple[bytes, int, bytes, int], list[int]] = {}  # flow key rows
         self._file = CaptureFile(self.path)
         self.format = self._file.format
         if self.format == "pcap":
@@ -268,6 +269,7 @@ class PcapReader:
         offsets: list[int] = []
         lengths: list[int] = []
         keys: list[list[int]] = []
+        rows = self._key_rows
         starts, caplens = found.start.tolist(), found.caplen.tolist()
         for i, (s, cap, lt) in enumerate(zip(starts, caplens, lts, strict=True)):
             d = decode_packet(mm[s : s + cap], lt)
@@ -285,7 +287,10 @@ class PcapReader:
                 st.truncated += 1
                 if not self.include_truncated:
                     continue
-            key = key_row(d.src_addr, d.src_port, d.dst_addr, d.dst_port)
+            addrs = (d.src_addr, d.src_port, d.dst_addr, d.dst_port)
+            key = rows.get(addrs)
+            if key is None:
+                key = rows[addrs] = key_row(*addrs)
             if (self.dst_port is not None and d.dst_port != self.dst_port) or (
                 self._dst_row is not None
                 and (key[0] >> 32, key[3], key[4]) != self._dst_row
