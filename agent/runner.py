@@ -64,7 +64,9 @@ def trim_heap() -> bool:
 def load_mibs(mib_dirs: tuple[str, ...] = ()) -> Any:
     from iec62379.mibs.tree import mib_builder
 
-    return mib_builder(mib_dirs, texts=False)
+    from .mibmap import cached_bytecode_sources
+
+    return cached_bytecode_sources(mib_builder(mib_dirs, texts=False))
 
 
 class Agent:
