@@ -8,6 +8,8 @@ base SMI type, with which that value goes on the wire.
 
 from __future__ import annotations
 
+import importlib.machinery
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,29 @@ from .tables import ColumnSpec, Table
 
 MEASUREMENT_MIB = "IEC62379-7-MEASUREMENT-MIB"
 FORMATS_MIB = "IEC62379-MEDIA-FORMATS-MIB"
+
+
+def cached_bytecode_sources(mib_builder: Any) -> Any:
+    """`mib_builder` with each of its MIB folders read through Python's bytecode cache.
+
+    pysnmp looks for a module's bytecode only as a `.pyc` beside its `.py` (which nothing
+    writes) and otherwise compiles the source at every start. Read through
+    importlib's SourceFileLoader, a compiled MIB module comes from __pycache__ (written by
+    pip at install, or at the first start where the folder is writable), checked against the
+    source's mtime like any module: a faster start with a lower memory peak."""
+    from pysnmp.smi import builder
+
+    class Cached(builder.DirMibSource):
+        def read(self, f: str) -> tuple[Any, str]:
+            path = os.path.join(self._srcName, f + ".py")
+            if not os.path.isfile(path):
+                return super().read(f)
+            return importlib.machinery.SourceFileLoader(f, path).get_code(f), ".py"
+
+    sources = [Cached(s.full_path()) if type(s) is builder.DirMibSource else s
+               for s in mib_builder.get_mib_sources()]
+    mib_builder.set_mib_sources(*sources)
+    return mib_builder
 
 
 def wire_tag(syntax: Any) -> int:

@@ -10,8 +10,6 @@ with a fresh compile.
 from __future__ import annotations
 
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,6 +174,7 @@ def ensure_base_compiled(mib_dirs: list[str] | tuple[str, ...] = (), rebuild: bo
             ]
         )
     out.mkdir(parents=True, exist_ok=True)
+    import tempfile  # here, not at import: the agent needs only MibCompileError
     with tempfile.TemporaryDirectory(prefix=".compile-", dir=out) as tmp:
         tmp_dir = Path(tmp)
         mc = _compiler(tmp_dir, dirs, [])
@@ -206,6 +205,7 @@ def compile_ours(
     base_dir = ensure_base_compiled(mib_dirs)
     dirs = [src, *base_source_dirs(mib_dirs)]
     out_dir.mkdir(parents=True, exist_ok=True)
+    import tempfile
     with tempfile.TemporaryDirectory(prefix=".compile-", dir=out_dir) as tmp:
         tmp_dir = Path(tmp)
         mc = _compiler(tmp_dir, dirs, [base_dir])
@@ -253,6 +253,7 @@ def compile_base(
 
 def stale_modules(mib_dirs: list[str] | tuple[str, ...] = ()) -> list[str]:
     """Shipped compiled modules (ours and the base ones) that differ from a fresh compile."""
+    import tempfile
     with tempfile.TemporaryDirectory(prefix="iec62379-check-") as tmp:
         fresh = compile_ours(Path(tmp), mib_dirs) + compile_base(Path(tmp) / "base", mib_dirs)
         stale = []
@@ -265,6 +266,8 @@ def stale_modules(mib_dirs: list[str] | tuple[str, ...] = ()) -> list[str]:
 
 def copy_sources(dest: Path) -> list[Path]:
     """Copy our SMIv2 sources into `dest` (for an NMS to import)."""
+    import shutil
+
     dest.mkdir(parents=True, exist_ok=True)
     out = []
     for m in OUR_MODULES:
