@@ -169,6 +169,21 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
                 self._advance(k_now)
         return self._latest
 
+    def close_at_end(self, end_ns: int) -> IntervalReport | None:
+        """The stream ended (end of a capture, a stop): close every interval up to end_ns and
+        the one holding the end as a partial interval; the latest report.
+
+        The last datagram stands for one datagram spacing of media, so the stream is taken to
+        end one mean spacing after its last arrival, or at end_ns when that is later: a steady
+        stream then shows the same rate in its last, partial interval as in the full ones."""
+        if self._t0 is None or self._last_arrival is None:
+            return self._latest
+        self.close_until(end_ns)
+        datagrams = self._tot[0] + self._iv.datagrams
+        spacing = (self._last_arrival - self._t0) // (datagrams - 1) if datagrams > 1 else 0
+        self._close_partial(max(int(end_ns), self._last_arrival + max(spacing, 1)))
+        return self._latest
+
     def pop_reports(self) -> list[IntervalReport]:
         """Completed reports not yet taken, oldest first (at most config.max_reports)."""
         out = list(self._reports)

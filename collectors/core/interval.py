@@ -154,13 +154,25 @@ class IntervalClosing:
             view = self._view = ProgramView(info)
         return info, view
 
-    def _close(self) -> None:
+    def _close_partial(self, end_ns: int) -> None:
+        """The stream ended at end_ns: close the open interval, if it began before, as a
+        partial one of its real length (bit rates and MLR are per second of that length)."""
+        assert self._t0 is not None
+        if self._t0 + self._k * self._interval_ns < end_ns:
+            self._close(end_ns)
+            self._k += 1
+
+    def _close(self, end_ns: int | None = None) -> None:
+        """Close the open interval: the full one, or, given end_ns, one that ends there."""
         c, iv = self.config, self._iv
         assert self._t0 is not None
         k = self._k
         start = self._t0 + k * self._interval_ns
-        end = start + self._interval_ns
-        secs = self._secs
+        if end_ns is None:
+            end, secs = start + self._interval_ns, self._secs
+        else:
+            end = min(end_ns, start + self._interval_ns)
+            secs = (end - start) / 1e9
         pcr = self._pcr
         pcr_rate = pcr.take_interval()
         ts_packets = iv.ts_packets

@@ -315,3 +315,39 @@ def test_demux_routes_media_and_fec():
 def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match=r"AnalyzerConfig.transport = 'tcp'"):
         AnalyzerConfig(transport="tcp")
+
+
+def test_last_partial_interval_divides_by_its_real_length():
+    # 2.5 s of a steady 1.05 Mbit/s stream, 1 s intervals: the end of the stream closes the
+    # last interval, which lasted 0.5 s (500 datagrams of 1 ms); its bit rate and MLR are per
+    # second of that half second, not of a full interval.
+    pay, arr = make_stream(n=2500, drop={2200})
+    a = StreamAnalyzer(AnalyzerConfig())
+    a.feed_batch(PacketBatch.from_payloads(pay, arr))
+    a.close_at_end(arr[-1])
+    r = a.pop_reports()
+    assert [x.index for x in r] == [0, 1, 2]
+    full, last = r[1], r[2]
+    assert full.interval_s == 1.0
+    assert last.interval_s == pytest.approx(0.5)
+    assert last.ts_packets == 499 * 7
+    # (the end: one mean datagram spacing, 2499 ms / 2498, after the last arrival)
+    assert last.bitrate_bps == pytest.approx(full.bitrate_bps * 499 / 500, rel=1e-5)
+    assert last.mlr == pytest.approx(7 / 0.5, rel=1e-5)
+    assert sum(last.pid_bitrate_bps.values()) == pytest.approx(last.bitrate_bps)
+    # nothing more to close; the end again closes nothing
+    a.close_at_end(arr[-1])
+    assert a.pop_reports() == []
+
+
+def test_demux_close_at_end_closes_every_stream_partially():
+    pay, arr = make_stream(n=1500)
+    demux = FlowDemux()
+    key = FlowKey(b"\x7f\x00\x00\x01", 5000, b"\xef\x00\x00\x01", 5004)
+    demux.feed_batch(PacketBatch.from_payloads(pay, arr, flow=key))
+    demux.close_at_end(arr[-1])
+    (an,) = demux.streams.values()
+    r = an.pop_reports()
+    assert [x.interval_s for x in r] == [1.0, pytest.approx(0.5)]
+    assert r[1].bitrate_bps == pytest.approx(r[0].bitrate_bps, rel=1e-9)
+
