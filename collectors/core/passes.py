@@ -128,13 +128,13 @@ class FeedPasses:
             pk = Packets.of(d, h, v, starts, hst, index)
             pid = pk.pid
             ts_dg = dgram[v]  # each packet's datagram (arrival)
-            cce = cc_at.searchsorted(vb)
+            cce = cc_at.searchsorted(tb)  # (continuity error positions: among all packets)
             cc_err = np.diff(cce).tolist()
             cc_lost_l = seg_sums(cc_lost, cce).tolist() if cc_at.size else [0] * nch
             cc_pid: dict[int, dict[int, int]] = {}  # chunk -> PID -> continuity errors
             if cc_at.size:
-                where = (vb.searchsorted(cc_at, side="right") - 1).tolist()
-                for c, p in zip(where, pid[cc_at].tolist(), strict=True):
+                where = (tb.searchsorted(cc_at, side="right") - 1).tolist()
+                for c, p in zip(where, h.pid[cc_at].tolist(), strict=True):
                     per = cc_pid.setdefault(c, {})
                     per[p] = per.get(p, 0) + 1
         sums = CallSums(
@@ -252,7 +252,7 @@ class FeedPasses:
         if cc_at.size:
             iv.cc_errors += int(cc_at.size)
             iv.cc_lost += int(cc_lost.sum())
-            pids, counts = np.unique(pid[cc_at], return_counts=True)
+            pids, counts = np.unique(h.pid[cc_at], return_counts=True)
             iv.add_cc_per_pid(dict(zip(pids.tolist(), counts.tolist(), strict=True)))
         # Rare packets: PCRs of the PCR PID in vectorised runs, PSI packets and the video
         # PID's packets (while its format is unknown) one by one, in stream order.

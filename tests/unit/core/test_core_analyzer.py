@@ -351,3 +351,52 @@ def test_demux_close_at_end_closes_every_stream_partially():
     assert [x.interval_s for x in r] == [1.0, pytest.approx(0.5)]
     assert r[1].bitrate_bps == pytest.approx(r[0].bitrate_bps, rel=1e-9)
 
+
+def _bad_af_length(packet: bytes, length: int) -> bytes:
+    """The packet with adaptation_field_control 3 and an invalid adaptation_field_length (its
+    header and continuity counter untouched)."""
+    b = bytearray(packet)
+    b[3] = 0x30 | (b[3] & 0x0F)
+    b[4] = length
+    return bytes(b)
+
+
+@pytest.mark.parametrize("transport", ["rtp", "udp"])
+def test_invalid_adaptation_field_length_keeps_its_continuity_counter(transport):
+    # every 7th datagram's last packet (video PID, in sequence) gets adaptation_field_length
+    # 183 or 250 with adaptation_field_control 3: a malformed packet, but it arrived and its
+    # counter is in sequence; the next packet of the PID is no gap
+    pay, arr = make_stream(n=1000)
+    n_bad = 0
+    for i in range(3, len(pay), 7):
+        p = pay[i]
+        tail = _bad_af_length(p[-188:], 183 if i % 2 else 250)
+        pay[i] = p[:-188] + tail
+        n_bad += 1
+    if transport == "udp":
+        pay = [p[12:] for p in pay]
+    for whole in (True, False):  # the whole-call pass and the interval-by-interval one
+        a = StreamAnalyzer(AnalyzerConfig())
+        a._whole_batches = whole
+        a.feed_batch(PacketBatch.from_payloads(pay, arr))
+        x = a.close_until(1_000 * MS)
+        assert x.errors == {"ts_af_length": n_bad}
+        assert (x.cc_errors, x.ts_lost_cc, x.mlr) == (0, 0, 0)
+    # packet by packet too
+    a = StreamAnalyzer(AnalyzerConfig())
+    for p, t in zip(pay, arr, strict=True):
+        a.feed(p, t)
+    x = a.close_until(1_000 * MS)
+    assert x.errors == {"ts_af_length": n_bad} and x.cc_errors == 0
+
+
+def test_afc_zero_packets_are_still_discarded():
+    # adaptation_field_control '00': the packet is discarded (ISO/IEC 13818-1 2.4.3.3), its
+    # counter not taken: the video counter then shows one packet missing
+    pay, arr = make_stream(n=1000)
+    b = bytearray(pay[500])
+    b[-188 + 3] &= 0x0F
+    pay[500] = bytes(b)
+    x = run(pay, arr, 1_000 * MS)[0]
+    assert x.errors == {"ts_afc": 1}
+    assert (x.cc_errors, x.ts_lost_cc) == (1, 1)
