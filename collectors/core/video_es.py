@@ -47,7 +47,9 @@ period); H.265 time_scale / num_units_in_tick per picture (E.3.1), halved for fi
 The frame rate is None when the stream does not signal it (no VUI timing, or a reserved code).
 
 The display aspect ratio is None when the stream does not signal it (aspect_ratio_idc 0 or
-reserved, no VUI). For H.264 / H.265 it is SAR * cropped width / cropped height.
+reserved, no VUI). For H.264 / H.265 it is SAR * cropped width / cropped height, except that
+a 720-sample line with a BT.601 SAR (12:11, 16:11, 10:11, 40:33) counts 704 samples: the 4:3 or
+16:9 picture is its middle 702/704 samples (ETSI TS 101 154; ``formats.display_aspect_of``).
 """
 
 from __future__ import annotations
