@@ -883,6 +883,7 @@ def test_supported_codings_and_others_give_none() -> None:
     assert SUPPORTED_CODINGS == {
         VideoCoding.MPEG1,
         VideoCoding.MPEG2,
+        VideoCoding.MPEG4_PART2,
         VideoCoding.H264,
         VideoCoding.HEVC,
     }
@@ -909,12 +910,16 @@ PREFIX = {
     VideoCoding.MPEG2: b"\x00\x00\x01\xb3",
     VideoCoding.H264: SC + b"\x67",
     VideoCoding.HEVC: SC + b"\x42\x01",
+    VideoCoding.MPEG4_PART2: b"\x00\x00\x01\x20",
 }
+# The VOL header of ffmpeg 5.1's mpeg4 encoder, 720x576 25 fps 16:9 (test_video_mpeg4.py).
+MPEG4_VOL = bytes.fromhex("0000012000c4fa016d8800cd1684481443000001b2")
 REAL = {
     VideoCoding.MPEG1: [MPEG1_CIF],
     VideoCoding.MPEG2: [MPEG2_576I, MPEG2_CIF],
     VideoCoding.H264: [SC + s for s in (H264_720P50, H264_1080I25, H264_422_CQM, H264_444)],
     VideoCoding.HEVC: [SC + s for s in (HEVC_540P25, HEVC_FIELDS, HEVC_422)],
+    VideoCoding.MPEG4_PART2: [MPEG4_VOL],
 }
 
 
