@@ -89,7 +89,10 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         self._usual_ts = 0
         self._ts_index = 0
         self._rate_all = RateClassifier(c.rate_window, c.cbr_tolerance)
-        self._rate_video = RateClassifier(c.rate_window, c.cbr_tolerance)
+        # a type (hence a rate) from the first interval on, kept while steady (bitrate.py)
+        self._rate_video = RateClassifier(
+            c.rate_window, c.cbr_tolerance, min_intervals=1, hysteresis=2.0
+        )
         self._buffer = PlayoutBuffer(c.buffer_size_ms)
         self._fec_l = 0
         self._fec_d = 0

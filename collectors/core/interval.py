@@ -246,6 +246,7 @@ class IntervalClosing:
                     bitrate_bps=vrate,
                     bitrate_type=vtype,
                     bitrate_max_bps=self._rate_video.maximum,
+                    bitrate_mean_bps=self._rate_video.mean,
                 )
             audio = tuple(
                 AudioStatus(

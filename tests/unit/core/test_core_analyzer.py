@@ -400,3 +400,15 @@ def test_afc_zero_packets_are_still_discarded():
     x = run(pay, arr, 1_000 * MS)[0]
     assert x.errors == {"ts_afc": 1}
     assert (x.cc_errors, x.ts_lost_cc) == (1, 1)
+
+
+def test_present_video_has_a_rate_type_and_rate_from_the_first_interval():
+    # an unspecified type means bit rate 0 in the MIB: a present video stream must have a type
+    from iec62379.collectors.core.bitrate import BitRateType
+
+    pay, arr = make_stream(n=3000)
+    r = run(pay, arr, 3_000 * MS)
+    assert [x.video.present for x in r] == [True] * 3
+    assert [x.video.bitrate_type for x in r] == [BitRateType.CBR] * 3
+    assert all(x.video.bitrate_mean_bps > 0 for x in r)
+    assert r[2].video.bitrate_mean_bps == pytest.approx(r[2].video.bitrate_bps, rel=0.01)
