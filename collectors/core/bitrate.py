@@ -11,9 +11,9 @@ Rule (documented choice of the project):
    unspecified.
 4. Hysteresis (``hysteresis`` > 1): a stream classified CBR (or not classified yet) is CBR
    until the coefficient of variation exceeds ``tolerance * hysteresis``; one classified VBR
-   becomes CBR when it falls to ``tolerance``. A steady stream whose variation hovers near the tolerance (the
-   GOP structure of "constant" rate video measured over 1 s intervals) then keeps one type
-   instead of flipping from interval to interval.
+   becomes CBR when it falls to ``tolerance``. A steady stream whose variation hovers near
+   the tolerance (the GOP structure of "constant" rate video measured over 1 s intervals)
+   then keeps one type instead of flipping from interval to interval.
 
 The video block uses ``min_intervals`` 1 and hysteresis 2: a present video stream has a type,
 hence a rate, from its first interval on (an unspecified type has bit rate 0 in the MIB, which
