@@ -20,11 +20,13 @@ An interval closes when a packet of a later interval arrives or ``close_until`` 
 time at or past its end; intervals without packets produce reports too. Arrival times that go
 backwards are taken as the previous packet's (capture clocks can step back slightly).
 
-MLR (RFC 4445 4.2) counts media (TS) packets lost or out of order per second. Two views see
-the losses: RTP sequence gaps (each missing datagram counts the TS packets of the datagram
-that revealed the gap, i.e. the stream's usual packing) and continuity-counter steps. A loss
-usually shows in both, so the interval takes the larger of the two counts instead of their
-sum. Datagrams that are RTP duplicates are left out of the TS analysis (a receiver drops them).
+MLR (RFC 4445 4.2) counts media (TS) packets lost or out of order per second. With RTP it
+counts the RTP sequence gaps (each missing datagram counts the TS packets of the datagram that
+revealed the gap, i.e. the stream's usual packing): loss and reordering once, in RTP order.
+The continuity check, in arrival order, would count a reordered datagram again (a gap, a step
+back and a gap), so it gives MLR only for plain UDP; with RTP its errors and losses are still
+reported (``cc_errors``, ``ts_lost_cc``). Datagrams that are RTP duplicates are left out of
+the TS analysis (a receiver drops them).
 """
 
 from __future__ import annotations

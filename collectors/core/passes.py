@@ -36,6 +36,7 @@ class FeedPasses:
         the TS-DF period."""
         iv = self._iv
         cnt, lost, late, dup, restarts, ts_lost, ref_r, ref_s, dmin, dmax = row
+        iv.rtp_datagrams += cnt
         iv.rtp_lost += lost
         iv.rtp_late += late
         iv.rtp_dup += dup
