@@ -89,7 +89,8 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         self._probe: VideoProbe | None = None
         self._last_seen = np.full(PID_COUNT, NEVER, dtype=np.int64)
         self._usual_ts = 0
-        self._ts_index = 0
+        self._ts_index = 0  # TS packets sent before the next one fed (received + RTP-lost)
+        self._gap_ts: np.ndarray | None = None  # per datagram of a call (passes._note_gaps)
         self._rate_all = RateClassifier(c.rate_window, c.cbr_tolerance)
         # a type (hence a rate) from the first interval on, kept while steady (bitrate.py)
         self._rate_video = RateClassifier(

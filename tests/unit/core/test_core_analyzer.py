@@ -428,3 +428,20 @@ def test_reordering_counts_once_in_rtp_order():
     assert sum(x.ts_lost_rtp for x in r) == 700
     assert sum(x.mlr for x in r) == pytest.approx(700.0)
     assert sum(x.ts_lost_cc for x in r) > 1.5 * 700  # what MLR used to take
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_pcr_rate_counts_the_packets_sent_across_a_loss(whole):
+    # a burst of 40 lost datagrams (280 TS packets, a PCR among them) on a constant-rate
+    # stream: the PCR pair across the burst spans the packets sent, not only those received
+    # (and a datagram swapped with the next: not sent twice)
+    clean = run(*make_stream(n=1000), 1_000 * MS)[0]
+    pay, arr = make_stream(n=1000, drop=set(range(300, 340)) | {701})
+    pay[800], pay[801] = pay[801], pay[800]
+    a = StreamAnalyzer(AnalyzerConfig())
+    a._whole_batches = whole
+    a.feed_batch(PacketBatch.from_payloads(pay, arr))
+    x = a.close_until(1_000 * MS)
+    assert x.ts_lost_rtp == 42 * 7 and x.rtp_reordered == 1
+    assert clean.pcr_rate_bps == pytest.approx(7 * 188 * 8 * 1000, rel=1e-3)
+    assert x.pcr_rate_bps == pytest.approx(clean.pcr_rate_bps, rel=1e-12)
