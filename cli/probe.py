@@ -391,7 +391,7 @@ def _run_pcap(
             err.flush()
         reader.close()
     if last is not None:
-        demux.close_until(last + printer.interval_ns)  # close the interval holding the end
+        demux.close_at_end(last)  # the interval holding the end, of its real length
         printer.flush(partial_after_ns=last)
     return fault
 
@@ -465,7 +465,7 @@ def _run_live(
         end = max(time.time_ns(), sink.newest_ns or 0)
         demux.close_until(end)
         printer.flush()
-        demux.close_until(end + printer.interval_ns)
+        demux.close_at_end(end)
         printer.flush(partial_after_ns=end)
 
 

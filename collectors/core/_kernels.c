@@ -80,9 +80,10 @@ static void *get(bufs_t *s, PyObject *o, int writable, Py_ssize_t min_bytes, con
  *            e_sync, e_tei, e_afc, e_af_length[, extra]) -> None, or with extra (bad, count)
  * data: uint8; starts: int64[n] (each with 188 bytes after it); outputs: err uint8,
  * pid uint16, pusi bool, afc uint8, cc uint8, disc bool, has_pcr bool, payload_offset int16.
- * extra: (last_cc, last_dup, out_at, out_lost) also does cc_errors over the packets without
- * a header error in the same pass: bad is the number of those with one, count the
- * continuity errors (positions counted among the packets without). */
+ * extra: (last_cc, last_dup, out_at, out_lost) also does cc_errors in the same pass over the
+ * packets without a header error or whose only fault is the adaptation_field_length: bad is
+ * the number of packets with a header error, count the continuity errors (positions among
+ * all n packets). */
 static PyObject *ts_headers(PyObject *self, PyObject *args) {
     PyObject *o[10], *xo = Py_None;
     Py_ssize_t n;
@@ -163,7 +164,7 @@ static PyObject *ts_headers(PyObject *self, PyObject *args) {
         /* with extra: cc_errors over the valid packets (positions counted among them) */
         if (e) {
             bad++;
-            continue;
+            if (e != (uint8_t)e_afl) continue;
         }
         unsigned p = pid[i];
         if (!(afc & 1) || p == NULL_PID) continue;
@@ -173,7 +174,7 @@ static PyObject *ts_headers(PyObject *self, PyObject *args) {
         int step = (int)((c - prev) & 0x0F);
         int is_dup = has_prev && step == 0 && !d;
         if (has_prev && !d && step != 1 && !(is_dup && !last_dup[p])) {
-            out_at[k] = i - bad;
+            out_at[k] = i;
             out_lost[k] = step >= 2 ? step - 1 : 0;
             k++;
         }

@@ -20,11 +20,13 @@ An interval closes when a packet of a later interval arrives or ``close_until`` 
 time at or past its end; intervals without packets produce reports too. Arrival times that go
 backwards are taken as the previous packet's (capture clocks can step back slightly).
 
-MLR (RFC 4445 4.2) counts media (TS) packets lost or out of order per second. Two views see
-the losses: RTP sequence gaps (each missing datagram counts the TS packets of the datagram
-that revealed the gap, i.e. the stream's usual packing) and continuity-counter steps. A loss
-usually shows in both, so the interval takes the larger of the two counts instead of their
-sum. Datagrams that are RTP duplicates are left out of the TS analysis (a receiver drops them).
+MLR (RFC 4445 4.2) counts media (TS) packets lost or out of order per second. With RTP it
+counts the RTP sequence gaps (each missing datagram counts the TS packets of the datagram that
+revealed the gap, i.e. the stream's usual packing): loss and reordering once, in RTP order.
+The continuity check, in arrival order, would count a reordered datagram again (a gap, a step
+back and a gap), so it gives MLR only for plain UDP; with RTP its errors and losses are still
+reported (``cc_errors``, ``ts_lost_cc``). Datagrams that are RTP duplicates are left out of
+the TS analysis (a receiver drops them).
 """
 
 from __future__ import annotations
@@ -87,9 +89,13 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         self._probe: VideoProbe | None = None
         self._last_seen = np.full(PID_COUNT, NEVER, dtype=np.int64)
         self._usual_ts = 0
-        self._ts_index = 0
+        self._ts_index = 0  # TS packets sent before the next one fed (received + RTP-lost)
+        self._gap_ts: np.ndarray | None = None  # per datagram of a call (passes._note_gaps)
         self._rate_all = RateClassifier(c.rate_window, c.cbr_tolerance)
-        self._rate_video = RateClassifier(c.rate_window, c.cbr_tolerance)
+        # a type (hence a rate) from the first interval on, kept while steady (bitrate.py)
+        self._rate_video = RateClassifier(
+            c.rate_window, c.cbr_tolerance, min_intervals=1, hysteresis=2.0
+        )
         self._buffer = PlayoutBuffer(c.buffer_size_ms)
         self._fec_l = 0
         self._fec_d = 0
@@ -167,6 +173,21 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
             k_now = (int(now_ns) - self._t0) // self._interval_ns
             if k_now > self._k:
                 self._advance(k_now)
+        return self._latest
+
+    def close_at_end(self, end_ns: int) -> IntervalReport | None:
+        """The stream ended (end of a capture, a stop): close every interval up to end_ns and
+        the one holding the end as a partial interval; the latest report.
+
+        The last datagram stands for one datagram spacing of media, so the stream is taken to
+        end one mean spacing after its last arrival, or at end_ns when that is later: a steady
+        stream then shows the same rate in its last, partial interval as in the full ones."""
+        if self._t0 is None or self._last_arrival is None:
+            return self._latest
+        self.close_until(end_ns)
+        datagrams = self._tot[0] + self._iv.datagrams
+        spacing = (self._last_arrival - self._t0) // (datagrams - 1) if datagrams > 1 else 0
+        self._close_partial(max(int(end_ns), self._last_arrival + max(spacing, 1)))
         return self._latest
 
     def pop_reports(self) -> list[IntervalReport]:

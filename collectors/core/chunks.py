@@ -27,6 +27,17 @@ def seg_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return c[cut[1:]] - c[cut[:-1]]
 
 
+def gap_ts_packets(gap: np.ndarray, nts: np.ndarray, usual_ts: int, default_ts: int) -> np.ndarray:
+    """The TS packets each RTP datagram's gap (``SeqResult.gap``: datagrams lost before it)
+    stands for: the gap times the TS packets of the last non-empty datagram up to it (the
+    call's datagrams ``nts``; before the first, ``usual_ts``, else ``default_ts``)."""
+    pos = np.where(nts > 0, np.arange(nts.shape[0]), -1)
+    pos = np.maximum.accumulate(pos)
+    usual = np.where(pos >= 0, nts[np.maximum(pos, 0)], usual_ts)
+    usual = np.where(usual > 0, usual, default_ts)
+    return gap * usual
+
+
 def rtp_rows_reference(
     rtp_idx: np.ndarray,
     rb: np.ndarray,
@@ -55,12 +66,7 @@ def rtp_rows_reference(
     if res.restart_at:
         np.add.at(restarts, rb.searchsorted(res.restart_at, side="right") - 1, 1)
     if res.gap.any():
-        # TS packets per datagram: the last non-empty datagram up to this one.
-        pos = np.where(nts > 0, np.arange(m_rtp), -1)
-        pos = np.maximum.accumulate(pos)
-        usual = np.where(pos >= 0, nts[np.maximum(pos, 0)], usual_ts)
-        usual = np.where(usual > 0, usual, default_ts)
-        ts_lost = seg_sums(res.gap * usual, rb)
+        ts_lost = seg_sums(gap_ts_packets(res.gap, nts, usual_ts, default_ts), rb)
     else:
         ts_lost = np.zeros(nch, dtype=np.int64)
     nz = nts.nonzero()[0]

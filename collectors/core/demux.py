@@ -116,3 +116,7 @@ class FlowDemux:
     def close_until(self, now_ns: int) -> dict[StreamKey, IntervalReport | None]:
         """close_until(now_ns) of every stream: closes their intervals up to now_ns."""
         return {key: a.close_until(now_ns) for key, a in self.streams.items()}
+
+    def close_at_end(self, end_ns: int) -> dict[StreamKey, IntervalReport | None]:
+        """close_at_end(end_ns) of every stream: the end of a capture or of a run."""
+        return {key: a.close_at_end(end_ns) for key, a in self.streams.items()}

@@ -207,16 +207,24 @@ def ts_headers_cc(
     data: np.ndarray, starts: np.ndarray, checker: ContinuityChecker
 ) -> tuple[TsHeaders, np.ndarray, np.ndarray, int]:
     """In one pass: the TS headers of the packets at starts, the continuity check
-    (``ContinuityChecker.errors_at``) of those without a header error, with error positions
-    among them, and how many have a header error."""
+    (``ContinuityChecker.errors_at``) with error positions among all the packets, and how
+    many have a header error.
+
+    The continuity check takes the packets without a header error and those whose only fault
+    is an invalid adaptation_field_length: their header and counter are valid and they
+    arrived, so skipping them would count a loss that did not happen."""
     k = kernels
     if k is None or data.dtype != np.uint8:
         h = parse_ts_headers(data, starts)
-        valid = h.error == 0
+        err = h.error
+        valid = err == 0
         nbad = int(starts.shape[0] - np.count_nonzero(valid))
-        v: slice | np.ndarray = slice(None) if not nbad else valid.nonzero()[0]
+        if not nbad:
+            at, lost = checker.errors_at(h.pid, h.cc, h.afc, h.discontinuity)
+            return h, at, lost, nbad
+        v = (valid | (err == ErrorKind.TS_AF_LENGTH)).nonzero()[0]
         at, lost = checker.errors_at(h.pid[v], h.cc[v], h.afc[v], h.discontinuity[v])
-        return h, at, lost, nbad
+        return h, v[at], lost, nbad
     m = starts.shape[0]
     at = np.empty(m, dtype=np.int64)
     lost = np.empty(m, dtype=np.int64)

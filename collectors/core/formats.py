@@ -77,6 +77,24 @@ def source_format_of(
     return _SOURCE_BY_NAME.get(name, SourceFormat.OTHER)
 
 
+# ITU-R BT.601 sample aspect ratios (H.264 / H.265 Table E-1, aspect_ratio_idc 2 to 5): 625-line
+# 4:3 and 16:9, 525-line 4:3 and 16:9.
+_BT601_SARS = frozenset({Fraction(12, 11), Fraction(16, 11), Fraction(10, 11), Fraction(40, 33)})
+
+
+def display_aspect_of(sar: Fraction | None, width: int, height: int) -> Fraction | None:
+    """The display aspect ratio of width x height samples of aspect ratio sar (None: unknown).
+
+    With a BT.601 sample aspect ratio a 720-sample line carries the 4:3 or 16:9 picture in its
+    middle 702/704 samples (ETSI TS 101 154, the DVB way to signal SD aspect), so the ratio
+    is taken over 704 samples: 720x576 with SAR 12:11 is 4:3, with 16:11 is 16:9."""
+    if sar is None or width <= 0 or height <= 0:
+        return None
+    if width == 720 and sar in _BT601_SARS:
+        width = 704
+    return sar * Fraction(width, height)
+
+
 def aspect_ratio_of(display_aspect: Fraction | None) -> AspectRatio:
     """The identity for a display aspect ratio (within 1 %), OTHER when none is defined."""
     if display_aspect is None or display_aspect <= 0:
@@ -100,5 +118,6 @@ __all__ = [
     "VideoCoding",
     "VideoFormat",
     "aspect_ratio_of",
+    "display_aspect_of",
     "source_format_of",
 ]

@@ -3,8 +3,9 @@
 Interval k covers [t0 + k*I, t0 + (k+1)*I) where t0 is the first packet's arrival. Closing
 it computes, from its accumulators and the stream state: the media rate (configured, else
 from this interval's PCRs, else the last PCR rate, else measured), the MDI delay factor
-(RFC 4445 4.1) and MLR (4.2: the larger of the TS packets the RTP gaps stand for and those
-the continuity-counter steps say are missing, per second), TS-DF (EBU Tech 3337), the
+(RFC 4445 4.1) and MLR (4.2: with RTP, the TS packets the RTP gaps stand for, i.e. loss and
+reordering counted once in RTP order; without RTP, those the continuity-counter steps say are
+missing; per second), TS-DF (EBU Tech 3337), the
 per-PID rates, CBR/VBR, PID presence, the FEC status and the playout buffer model.
 """
 
@@ -61,6 +62,7 @@ class Interval:
         "ts_packets",
         "arrivals",
         "media_bytes",
+        "rtp_datagrams",
         "rtp_lost",
         "rtp_late",
         "rtp_dup",
@@ -81,6 +83,7 @@ class Interval:
         self.ts_packets = 0
         self.arrivals: list[np.ndarray] = []
         self.media_bytes: list[np.ndarray] = []
+        self.rtp_datagrams = 0
         self.rtp_lost = 0
         self.rtp_late = 0
         self.rtp_dup = 0
@@ -154,13 +157,25 @@ class IntervalClosing:
             view = self._view = ProgramView(info)
         return info, view
 
-    def _close(self) -> None:
+    def _close_partial(self, end_ns: int) -> None:
+        """The stream ended at end_ns: close the open interval, if it began before, as a
+        partial one of its real length (bit rates and MLR are per second of that length)."""
+        assert self._t0 is not None
+        if self._t0 + self._k * self._interval_ns < end_ns:
+            self._close(end_ns)
+            self._k += 1
+
+    def _close(self, end_ns: int | None = None) -> None:
+        """Close the open interval: the full one, or, given end_ns, one that ends there."""
         c, iv = self.config, self._iv
         assert self._t0 is not None
         k = self._k
         start = self._t0 + k * self._interval_ns
-        end = start + self._interval_ns
-        secs = self._secs
+        if end_ns is None:
+            end, secs = start + self._interval_ns, self._secs
+        else:
+            end = min(end_ns, start + self._interval_ns)
+            secs = (end - start) / 1e9
         pcr = self._pcr
         pcr_rate = pcr.take_interval()
         ts_packets = iv.ts_packets
@@ -234,6 +249,7 @@ class IntervalClosing:
                     bitrate_bps=vrate,
                     bitrate_type=vtype,
                     bitrate_max_bps=self._rate_video.maximum,
+                    bitrate_mean_bps=self._rate_video.mean,
                 )
             audio = tuple(
                 AudioStatus(
@@ -270,7 +286,9 @@ class IntervalClosing:
             datagrams=iv.datagrams,
             ts_packets=ts_packets,
             df_ms=df,
-            mlr=max(iv.ts_lost_rtp, iv.cc_lost) / secs,
+            # RTP accounts for loss and reordering once, in sequence order; the continuity
+            # check would count a reordered datagram again (as gaps in arrival order)
+            mlr=(iv.ts_lost_rtp if iv.rtp_datagrams else iv.cc_lost) / secs,
             tsdf_us=tsdf,
             rtp_lost=iv.rtp_lost,
             rtp_reordered=iv.rtp_late,

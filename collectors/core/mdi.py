@@ -13,8 +13,10 @@ that is the TS rate.
 
 Media rate from the PCR (ISO/IEC 13818-1 2.4.2.2, the transport rate equation): for two
 consecutive PCRs of the PCR PID, rate = (TS packets from one PCR packet to the next) * 188 * 8
-* 27 MHz / (PCR delta). Pairs across a discontinuity_indicator, or with a delta of zero or
-more than one second, are skipped.
+* 27 MHz / (PCR delta). The packets counted are those sent: the stream's TS packet index
+counts the packets the RTP gaps say were lost (passes._sent_index), so loss does not bias the
+rate low. Pairs across a discontinuity_indicator, or with a delta of zero or more than one
+second, are skipped.
 """
 
 from __future__ import annotations

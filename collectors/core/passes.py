@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import fast
-from .chunks import seg_sums
+from .chunks import gap_ts_packets, seg_sums
 from .datagrams import Datagrams, Packets
 from .errors import ERROR_KIND_COUNT
 from .rare import RarePass, Segments
@@ -36,12 +36,41 @@ class FeedPasses:
         the TS-DF period."""
         iv = self._iv
         cnt, lost, late, dup, restarts, ts_lost, ref_r, ref_s, dmin, dmax = row
+        iv.rtp_datagrams += cnt
         iv.rtp_lost += lost
         iv.rtp_late += late
         iv.rtp_dup += dup
         iv.seq_restarts += restarts
         iv.ts_lost_rtp += ts_lost
         self._tsdf.add_chunk(ref_r, ref_s, dmin, dmax, cnt)
+
+    def _note_gaps(self, d: Datagrams, idx: np.ndarray, res: SeqResult, usual_ts: int) -> None:
+        """The TS packets the RTP gaps before the datagrams idx stand for, into
+        ``_gap_ts`` (per datagram of the call): the stream's TS packet index counts the
+        packets sent, so a PCR pair across a loss spans what was sent (mdi.py)."""
+        late = res.late.any()
+        if not (late or res.gap.any()):
+            return
+        if self._gap_ts is None:
+            self._gap_ts = np.zeros(d.arrival.shape[0], dtype=np.int64)
+        nts = d.n_ts[idx]
+        per = gap_ts_packets(res.gap, nts, usual_ts, self.config.default_ts_per_datagram)
+        if late:  # a late datagram fills a hole counted lost before: not sent twice
+            per -= np.where(res.late, nts, 0)
+        self._gap_ts[idx] += per
+
+    def _sent_index(self, base: int, dgram: np.ndarray, m: int) -> tuple[np.ndarray, int]:
+        """Stream indices of a call's m TS packets (of datagrams dgram) from base, counting the
+        packets the RTP gaps say were lost before each; and the next base. Takes _gap_ts."""
+        index = np.arange(base, base + m, dtype=np.int64)
+        gaps = self._gap_ts
+        if gaps is None:
+            return index, base + m
+        self._gap_ts = None
+        cum = np.cumsum(gaps)
+        if m:
+            index += cum[dgram]
+        return index, base + m + int(cum[-1])
 
     def _rtp_rows(
         self, d: Datagrams, idx: np.ndarray, rb: np.ndarray, res: SeqResult, continues: bool
@@ -88,6 +117,7 @@ class FeedPasses:
             if res.dup.any():
                 keep[rtp_idx[res.dup]] = False
             continues = chunk_k[0] == self._k and tsdf.ref_r is not None
+            self._note_gaps(d, rtp_idx, res, self._usual_ts)
             rtp_rows = self._rtp_rows(d, rtp_idx, rb, res, continues)
             ssrc = int(d.ssrc[rtp_idx[0]])
         # Media datagrams (arrivals and bytes, for DF and the buffer model).
@@ -106,8 +136,7 @@ class FeedPasses:
         m = starts.shape[0]
         tb = dgram.searchsorted(bnd)
         ts_counts = np.diff(tb).tolist()
-        base_index = self._ts_index
-        self._ts_index += m
+        all_index, self._ts_index = self._sent_index(self._ts_index, dgram, m)
         vb_l: list[int] = [0] * (nch + 1)
         if m:
             h, cc_at, cc_lost, nbad = fast.ts_headers_cc(*d.source(starts, hst), self._cc)
@@ -119,22 +148,22 @@ class FeedPasses:
                 vidx = (h.error == 0).nonzero()[0]
                 v: slice | np.ndarray = vidx
                 vb = vidx.searchsorted(tb)
-                index = vidx + base_index
+                index = all_index[vidx]
             else:
                 v = slice(None)
                 vb = tb
-                index = np.arange(base_index, base_index + m, dtype=np.int64)
+                index = all_index
             vb_l = vb.tolist()
             pk = Packets.of(d, h, v, starts, hst, index)
             pid = pk.pid
             ts_dg = dgram[v]  # each packet's datagram (arrival)
-            cce = cc_at.searchsorted(vb)
+            cce = cc_at.searchsorted(tb)  # (continuity error positions: among all packets)
             cc_err = np.diff(cce).tolist()
             cc_lost_l = seg_sums(cc_lost, cce).tolist() if cc_at.size else [0] * nch
             cc_pid: dict[int, dict[int, int]] = {}  # chunk -> PID -> continuity errors
             if cc_at.size:
-                where = (vb.searchsorted(cc_at, side="right") - 1).tolist()
-                for c, p in zip(where, pid[cc_at].tolist(), strict=True):
+                where = (tb.searchsorted(cc_at, side="right") - 1).tolist()
+                for c, p in zip(where, h.pid[cc_at].tolist(), strict=True):
                     per = cc_pid.setdefault(c, {})
                     per[p] = per.get(p, 0) + 1
         sums = CallSums(
@@ -196,6 +225,7 @@ class FeedPasses:
         ta = int(d.ts_first[a])
         tb = int(d.ts_first[b - 1] + d.n_ts[b - 1])
         if tb == ta:
+            self._ts_index = self._sent_index(self._ts_index, _NONE, 0)[1]
             return
         hst = d.ts_hst
         if keep.all():
@@ -222,6 +252,7 @@ class FeedPasses:
             self._ssrc = s
             sub = idx[r0:r1]
             res = self._seq.process(d.seq[sub])
+            self._note_gaps(d, sub, res, self._usual_ts)
             one = np.array([0, sub.size], dtype=np.int64)
             self._add_rtp_row(self._rtp_rows(d, sub, one, res, self._tsdf.ref_r is not None)[0])
             if res.dup.any():
@@ -234,8 +265,7 @@ class FeedPasses:
         h, cc_at, cc_lost, _ = fast.ts_headers_cc(*d.source(starts, hst), self._cc)
         m = starts.shape[0]
         iv.ts_packets += m
-        base_index = self._ts_index
-        self._ts_index += m
+        all_index, self._ts_index = self._sent_index(self._ts_index, dgram, m)
         errs = np.bincount(h.error, minlength=ERROR_KIND_COUNT)
         for i in errs[1:].nonzero()[0] + 1:
             iv.errors[i] += int(errs[i])
@@ -252,11 +282,11 @@ class FeedPasses:
         if cc_at.size:
             iv.cc_errors += int(cc_at.size)
             iv.cc_lost += int(cc_lost.sum())
-            pids, counts = np.unique(pid[cc_at], return_counts=True)
+            pids, counts = np.unique(h.pid[cc_at], return_counts=True)
             iv.add_cc_per_pid(dict(zip(pids.tolist(), counts.tolist(), strict=True)))
         # Rare packets: PCRs of the PCR PID in vectorised runs, PSI packets and the video
         # PID's packets (while its format is unknown) one by one, in stream order.
-        pk = Packets.of(d, h, v, starts, hst, np.arange(m, dtype=np.int64)[v] + base_index)
+        pk = Packets.of(d, h, v, starts, hst, all_index[v])
         pos = 0
         n = pid.size
         exact = False

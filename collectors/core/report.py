@@ -80,6 +80,7 @@ class VideoStatus:
     bitrate_bps: float
     bitrate_type: BitRateType
     bitrate_max_bps: float  # maximum of the rate window (the "advertised maximum" for VBR)
+    bitrate_mean_bps: float = 0.0  # mean of the rate window (the constant rate for CBR)
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ parameter set and reads what it says of the picture:
 - H.265: the first sequence parameter set of the base layer, NAL unit type 33 (ITU-T H.265
   7.3.2.2.1), including profile_tier_level (7.3.3), st_ref_pic_set (7.3.7) and scaling list
   data (7.3.4) which must be read through to reach the VUI (E.2.1).
+- MPEG-4 Part 2: the first VideoObjectLayer header (ISO/IEC 14496-2 6.2.3), in video_mpeg4.
 
 Results:
 
@@ -47,7 +48,9 @@ period); H.265 time_scale / num_units_in_tick per picture (E.3.1), halved for fi
 The frame rate is None when the stream does not signal it (no VUI timing, or a reserved code).
 
 The display aspect ratio is None when the stream does not signal it (aspect_ratio_idc 0 or
-reserved, no VUI). For H.264 / H.265 it is SAR * cropped width / cropped height.
+reserved, no VUI). For H.264 / H.265 it is SAR * cropped width / cropped height, except that
+a 720-sample line with a BT.601 SAR (12:11, 16:11, 10:11, 40:33) counts 704 samples: the 4:3 or
+16:9 picture is its middle 702/704 samples (ETSI TS 101 154; ``formats.display_aspect_of``).
 """
 
 from __future__ import annotations
@@ -58,20 +61,29 @@ from fractions import Fraction
 from .formats import VideoCoding, VideoFormat
 from .video_bits import BitReader, Truncated
 from .video_h26x import H264Sps, HevcSps, inspect_nal, parse_h264_sps, parse_hevc_sps
+from .video_mpeg4 import Mpeg4Vol, inspect_mpeg4, parse_mpeg4_vol
 
 __all__ = [
     "SUPPORTED_CODINGS",
     "H264Sps",
     "HevcSps",
     "Mpeg2SequenceHeader",
+    "Mpeg4Vol",
     "inspect_video_es",
     "parse_h264_sps",
     "parse_hevc_sps",
     "parse_mpeg2_sequence_header",
+    "parse_mpeg4_vol",
 ]
 
 SUPPORTED_CODINGS: frozenset[VideoCoding] = frozenset(
-    {VideoCoding.MPEG1, VideoCoding.MPEG2, VideoCoding.H264, VideoCoding.HEVC}
+    {
+        VideoCoding.MPEG1,
+        VideoCoding.MPEG2,
+        VideoCoding.MPEG4_PART2,
+        VideoCoding.H264,
+        VideoCoding.HEVC,
+    }
 )
 
 # --------------------------------------------------------------------------------------------
@@ -316,5 +328,7 @@ def inspect_video_es(coding: VideoCoding, es: bytes) -> VideoFormat | None:
         return inspect_nal(es, hevc=False)
     if coding is VideoCoding.HEVC:
         return inspect_nal(es, hevc=True)
+    if coding is VideoCoding.MPEG4_PART2:
+        return inspect_mpeg4(es)
     return None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .formats import VideoCoding, VideoFormat
+from .formats import VideoCoding, VideoFormat, display_aspect_of
 from .video_bits import MAX_DIMENSION, BitReader, Truncated, find_nal, rbsp
 
 # --------------------------------------------------------------------------------------------
@@ -79,7 +79,7 @@ class H264Sps:
 
     @property
     def display_aspect(self) -> Fraction | None:
-        return None if self.sar is None else self.sar * Fraction(self.width, self.height)
+        return display_aspect_of(self.sar, self.width, self.height)
 
     def video_format(self) -> VideoFormat:
         return VideoFormat(
@@ -304,7 +304,7 @@ class HevcSps:
         """SAR * width / height of the decoded picture: with field_seq_flag the SAR is that of
         the field's samples (E.3.1 speaks of the luma samples of the decoded pictures), so the
         field height is the one to use."""
-        return None if self.sar is None else self.sar * Fraction(self.width, self.height)
+        return display_aspect_of(self.sar, self.width, self.height)
 
     def video_format(self) -> VideoFormat:
         return VideoFormat(

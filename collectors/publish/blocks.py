@@ -154,8 +154,8 @@ def video_row(ids: StreamBlockIds, report: IntervalReport) -> VideoBlock:
             fec_length_dimension=fec_extent,
         )
     rate_type = BitRateType(v.bitrate_type) if v.present else BitRateType.UNSPECIFIED
-    if rate_type is BitRateType.CBR:
-        kbps = v.bitrate_bps / 1000.0
+    if rate_type is BitRateType.CBR:  # the constant rate: the window's mean when known
+        kbps = (v.bitrate_mean_bps or v.bitrate_bps) / 1000.0
     elif rate_type is BitRateType.VBR:
         kbps = v.bitrate_max_bps / 1000.0
     else:

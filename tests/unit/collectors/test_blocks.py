@@ -167,8 +167,9 @@ def test_no_video_in_the_program(report):
     [(CoreRateType.CBR, 2500), (CoreRateType.VBR, 4000), (CoreRateType.UNSPECIFIED, 0)],
 )
 def test_video_bit_rate_by_type(report, kind, expected_kbps):
-    video = dataclasses.replace(report.video, bitrate_type=kind, bitrate_bps=2_500_400.0,
-                                bitrate_max_bps=3_999_600.0)
+    # CBR: the window's mean (the constant rate), not the last interval's rate
+    video = dataclasses.replace(report.video, bitrate_type=kind, bitrate_bps=2_100_000.0,
+                                bitrate_mean_bps=2_500_400.0, bitrate_max_bps=3_999_600.0)
     v = video_row(IDS, dataclasses.replace(report, video=video))
     assert (int(v.bit_rate_type), v.bit_rate_kbps) == (int(kind), expected_kbps)
 

@@ -107,8 +107,8 @@ def test_reorder_and_duplicate():
     assert (x.rtp_lost, x.rtp_reordered, x.rtp_duplicates) == (1, 1, 1)
     assert x.ts_lost_rtp == 7
     # the swapped datagrams step the video counter back and forth (CC cannot tell reordering
-    # from loss); MLR takes the larger of the two views
-    assert x.ts_lost_cc > 7 and x.mlr == pytest.approx(x.ts_lost_cc)
+    # from loss); MLR counts RTP's view, once: one datagram of 7 TS packets out of order
+    assert x.ts_lost_cc > 7 and x.mlr == pytest.approx(7.0)
     # the duplicate datagram is dropped before the TS analysis: only the swap shows
     # (video counter: 299 -> 301 gap, 301 -> 300 back, 300 -> 302 gap)
     assert x.cc_errors == 3 and x.ts_packets == 7000
@@ -315,3 +315,133 @@ def test_demux_routes_media_and_fec():
 def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match=r"AnalyzerConfig.transport = 'tcp'"):
         AnalyzerConfig(transport="tcp")
+
+
+def test_last_partial_interval_divides_by_its_real_length():
+    # 2.5 s of a steady 1.05 Mbit/s stream, 1 s intervals: the end of the stream closes the
+    # last interval, which lasted 0.5 s (500 datagrams of 1 ms); its bit rate and MLR are per
+    # second of that half second, not of a full interval.
+    pay, arr = make_stream(n=2500, drop={2200})
+    a = StreamAnalyzer(AnalyzerConfig())
+    a.feed_batch(PacketBatch.from_payloads(pay, arr))
+    a.close_at_end(arr[-1])
+    r = a.pop_reports()
+    assert [x.index for x in r] == [0, 1, 2]
+    full, last = r[1], r[2]
+    assert full.interval_s == 1.0
+    assert last.interval_s == pytest.approx(0.5)
+    assert last.ts_packets == 499 * 7
+    # (the end: one mean datagram spacing, 2499 ms / 2498, after the last arrival)
+    assert last.bitrate_bps == pytest.approx(full.bitrate_bps * 499 / 500, rel=1e-5)
+    assert last.mlr == pytest.approx(7 / 0.5, rel=1e-5)
+    assert sum(last.pid_bitrate_bps.values()) == pytest.approx(last.bitrate_bps)
+    # nothing more to close; the end again closes nothing
+    a.close_at_end(arr[-1])
+    assert a.pop_reports() == []
+
+
+def test_demux_close_at_end_closes_every_stream_partially():
+    pay, arr = make_stream(n=1500)
+    demux = FlowDemux()
+    key = FlowKey(b"\x7f\x00\x00\x01", 5000, b"\xef\x00\x00\x01", 5004)
+    demux.feed_batch(PacketBatch.from_payloads(pay, arr, flow=key))
+    demux.close_at_end(arr[-1])
+    (an,) = demux.streams.values()
+    r = an.pop_reports()
+    assert [x.interval_s for x in r] == [1.0, pytest.approx(0.5)]
+    assert r[1].bitrate_bps == pytest.approx(r[0].bitrate_bps, rel=1e-9)
+
+
+def _bad_af_length(packet: bytes, length: int) -> bytes:
+    """The packet with adaptation_field_control 3 and an invalid adaptation_field_length (its
+    header and continuity counter untouched)."""
+    b = bytearray(packet)
+    b[3] = 0x30 | (b[3] & 0x0F)
+    b[4] = length
+    return bytes(b)
+
+
+@pytest.mark.parametrize("transport", ["rtp", "udp"])
+def test_invalid_adaptation_field_length_keeps_its_continuity_counter(transport):
+    # every 7th datagram's last packet (video PID, in sequence) gets adaptation_field_length
+    # 183 or 250 with adaptation_field_control 3: a malformed packet, but it arrived and its
+    # counter is in sequence; the next packet of the PID is no gap
+    pay, arr = make_stream(n=1000)
+    n_bad = 0
+    for i in range(3, len(pay), 7):
+        p = pay[i]
+        tail = _bad_af_length(p[-188:], 183 if i % 2 else 250)
+        pay[i] = p[:-188] + tail
+        n_bad += 1
+    if transport == "udp":
+        pay = [p[12:] for p in pay]
+    for whole in (True, False):  # the whole-call pass and the interval-by-interval one
+        a = StreamAnalyzer(AnalyzerConfig())
+        a._whole_batches = whole
+        a.feed_batch(PacketBatch.from_payloads(pay, arr))
+        x = a.close_until(1_000 * MS)
+        assert x.errors == {"ts_af_length": n_bad}
+        assert (x.cc_errors, x.ts_lost_cc, x.mlr) == (0, 0, 0)
+    # packet by packet too
+    a = StreamAnalyzer(AnalyzerConfig())
+    for p, t in zip(pay, arr, strict=True):
+        a.feed(p, t)
+    x = a.close_until(1_000 * MS)
+    assert x.errors == {"ts_af_length": n_bad} and x.cc_errors == 0
+
+
+def test_afc_zero_packets_are_still_discarded():
+    # adaptation_field_control '00': the packet is discarded (ISO/IEC 13818-1 2.4.3.3), its
+    # counter not taken: the video counter then shows one packet missing
+    pay, arr = make_stream(n=1000)
+    b = bytearray(pay[500])
+    b[-188 + 3] &= 0x0F
+    pay[500] = bytes(b)
+    x = run(pay, arr, 1_000 * MS)[0]
+    assert x.errors == {"ts_afc": 1}
+    assert (x.cc_errors, x.ts_lost_cc) == (1, 1)
+
+
+def test_present_video_has_a_rate_type_and_rate_from_the_first_interval():
+    # an unspecified type means bit rate 0 in the MIB: a present video stream must have a type
+    from iec62379.collectors.core.bitrate import BitRateType
+
+    pay, arr = make_stream(n=3000)
+    r = run(pay, arr, 3_000 * MS)
+    assert [x.video.present for x in r] == [True] * 3
+    assert [x.video.bitrate_type for x in r] == [BitRateType.CBR] * 3
+    assert all(x.video.bitrate_mean_bps > 0 for x in r)
+    assert r[2].video.bitrate_mean_bps == pytest.approx(r[2].video.bitrate_bps, rel=0.01)
+
+
+def test_reordering_counts_once_in_rtp_order():
+    # 5 % of the datagrams swapped with their successor: each swap is one datagram (7 TS
+    # packets) lost-or-out-of-order for RFC 4445; the continuity check in arrival order would
+    # count about twice that
+    pay, arr = make_stream(n=2000)
+    rnd = random.Random(5)
+    swaps = sorted(rnd.sample(range(1, 1998, 3), 100))
+    for i in swaps:
+        pay[i], pay[i + 1] = pay[i + 1], pay[i]
+    r = run(pay, arr, 2_000 * MS)
+    assert sum(x.rtp_reordered for x in r) == 100
+    assert sum(x.ts_lost_rtp for x in r) == 700
+    assert sum(x.mlr for x in r) == pytest.approx(700.0)
+    assert sum(x.ts_lost_cc for x in r) > 1.5 * 700  # what MLR used to take
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_pcr_rate_counts_the_packets_sent_across_a_loss(whole):
+    # a burst of 40 lost datagrams (280 TS packets, a PCR among them) on a constant-rate
+    # stream: the PCR pair across the burst spans the packets sent, not only those received
+    # (and a datagram swapped with the next: not sent twice)
+    clean = run(*make_stream(n=1000), 1_000 * MS)[0]
+    pay, arr = make_stream(n=1000, drop=set(range(300, 340)) | {701})
+    pay[800], pay[801] = pay[801], pay[800]
+    a = StreamAnalyzer(AnalyzerConfig())
+    a._whole_batches = whole
+    a.feed_batch(PacketBatch.from_payloads(pay, arr))
+    x = a.close_until(1_000 * MS)
+    assert x.ts_lost_rtp == 42 * 7 and x.rtp_reordered == 1
+    assert clean.pcr_rate_bps == pytest.approx(7 * 188 * 8 * 1000, rel=1e-3)
+    assert x.pcr_rate_bps == pytest.approx(clean.pcr_rate_bps, rel=1e-12)

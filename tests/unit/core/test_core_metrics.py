@@ -285,3 +285,38 @@ def test_rate_classes_as_numpy(window: int) -> None:
             want.append(BitRateType.CBR if cv <= 0.02 else BitRateType.VBR)
     assert got == want
     assert len(set(got)) == 3
+
+
+def test_rate_classifier_hysteresis_keeps_a_steady_stream_in_one_class():
+    # steady streams whose interval rates vary by about the 2 % tolerance (GOP structure):
+    # without hysteresis the class flips from interval to interval, with it it stays CBR
+    # (one of the ten starts with a pair of rates 4.9 % apart: VBR, then CBR for good)
+    flips_plain, flips_stable = [], []
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        rates = (2.36e6 * (1 + rng.normal(0, 0.02, 200))).tolist()
+        plain = RateClassifier(10, 0.02)
+        stable = RateClassifier(10, 0.02, min_intervals=1, hysteresis=2.0)
+        a = [plain.add(r) for r in rates][3:]
+        b = [stable.add(r) for r in rates]
+        flips_plain.append(sum(x != y for x, y in zip(a[:-1], a[1:], strict=True)))
+        flips_stable.append(sum(x != y for x, y in zip(b[:-1], b[1:], strict=True)))
+        assert b[-150:] == [BitRateType.CBR] * 150
+        assert stable.mean == pytest.approx(np.mean(rates[-10:]))
+    assert min(flips_plain) > 10 and sum(flips_stable) <= 2
+    # a real change still shows: the rate doubles every other interval -> VBR, and back
+    for r in [2e6, 4e6] * 5:
+        t = stable.add(r)
+    assert t is BitRateType.VBR
+    for _ in range(10):
+        t = stable.add(3e6)
+    assert t is BitRateType.CBR
+
+
+def test_rate_classifier_hysteresis_bands():
+    c = RateClassifier(2, 0.02, min_intervals=1, hysteresis=2.0)
+    assert c.add(100.0) is BitRateType.CBR  # one rate: no variation yet
+    assert c.add(106.0) is BitRateType.CBR  # CV 2.9 %: inside the 4 % band of a CBR stream
+    assert c.add(116.0) is BitRateType.VBR  # CV 4.5 %
+    assert c.add(121.0) is BitRateType.VBR  # CV 2.1 %: a VBR stream needs <= 2 %
+    assert c.add(125.0) is BitRateType.CBR  # CV 1.6 %

@@ -883,6 +883,7 @@ def test_supported_codings_and_others_give_none() -> None:
     assert SUPPORTED_CODINGS == {
         VideoCoding.MPEG1,
         VideoCoding.MPEG2,
+        VideoCoding.MPEG4_PART2,
         VideoCoding.H264,
         VideoCoding.HEVC,
     }
@@ -909,12 +910,16 @@ PREFIX = {
     VideoCoding.MPEG2: b"\x00\x00\x01\xb3",
     VideoCoding.H264: SC + b"\x67",
     VideoCoding.HEVC: SC + b"\x42\x01",
+    VideoCoding.MPEG4_PART2: b"\x00\x00\x01\x20",
 }
+# The VOL header of ffmpeg 5.1's mpeg4 encoder, 720x576 25 fps 16:9 (test_video_mpeg4.py).
+MPEG4_VOL = bytes.fromhex("0000012000c4fa016d8800cd1684481443000001b2")
 REAL = {
     VideoCoding.MPEG1: [MPEG1_CIF],
     VideoCoding.MPEG2: [MPEG2_576I, MPEG2_CIF],
     VideoCoding.H264: [SC + s for s in (H264_720P50, H264_1080I25, H264_422_CQM, H264_444)],
     VideoCoding.HEVC: [SC + s for s in (HEVC_540P25, HEVC_FIELDS, HEVC_422)],
+    VideoCoding.MPEG4_PART2: [MPEG4_VOL],
 }
 
 
@@ -948,3 +953,32 @@ def test_fuzz_mutated_real_parameter_sets(
 def test_fuzz_any_bytes_any_coding(data: bytes) -> None:
     for coding in VideoCoding:
         _check(coding, data)
+
+
+@pytest.mark.parametrize(
+    ("width_mbs", "height_map_units", "aspect_idc", "want", "ratio"),
+    [
+        # ETSI TS 101 154: DVB signals 4:3 and 16:9 SD with the ITU-R BT.601 sample aspect
+        # ratios; the picture is the 702/704 samples in the middle of a 720-sample line
+        (45, 36, 2, Fraction(4, 3), AspectRatio.R4_3),  # 720x576, SAR 12:11
+        (45, 36, 4, Fraction(16, 9), AspectRatio.R16_9),  # 720x576, SAR 16:11
+        (44, 36, 2, Fraction(4, 3), AspectRatio.R4_3),  # 704x576, SAR 12:11
+        (44, 36, 4, Fraction(16, 9), AspectRatio.R16_9),  # 704x576, SAR 16:11
+        (45, 30, 3, Fraction(4, 3), AspectRatio.R4_3),  # 720x480, SAR 10:11
+        (45, 30, 5, Fraction(16, 9), AspectRatio.R16_9),  # 720x480, SAR 40:33
+        (45, 36, 1, Fraction(5, 4), AspectRatio.OTHER),  # 720x576 square samples: 5:4
+    ],
+)
+def test_sd_bt601_sample_aspect_ratios(
+    width_mbs: int, height_map_units: int, aspect_idc: int, want: Fraction, ratio: AspectRatio
+) -> None:
+    fmt = parse_h264_sps(
+        h264_sps(width_mbs=width_mbs, height_map_units=height_map_units, aspect_idc=aspect_idc)
+    ).video_format()
+    assert fmt.display_aspect == want and fmt.aspect_ratio is ratio
+    hevc = parse_hevc_sps(
+        hevc_sps(
+            width=width_mbs * 16, height=height_map_units * 16, window=None, aspect_idc=aspect_idc
+        )
+    ).video_format()
+    assert hevc.display_aspect == want and hevc.aspect_ratio is ratio
