@@ -121,6 +121,27 @@ def test_ssrc_change_restarts_tracking():
     assert x.ssrc_changes == 1 and x.rtp_lost == 0 and x.ssrc == 2
 
 
+def test_sender_restart_with_the_same_numbers_is_measured():
+    """A stream, a 3 s pause, the same stream again (same SSRC, sequence numbers, RTP
+    timestamps): the second run is a restart (RFC 3550 A.1 probation), measured like the
+    first, not 1,000 duplicates."""
+    pay, arr = make_stream(n=1000)
+    again = [t + 4_000 * MS for t in arr]
+    reps = run(pay + pay, arr + again, 5_000 * MS)
+    first, second = reps[0], reps[4]
+    assert second.seq_restarts == 1 and first.seq_restarts == 0
+    # the first packet of the second run is on probation: counted as the duplicate it looks
+    # like (A.1 drops it); the one after it restarts the tracking
+    assert second.rtp_duplicates == 1 and second.rtp_lost == 0 and second.rtp_reordered == 0
+    assert second.datagrams == 1000 and second.ts_packets == 999 * 7
+    assert second.bitrate_bps == pytest.approx(first.bitrate_bps, rel=0.002)
+    assert second.df_ms == pytest.approx(1.0, abs=0.01)  # as test_clean_stream's
+    # the TS continuity counters start again too: a CC error TR 101 290 reports, and the MLR
+    # of the interval is the TS packets the counters say are missing
+    assert second.cc_errors > 0 and second.mdi == f"1.00:{second.mlr:.2f}"
+    assert reps[5:] == [] and reps[1].datagrams == 0
+
+
 def test_delay_and_tsdf_pattern():
     # every 10th datagram arrives 3 ms late (arrival order is kept)
     pay, arr = make_stream(n=1000, jitter=lambda i: 3 * MS if i % 10 == 5 else 0)
