@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -186,6 +187,9 @@ def generate(
         )
 
     duration_ns = int(duration * 1e9) if duration is not None else None
+    # Ctrl-C stops the loop with a report. Python leaves SIGINT ignored when it was inherited
+    # ignored (a background job of a shell), which would make --loop 0 endless: install it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with opened.sock:
         report = send_paced(
             plan,

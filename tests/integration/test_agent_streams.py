@@ -20,6 +20,7 @@ from conftest import REPO, require_tool
 from iec62379.cli.demo import demo_media
 from iec62379.collectors.settings import derive_block_id, stream_identity
 from iec62379.mibs import paths
+from procs import popen
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +77,7 @@ class Proc:
     """A child process with its output collected, stopped by SIGTERM (bounded)."""
 
     def __init__(self, args: list[str], ready: str | None = None, timeout: float = 30) -> None:
-        self.p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        self.p = popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                   text=True, env=snmp_env())
         self.out = ""
         if ready is not None:
@@ -238,7 +239,7 @@ def test_demo_starts_serves_and_stops(tmp_path: Path):
         if (paths.cache_dir() / sub).exists():
             (cache / sub).symlink_to(paths.cache_dir() / sub)
     env = dict(os.environ, IEC62379_CACHE=str(cache))
-    p = subprocess.Popen(
+    p = popen(
         cli("demo", "--port", str(port), "--stream-port", str(stream_port), "--status-every", "1",
             "--duration", "60"),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,

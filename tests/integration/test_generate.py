@@ -20,6 +20,7 @@ import pytest
 from click.testing import CliRunner
 from iec62379.cli.main import cli
 from iec62379.collectors import generator as g
+from procs import popen, running, stop
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ def capture(port: int, path: Path) -> Iterator[None]:
         pytest.fail("tshark is required for the generator integration tests")
     err = path.with_suffix(".err")
     with err.open("wb") as err_file:
-        proc = subprocess.Popen(
+        proc = popen(
             ["tshark", "-i", "lo", "-f", f"udp port {port}", "-w", str(path), "-q"],
             stdout=subprocess.DEVNULL,
             stderr=err_file,
@@ -56,12 +57,7 @@ def capture(port: int, path: Path) -> Iterator[None]:
             yield
             time.sleep(0.5)  # let the last packets reach the capture
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            stop(proc, signal.SIGINT)  # tshark writes the rest of the capture on SIGINT
 
 
 def run_generate(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -215,17 +211,15 @@ def test_udp_over_ipv6_delivers_the_file(tmp_path: Path) -> None:
         rx.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         rx.bind(("::1", port))
         rx.settimeout(5.0)
-        proc = subprocess.Popen(
+        got: list[bytes] = []
+        expected = -(-len(data) // (4 * 188))
+        with running(
             [str(CLI), "generate", str(MEDIA / "mpeg1_mp2.ts"), f"udp://[::1]:{port}",
              "--ts-per-packet", "4", "--json", "-q", "--ttl", "2"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )
-        got: list[bytes] = []
-        expected = -(-len(data) // (4 * 188))
-        try:
+        ) as proc:
             while len(got) < expected:
                 got.append(rx.recv(2048))
-        finally:
             out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert json.loads(out)["protocol"] == "udp"
@@ -244,15 +238,17 @@ def test_duration_bounds_an_endless_loop() -> None:
     assert report["elapsed_s"] <= 1.5
 
 
-def test_ctrl_c_stops_and_reports() -> None:
+@pytest.mark.parametrize("inherited", [signal.SIG_DFL, signal.SIG_IGN], ids=["default", "ignored"])
+def test_ctrl_c_stops_and_reports(inherited: signal.Handlers) -> None:
+    """SIGINT stops an endless loop with a report, also when the generator was started with
+    SIGINT ignored (a background job of a shell): it installs its own handler."""
     port = free_udp_port()
-    proc = subprocess.Popen(
-        [str(CLI), "generate", str(FIXTURE), f"rtp://127.0.0.1:{port}", "--loop", "0", "-q"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    time.sleep(1.5)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=15)
+    cmd = [str(CLI), "generate", str(FIXTURE), f"rtp://127.0.0.1:{port}", "--loop", "0", "-q"]
+    with running(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, sig=signal.SIGKILL,
+                 preexec_fn=lambda: signal.signal(signal.SIGINT, inherited)) as proc:
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
     assert proc.returncode == 130, err
     assert "interrupted" in out and "Traceback" not in err
     assert re.search(r"sent [1-9]\d* datagrams", out)

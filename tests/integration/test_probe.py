@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 from iec62379.cli.main import cli
 from iec62379.collectors import generator as g
+from procs import popen
 
 pytestmark = pytest.mark.integration
 
@@ -219,7 +220,7 @@ def free_udp_port() -> int:
 def live_probe(*generate_args: str) -> tuple[list[dict], dict]:
     """Run probe on rtp://127.0.0.1:PORT for 3 s while generate sends the fixture to it."""
     port = free_udp_port()
-    probe = subprocess.Popen(
+    probe = popen(
         [str(CLI), "probe", f"rtp://127.0.0.1:{port}", "--json", "--duration", "3"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

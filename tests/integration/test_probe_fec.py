@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from iec62379.collectors import generator as g
+from procs import popen
 
 pytestmark = pytest.mark.integration
 
@@ -139,7 +140,7 @@ def test_fec_packet_builder_round_trips() -> None:
 
 def test_probe_reports_fec_from_port_plus_2_and_4() -> None:
     port = free_port_triple()
-    probe = subprocess.Popen(
+    probe = popen(
         [str(CLI), "probe", f"rtp://127.0.0.1:{port}", "--json", "--duration", "4"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -178,7 +179,7 @@ def test_probe_reports_fec_from_port_plus_2_and_4() -> None:
 def test_probe_without_fec_reports_none() -> None:
     """udp:// does not listen for FEC; an rtp:// stream without FEC reports none."""
     port = free_port_triple()
-    probe = subprocess.Popen(
+    probe = popen(
         [str(CLI), "probe", f"udp://127.0.0.1:{port}", "--json", "--duration", "2"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

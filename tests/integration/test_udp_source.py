@@ -23,6 +23,7 @@ import uuid
 import numpy as np
 import pytest
 from iec62379.collectors.sources.udp import StreamUrl, UdpSource
+from procs import running
 
 pytestmark = pytest.mark.integration
 PY = sys.executable
@@ -287,14 +288,14 @@ def bench(seconds: float = 3.0, size: int = 1316) -> dict[str, float]:
         port = rx.getsockname()[1]
         rx.close()
         state = receive_loop(port, None)
-        sender = subprocess.Popen(
+        with running(
             [PY, "-c", _SENDER, str(port), str(seconds + 0.5), str(size)],
             stdout=subprocess.PIPE,
             text=True,
-        )
-        time.sleep(0.2)
-        got, dt, extra = receive_loop(port, state)
-        out, _ = sender.communicate(timeout=seconds + 30)
+        ) as sender:
+            time.sleep(0.2)
+            got, dt, extra = receive_loop(port, state)
+            out, _ = sender.communicate(timeout=seconds + 30)
         results[name] = got / dt
         results[name + "_sent_per_s"] = int(out.strip()) / (seconds + 0.5)
         results.update({f"{name}_{k}": v for k, v in extra.items()})
