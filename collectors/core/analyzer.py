@@ -29,8 +29,6 @@ sum. Datagrams that are RTP duplicates are left out of the TS analysis (a receiv
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
 from .batch import PacketBatch
@@ -40,7 +38,7 @@ from .cc import PID_COUNT, ContinuityChecker
 from .datagrams import parse_datagrams
 from .errors import ERROR_KIND_COUNT, error_counts_dict
 from .fec import parse_fec_headers
-from .interval import NEVER, Interval, IntervalClosing, ProgramView, interval_cuts
+from .interval import NEVER, Interval, IntervalClosing, ProgramView, ReportQueue, interval_cuts
 from .mdi import PcrRateMeter
 from .passes import FeedPasses
 from .program import ProgramTracker
@@ -70,7 +68,7 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         self._k = 0
         self._last_arrival: int | None = None
         self._iv = Interval()
-        self._reports: deque[IntervalReport] = deque(maxlen=c.max_reports)
+        self._reports = ReportQueue(c.max_reports)
         self._latest: IntervalReport | None = None
         self._seq = SequenceTracker()
         self._ssrc: int | None = None

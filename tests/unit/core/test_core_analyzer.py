@@ -1,3 +1,4 @@
+import itertools
 import random
 from fractions import Fraction
 
@@ -168,6 +169,87 @@ def test_interval_boundaries_and_empty_intervals():
     reps = a.pop_reports()
     assert [(r.index, r.datagrams) for r in reps] == [(1, 2), (2, 0)]
     assert reps[1].interval_start_s == 2.0 and reps[1].bitrate_bps == 0
+
+
+def _gapped(gaps_s, n=3000):
+    """make_stream's datagrams with a silence of gaps_s[j] seconds before each 500th."""
+    pay, arr = make_stream(n=n)
+    shift = 0
+    out = []
+    for i, t in enumerate(arr):
+        if i and i % 500 == 0:
+            shift += int(gaps_s[(i // 500 - 1) % len(gaps_s)] * 1e9)
+        out.append(t + shift)
+    return pay, out
+
+
+def _reports_by_record(pay, arr, config, end_ns, pop_each=True):
+    a = StreamAnalyzer(config)
+    out = []
+    for p, t in zip(pay, arr, strict=True):
+        a.feed(p, t)
+        if pop_each:
+            out += a.pop_reports()
+    a.close_until(end_ns)
+    return out + a.pop_reports(), a.latest
+
+
+@pytest.mark.parametrize("pop_each", [True, False])
+def test_silences_report_as_closing_each_empty_interval(monkeypatch, pop_each):
+    """Empty intervals after a silence report what closing each of them reports (presence
+    timing out, the rate windows filling with zeros, the buffer running dry), and only the
+    last max_reports of a silence; the steady part of a silence is queued as one run."""
+    from iec62379.collectors.core.interval import IntervalClosing
+
+    closes = 0
+    real = IntervalClosing._close
+
+    def counted(self):
+        nonlocal closes
+        closes += 1
+        real(self)
+
+    monkeypatch.setattr(IntervalClosing, "_close", counted)
+    gaps = [3, 7.5, 40, 500, 0.2, 12]
+    pay, arr = _gapped(gaps)
+    cfg = AnalyzerConfig(max_reports=50, presence_timeout_s=2.0)
+    end = arr[-1] + 30_000 * MS
+    fast_path = _reports_by_record(pay, arr, cfg, end, pop_each)
+    fast_closes, closes = closes, 0
+    monkeypatch.setattr(IntervalClosing, "_steady_report", lambda self, previous: None)
+    each = _reports_by_record(pay, arr, cfg, end, pop_each)
+    assert fast_path == each
+    assert fast_closes < closes - 50
+    reps = each[0]
+    assert len(reps) == (50 if not pop_each else len(reps)) and reps[-1].datagrams == 0
+    if pop_each:  # the 500 s silence: its last 50 intervals, after the one with data
+        idx = [r.index for r in reps]
+        assert len(idx) == len(set(idx)) and any(b - a > 400 for a, b in itertools.pairwise(idx))
+
+
+def test_a_long_silence_costs_a_few_closes(monkeypatch):
+    """400 datagrams 100,000 s apart: each silence closes a bounded number of intervals (the
+    rest are one queued run), not max_reports of them."""
+    from iec62379.collectors.core.interval import IntervalClosing
+
+    closes = 0
+    real = IntervalClosing._close
+
+    def counted(self):
+        nonlocal closes
+        closes += 1
+        real(self)
+
+    monkeypatch.setattr(IntervalClosing, "_close", counted)
+    pay, _ = make_stream(n=400)
+    a = StreamAnalyzer()
+    for i, p in enumerate(pay):
+        a.feed(p, i * 100_000 * 1_000 * MS)
+    assert closes < 400 * 20
+    reps = a.pop_reports()
+    assert len(reps) == AnalyzerConfig().max_reports
+    assert [r.index for r in reps] == list(range(reps[0].index, reps[-1].index + 1))
+    assert all(r.datagrams == 0 and r.bitrate_bps == 0 for r in reps)
 
 
 def test_presence_timeout():
