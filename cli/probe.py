@@ -249,10 +249,13 @@ class _Summary:
 class _Printer:
     """Turns the reports of the demux's streams into output lines."""
 
-    def __init__(self, demux: FlowDemux, as_json: bool, interval_ns: int, out: TextIO) -> None:
+    def __init__(
+        self, demux: FlowDemux, as_json: bool, interval_ns: int, max_reports: int, out: TextIO
+    ) -> None:
         self.demux = demux
         self.as_json = as_json
         self.interval_ns = interval_ns
+        self.max_reports = max_reports
         self.out = out
         self.summaries: dict[StreamKey, _Summary] = {}
         self._head_done = False
@@ -327,6 +330,34 @@ def _clip_batch(batch: PacketBatch, end_ns: int) -> PacketBatch:
     )
 
 
+def _feed(
+    batch: PacketBatch, last: int | None, demux: FlowDemux, printer: _Printer, close_last: bool
+) -> int:
+    """Feed a batch, closing the intervals it ends and printing their reports; returns the
+    latest arrival. A stream keeps max_reports reports until they are printed, so a batch
+    that spans more intervals (a sparse stream, silences) is fed in pieces that each end
+    fewer than max_reports intervals after the previous one (or hold one datagram: a long
+    silence is reported by the analyzer's own rule, within max_reports)."""
+    arr = np.maximum.accumulate(batch.arrival_ns)
+    start = int(arr[0]) if last is None else max(last, int(arr[0]))
+    span = (printer.max_reports - 1) * printer.interval_ns
+    n = len(batch)
+    i = 0
+    while i < n:
+        j = n if int(arr[-1]) - start <= span else int(arr.searchsorted(start + span, "right"))
+        j = max(j, i + 1)
+        piece = batch if i == 0 and j == n else batch.rows(i, j)
+        demux.feed_batch(piece)
+        now = int(arr[j - 1])
+        last = now if last is None else max(last, now)
+        if j < n or close_last:
+            demux.close_until(last)
+            printer.flush()
+        start, i = last, j
+    assert last is not None
+    return last
+
+
 def _run_pcap(
     path: str, demux: FlowDemux, printer: _Printer, duration: float | None, err: TextIO
 ) -> str | None:
@@ -368,14 +399,9 @@ def _run_pcap(
             if limit is not None and int(batch.arrival_ns.max()) >= limit:
                 batch = _clip_batch(batch, limit)
                 if len(batch):
-                    demux.feed_batch(batch)
-                    last = max(last or 0, int(batch.arrival_ns.max()))
+                    last = _feed(batch, last, demux, printer, close_last=False)
                 break
-            demux.feed_batch(batch)
-            now = int(batch.arrival_ns.max())
-            last = now if last is None else max(last, now)
-            demux.close_until(last)
-            printer.flush()
+            last = _feed(batch, last, demux, printer, close_last=True)
             if progress and time.monotonic() >= next_progress:
                 next_progress = time.monotonic() + _PROGRESS_EVERY_S
                 pos = getattr(reader, "_pos", None)
@@ -513,7 +539,7 @@ def probe(
     demux = FlowDemux(config)
     out = sys.stdout
     err = sys.stderr
-    printer = _Printer(demux, as_json, int(round(interval * 1e9)), out)
+    printer = _Printer(demux, as_json, int(round(interval * 1e9)), config.max_reports, out)
     live = "://" in source
     fault: str | None = None
     try:

@@ -228,7 +228,7 @@ class IntervalClosing:
         steady: IntervalReport | None = None
         while self._k < k_new:
             left = k_new - self._k
-            if steady is not None and left <= self.config.max_reports:
+            if steady is not None and left < self.config.max_reports:
                 run = _EmptyRun(steady, self._k, left, self._t0, self._interval_ns)
                 self._reports.append_run(run)
                 self._latest = _at(steady, k_new - 1, self._t0, self._interval_ns)
@@ -238,8 +238,10 @@ class IntervalClosing:
             previous = self._latest
             self._close()
             self._k += 1
-            skip = k_new - self._k - self.config.max_reports
-            if skip > 0:  # a long silence: only the last max_reports intervals are reported
+            # a long silence: the interval closed first and the last max_reports - 1 are
+            # reported, max_reports in all, so that none of them pushes out another
+            skip = k_new - self._k - (self.config.max_reports - 1)
+            if skip > 0:
                 self._buffer.empty()
                 self._k += skip
             elif before is not None and before == self._idle_state():

@@ -120,6 +120,39 @@ def test_pcap_of_a_media_stream_measures_it(tmp_path: Path) -> None:
     assert [a["format"] for a in full["audio"]] == ["audioMpeg1"]
 
 
+@pytest.mark.parametrize("step_s", [400, 100_000])
+def test_pcap_batch_reports_every_interval_as_record_by_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step_s: int
+) -> None:
+    """A sparse stream (one datagram every step_s seconds) whose intervals all close inside
+    one read batch: probe reports the same intervals as when fed record by record, every
+    datagram included (before, those past the analyzer's max_reports went missing)."""
+    import iec62379.cli.probe as probe_module
+
+    mp = _make_pcaps_module()
+    src, dst = bytes([192, 0, 2, 9]), bytes([239, 2, 2, 2])
+    plan = g.Plan(MEDIA.read_bytes(), g.PlanConfig(rtp=True, seed=3)).datagrams()[:12]
+    t0 = 1_700_000_000 * 1_000_000_000
+    frames = [
+        (t0 + i * step_s * 1_000_000_000, mp.ipv4(src, dst, 17, mp.udp(src, dst, 4000, 5004,
+                                                                         d.payload)))
+        for i, d in enumerate(plan)
+    ]
+    pcap = tmp_path / "sparse.pcap"
+    mp.write_pcap(pcap, frames, 101, nanos=True)
+    outputs = []
+    for batch in (65536, 1):
+        monkeypatch.setattr(probe_module, "_PCAP_BATCH", batch)
+        code, out, err = run_probe(str(pcap), "--json")
+        assert code == 0, err
+        outputs.append(json_lines(out))
+    whole, by_record = outputs
+    assert whole == by_record
+    assert sum(r["datagrams"] for r in whole) == 12
+    if step_s == 400:  # every interval from the first datagram to the last
+        assert [r["interval_start"] for r in whole] == list(range(11 * 400 + 1))
+
+
 def test_pcap_clean_media_has_no_loss(tmp_path: Path) -> None:
     pcap = tmp_path / "clean.pcap"
     stats = media_pcap(pcap)

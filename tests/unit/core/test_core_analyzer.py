@@ -247,9 +247,22 @@ def test_a_long_silence_costs_a_few_closes(monkeypatch):
         a.feed(p, i * 100_000 * 1_000 * MS)
     assert closes < 400 * 20
     reps = a.pop_reports()
+    # the last silence: the interval with the 399th datagram, then the last max_reports - 1
+    # intervals before the 400th, all kept
     assert len(reps) == AnalyzerConfig().max_reports
-    assert [r.index for r in reps] == list(range(reps[0].index, reps[-1].index + 1))
-    assert all(r.datagrams == 0 and r.bitrate_bps == 0 for r in reps)
+    assert reps[0].datagrams == 1 and reps[0].index == 398 * 100_000
+    assert [r.index for r in reps[1:]] == list(range(reps[1].index, 399 * 100_000))
+    assert all(r.datagrams == 0 and r.bitrate_bps == 0 for r in reps[1:])
+
+
+def test_a_silence_keeps_the_report_before_it():
+    """A silence longer than max_reports intervals: the report of the interval with data
+    before it is not pushed out by the silence's own reports."""
+    pay, arr = make_stream(n=2)
+    a = StreamAnalyzer(AnalyzerConfig(max_reports=5))
+    a.feed_batch(PacketBatch.from_payloads(pay, [0, 100 * 1_000 * MS]))
+    reps = a.pop_reports()
+    assert [(r.index, r.datagrams) for r in reps] == [(0, 1), (96, 0), (97, 0), (98, 0), (99, 0)]
 
 
 def test_presence_timeout():
