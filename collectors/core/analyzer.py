@@ -173,6 +173,13 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         self._reports.clear()
         return out
 
+    def pop_report_runs(self) -> list[tuple[IntervalReport, int]]:
+        """pop_reports() as (report, count): a silence's empty intervals that report alike
+        come as their first report and how many there are (intervals index, index + 1, ...)."""
+        out = list(self._reports.runs())
+        self._reports.clear()
+        return out
+
     @property
     def latest(self) -> IntervalReport | None:
         return self._latest

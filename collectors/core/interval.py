@@ -148,7 +148,7 @@ class ProgramView:
 
 
 
-def _at(r: IntervalReport, k: int, t0: int, interval_ns: int) -> IntervalReport:
+def report_at(r: IntervalReport, k: int, t0: int, interval_ns: int) -> IntervalReport:
     """r as the report of interval k (the fields that tell which interval it is)."""
     return dataclasses.replace(
         r, index=k, interval_start_s=k * interval_ns / 1e9, start_ns=t0 + k * interval_ns
@@ -167,7 +167,7 @@ class _EmptyRun:
 
     def reports(self) -> Iterator[IntervalReport]:
         for k in range(self.k, self.k + self.count):
-            yield _at(self.template, k, self.t0, self.interval_ns)
+            yield report_at(self.template, k, self.t0, self.interval_ns)
 
 
 class ReportQueue:
@@ -189,6 +189,14 @@ class ReportQueue:
                 yield from item.reports()
             else:
                 yield item
+
+    def runs(self) -> Iterator[tuple[IntervalReport, int]]:
+        """(report, count): count reports alike but for their interval, from this one on."""
+        for item in self._items:
+            if isinstance(item, _EmptyRun):
+                yield report_at(item.template, item.k, item.t0, item.interval_ns), item.count
+            else:
+                yield item, 1
 
     def append(self, report: IntervalReport) -> None:
         self._items.append(report)
@@ -231,7 +239,7 @@ class IntervalClosing:
             if steady is not None and left < self.config.max_reports:
                 run = _EmptyRun(steady, self._k, left, self._t0, self._interval_ns)
                 self._reports.append_run(run)
-                self._latest = _at(steady, k_new - 1, self._t0, self._interval_ns)
+                self._latest = report_at(steady, k_new - 1, self._t0, self._interval_ns)
                 self._k = k_new
                 return
             before = self._idle_state() if self._iv.is_empty() else None
@@ -260,7 +268,7 @@ class IntervalClosing:
         assert r is not None
         if any(r.pid_present.values()) or r.fec.fec_type != FecType.NONE or previous is None:
             return None
-        same = _at(previous, r.index, self._t0, self._interval_ns) == r
+        same = report_at(previous, r.index, self._t0, self._interval_ns) == r
         return r if same else None
 
     def _program_view(self) -> tuple[ProgramInfo | None, ProgramView]:

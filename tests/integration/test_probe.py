@@ -128,6 +128,7 @@ def test_pcap_batch_reports_every_interval_as_record_by_record(
     one read batch: probe reports the same intervals as when fed record by record, every
     datagram included (before, those past the analyzer's max_reports went missing)."""
     import iec62379.cli.probe as probe_module
+    from iec62379.collectors.core.analyzer import StreamAnalyzer
 
     mp = _make_pcaps_module()
     src, dst = bytes([192, 0, 2, 9]), bytes([239, 2, 2, 2])
@@ -148,6 +149,12 @@ def test_pcap_batch_reports_every_interval_as_record_by_record(
         outputs.append(json_lines(out))
     whole, by_record = outputs
     assert whole == by_record
+    # a silence's reports are printed from its first one, as printing each one prints them
+    printed = {fmt: run_probe(str(pcap), *fmt) for fmt in (("--json",), ())}
+    monkeypatch.setattr(StreamAnalyzer, "pop_report_runs",
+                        lambda self: [(r, 1) for r in self.pop_reports()])
+    for fmt, out in printed.items():
+        assert run_probe(str(pcap), *fmt) == out
     assert sum(r["datagrams"] for r in whole) == 12
     if step_s == 400:  # every interval from the first datagram to the last
         assert [r["interval_start"] for r in whole] == list(range(11 * 400 + 1))
