@@ -1,11 +1,12 @@
 """IEC 62379-1's access levels as MIB views (the communities and users of the config have one).
 
 - listener: reads the measurement tree, the system group, the interfaces and ifMIB subtrees and
-  the engine's counters (snmp group, snmpEngine, usmStats); writes nothing;
+  the engine's counters (snmp group, snmpEngine, snmpMPDStats, snmpUnavailableContexts,
+  snmpUnknownContexts, usmStats); writes nothing;
 - supervisor: reads the same, and writes nMtTxRxPoint and nMtSIPServerAddr, nothing else
   (its write view is the measurement tree; the other columns there answer notWritable).
 
-Both front ends use these: the v1/v2c responder directly, and the SNMPv3 engine as its VACM views.
+Communities and SNMPv3 users of a level get the same views (`responder.Principal`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from .mibmap import MEASUREMENT_MIB, MibMap
 
 def read_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
     """What a listener (and a supervisor) may read."""
+    mibmap.builder.load_modules("SNMP-MPD-MIB", "SNMP-TARGET-MIB", "SNMP-USER-BASED-SM-MIB")
     return [
         mibmap.symbol_oid(MEASUREMENT_MIB, "measurementMIB"),
         mibmap.symbol_oid("SNMPv2-MIB", "system"),
@@ -23,6 +25,9 @@ def read_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
         mibmap.symbol_oid("IF-MIB", "interfaces"),
         mibmap.symbol_oid("IF-MIB", "ifMIB"),
         mibmap.symbol_oid("SNMP-FRAMEWORK-MIB", "snmpEngine"),
+        mibmap.symbol_oid("SNMP-MPD-MIB", "snmpMPDStats"),
+        mibmap.symbol_oid("SNMP-TARGET-MIB", "snmpUnavailableContexts"),
+        mibmap.symbol_oid("SNMP-TARGET-MIB", "snmpUnknownContexts"),
         mibmap.symbol_oid("SNMP-USER-BASED-SM-MIB", "usmStats"),
     ]
 

@@ -48,7 +48,9 @@ V2C = 1
 V3 = 3
 
 UNSIGNED = frozenset((COUNTER32, GAUGE32, TIMETICKS, COUNTER64))
-_UNSIGNED_MAX = {COUNTER32: 2**32 - 1, GAUGE32: 2**32 - 1, TIMETICKS: 2**32 - 1, COUNTER64: 2**64 - 1}
+_UNSIGNED_MAX = {
+    COUNTER32: 2**32 - 1, GAUGE32: 2**32 - 1, TIMETICKS: 2**32 - 1, COUNTER64: 2**64 - 1
+}
 OCTETS = frozenset((OCTET_STRING, IP_ADDRESS, OPAQUE))
 
 
@@ -110,10 +112,34 @@ def _int(buf: bytes, s: int, e: int, what: str) -> int:
     return int.from_bytes(buf[s:e], "big", signed=True)
 
 
+#: RFC 2578 7.1.3: at most 128 sub-identifiers, each at most 2^32-1.
+MAX_OID_ARCS = 128
+MAX_ARC = 2**32 - 1
+
+
+def oid_problem(arcs: tuple[int, ...]) -> str | None:
+    """Why `arcs` is not a valid SNMP OBJECT IDENTIFIER (X.660 and RFC 2578 7.1.3: 2 to 128
+    arcs, the first 0..2, the second 0..39 under 0 and 1, each in 0..2^32-1), or None."""
+    if not 2 <= len(arcs) <= MAX_OID_ARCS:
+        return f"2 to {MAX_OID_ARCS} arcs, not {len(arcs)}"
+    for i, arc in enumerate(arcs):
+        if not 0 <= arc <= MAX_ARC:
+            return f"arc {i + 1} is {arc}, not in 0..{MAX_ARC}"
+    if arcs[0] > 2:
+        return f"the first arc is {arcs[0]}, not 0, 1 or 2"
+    if arcs[0] < 2 and arcs[1] > 39:
+        return f"the second arc is {arcs[1]}, not in 0..39 under {arcs[0]}"
+    return None
+
+
 def decode_oid(body: bytes) -> tuple[int, ...]:
-    """The arcs of an OBJECT IDENTIFIER's contents."""
+    """The arcs of an OBJECT IDENTIFIER's contents. One that SNMP cannot carry (an arc above
+    2^32-1, more than 128 arcs) raises BerError, so its message is dropped as a parse error,
+    as net-snmp's snmpd does."""
     if not body:
         raise BerError("empty OBJECT IDENTIFIER")
+    if len(body) > 5 * MAX_OID_ARCS:
+        raise BerError(f"OBJECT IDENTIFIER of {len(body)} octets")
     arcs: list[int] = []
     v = 0
     for b in body:
@@ -132,7 +158,10 @@ def decode_oid(body: bytes) -> tuple[int, ...]:
         head = (1, first - 40)
     else:
         head = (2, first - 80)
-    return head + tuple(arcs[1:])
+    oid = head + tuple(arcs[1:])
+    if len(oid) > MAX_OID_ARCS or max(oid) > MAX_ARC:
+        raise BerError(f"OBJECT IDENTIFIER not valid in SNMP: {oid_problem(oid)}")
+    return oid
 
 
 def decode_value(tag: int, body: bytes) -> Any:
@@ -157,6 +186,13 @@ def decode_value(tag: int, body: bytes) -> Any:
 
 def decode_message(buf: bytes) -> Message:
     """A v1/v2c message. Raises BerError for anything else (v3 included: see `peek_version`)."""
+    version, community, pdu_type, ps, pe = decode_community_header(buf)
+    return decode_pdu(buf, pdu_type, ps, pe, version, community)
+
+
+def decode_community_header(buf: bytes) -> tuple[int, bytes, int, int, int]:
+    """(version, community, PDU tag, start and end of the PDU's contents) of a v1/v2c message,
+    without decoding the PDU: the community is checked before any varbind is decoded."""
     end = len(buf)
     s, e = _expect(buf, 0, end, SEQUENCE, "message")
     if e != end:
@@ -167,6 +203,13 @@ def decode_message(buf: bytes) -> Message:
     pdu_type, ps, pe = _header(buf, ce, e)
     if pe != e:
         raise BerError("octets after the PDU")
+    return version, bytes(buf[cs:ce]), pdu_type, ps, pe
+
+
+def decode_pdu(
+    buf: bytes, pdu_type: int, ps: int, pe: int, version: int, community: bytes = b""
+) -> Message:
+    """The PDU whose contents are buf[ps:pe] (tag `pdu_type`), as a Message of `version`."""
     if pdu_type < GET or pdu_type > REPORT:
         raise BerError(f"unknown PDU tag 0x{pdu_type:02x}")
     values = []
@@ -188,7 +231,23 @@ def decode_message(buf: bytes) -> Message:
             raise BerError("octets after a varbind's value")
         varbinds.append((decode_oid(buf[ns:ne]), vt, decode_value(vt, buf[vs2:ve2])))
         at = be
-    return Message(version, bytes(buf[cs:ce]), pdu_type, values[0], values[1], values[2], varbinds)
+    return Message(version, community, pdu_type, values[0], values[1], values[2], varbinds)
+
+
+def read_tlv(buf: bytes, at: int, end: int) -> tuple[int, int, int]:
+    """(tag, start of contents, end of contents) of the TLV at `at`, within buf[:end]."""
+    return _header(buf, at, end)
+
+
+def read_expected(buf: bytes, at: int, end: int, tag: int, what: str) -> tuple[int, int]:
+    """(start, end) of the contents of the TLV at `at`, which must have tag `tag`."""
+    return _expect(buf, at, end, tag, what)
+
+
+def read_int(buf: bytes, at: int, end: int, what: str) -> tuple[int, int]:
+    """(value, end) of the INTEGER at `at`."""
+    s, e = _expect(buf, at, end, INTEGER, what)
+    return _int(buf, s, e, what), e
 
 
 def peek_version(buf: bytes) -> int | None:
@@ -279,13 +338,16 @@ def encode_response(
     varbinds: list[bytes],
 ) -> bytes:
     """A Response message around already-encoded varbinds."""
-    pdu = (
-        encode_int(request_id)
-        + encode_int(error_status)
-        + encode_int(error_index)
-        + tlv(SEQUENCE, b"".join(varbinds))
-    )
-    return tlv(SEQUENCE, encode_int(version) + tlv(OCTET_STRING, community) + tlv(RESPONSE, pdu))
+    pdu = encode_pdu(RESPONSE, request_id, error_status, error_index, varbinds)
+    return tlv(SEQUENCE, encode_int(version) + tlv(OCTET_STRING, community) + pdu)
+
+
+def encode_pdu(
+    pdu_type: int, request_id: int, error_status: int, error_index: int, varbinds: list[bytes]
+) -> bytes:
+    """A PDU's TLV around already-encoded varbinds."""
+    return tlv(pdu_type, encode_int(request_id) + encode_int(error_status)
+               + encode_int(error_index) + tlv(SEQUENCE, b"".join(varbinds)))
 
 
 def response_overhead(community: bytes, request_id: int) -> int:

@@ -13,17 +13,23 @@ passes their section names here as ``sections`` so that the unknown-key check ac
 from __future__ import annotations
 
 import ipaddress
+import json
+import re
 import socket
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .model import TABLES, NetworkType, Row
-from .tables import REQUIRED, ConfigKey, KeyType
+from . import ber
+from .model import TABLES, NetworkType, Row, table_of
+from .store import LinkError, check_links
+from .tables import REQUIRED, ConfigKey, KeyType, index_text
 
 LEVELS = ("listener", "supervisor")
+#: The largest response the agent sends, by default (docs/configuration.md, "Bounded answers").
+DEFAULT_MAX_MESSAGE_SIZE = 4096
 AUTH = ("none", "md5", "sha", "sha224", "sha256", "sha384", "sha512")
 PRIV = ("none", "des", "aes128", "aes192", "aes256")
 DEFAULT_SYS_OBJECT_ID = "1.3.6.1.4.1.32473.62379"
@@ -90,12 +96,26 @@ class AgentConfig:
     users: tuple[User, ...] = ()
     allow_community_write: bool = False
     engine_id: bytes | None = None
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     blocks: tuple[Row, ...] = ()
     host_refresh_s: float = 5.0
 
 
 _MISSING = object()
 _MISSING_DEFAULT = object()
+#: A key as TOML writes it bare, possibly with a list position ("listen[0]", "[0]").
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+(?:\[[0-9]+\])?|\[[0-9]+\]")
+
+
+def _shown(found: Any, limit: int = 200) -> str:
+    """A value as an error message shows it: its repr, cut short when long."""
+    if found is _MISSING:
+        return "nothing"
+    try:
+        text = repr(found)
+    except RecursionError:
+        text = f"a {type(found).__name__} nested too deeply"
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 class _Reader:
@@ -105,11 +125,13 @@ class _Reader:
         self.file, self.data, self.path = file, data, path
 
     def _key(self, key: str) -> str:
+        if not _BARE_KEY.fullmatch(key):
+            key = json.dumps(key)  # quoted as TOML does, so the message stays one line
         return f"{self.path}.{key}" if self.path else key
 
     def fail(self, key: str, expected: str, found: Any) -> ConfigError:
-        shown = "nothing" if found is _MISSING else repr(found)
-        return ConfigError(f"{self.file}: {self._key(key)}: expected {expected}, found {shown}")
+        return ConfigError(f"{self.file}: {self._key(key)}: expected {expected}, "
+                           f"found {_shown(found)}")
 
     def unknown_keys(self, allowed: set[str]) -> None:
         for k in self.data:
@@ -235,7 +257,7 @@ def _interface(r: _Reader, key: str) -> int:
     name = r.str(key)
     try:
         return socket.if_nametoindex(name)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
         raise r.fail(key, "the name of a network interface of this host", name) from exc
 
 
@@ -254,6 +276,9 @@ def _read_key(r: _Reader, k: ConfigKey, fields: dict[str, Any]) -> Any:
         return r.str(k.name, default)
     if k.type is KeyType.ENUM:
         return _enum(r, k.name, k.enum, None if default is _MISSING_DEFAULT else default)
+    if k.type is KeyType.FORMAT:
+        names = tuple(m.value for m in k.enum)
+        return r.str(k.name, default, names)
     if k.type is KeyType.ADDRESS:
         return _address(r, k.name, fields[k.after])
     return _interface(r, k.name)
@@ -266,9 +291,11 @@ def _build(r: _Reader, cls: type, **kwargs: Any) -> Row:
         raise ConfigError(f"{r.file}: {r.path}: {exc}") from exc
 
 
-def _blocks(root: _Reader) -> list[Row]:
-    """Static rows: [[network]], [[audio]], ... one section per declared table."""
+def _blocks(root: _Reader, elsewhere: Mapping[type, Iterable[int]]) -> list[Row]:
+    """Static rows: [[network]], [[audio]], ... one section per declared table. No index is
+    used twice, and every link names a block among them or `elsewhere` (see agent_config)."""
     rows: list[Row] = []
+    readers: list[_Reader] = []
     for table in TABLES:
         allowed = {k.name for k in table.config_keys()}
         for r in root.tables(table.key):
@@ -279,7 +306,60 @@ def _blocks(root: _Reader) -> list[Row]:
                 k = next((k for k in keys if k.name in r.data), keys[-1])
                 fields[name] = _read_key(r, k, fields)
             rows.append(_build(r, table.row, **fields))
+            readers.append(r)
+    _check_unique(rows, readers)
+    try:
+        check_links(rows, elsewhere)
+    except LinkError as exc:
+        r = readers[rows.index(exc.row)] if exc.row in rows else root
+        if exc.column is None or not exc.column.keys:
+            raise ConfigError(f"{r.file}: {r.path}: {exc}") from exc
+        target = table_of(exc.column.links_to).key
+        raise r.fail(exc.column.keys[0].name, f"0 (none) or the id of one of the {target} "
+                     "blocks", exc.column.get(exc.row)) from exc
     return rows
+
+
+def _check_unique(rows: list[Row], readers: list[_Reader]) -> None:
+    """No two static rows of a table have one index; no block id is in two tables."""
+    seen: dict[tuple[str, tuple[int, ...]], str] = {}
+    block_table: dict[int, tuple[str, str]] = {}
+    for row, r in zip(rows, readers, strict=True):
+        key = table_of(type(row)).key
+        index = row.index
+        if (key, index) in seen:
+            if len(index) == 1:
+                raise r.fail("id", f"a block id not already used by {seen[key, index]}", index[0])
+            raise r.fail("id", f"an index not already used by {seen[key, index]}",
+                         index_text(index))
+        seen[key, index] = r.path
+        other = block_table.setdefault(index[0], (key, r.path))
+        if other[0] != key:
+            raise r.fail("id", f"a block id not already used by a {other[0]} block ({other[1]})",
+                         index[0])
+
+
+def _unique(r: _Reader, key: str, what: str, name: str, earlier: list[str]) -> None:
+    """Refuse a second declaration of a name (the last one would silently win)."""
+    if name in earlier:
+        section = r.path.rpartition("[")[0]
+        raise r.fail(key, f"a {what} name not already declared "
+                          f"({section}[{earlier.index(name)}])", name)
+
+
+_DOTTED = re.compile(r"\.?[0-9]{1,10}(?:\.[0-9]{1,10})+")
+
+
+def _object_identifier(r: _Reader, key: str, text: str) -> tuple[int, ...]:
+    """A dotted OBJECT IDENTIFIER ("1.3.6.1.4.1.32473", a leading dot allowed) that SNMP can
+    carry: see ber.oid_problem."""
+    if not _DOTTED.fullmatch(text):
+        raise r.fail(key, "a dotted OBJECT IDENTIFIER", text)
+    oid = tuple(int(x) for x in text.lstrip(".").split("."))
+    why = ber.oid_problem(oid)
+    if why is not None:
+        raise r.fail(key, f"a dotted OBJECT IDENTIFIER ({why})", text)
+    return oid
 
 
 #: The top-level sections the agent reads.
@@ -292,6 +372,9 @@ def read_toml(text: str, source: str = "<string>") -> _Reader:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    except RecursionError as exc:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigError(f"{source}: not a configuration: arrays or tables nested too deeply"
+                          ) from exc
     return _Reader(source, data)
 
 
@@ -313,11 +396,15 @@ def parse_config(text: str, source: str = "<string>", sections: Iterable[str] = 
     return agent_config(read_toml(text, source), sections)
 
 
-def agent_config(root: _Reader, sections: Iterable[str] = ()) -> AgentConfig:
-    """The agent's configuration from a parsed document; raises ConfigError."""
+def agent_config(root: _Reader, sections: Iterable[str] = (),
+                 elsewhere: Mapping[type, Iterable[int]] | None = None) -> AgentConfig:
+    """The agent's configuration from a parsed document; raises ConfigError.
+
+    ``elsewhere``: per row type, the ids of blocks other parts put into the store before the
+    static rows are loaded (e.g. the collectors' streams), which static rows may link to."""
     root.unknown_keys(SECTIONS | set(sections))
     a = root.table("agent")
-    a.unknown_keys({"listen", "state_dir", "engine_id", "host_refresh_s"})
+    a.unknown_keys({"listen", "state_dir", "engine_id", "host_refresh_s", "max_message_size"})
     listen = tuple(_endpoint(a, f"listen[{i}]", s)
                    for i, s in enumerate(a.str_list("listen", ("udp:127.0.0.1:1161",))))
     if not listen:
@@ -333,13 +420,7 @@ def agent_config(root: _Reader, sections: Iterable[str] = ()) -> AgentConfig:
             raise a.fail("engine_id", "5 to 32 octets in hex", hexid) from exc
     s = root.table("system")
     s.unknown_keys({"description", "object_id", "contact", "name", "location"})
-    oid_text = s.str("object_id", DEFAULT_SYS_OBJECT_ID)
-    try:
-        oid = tuple(int(x) for x in oid_text.strip(".").split("."))
-        if len(oid) < 2:
-            raise ValueError
-    except ValueError as exc:
-        raise s.fail("object_id", "a dotted OBJECT IDENTIFIER", oid_text) from exc
+    oid = _object_identifier(s, "object_id", s.str("object_id", DEFAULT_SYS_OBJECT_ID))
     system = SystemGroup(
         description=s.str("description", SystemGroup.description),
         object_id=oid,
@@ -370,6 +451,7 @@ def agent_config(root: _Reader, sections: Iterable[str] = ()) -> AgentConfig:
         name = r.str("name")
         if not name or len(name) > 32:
             raise r.fail("name", "a community of 1 to 32 characters", name)
+        _unique(r, "name", "community", name, [c.name for c in communities])
         communities.append(Community(name, level, sources))
     users = []
     for r in acc.tables("user"):
@@ -386,6 +468,7 @@ def agent_config(root: _Reader, sections: Iterable[str] = ()) -> AgentConfig:
         )
         if not 1 <= len(u.name) <= 32:
             raise r.fail("name", "a user name of 1 to 32 characters", u.name)
+        _unique(r, "name", "user", u.name, [x.name for x in users])
         if u.auth_protocol != "none" and len(u.auth_key) < 8:
             raise r.fail("auth_key", "a key of at least 8 characters", u.auth_key)
         if u.priv_protocol != "none":
@@ -396,7 +479,9 @@ def agent_config(root: _Reader, sections: Iterable[str] = ()) -> AgentConfig:
                 raise r.fail("priv_key", "a key of at least 8 characters", u.priv_key)
         users.append(u)
     state_dir = a.str("state_dir", None)
-    blocks = _blocks(root)
+    if state_dir is not None and "\0" in state_dir:
+        raise a.fail("state_dir", "a folder name (without NUL characters)", state_dir)
+    blocks = _blocks(root, elsewhere or {})
     return AgentConfig(
         source=root.file,
         listen=listen,
@@ -408,6 +493,7 @@ def agent_config(root: _Reader, sections: Iterable[str] = ()) -> AgentConfig:
         engine_id=engine_id,
         blocks=tuple(blocks),
         host_refresh_s=a.float("host_refresh_s", 0.1, 3600, 5.0),
+        max_message_size=a.int("max_message_size", 484, 65507, DEFAULT_MAX_MESSAGE_SIZE),
     )
 
 

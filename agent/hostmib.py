@@ -17,7 +17,7 @@ from typing import Any
 import psutil
 
 from . import ber
-from .config import SystemGroup
+from .config import DEFAULT_MAX_MESSAGE_SIZE, SystemGroup
 
 Getter = Callable[[], Any]
 
@@ -138,7 +138,8 @@ class HostMib:
         yield self._oid("IF-MIB", "ifNumber") + (0,), ber.INTEGER, lambda: len(self._ifs)
         for pos, iface in enumerate(self._ifs):
             for name, tag, fn in _IF_COLUMNS + _IFX_COLUMNS:
-                yield self._oid("IF-MIB", name) + (iface.index,), tag, self._cell(pos, iface.index, fn)
+                oid = self._oid("IF-MIB", name) + (iface.index,)
+                yield oid, tag, self._cell(pos, iface.index, fn)
 
     def _cell(self, pos: int, index: int, fn: Callable[[Interface, HostMib], Any]) -> Getter:
         def get() -> Any:
@@ -151,13 +152,15 @@ class HostMib:
         return get
 
 
-_SYSTEM = ("sysDescr", "sysObjectID", "sysUpTime", "sysContact", "sysName", "sysLocation", "sysServices")
+_SYSTEM = ("sysDescr", "sysObjectID", "sysUpTime", "sysContact", "sysName", "sysLocation",
+           "sysServices")
 
 _C32 = 4294967296
 _IF_COLUMNS: list[tuple[str, int, Callable[[Interface, HostMib], Any]]] = [
     ("ifIndex", ber.INTEGER, lambda i, h: i.index),
     ("ifDescr", ber.OCTET_STRING, lambda i, h: i.name.encode()),
-    ("ifType", ber.INTEGER, lambda i, h: 24 if i.loopback else 6),  # softwareLoopback / ethernetCsmacd
+    # softwareLoopback / ethernetCsmacd
+    ("ifType", ber.INTEGER, lambda i, h: 24 if i.loopback else 6),
     ("ifMtu", ber.INTEGER, lambda i, h: i.mtu),
     ("ifSpeed", ber.GAUGE32, lambda i, h: min(i.speed_mbps * 1_000_000, _C32 - 1)),
     ("ifPhysAddress", ber.OCTET_STRING, lambda i, h: i.mac),
@@ -189,8 +192,8 @@ _IFX_COLUMNS: list[tuple[str, int, Callable[[Interface, HostMib], Any]]] = [
 
 @dataclass
 class SnmpCounters:
-    """The SNMPv2-MIB snmp group's counters for the messages the agent's own v1/v2c responder
-    handles (pysnmp counts the SNMPv3 ones; the served values are the sums)."""
+    """The agent's message counters, for every version (RFC 3418 snmp group, RFC 3412
+    snmpMPDStats, RFC 3413 snmpUnknownContexts / snmpUnavailableContexts, RFC 3414 usmStats)."""
 
     in_pkts: int = 0
     in_bad_versions: int = 0
@@ -199,10 +202,20 @@ class SnmpCounters:
     in_asn_parse_errs: int = 0
     silent_drops: int = 0
     proxy_drops: int = 0
+    unknown_security_models: int = 0
+    invalid_msgs: int = 0
+    unknown_pdu_handlers: int = 0
+    unavailable_contexts: int = 0
+    unknown_contexts: int = 0
+    usm_unsupported_sec_levels: int = 0
+    usm_not_in_time_windows: int = 0
+    usm_unknown_user_names: int = 0
+    usm_unknown_engine_ids: int = 0
+    usm_wrong_digests: int = 0
+    usm_decryption_errors: int = 0
 
 
-# snmp group object -> SnmpCounters field (None: not counted by us; snmpEnableAuthenTraps is
-# disabled(2): the agent sends no traps).
+# (module, object, SnmpCounters field); snmpEnableAuthenTraps is disabled(2): no traps are sent.
 _SNMP_GROUP = (
     ("snmpInPkts", "in_pkts"),
     ("snmpInBadVersions", "in_bad_versions"),
@@ -212,15 +225,26 @@ _SNMP_GROUP = (
     ("snmpSilentDrops", "silent_drops"),
     ("snmpProxyDrops", "proxy_drops"),
 )
-_USM_STATS = ("usmStatsUnsupportedSecLevels", "usmStatsNotInTimeWindows", "usmStatsUnknownUserNames",
-              "usmStatsUnknownEngineIDs", "usmStatsWrongDigests", "usmStatsDecryptionErrors")
-MAX_MESSAGE_SIZE = 65507  # the largest UDP payload over IPv4
+#: The SNMPv3 counters, served when the agent has v3 users.
+V3_COUNTERS = (
+    ("SNMP-TARGET-MIB", "snmpUnavailableContexts", "unavailable_contexts"),
+    ("SNMP-TARGET-MIB", "snmpUnknownContexts", "unknown_contexts"),
+    ("SNMP-MPD-MIB", "snmpUnknownSecurityModels", "unknown_security_models"),
+    ("SNMP-MPD-MIB", "snmpInvalidMsgs", "invalid_msgs"),
+    ("SNMP-MPD-MIB", "snmpUnknownPDUHandlers", "unknown_pdu_handlers"),
+    ("SNMP-USER-BASED-SM-MIB", "usmStatsUnsupportedSecLevels", "usm_unsupported_sec_levels"),
+    ("SNMP-USER-BASED-SM-MIB", "usmStatsNotInTimeWindows", "usm_not_in_time_windows"),
+    ("SNMP-USER-BASED-SM-MIB", "usmStatsUnknownUserNames", "usm_unknown_user_names"),
+    ("SNMP-USER-BASED-SM-MIB", "usmStatsUnknownEngineIDs", "usm_unknown_engine_ids"),
+    ("SNMP-USER-BASED-SM-MIB", "usmStatsWrongDigests", "usm_wrong_digests"),
+    ("SNMP-USER-BASED-SM-MIB", "usmStatsDecryptionErrors", "usm_decryption_errors"),
+)
 
 
 class EngineCounters:
     """The snmp group (snmpInPkts ...), snmpEngine (ID, boots, time, max message size) and, when
-    SNMPv3 is served, usmStats. The v1/v2c counts are ours (`counters`); the SNMPv3 engine's
-    (pysnmp's instances, read at request time) are added once `attach_engine` is called."""
+    SNMPv3 is served (`v3`), the SNMPv3 counters (V3_COUNTERS). snmpEngineTime counts seconds
+    from this object's creation (the agent's start, when snmpEngineBoots was raised)."""
 
     def __init__(
         self,
@@ -229,21 +253,24 @@ class EngineCounters:
         engine_id: bytes,
         boots: int,
         clock: Callable[[], float] = time.monotonic,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
+        v3: bool = False,
     ) -> None:
-        mib_builder.load_modules("SNMPv2-MIB", "SNMP-FRAMEWORK-MIB", "SNMP-USER-BASED-SM-MIB")
+        mib_builder.load_modules("SNMPv2-MIB", "SNMP-FRAMEWORK-MIB", "SNMP-USER-BASED-SM-MIB",
+                                 "SNMP-MPD-MIB", "SNMP-TARGET-MIB")
         self._b = mib_builder
         self.counters = counters
         self.engine_id = engine_id
         self.boots = boots
+        self.max_message_size = max_message_size
+        self.v3 = v3
         self._clock = clock
         self._start = clock()
         self.version = 0
-        self._engine_builder: Any = None
 
-    def attach_engine(self, engine_builder: Any) -> None:
-        """Add the SNMPv3 engine's counters, and serve its usmStats."""
-        self._engine_builder = engine_builder
-        self.version += 1
+    def engine_time(self) -> int:
+        """snmpEngineTime: seconds since the engine started (RFC 3414 2.2.1)."""
+        return min(int(self._clock() - self._start), 2147483647)
 
     def _oid(self, module: str, name: str) -> tuple[int, ...]:
         (sym,) = self._b.import_symbols(module, name)
@@ -254,8 +281,8 @@ class EngineCounters:
         names += [("SNMPv2-MIB", "snmpEnableAuthenTraps")]
         names += [("SNMP-FRAMEWORK-MIB", n) for n in ("snmpEngineID", "snmpEngineBoots",
                                                       "snmpEngineTime", "snmpEngineMaxMessageSize")]
-        if self._engine_builder is not None:
-            names += [("SNMP-USER-BASED-SM-MIB", n) for n in _USM_STATS]
+        if self.v3:
+            names += [(m, n) for m, n, _ in V3_COUNTERS]
         return names
 
     def object_types(self) -> Iterable[tuple[int, ...]]:
@@ -263,30 +290,24 @@ class EngineCounters:
 
     def objects(self) -> Iterable[tuple[tuple[int, ...], int, Getter]]:
         for name, field in _SNMP_GROUP:
-            yield self._oid("SNMPv2-MIB", name) + (0,), ber.COUNTER32, self._count(name, field)
+            yield self._oid("SNMPv2-MIB", name) + (0,), ber.COUNTER32, self._count(field)
         yield self._oid("SNMPv2-MIB", "snmpEnableAuthenTraps") + (0,), ber.INTEGER, lambda: 2
         fw = "SNMP-FRAMEWORK-MIB"
         yield self._oid(fw, "snmpEngineID") + (0,), ber.OCTET_STRING, lambda: self.engine_id
         yield self._oid(fw, "snmpEngineBoots") + (0,), ber.INTEGER, lambda: self.boots
-        yield (self._oid(fw, "snmpEngineTime") + (0,), ber.INTEGER,
-               lambda: min(int(self._clock() - self._start), 2147483647))
-        yield self._oid(fw, "snmpEngineMaxMessageSize") + (0,), ber.INTEGER, lambda: MAX_MESSAGE_SIZE
-        if self._engine_builder is not None:
-            for name in _USM_STATS:
-                yield self._oid("SNMP-USER-BASED-SM-MIB", name) + (0,), ber.COUNTER32, self._engine(
-                    "__SNMP-USER-BASED-SM-MIB", name)
+        yield self._oid(fw, "snmpEngineTime") + (0,), ber.INTEGER, self.engine_time
+        yield (self._oid(fw, "snmpEngineMaxMessageSize") + (0,), ber.INTEGER,
+               lambda: self.max_message_size)
+        if self.v3:
+            for module, name, field in V3_COUNTERS:
+                yield self._oid(module, name) + (0,), ber.COUNTER32, self._count(field)
 
-    def _engine_count(self, module: str, name: str) -> int:
-        if self._engine_builder is None:
-            return 0
-        (inst,) = self._engine_builder.import_symbols(module, name)
-        return int(inst.syntax)
+    def counter_oid(self, field: str) -> tuple[int, ...]:
+        """The instance OID of the counter kept in SnmpCounters.`field` (for Report PDUs)."""
+        for module, name, f in V3_COUNTERS:
+            if f == field:
+                return self._oid(module, name) + (0,)
+        raise KeyError(field)
 
-    def _engine(self, module: str, name: str) -> Getter:
-        return lambda: self._engine_count(module, name) % 4294967296
-
-    def _count(self, name: str, field: str) -> Getter:
-        def get() -> int:
-            return (getattr(self.counters, field) + self._engine_count("__SNMPv2-MIB", name)) % 4294967296
-
-        return get
+    def _count(self, field: str) -> Getter:
+        return lambda: getattr(self.counters, field) % _C32

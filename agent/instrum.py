@@ -175,7 +175,9 @@ class MeasurementInstrum:
         return mask
 
     def is_known_type(self, oid: Oid) -> bool:
-        return any(oid[:n] in self._types for n in range(1, len(oid)))
+        """Whether `oid` is an object type served here or under one: a GET of it without an
+        instance is noSuchInstance, not noSuchObject (RFC 3416 4.2.1; snmpd agrees)."""
+        return any(oid[:n] in self._types for n in range(1, len(oid) + 1))
 
     def position(self, oid: Oid) -> int:
         """The index position of `oid`, or -1."""
@@ -271,16 +273,19 @@ class MeasurementInstrum:
         snap = self.current()
         changes: dict[tuple[str, Oid], Row] = {}
         for idx, (oid, tag, value) in enumerate(var_binds):
+            # RFC 3416 4.2.5, its steps in order.
             if not may_write(idx, oid):
-                raise SetError(NO_ACCESS, idx, "outside the write view")
-            if self.position(oid) < 0:
-                raise SetError(NO_CREATION, idx, "no such instance; rows are not created by SET")
+                raise SetError(NO_ACCESS, idx, "outside the write view")  # 1
             col = self._writable_column(oid)
-            if col is None:
+            if col is None:  # 2: nothing under this name can ever be written (or created)
                 raise SetError(NOT_WRITABLE, idx)
+            if tag != col.tag:
+                raise SetError(WRONG_TYPE, idx)  # 3
+            if self.position(oid) < 0:  # 7: a writable column, but rows are not created by SET
+                raise SetError(NO_CREATION, idx, "no such instance; rows are not created by SET")
             where = (col.table.key, oid[len(col.oid):])
             row = changes.get(where) or getattr(snap, where[0])[where[1]]
-            changes[where] = _apply(col, row, tag, value, idx)
+            changes[where] = _apply(col, row, value, idx)
         if not changes:
             return
         try:
@@ -298,12 +303,10 @@ class MeasurementInstrum:
             raise SetError(COMMIT_FAILED, 0, str(exc)) from exc
 
 
-def _apply(col: Column, row: Row, tag: int, value: Any, idx: int) -> Row:
-    """The row with the column's SET rule applied to a varbind's (tag, value)."""
+def _apply(col: Column, row: Row, value: Any, idx: int) -> Row:
+    """The row with the column's SET rule applied to a varbind's value (of the column's tag)."""
     rule = col.spec.write
     assert rule is not None  # only writable columns get here
-    if tag != col.tag:
-        raise SetError(WRONG_TYPE, idx)
     try:
         return replace(row, **{rule.field: rule.decode(row, value)})
     except Refused as exc:

@@ -1,14 +1,19 @@
 """Persisted agent state: the values managers wrote, and the SNMP engine's identity.
 
-Files are JSON, replaced atomically: write a temporary file in the same folder, fsync it,
+Files are JSON, replaced atomically: write all of a temporary file in the same folder, fsync it,
 rename it over the old one, fsync the folder. A crash at any point leaves either the old or the
-new file, never a torn one. A file that cannot be parsed stops the agent at start with its path
-and the reason; it is left as it is for a person to look at, never overwritten. Temporary files
-left by a process killed mid-write are removed when the state is loaded.
+new file, never a torn one; a write that fails at any step (a full disk, a read-only folder)
+raises OSError and leaves the old file, so a SET is acknowledged only once its new state is on
+disk (the instrumentation answers commitFailed otherwise, and nothing changes). A file that
+cannot be parsed stops the agent at start with its path and the reason; it is left as it is for
+a person to look at, never overwritten. Temporary files left by a process killed mid-write are
+removed when the state is loaded.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import secrets
@@ -26,17 +31,65 @@ class StateError(RuntimeError):
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
+    """Replace `path` with `data` as JSON, durably: when this returns, the whole new file and
+    its name are on disk. Otherwise it raises OSError (a full disk, a read-only folder ...),
+    `path` is as it was and no temporary file is left behind."""
+    payload = json.dumps(data, indent=1, sort_keys=True).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    payload = json.dumps(data, indent=1, sort_keys=True).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    old = path.with_name(f".{path.name}.{os.getpid()}.old.tmp")
     try:
-        os.write(fd, payload)
-        os.fsync(fd)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            _write_all(fd, payload)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        # A second name for the old file, to put it back if the rename cannot be made durable
+        # (None: there was no old file; False: the file system has no hard links).
+        kept = _second_name(path, old)
+        os.replace(tmp, path)
+        try:
+            _fsync_dir(path.parent)
+        except OSError:
+            if kept:
+                os.replace(old, path)
+            elif kept is None:
+                path.unlink()
+            _fsync_dir(path.parent)
+            raise
     finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
+        for leftover in (tmp, old):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+def _write_all(fd: int, payload: bytes) -> None:
+    """os.write until every octet is written (a write may take only part of it)."""
+    view = memoryview(payload)
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(errno.EIO, f"write took {n} octets")
+        view = view[n:]
+
+
+def _second_name(path: Path, name: Path) -> bool | None:
+    """Hard-link `name` to `path`: True when made, None when `path` does not exist, False when
+    the file system cannot (then a failed rename is not undone)."""
+    with contextlib.suppress(FileNotFoundError):
+        name.unlink()
+    try:
+        os.link(path, name)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return False
+    return True
+
+
+def _fsync_dir(folder: Path) -> None:
+    dfd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dfd)
     finally:
@@ -137,6 +190,16 @@ class EngineState:
 
     @classmethod
     def start(cls, path: Path | None, configured_id: bytes | None = None) -> EngineState:
+        """`next_start`, counted at once (`count_boot`)."""
+        state = cls.next_start(path, configured_id)
+        state.count_boot(path)
+        return state
+
+    @classmethod
+    def next_start(cls, path: Path | None, configured_id: bytes | None = None) -> EngineState:
+        """The identity and boots of this start (one more than the last counted), not yet
+        recorded: the agent calls `count_boot` once it serves, so that a start that fails
+        (e.g. a port in use) does not count a boot."""
         data = _read_json(path) if path is not None else None
         if data is not None:
             try:
@@ -150,7 +213,9 @@ class EngineState:
             boots = 0
         if configured_id is not None:
             engine_id = configured_id
-        state = cls(engine_id, min(boots + 1, 2147483647))
+        return cls(engine_id, min(boots + 1, 2147483647))
+
+    def count_boot(self, path: Path | None) -> None:
+        """Record this start's identity and boots (raises OSError when it cannot)."""
         if path is not None:
-            atomic_write_json(path, {"engine_id": state.engine_id.hex(), "boots": state.boots})
-        return state
+            atomic_write_json(path, {"engine_id": self.engine_id.hex(), "boots": self.boots})

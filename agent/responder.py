@@ -1,33 +1,37 @@
-"""The SNMPv1/v2c command responder: community-based messages in, Responses out.
+"""The command responder: every SNMP version's request path ends in `process`.
 
-It decodes the message itself (`ber`), resolves the community to its access level and checks
-the sender's address against the community's allowed sources, then answers GET, GETNEXT,
-GETBULK and SET from the instrumentation's sorted index (`instrum`). The access levels are the
-same VACM views the SNMPv3 engine is configured with (`engine.read_subtrees`,
-`engine.write_subtrees`): a listener reads the read view and writes nothing; a supervisor also
-writes the write view. The views are resolved against the index once per rebuild, so an access
-check costs one list lookup.
+`Responder.handle` takes a datagram and the sender's address and returns the bytes to send
+back, or None when nothing is to be sent; it never raises for any input. It reads the version
+first: v1/v2c messages are checked here (community, then the sender's address against the
+community's allowed sources) before their varbinds are decoded, so a request with a wrong
+community costs its header only; SNMPv3 messages go to the message layer and USM (`v3`), which
+authenticates and decrypts them before their scoped PDU is decoded. Both then call `process`
+with the principal's views, so a request is answered the same way whatever its version.
 
-RFC 3416 for v2c; for v1, RFC 2576 4.1.2 and 4.3: Counter64 objects are skipped by GETNEXT and
-answered noSuchName by GET, the v2 exceptions become noSuchName, and the v2 SET error-statuses
-map onto v1's (noSuchName, badValue, genErr). SNMPv3 messages are handed to pysnmp's engine
-(see `handle`), which owns USM; without v3 users they are counted in snmpInBadVersions and dropped.
+`process` answers GET, GETNEXT, GETBULK and SET from the instrumentation's sorted index
+(`instrum`). The access levels are `access`'s views: a listener reads the read view and writes
+nothing; a supervisor also writes the write view. The views are resolved against the index once
+per rebuild, so an access check costs one list lookup.
 
-`handle` takes the datagram and the sender's address and returns the bytes to send back, or
-None when nothing is to be sent. It never raises for any input.
+RFC 3416 for v2c and v3; for v1, RFC 2576 4.1.2 and 4.3: Counter64 objects are skipped by
+GETNEXT and answered noSuchName by GET, the v2 exceptions become noSuchName, and the v2 SET
+error-statuses map onto v1's (noSuchName, badValue, genErr). A response never exceeds the
+agent's maximum message size nor (v3) the request's msgMaxSize: GETBULK stops adding varbinds
+before the limit, other requests get tooBig (RFC 3416 4.2.1).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from . import ber
-from .config import Community
-from .hostmib import MAX_MESSAGE_SIZE, SnmpCounters
+from .config import DEFAULT_MAX_MESSAGE_SIZE, Community
+from .hostmib import SnmpCounters
 from .instrum import (
     AUTHORIZATION_ERROR,
     BAD_VALUE,
@@ -53,17 +57,24 @@ _NOT_OBJECT = ber.encode_value(ber.NO_SUCH_OBJECT, None)
 _NOT_INSTANCE = ber.encode_value(ber.NO_SUCH_INSTANCE, None)
 _END = ber.encode_value(ber.END_OF_MIB_VIEW, None)
 #: GETBULK answers hold at most this many varbinds (besides the size limit), as net-snmp's
-#: default max-repetitions cap does.
+#: default max-repetitions cap does; the same for every version.
 MAX_BULK_VARBINDS = 1000
-#: What `handle` returns for an SNMPv3 message when the SNMPv3 engine is on.
-V3 = b"v3"
+#: PDUs a command responder answers (RFC 3416's confirmed class, INFORM aside).
+REQUESTS = frozenset((ber.GET, ber.GET_NEXT, ber.GET_BULK, ber.SET))
+
+#: (error-status, error-index, encoded varbinds) of a Response.
+Answer = tuple[int, int, list[bytes]]
 
 
 @dataclass
-class _Principal:
+class Principal:
+    """Who sent a request, as access control sees it: a community (with the sources it may be
+    used from) or an SNMPv3 user."""
+
     read: View
     write: View | None
-    sources: tuple[Any, ...]
+    sources: tuple[Any, ...] = ()
+    community: bool = True
     allowed: dict[str, bool] = field(default_factory=dict)  # source host -> allowed (cached)
 
     def source_allowed(self, host: str) -> bool:
@@ -81,8 +92,9 @@ class _Principal:
         return ok
 
 
-class CommunityResponder:
-    """See the module docstring."""
+class Responder:
+    """See the module docstring. `v3` is the SNMPv3 message layer (`v3.V3Layer`), set when
+    the configuration has users; without it v3 messages are counted in snmpInBadVersions."""
 
     def __init__(
         self,
@@ -91,14 +103,16 @@ class CommunityResponder:
         read_view: View,
         write_view: View,
         counters: SnmpCounters,
-        max_message_size: int = MAX_MESSAGE_SIZE,
+        max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     ) -> None:
         self.instrum = instrum
         self.counters = counters
         self.max_size = max_message_size
-        self.v3_enabled = False
+        self.read_view = read_view
+        self.write_view = write_view
+        self.v3: Any = None
         self._principals = {
-            c.name.encode(): _Principal(
+            c.name.encode(): Principal(
                 read_view,
                 write_view if c.level == "supervisor" else None,
                 tuple(ipaddress.ip_network(s, strict=False) for s in c.sources),
@@ -106,9 +120,13 @@ class CommunityResponder:
             for c in communities
         }
 
+    def principal(self, level: str) -> Principal:
+        """The principal of an SNMPv3 user of access level `level`."""
+        return Principal(self.read_view, self.write_view if level == "supervisor" else None,
+                         community=False)
+
     def handle(self, data: bytes, addr: Any) -> bytes | None:
-        """The reply to send, None for nothing, or `V3` for a message the SNMPv3 engine is to
-        handle (only when `v3_enabled`)."""
+        """The reply to send, or None for nothing."""
         try:
             return self._handle(data, addr)
         except Exception:  # noqa: BLE001 - one bad request must never stop the agent
@@ -118,10 +136,10 @@ class CommunityResponder:
 
     def _handle(self, data: bytes, addr: Any) -> bytes | None:
         c = self.counters
-        version = ber.peek_version(data)
-        if version == ber.V3 and self.v3_enabled:
-            return V3  # for pysnmp's engine, which counts and answers it
         c.in_pkts += 1
+        version = ber.peek_version(data)
+        if version == ber.V3 and self.v3 is not None:
+            return self.v3.receive(data)
         if version is None:
             c.in_asn_parse_errs += 1
             return None
@@ -129,58 +147,80 @@ class CommunityResponder:
             c.in_bad_versions += 1
             return None
         try:
-            msg = ber.decode_message(data)
+            version, community, pdu_type, ps, pe = ber.decode_community_header(data)
         except ber.BerError as exc:
             log.debug("malformed message from %s: %s", addr, exc)
             c.in_asn_parse_errs += 1
             return None
-        p = self._principals.get(msg.community)
+        p = self._principals.get(community)
         if p is None or not p.source_allowed(addr[0]):
             c.in_bad_community_names += 1  # RFC 3584 5.2.1: no matching community entry
             return None
+        try:
+            msg = ber.decode_pdu(data, pdu_type, ps, pe, version, community)
+        except ber.BerError as exc:
+            log.debug("malformed PDU from %s: %s", addr, exc)
+            c.in_asn_parse_errs += 1
+            return None
+        budget = self.max_size
+        if pdu_type == ber.GET_BULK:
+            budget -= ber.response_overhead(community, msg.request_id)
+        answer = self.process(msg, p, budget)
+        if answer is None:
+            return None
+        out = ber.encode_response(version, community, msg.request_id, *answer)
+        if len(out) <= self.max_size:
+            return out
+        return self.fit(msg, answer, partial(ber.encode_response, version, community,
+                                             msg.request_id), self.max_size)
+
+    def fit(
+        self, msg: ber.Message, answer: Answer, encode: Callable[..., bytes], limit: int
+    ) -> bytes:
+        """The encoded Response, or tooBig when it exceeds `limit` octets (RFC 3416 4.2.1: an
+        empty varbind list; v1: the request's varbinds); nothing if even that does not fit."""
+        out = encode(*answer)
+        if len(out) > limit:
+            out = encode(TOO_BIG, 0, self.echo(msg) if msg.version == ber.V1 else [])
+            if len(out) > limit:
+                self.counters.silent_drops += 1
+                return b""
+        return out
+
+    # --- the one request path -----------------------------------------------------------------
+
+    def process(self, msg: ber.Message, p: Principal, budget: int) -> Answer | None:
+        """The Response to a request PDU for principal `p`, its varbinds within `budget`
+        octets for GETBULK; None for a PDU a command responder does not answer (a Response,
+        Trap, Report, or a GETBULK in a v1 message), which is dropped."""
         t = msg.pdu_type
         if t == ber.GET:
             return self._get(msg, p)
         if t == ber.GET_NEXT:
             return self._get_next(msg, p)
-        if t == ber.GET_BULK and msg.version == ber.V2C:
-            return self._get_bulk(msg, p)
+        if t == ber.GET_BULK and msg.version != ber.V1:
+            return self._get_bulk(msg, p, budget)
         if t == ber.SET:
             return self._set(msg, p)
-        # A Response, Trap, Report or a v1 GETBULK sent to a command responder: not for us.
-        c.in_asn_parse_errs += t == ber.GET_BULK
+        self.counters.in_asn_parse_errs += t == ber.GET_BULK
         return None
 
     # --- reads ------------------------------------------------------------------------------
 
-    def _respond(
-        self, msg: ber.Message, varbinds: list[bytes], status: int = 0, index: int = 0
-    ) -> bytes:
-        out = ber.encode_response(
-            msg.version, msg.community, msg.request_id, status, index, varbinds
-        )
-        if len(out) > self.max_size:
-            # RFC 3416 4.2.1: tooBig with an empty varbind list (v1: the request's varbinds).
-            vbs = self._echo(msg) if msg.version == ber.V1 else []
-            out = ber.encode_response(msg.version, msg.community, msg.request_id, TOO_BIG, 0, vbs)
-            if len(out) > self.max_size:
-                self.counters.silent_drops += 1
-                return b""
-        return out
-
-    def _echo(self, msg: ber.Message) -> list[bytes]:
+    def echo(self, msg: ber.Message) -> list[bytes]:
+        """The request's varbinds, encoded again (for SET responses and errors)."""
         return [ber.varbind(ber.encode_oid(o), _value_tlv(t, v)) for o, t, v in msg.varbinds]
 
-    def _v1_error(self, msg: ber.Message, status: int, idx: int) -> bytes:
-        return self._respond(msg, self._echo(msg), status, idx + 1)
+    def _v1_error(self, msg: ber.Message, status: int, idx: int) -> Answer:
+        return status, idx + 1, self.echo(msg)
 
-    def _view(self, p: _Principal) -> tuple[Any, list[bool], list[bytes]]:
+    def _view(self, p: Principal) -> tuple[Any, list[bool], list[bytes]]:
         """One request's snapshot, the principal's readable mask and the OID encodings."""
         ins = self.instrum
         snap = ins.current()
         return snap, ins.readable_mask(p.read), ins.oid_tlvs()
 
-    def _get(self, msg: ber.Message, p: _Principal) -> bytes:
+    def _get(self, msg: ber.Message, p: Principal) -> Answer:
         ins = self.instrum
         snap, mask, tlvs = self._view(p)
         v1 = msg.version == ber.V1
@@ -200,7 +240,7 @@ class CommunityResponder:
                 i < 0 and p.read.contains(oid) and ins.is_known_type(oid)
             )
             out.append(ber.varbind(ber.encode_oid(oid), _NOT_INSTANCE if known else _NOT_OBJECT))
-        return self._respond(msg, out)
+        return 0, 0, out
 
     def _next(self, snap: Any, pos: int, mask: list[bool], v1: bool) -> tuple[int, Any]:
         """From index position `pos` on, the first readable instance with a value: (position,
@@ -216,7 +256,7 @@ class CommunityResponder:
             pos += 1
         return n, None
 
-    def _get_next(self, msg: ber.Message, p: _Principal) -> bytes:
+    def _get_next(self, msg: ber.Message, p: Principal) -> Answer:
         ins = self.instrum
         snap, mask, tlvs = self._view(p)
         v1 = msg.version == ber.V1
@@ -229,17 +269,17 @@ class CommunityResponder:
                 out.append(ber.varbind(ber.encode_oid(oid), _END))
             else:
                 out.append(ber.varbind(tlvs[i], ber.encode_value(ins.tags[i], value)))
-        return self._respond(msg, out)
+        return 0, 0, out
 
-    def _get_bulk(self, msg: ber.Message, p: _Principal) -> bytes:
-        """RFC 3416 4.2.3, truncated to the message size limit and MAX_BULK_VARBINDS."""
+    def _get_bulk(self, msg: ber.Message, p: Principal, budget: int) -> Answer:
+        """RFC 3416 4.2.3, truncated to `budget` octets of varbinds and MAX_BULK_VARBINDS."""
         ins = self.instrum
         snap, mask, tlvs = self._view(p)
         tags = ins.tags
         vbs = msg.varbinds
         non_rep = min(max(msg.error_status, 0), len(vbs))
         max_rep = max(msg.error_index, 0)
-        budget = self.max_size - ber.response_overhead(msg.community, msg.request_id) - 6
+        budget -= 6  # the varbind list's own header, at most
         out: list[bytes] = []
         used = 0
 
@@ -256,7 +296,7 @@ class CommunityResponder:
             vb = ber.varbind(ber.encode_oid(oid), _END) if value is None else ber.varbind(
                 tlvs[i], ber.encode_value(tags[i], value))
             if not add(vb):
-                return self._respond(msg, out)
+                return 0, 0, out
         repeaters = vbs[non_rep:]
         if repeaters and max_rep:
             n = len(ins.oids)
@@ -275,16 +315,16 @@ class CommunityResponder:
                         last[r] = tlvs[i]
                         cursors[r] = i + 1
                     if not add(vb):
-                        return self._respond(msg, out)
+                        return 0, 0, out
                 if ended == len(cursors):
                     break  # every repeater is at the end of the view: more would repeat that
-        return self._respond(msg, out)
+        return 0, 0, out
 
     # --- write ------------------------------------------------------------------------------
 
-    def _set(self, msg: ber.Message, p: _Principal) -> bytes:
+    def _set(self, msg: ber.Message, p: Principal) -> Answer:
         write = p.write
-        if write is None:
+        if write is None and p.community:
             self.counters.in_bad_community_uses += 1  # a write with a read-only community
 
         def may_write(idx: int, oid: tuple[int, ...]) -> bool:
@@ -296,8 +336,8 @@ class CommunityResponder:
             status = exc.status
             if msg.version == ber.V1:
                 status = _V1_ERROR.get(status, status)
-            return self._respond(msg, self._echo(msg), status, exc.index + 1)
-        return self._respond(msg, self._echo(msg))
+            return status, exc.index + 1, self.echo(msg)
+        return 0, 0, self.echo(msg)
 
 
 def _value_tlv(tag: int, value: Any) -> bytes:

@@ -76,7 +76,6 @@ class Agent:
         )
         self.services = list(services)
         self._load_static_blocks()
-        self._engine: Any = None
         self._sockets: list[Any] = []
         self._transports: list[Any] = []
         self.counters = SnmpCounters()
@@ -101,37 +100,38 @@ class Agent:
     async def start(self) -> None:
         """Start serving in the running loop."""
         from . import access
-        from .responder import CommunityResponder
+        from .responder import Responder
         from .transport import bind_socket, serve
 
         t0 = time.perf_counter()
-        state = EngineState.start(self._engine_state_path, self.config.engine_id)
+        cfg = self.config
+        state = EngineState.next_start(self._engine_state_path, cfg.engine_id)
         self.host.refresh()
-        counters = EngineCounters(self._mib_builder, self.counters, state.engine_id, state.boots)
+        counters = EngineCounters(self._mib_builder, self.counters, state.engine_id, state.boots,
+                                  max_message_size=cfg.max_message_size, v3=bool(cfg.users))
         self.instrum.providers.append(counters)
         self._engine_counters: EngineCounters | None = counters
-        self.responder = CommunityResponder(
-            self.instrum, self.config.communities, access.read_view(self.mibmap),
-            access.write_view(self.mibmap), self.counters,
+        self.responder = Responder(
+            self.instrum, cfg.communities, access.read_view(self.mibmap),
+            access.write_view(self.mibmap), self.counters, cfg.max_message_size,
         )
+        if cfg.users:
+            from .v3 import V3Layer
+
+            self.responder.v3 = V3Layer(self.responder, counters, cfg.users, cfg.max_message_size)
+            for u in cfg.users:
+                if u.example_only:
+                    log.warning("SNMPv3 user %r is marked example_only in %s: replace its keys "
+                                "before any real use", u.name, cfg.source)
         try:
-            for ep in self.config.listen:
+            for ep in cfg.listen:
                 sock = bind_socket(ep)
                 self._sockets.append(sock)
                 host, port = sock.getsockname()[:2]
                 self.endpoints.append(Endpoint(ep.family, host, port))
-            v3: list[Any] = [None] * len(self._sockets)
-            if self.config.users:
-                from .engine import build_engine
-
-                self._engine, v3 = build_engine(
-                    self.config, self.mibmap, self.instrum, state.engine_id, state.boots,
-                    self.endpoints,
-                )
-                counters.attach_engine(self._engine.get_mib_builder())
-                self.responder.v3_enabled = True
-            for sock, v3_transport in zip(self._sockets, v3, strict=True):
-                self._transports.append(await serve(sock, self.responder, v3_transport))
+            for sock in self._sockets:
+                self._transports.append(await serve(sock, self.responder))
+            state.count_boot(self._engine_state_path)  # it serves: only now is it a boot
         except BaseException:
             await self.stop()
             raise
@@ -169,9 +169,6 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
             self._refresher = None
-        if self._engine is not None:
-            self._engine.close_dispatcher()
-            self._engine = None
         for t in self._transports:
             t.close()
         for s in self._sockets:

@@ -10,16 +10,23 @@ update.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 
 from .model import TABLES, NetworkBlock, Row, RxPoint, Snapshot, table_of
-from .tables import index_text
+from .tables import ColumnSpec, index_text
 
 
 class LinkError(ValueError):
-    """A row names a block that does not exist, or a block id is used by two block types."""
+    """A row names a block that does not exist, or a block id is used by two block types.
+    `row` is the row at fault; `column` its link column (None for a block id used twice)."""
+
+    def __init__(self, message: str, row: Row | None = None,
+                 column: ColumnSpec | None = None) -> None:
+        super().__init__(message)
+        self.row = row
+        self.column = column
 
 
 class Transaction:
@@ -80,23 +87,36 @@ def _ensure_rx_rows(t: dict[type, dict]) -> None:
         next_id += 1
 
 
-def _check_links(t: dict[type, dict]) -> None:
+def check_links(rows: Iterable[Row], elsewhere: Mapping[type, Iterable[int]] | None = None) -> None:
+    """The store's rules for links between blocks, applied to `rows` before they are stored
+    (e.g. a configuration's static rows), given the block ids of each row type that will be
+    in the store besides them (`elsewhere`). Raises LinkError."""
+    t: dict[type, dict] = {table.row: {} for table in TABLES}
+    for row in rows:
+        t[type(row)][row.index] = row
+    _check_links(t, elsewhere or {})
+
+
+def _check_links(t: dict[type, dict], elsewhere: Mapping[type, Iterable[int]] | None = None
+                 ) -> None:
     owner: dict[int, str] = {}
     for table in TABLES:
         name = table.row.__name__
-        for idx in t[table.row]:
+        for idx, row in t[table.row].items():
             other = owner.setdefault(idx[0], name)
             if other != name:
-                raise LinkError(f"block id {idx[0]} is used by a {other} and a {name}")
+                raise LinkError(f"block id {idx[0]} is used by a {other} and a {name}", row)
     for table in TABLES:
         for col in table.links:
             target = table_of(col.links_to).key
             pool = {i[0] for i in t[col.links_to]}
+            if elsewhere:
+                pool.update(elsewhere.get(col.links_to, ()))
             for row in t[table.row].values():
                 value = col.get(row)
                 if value and value not in pool:
                     raise LinkError(f"{col.name} of {table.key} {index_text(row.index)} = "
-                                    f"{value}: no {target} block {value}")
+                                    f"{value}: no {target} block {value}", row, col)
 
 
 class BlockStore:
@@ -133,4 +153,4 @@ class BlockStore:
         self._listeners.append(listener)
 
 
-__all__ = ["BlockStore", "LinkError", "Transaction", "replace"]
+__all__ = ["BlockStore", "LinkError", "Transaction", "check_links", "replace"]

@@ -51,6 +51,7 @@ class KeyType(Enum):
     BOOL = "true or false"
     STR = "a string"
     ENUM = "a name"
+    FORMAT = "an identity of IEC62379-MEDIA-FORMATS-MIB"  # a value of its vocabulary enum
     ADDRESS = "an IP address of the network type"  # read before it; "" = NULL
     INTERFACE = "a network interface of this host"  # its ifIndex
 
@@ -80,7 +81,8 @@ class ConfigKey:
     default: Any = REQUIRED
     default_from: Callable[[dict[str, Any]], Any] | None = None  # from fields read before it
     default_doc: str = ""  # how the docs show a `default_from` default
-    enum: type[Enum] | None = None  # ENUM: the enumeration (names match without case and _)
+    enum: type[Enum] | None = None  # ENUM: the enumeration (names match without case and _);
+    # FORMAT: the vocabulary's enumeration of the identity names the key takes
     after: str = ""  # ADDRESS: the field holding the network type
     what: str = ""  # how the docs name the type, when not the KeyType's words
 
@@ -127,10 +129,10 @@ def bool_key(name: str, default: bool = False, field: str = "") -> ConfigKey:
     return ConfigKey(name, KeyType.BOOL, field, default=default)
 
 
-def format_key(name: str, default: str, field: str = "") -> ConfigKey:
-    """A MediaFormat column: an identity name of IEC62379-MEDIA-FORMATS-MIB."""
-    return ConfigKey(name, KeyType.STR, field, default=default,
-                     what="an identity of IEC62379-MEDIA-FORMATS-MIB")
+def format_key(name: str, family: type[Enum], default: str, field: str = "") -> ConfigKey:
+    """A MediaFormat column: an identity name of IEC62379-MEDIA-FORMATS-MIB, one of those of
+    the column's `family` (the vocabulary's enumeration, e.g. AudioFormat)."""
+    return ConfigKey(name, KeyType.FORMAT, field, default=default, enum=family)
 
 
 def link_key(name: str, field: str) -> ConfigKey:

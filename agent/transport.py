@@ -1,5 +1,5 @@
-"""UDP for the agent: bound sockets and the asyncio protocol that hands datagrams to the
-v1/v2c responder, or to the SNMPv3 engine when the responder says the message is theirs."""
+"""UDP for the agent: bound sockets and the asyncio protocol that hands each datagram to the
+responder (every SNMP version) and sends its reply back."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import socket
 from typing import Any
 
 from .config import Endpoint
-from .responder import V3, CommunityResponder
+from .responder import Responder
 
 log = logging.getLogger(__name__)
 
@@ -31,34 +31,25 @@ def bind_socket(ep: Endpoint) -> socket.socket:
 
 
 class SnmpProtocol(asyncio.DatagramProtocol):
-    """One listening socket. `v3` is the SNMPv3 engine's transport object for this socket (a
-    pysnmp datagram protocol that was not opened itself: it sends through our transport)."""
+    """One listening socket."""
 
-    def __init__(self, responder: CommunityResponder, v3: Any = None) -> None:
+    def __init__(self, responder: Responder) -> None:
         self.responder = responder
-        self.v3 = v3
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]  # a datagram transport
-        if self.v3 is not None:
-            self.v3.connection_made(transport)
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         reply = self.responder.handle(data, addr)
-        if reply is V3:
-            if self.v3 is not None:
-                self.v3.datagram_received(data, addr)
-        elif reply and self.transport is not None:
+        if reply and self.transport is not None:
             self.transport.sendto(reply, addr)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("socket error: %s", exc)
 
 
-async def serve(
-    sock: socket.socket, responder: CommunityResponder, v3: Any = None
-) -> asyncio.DatagramTransport:
+async def serve(sock: socket.socket, responder: Responder) -> asyncio.DatagramTransport:
     loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(lambda: SnmpProtocol(responder, v3), sock=sock)
+    transport, _ = await loop.create_datagram_endpoint(lambda: SnmpProtocol(responder), sock=sock)
     return transport

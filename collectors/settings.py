@@ -25,7 +25,7 @@ from iec62379.agent.config import (
     read_file,
     read_toml,
 )
-from iec62379.agent.model import U32_MAX, Row
+from iec62379.agent.model import U32_MAX, NetworkBlock, Row
 from iec62379.collectors.sources.url import StreamUrl, parse_stream_url
 from iec62379.mibs.vocabulary import NetworkType
 
@@ -184,7 +184,7 @@ def parse_streams(root: _Reader) -> list[StreamSettings]:
         if url.iface is not None:
             try:
                 socket.if_nametoindex(url.iface)
-            except OSError as exc:
+            except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
                 raise r.fail("url", f"an iface that is a network interface of this host "
                                     f"(no interface {url.iface!r})", text) from exc
         identity = stream_identity(url.source, url.address, url.port, url.iface)
@@ -283,8 +283,9 @@ class Settings:
 def parse_settings(text: str, source: str = "<string>") -> Settings:
     """Parse and check a whole TOML configuration; raises ConfigError."""
     root = read_toml(text, source)
-    agent = agent_config(root, SECTIONS)
     streams = parse_streams(root)
+    # A stream's network block is in the store before the static rows load: they may link to it.
+    agent = agent_config(root, SECTIONS, {NetworkBlock: [s.ids.network for s in streams]})
     sensors = parse_sensors(root)
     check_ids(root, agent.blocks, streams, sensors)
     return Settings(agent=agent, streams=tuple(streams), sensors=sensors)

@@ -11,7 +11,12 @@ What it measures, for both agents (each started on a free 127.0.0.1 port, one af
   subtree, sent from Python over a connected UDP socket with a prebuilt request (BER encoded by
   hand here; only the request-id bytes are patched per request) and timed from send() to the
   matching recv() -> p50 and p99 in ms;
-- RSS (VmRSS and VmHWM from /proc/PID/status) after the walks and the GETs.
+- RSS (VmRSS and VmHWM from /proc/PID/status) after the walks and the GETs;
+- the same walks and GETs over SNMPv3 authPriv (SHA-256 / AES-128, user BENCH_USER): our
+  agent gets the user appended to its configuration (so start and RSS are with v3 users),
+  snmpd gets it with createUser in its temporary persistent folder. The GETs come from a
+  Python client built on the agent's own message encoder (`v3.encode_message`), after one
+  discovery exchange.
 
 Our agent serves the IEC 62379-7 tables under .1.0.62379.7.1; snmpd has no such tables, so it
 is measured on one of its own subtrees of similar size. The default is hrSWInstalledTable
@@ -42,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from iec62379.agent import ber
+from iec62379.agent.usm import UsmUser
 
 OUR_SUBTREE = ".1.0.62379.7.1"
 SNMPD_SUBTREE = ".1.3.6.1.2.1.25.6.3"  # HOST-RESOURCES-MIB::hrSWInstalledTable
@@ -54,8 +60,13 @@ TARGETS: tuple[tuple[str, str, str, float], ...] = (
     ("walk_ratio", "snmpwalk varbinds/s, ours / snmpd", ">=", 0.3),
     ("get_p50_ms", "GET p50 (ms)", "<=", 0.4),
     ("start_s", "start to first answer (s)", "<=", 0.5),
-    ("rss_mib", "RSS after the walks (MiB)", "<=", 40.0),
+    ("rss_mib", "RSS after the walks, with v3 users (MiB)", "<=", 40.0),
+    ("v3_bulkwalk_vs_v2c", "v3 authPriv snmpbulkwalk varbinds/s, ours v3 / ours v2c", ">=", 0.5),
+    ("v3_bulkwalk_ratio", "v3 authPriv snmpbulkwalk varbinds/s, ours / snmpd", ">=", 0.3),
 )
+BENCH_USER, BENCH_AUTH, BENCH_PRIV = "benchuser", "bench-auth-key", "bench-priv-key"
+V3_ARGS = ("-v3", "-l", "authPriv", "-u", BENCH_USER, "-a", "SHA-256", "-A", BENCH_AUTH,
+           "-x", "AES", "-X", BENCH_PRIV)
 
 
 class BenchError(RuntimeError):
@@ -79,6 +90,10 @@ class AgentFigures:
     gets: int = 0
     rss_mib: float = 0.0
     hwm_mib: float = 0.0
+    v3_bulkwalk_vbps: float = 0.0
+    v3_walk_vbps: float = 0.0
+    v3_get_p50_ms: float = 0.0
+    v3_get_p99_ms: float = 0.0
     reported_start_ms: float | None = None  # our agent's own "started in N ms" (engine build)
 
 
@@ -119,6 +134,53 @@ class GetPacket:
     def packet(self, request_id: int) -> bytes:
         self._template[self._rid_at : self._rid_at + 4] = request_id.to_bytes(4, "big")
         return bytes(self._template)
+
+    @staticmethod
+    def parse(buf: bytes) -> tuple[int, int, int]:
+        return parse_response(buf)
+
+
+class V3Get:
+    """SNMPv3 authPriv GETs of one OID as BENCH_USER (SHA-256 / AES-128) over a connected
+    socket: discovery first (the agent's engine ID, boots and time), then each request is
+    encrypted and authenticated like a real client's; `parse` decrypts the Response."""
+
+    def __init__(self, sock: socket.socket, oid: str) -> None:
+        from iec62379.agent import v3
+        from iec62379.agent.hostmib import SnmpCounters
+
+        self._v3, self._counters = v3, SnmpCounters()
+        self._oid = tuple(int(a) for a in oid.strip(".").split("."))
+        probe = v3.encode_message(1, 65507, v3.REPORTABLE, b"", 0, 0, b"", None,
+                                  ber.encode_pdu(ber.GET, 1, 0, 0, []))
+        sock.send(probe)
+        m = v3.parse_header(sock.recv(65535), self._counters)
+        self._engine, self._boots, self._time0 = m.engine_id, m.boots, m.time
+        self._t0 = time.monotonic()
+        self._user = UsmUser.make(BENCH_USER, m.engine_id, "sha256", BENCH_AUTH, "aes128",
+                                  BENCH_PRIV)
+
+    def packet(self, request_id: int) -> bytes:
+        v3 = self._v3
+        now = self._time0 + int(time.monotonic() - self._t0)
+        vb = ber.varbind(ber.encode_oid(self._oid), b"\x05\x00")
+        return v3.encode_message(request_id, 65507, v3.AUTH | v3.PRIV | v3.REPORTABLE,
+                                 self._engine, self._boots, now, BENCH_USER.encode(), self._user,
+                                 ber.encode_pdu(ber.GET, request_id, 0, 0, [vb]))
+
+    def parse(self, buf: bytes) -> tuple[int, int, int]:
+        """(msgID = request-id, error-status, first value's tag) of a Response."""
+        m = self._v3.parse_header(buf, self._counters)
+        s, e = m.data
+        plain = self._user.cipher.decrypt(buf[s:e], m.priv_params, m.boots, m.time)
+        _t, cs, ce = ber.read_tlv(plain, 0, len(plain))
+        _s, at = ber.read_expected(plain, cs, ce, ber.OCTET_STRING, "contextEngineID")
+        _s, at = ber.read_expected(plain, at, ce, ber.OCTET_STRING, "contextName")
+        tag, ps, pe = ber.read_tlv(plain, at, ce)
+        r = ber.decode_pdu(plain, tag, ps, pe, ber.V3)
+        if tag != ber.RESPONSE:
+            raise ValueError(f"not a Response-PDU (tag 0x{tag:02x})")
+        return m.msg_id, r.error_status, r.varbinds[0][1] if r.varbinds else -1
 
 
 def parse_response(buf: bytes) -> tuple[int, int, int]:
@@ -238,10 +300,11 @@ def _client_env(tmp: Path) -> dict[str, str]:
 
 
 def run_walk(
-    tool: str, port: int, subtree: str, env: dict[str, str], timeout_s: float, repetitions: int = 50
+    tool: str, port: int, subtree: str, env: dict[str, str], timeout_s: float,
+    repetitions: int = 50, security: tuple[str, ...] = ("-v2c", "-c", COMMUNITY),
 ) -> tuple[float, int, list[str]]:
     """(wall seconds, varbinds, OIDs) of one walk with snmpwalk or snmpbulkwalk."""
-    argv = [tool, "-v2c", "-c", COMMUNITY, "-On", "-t", "5", "-r", "1"]
+    argv = [tool, *security, "-On", "-t", "5", "-r", "1"]
     if tool.endswith("snmpbulkwalk"):
         argv.append(f"-Cr{repetitions}")
     argv += [f"127.0.0.1:{port}", subtree]
@@ -257,14 +320,16 @@ def run_walk(
     return wall, len(oids), oids
 
 
-def measure_gets(port: int, oid: str, count: int, warmup: int) -> list[float]:
-    """Latencies in ms of `count` sequential GETs of `oid` (after `warmup` untimed ones)."""
-    get = GetPacket(COMMUNITY, oid)
+def measure_gets(port: int, oid: str, count: int, warmup: int, v3: bool = False) -> list[float]:
+    """Latencies in ms of `count` sequential GETs of `oid` (after `warmup` untimed ones), over
+    v2c, or over v3 authPriv as BENCH_USER."""
     lat: list[float] = []
     clock = time.perf_counter_ns
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.connect(("127.0.0.1", port))
         sock.settimeout(2.0)
+        get: Any = V3Get(sock, oid) if v3 else GetPacket(COMMUNITY, oid)
+        parse_response = get.parse
         send, recv = sock.send, sock.recv
         for rid in range(1, warmup + count + 1):
             pkt = get.packet(rid)
@@ -335,6 +400,17 @@ def measure_agent(
     fig.get_p50_ms = statistics.median(lat)
     fig.get_p99_ms = percentile(lat, 99)
     fig.get_mean_ms = statistics.fmean(lat)
+    for attr, tool in (("v3_bulkwalk_vbps", bulk), ("v3_walk_vbps", walk)):
+        walls, total_vb = 0.0, 0
+        for _ in range(s.repeat):
+            wall, n, _ = run_walk(tool, port, fig.subtree, env, s.walk_timeout_s,
+                                  s.bulk_repetitions, V3_ARGS)
+            walls += wall
+            total_vb += n
+        setattr(fig, attr, total_vb / walls)
+    lat = measure_gets(port, fig.get_oid, s.gets, s.warmup_gets, v3=True)
+    fig.v3_get_p50_ms = statistics.median(lat)
+    fig.v3_get_p99_ms = percentile(lat, 99)
     fig.rss_mib, fig.hwm_mib = read_rss(proc.pid)
 
 
@@ -344,10 +420,16 @@ def bench_ours(s: BenchSettings, tmp: Path, env: dict[str, str]) -> AgentFigures
     cmd = list(
         s.agent_command or (sys.executable, "-c", "from iec62379.cli.main import main; main()")
     )
+    config = tmp / f"with-v3-user-{s.config.name}"
+    config.write_text(
+        s.config.read_text() + f'\n[[access.user]]\nname = "{BENCH_USER}"\nlevel = "listener"\n'
+        f'auth_protocol = "sha256"\nauth_key = "{BENCH_AUTH}"\npriv_protocol = "aes128"\n'
+        f'priv_key = "{BENCH_PRIV}"\n'
+    )
     argv = cmd + [
         "agent",
         "--config",
-        str(s.config),
+        str(config),
         "--listen",
         f"udp:127.0.0.1:{port}",
         "--state-dir",
@@ -365,7 +447,10 @@ def bench_snmpd(s: BenchSettings, tmp: Path, env: dict[str, str]) -> AgentFigure
     fig = AgentFigures("snmpd", s.snmpd_subtree)
     port = free_udp_port()
     conf = tmp / "snmpd.conf"
-    conf.write_text(f"rocommunity {COMMUNITY} 127.0.0.1\n")
+    # createUser in the configuration itself: snmpd -C reads no other file (its persistent
+    # folder is the temporary one, so the user's localised keys are written there).
+    conf.write_text(f"rocommunity {COMMUNITY} 127.0.0.1\nrouser {BENCH_USER} priv\n"
+                    f'createUser {BENCH_USER} SHA-256 "{BENCH_AUTH}" AES "{BENCH_PRIV}"\n')
     (tmp / "persist").mkdir(exist_ok=True)
     argv = [s.snmpd or _tool("snmpd"), "-f", "-Lo", "-C", "-c", str(conf), f"udp:127.0.0.1:{port}"]
     log = tmp / "snmpd.log"
@@ -400,6 +485,9 @@ def run_bench(s: BenchSettings) -> dict[str, Any]:
         "bulkwalk_ratio": ours.bulkwalk_vbps / ref.bulkwalk_vbps,
         "walk_ratio": ours.walk_vbps / ref.walk_vbps,
         "get_p50_ratio": ours.get_p50_ms / ref.get_p50_ms,
+        "v3_bulkwalk_ratio": ours.v3_bulkwalk_vbps / ref.v3_bulkwalk_vbps,
+        "v3_walk_ratio": ours.v3_walk_vbps / ref.v3_walk_vbps,
+        "v3_bulkwalk_vs_v2c": ours.v3_bulkwalk_vbps / ours.bulkwalk_vbps,
     }
     values = {
         **ratios,
@@ -467,6 +555,21 @@ def format_report(r: dict[str, Any]) -> str:
             f"{q['get_p50_ratio']:.1f}x",
         ),
         ("GET p99 (ms)", f"{o['get_p99_ms']:.3f}", f"{d['get_p99_ms']:.3f}", ""),
+        (
+            f"v3 authPriv snmpbulkwalk -Cr{st['bulk_repetitions']} (varbinds/s)",
+            f"{o['v3_bulkwalk_vbps']:,.0f}",
+            f"{d['v3_bulkwalk_vbps']:,.0f}",
+            f"{q['v3_bulkwalk_ratio']:.3f}x",
+        ),
+        (
+            "v3 authPriv snmpwalk (varbinds/s)",
+            f"{o['v3_walk_vbps']:,.0f}",
+            f"{d['v3_walk_vbps']:,.0f}",
+            f"{q['v3_walk_ratio']:.3f}x",
+        ),
+        ("v3 authPriv GET p50 (ms)", f"{o['v3_get_p50_ms']:.3f}", f"{d['v3_get_p50_ms']:.3f}", ""),
+        ("v3 authPriv GET p99 (ms)", f"{o['v3_get_p99_ms']:.3f}", f"{d['v3_get_p99_ms']:.3f}", ""),
+        ("v3 bulkwalk / v2c bulkwalk", f"{q['v3_bulkwalk_vs_v2c']:.3f}x", "", ""),
         ("RSS after the walks (MiB)", f"{o['rss_mib']:.1f}", f"{d['rss_mib']:.1f}", ""),
         ("peak RSS (MiB)", f"{o['hwm_mib']:.1f}", f"{d['hwm_mib']:.1f}", ""),
     ]

@@ -13,7 +13,7 @@
  *   pid_counts  - per-PID packet counts and last arrival times of a run of packets
  *   pcap_records   - collectors/sources/pcap.py PcapReader: the classic pcap record walk, the
  *                    link / IP / UDP decode (decode_packet's rules), the filters, the flow ids
- *                    (_FlowTable.assign) and the RTP header parse of every datagram delivered
+ *                    (FlowTable.assign) and the RTP header parse of every datagram delivered
  *                    (collectors/core/rtp.py parse_rtp_headers), in one pass per record, and
  *                    copies the first 12 bytes of each TS packet (the analyzer parses those
  *                    instead of going back to the record: PacketBatch.ts_heads)
@@ -236,9 +236,9 @@ static PyObject *pid_counts(PyObject *self, PyObject *args) {
 /* ------------------------------------------------------------------ capture records
  *
  * The flow table: 5-word keys (family << 32 | sport << 16 | dport, source high / low, destination
- * high / low, as pcap.py _key_row) to ids 0, 1, ... in a hash with linear probing, kept in a
+ * high / low, as pcap_flows.py key_row) to ids 0, 1, ... in a hash with linear probing, kept in a
  * capsule for the life of a reader. The flows new in a batch get their ids in the order of
- * their keys (what _FlowTable.assign does, through np.unique), at the end of the batch.
+ * their keys (what FlowTable.assign does, through np.unique), at the end of the batch.
  */
 
 #define FT_CAPSULE "iec62379.flow_table"
@@ -377,7 +377,7 @@ static void sort_by_key(int32_t *idx, int32_t *tmp, Py_ssize_t n, const uint64_t
     }
 }
 
-/* Status of a record, as pcap.py's _OK .. _HDR_CUT. */
+/* Status of a record, as pcap_vector.py's OK .. HDR_CUT. */
 enum { ST_OK, ST_NON_UDP, ST_FRAG, ST_MALFORMED, ST_SLOW, ST_HDR_CUT };
 
 typedef struct {

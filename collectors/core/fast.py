@@ -10,8 +10,8 @@ other module imports ``_kernels``, looks at ``kernels`` or picks a backend by dt
 Most reference modules import this one, so it imports them in the branch that calls them.
 
 A kernel is kept only where it saves time on a whole run (``iec62379 bench pcap``; see
-docs/benchmarks.md); the pcap reader's record walk (``record_walk``) has its numpy walk in
-collectors/sources/pcap.py as the reference.
+docs/benchmarks.md); the pcap reader's record walk (``record_walk``) has its numpy walk and
+decode in collectors/sources/pcap_file.py and pcap_vector.py as the reference.
 """
 
 from __future__ import annotations

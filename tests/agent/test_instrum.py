@@ -6,17 +6,15 @@ import json
 from pathlib import Path
 
 import pytest
-from pysnmp.proto import rfc1902, rfc1905
-from pysnmp.smi import error as smi_error
-
+from conftest import REPO
 from iec62379.agent.instrum import MeasurementInstrum
 from iec62379.agent.mibmap import MibMap
 from iec62379.agent.persist import WrittenValues
 from iec62379.agent.store import BlockStore
 from iec62379.collectors.settings import load_settings
 from iec62379.mibs.tree import mib_builder
-
-from conftest import REPO
+from pysnmp.proto import rfc1902, rfc1905
+from pysnmp.smi import error as smi_error
 
 NET = (1, 0, 62379, 7, 1, 1, 1, 1)
 TXRX = NET + (3,)
@@ -36,7 +34,8 @@ def setup(mibmap, tmp_path: Path):
     with store.transaction() as t:
         t.put(*cfg.blocks)
     written = WrittenValues.load(tmp_path / "written.json")
-    return MeasurementInstrum(store, mibmap, on_write=written.record), store, tmp_path / "written.json"
+    instrum = MeasurementInstrum(store, mibmap, on_write=written.record)
+    return instrum, store, tmp_path / "written.json"
 
 
 def oid(*arcs):
@@ -113,10 +112,14 @@ def snapshot_bytes(store):
         ([(TXRX + (1,), rfc1902.OctetString(b"x"))], smi_error.WrongTypeError),
         ([(TXRX + (1,), rfc1902.Integer32(3))], smi_error.WrongValueError),
         ([(SIP + (1,), rfc1902.OctetString(b"\x01\x02\x03"))], smi_error.WrongLengthError),
-        ([(SIP + (1,), rfc1902.OctetString(b"\x00" * 16))], smi_error.InconsistentValueError),  # ipv6 addr on ipv4
-        ([(SIP + (7,), rfc1902.OctetString(b"\x0a\x00\x00\x01"))], smi_error.InconsistentValueError),  # asi block
+        # an IPv6 address on an IPv4 block
+        ([(SIP + (1,), rfc1902.OctetString(b"\x00" * 16))], smi_error.InconsistentValueError),
+        # an asi block
+        ([(SIP + (7,), rfc1902.OctetString(b"\x0a\x00\x00\x01"))],
+         smi_error.InconsistentValueError),
         ([(SIP + (99,), rfc1902.OctetString(b"\x0a\x00\x00\x01"))], smi_error.NoCreationError),
-        ([(SIP + (1,), rfc1902.OctetString(b"\x0a\x00\x00\x01")), (TXRX + (1,), rfc1902.Integer32(0))],
+        ([(SIP + (1,), rfc1902.OctetString(b"\x0a\x00\x00\x01")),
+          (TXRX + (1,), rfc1902.Integer32(0))],
          smi_error.WrongValueError),  # all or nothing: the first varbind is not applied
     ],
 )
@@ -174,3 +177,34 @@ def test_written_values_restore(setup, tmp_path):
     written = WrittenValues.load(path)
     restored = written.apply(store.snapshot.network[(1,)])
     assert restored.sip_server == b"\x0a\x00\x00\x02"
+
+
+@pytest.mark.parametrize(
+    "name,error",
+    [
+        ((1, 0, 62379, 7, 1, 9, 9, 0), smi_error.NotWritableError),  # nothing there
+        (NET + (1, 1), smi_error.NotWritableError),  # nMtBlockId.1: not-accessible index
+        (TXRX + (1, 5), smi_error.NoCreationError),  # a writable column, no such row
+    ],
+)
+def test_set_of_what_cannot_be_written_is_rfc3416_4_2_5(setup, name, error):
+    """Step 2: no variable under the name can ever be written -> notWritable (as snmpd answers);
+    step 7: a writable column's instance that does not exist and is never created -> noCreation."""
+    instrum, store, path = setup
+    before = snapshot_bytes(store)
+    with pytest.raises(error):
+        instrum.write_variables((oid(*name), rfc1902.Integer32(1)))
+    assert snapshot_bytes(store) == before and not path.exists()
+
+
+def test_set_wrong_type_comes_before_no_creation(setup):
+    instrum, _, _ = setup
+    with pytest.raises(smi_error.WrongTypeError):  # step 3 before step 7
+        instrum.write_variables((oid(*TXRX, 99), rfc1902.OctetString(b"x")))
+
+
+def test_get_of_an_object_type_without_instance_is_no_such_instance(setup):
+    instrum, _, _ = setup
+    (_, v1), (_, v2) = get(instrum, NET + (2,), (1, 0, 62379, 7, 1, 1, 1))
+    assert v1 is rfc1905.noSuchInstance  # nMtIfIndex itself (RFC 3416 4.2.1)
+    assert v2 is rfc1905.noSuchObject  # nMtBlockEntry: not an object type

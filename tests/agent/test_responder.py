@@ -1,26 +1,24 @@
 """The v1/v2c responder in-process (no UDP), checked against pysnmp's own BER codec and against
-the SNMPv3 path's instrumentation (`read_next_variables`)."""
+an independent walk of the instrumentation (its pysnmp adapter, `read_next_variables`)."""
 
 from __future__ import annotations
 
 import pytest
+from conftest import REPO
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pyasn1.codec.ber import decoder, encoder
-from pyasn1.type import univ
-from pysnmp.proto import api, rfc1902, rfc1905
-
 from iec62379.agent import access, ber
 from iec62379.agent.hostmib import EngineCounters, HostMib, Interface, SnmpCounters
 from iec62379.agent.instrum import MeasurementInstrum
 from iec62379.agent.mibmap import MibMap
 from iec62379.agent.persist import WrittenValues
-from iec62379.agent.responder import V3, Community, CommunityResponder
+from iec62379.agent.responder import Community, Responder
 from iec62379.agent.store import BlockStore
 from iec62379.collectors.settings import load_settings
 from iec62379.mibs.tree import mib_builder
-
-from conftest import REPO
+from pyasn1.codec.ber import decoder, encoder
+from pyasn1.type import univ
+from pysnmp.proto import api, rfc1902, rfc1905
 
 NET = (1, 0, 62379, 7, 1, 1, 1, 1)
 TXRX = NET + (3,)
@@ -38,8 +36,10 @@ def builder():
     return mib_builder(texts=False)
 
 
-@pytest.fixture()
-def agent(builder, tmp_path):
+def static_agent(builder, tmp_path, engine: EngineCounters | None = None) -> tuple[
+        Responder, BlockStore, SnmpCounters]:
+    """A responder over examples/static-blocks.toml's rows, two interfaces and the engine's
+    counters (`engine`, or one made here), with three communities."""
     mibmap = MibMap(builder)
     cfg = load_settings(REPO / "examples" / "static-blocks.toml").agent
     store = BlockStore()
@@ -48,18 +48,24 @@ def agent(builder, tmp_path):
     host = HostMib(builder, cfg.system, read=lambda: [_iface(1, "lo"), _iface(2, "eth0")],
                    clock=lambda: 100.0)
     host.refresh()
-    counters = SnmpCounters()
+    counters = engine.counters if engine else SnmpCounters()
     instrum = MeasurementInstrum(store, mibmap, providers=[host],
                                  on_write=WrittenValues.load(tmp_path / "w.json").record)
-    instrum.providers.append(EngineCounters(builder, counters, b"\x80\x00\x01", 3,
-                                                   clock=lambda: 100.0))
+    instrum.providers.append(engine or EngineCounters(builder, counters, b"\x80\x00\x01", 3,
+                                                      clock=lambda: 100.0))
     communities = [
         Community("public", "listener"),
         Community("private", "supervisor"),
         Community("lan", "listener", ("10.0.0.0/8",)),
     ]
-    r = CommunityResponder(instrum, communities, access.read_view(mibmap), access.write_view(mibmap), counters)
+    r = Responder(instrum, communities, access.read_view(mibmap), access.write_view(mibmap),
+                  counters)
     return r, store, counters
+
+
+@pytest.fixture()
+def agent(builder, tmp_path):
+    return static_agent(builder, tmp_path)
 
 
 def request(version: int, pdu_kind: str, oids, community: str = "public", values=None,
@@ -96,7 +102,8 @@ def response(data: bytes, version: int = 1):
 # --- BER ------------------------------------------------------------------------------------
 
 
-@given(st.lists(st.integers(0, 2**32 - 1), min_size=0, max_size=12), st.integers(0, 2), st.integers(0, 39))
+@given(st.lists(st.integers(0, 2**32 - 1), min_size=0, max_size=12), st.integers(0, 2),
+       st.integers(0, 39))
 def test_oid_round_trip_and_agrees_with_pyasn1(rest, first, second):
     oid = (first, second, *rest)
     enc = ber.encode_oid(oid)
@@ -119,7 +126,8 @@ def test_unsigned_encodings_agree_with_pyasn1(v):
 
 def test_long_octet_strings_use_long_lengths():
     for n in (0, 127, 128, 255, 256, 70000):
-        assert ber.encode_value(ber.OCTET_STRING, b"x" * n) == encoder.encode(univ.OctetString(b"x" * n))
+        expected = encoder.encode(univ.OctetString(b"x" * n))
+        assert ber.encode_value(ber.OCTET_STRING, b"x" * n) == expected
 
 
 def test_decode_a_request_made_by_pysnmp():
@@ -157,11 +165,12 @@ def test_malformed_messages_say_what_is_wrong(data, why):
 def test_garbage_never_raises_and_is_counted(data):
     counters = SnmpCounters()
     # A responder over an empty store is enough: garbage never gets past decoding.
-    r = CommunityResponder.__new__(CommunityResponder)
-    r.counters, r.v3_enabled, r._principals, r.max_size = counters, False, {}, 65507
+    r = Responder.__new__(Responder)
+    r.counters, r.v3, r._principals, r.max_size = counters, None, {}, 65507
     assert r.handle(data, LOCAL) is None
     assert counters.in_pkts == 1
-    assert counters.in_asn_parse_errs + counters.in_bad_versions + counters.in_bad_community_names == 1
+    c = counters
+    assert c.in_asn_parse_errs + c.in_bad_versions + c.in_bad_community_names == 1
 
 
 def test_mutated_requests_never_raise(agent):
@@ -200,12 +209,14 @@ def test_v1_get_of_counter64_and_missing_is_no_such_name(agent):
     assert len(vbs) == 2  # v1 errors echo the request's varbinds
 
 
-def test_getbulk_walk_equals_the_v3_path_walk(agent):
-    """Everything a GETBULK walk returns equals what the SNMPv3 path's GETNEXT walk returns."""
+def test_getbulk_walk_equals_the_pysnmp_adapter_walk(agent):
+    """Everything a GETBULK walk returns equals what a GETNEXT walk through the
+    instrumentation's pysnmp adapter returns."""
     r, _, _ = agent
     fast, name = [], (1, 0)
     for _ in range(500):
-        _, status, _, vbs = response(r.handle(request(1, "bulk", [name], max_repetitions=37), LOCAL))
+        data = r.handle(request(1, "bulk", [name], max_repetitions=37), LOCAL)
+        _, status, _, vbs = response(data)
         assert status == 0
         done = False
         for oid, v in vbs:
@@ -243,7 +254,8 @@ def test_getbulk_non_repeaters_and_end_of_view(agent):
     r, _, _ = agent
     last = (1, 3, 6, 1, 6, 3, 15, 1, 1, 6)  # after usmStats: nothing more is served
     _, status, _, vbs = response(r.handle(request(
-        1, "bulk", [(1, 3, 6, 1, 2, 1, 1, 3), last, NET + (2,)], non_repeaters=1, max_repetitions=3), LOCAL))
+        1, "bulk", [(1, 3, 6, 1, 2, 1, 1, 3), last, NET + (2,)], non_repeaters=1,
+        max_repetitions=3), LOCAL))
     assert status == 0
     assert vbs[0][0] == (1, 3, 6, 1, 2, 1, 1, 3, 0)  # sysUpTime.0, once
     # then 3 repetitions of (endOfMibView for `last`, the next nMtIfIndex ...)
@@ -272,16 +284,15 @@ def test_unknown_community_and_disallowed_source_get_no_answer(agent):
     assert r.handle(request(1, "get", [NET + (2, 1)], community="nope"), LOCAL) is None
     assert r.handle(request(1, "get", [NET + (2, 1)], community="lan"), LOCAL) is None
     assert counters.in_bad_community_names == 2
-    assert r.handle(request(1, "get", [NET + (2, 1)], community="lan"), ("10.1.2.3", 161)) is not None
+    lan = request(1, "get", [NET + (2, 1)], community="lan")
+    assert r.handle(lan, ("10.1.2.3", 161)) is not None
 
 
-def test_v3_is_handed_over_only_when_enabled(agent):
+def test_v3_without_users_is_a_bad_version(agent):
     r, _, counters = agent
     v3 = bytes.fromhex("3011020103300c02020101020205dc0401040201030400")  # a v3 header
-    assert r.handle(v3, LOCAL) is None and counters.in_bad_versions == 1
-    r.v3_enabled = True
-    assert r.handle(v3, LOCAL) is V3
-    assert counters.in_pkts == 1  # counted by pysnmp's engine, not twice
+    assert r.handle(v3, LOCAL) is None
+    assert (counters.in_pkts, counters.in_bad_versions) == (1, 1)
 
 
 def test_set_by_a_read_only_community_is_no_access_and_counted(agent):
@@ -304,7 +315,8 @@ def test_set_errors_per_version(agent, version, value, status):
     r, store, _ = agent
     before = store.snapshot.network
     _, st_, index, vbs = response(r.handle(request(
-        version, "set", [TXRX + (1,)], community="private", values=[value]), LOCAL), version=version)
+        version, "set", [TXRX + (1,)], community="private", values=[value]), LOCAL),
+        version=version)
     assert (st_, index) == (status, 1)
     assert store.snapshot.network == before
 
@@ -323,6 +335,64 @@ def test_counters_are_served(agent):
     r, _, counters = agent
     r.handle(b"garbage", LOCAL)
     _, _, _, vbs = response(r.handle(request(1, "get", [
-        (1, 3, 6, 1, 2, 1, 11, 1, 0), (1, 3, 6, 1, 2, 1, 11, 6, 0), (1, 3, 6, 1, 6, 3, 10, 2, 1, 2, 0)]), LOCAL))
+        (1, 3, 6, 1, 2, 1, 11, 1, 0), (1, 3, 6, 1, 2, 1, 11, 6, 0),
+        (1, 3, 6, 1, 6, 3, 10, 2, 1, 2, 0)]), LOCAL))
     assert [int(v) for _, v in vbs[:2]] == [2, 1]  # snmpInPkts, snmpInASNParseErrs
     assert int(vbs[2][1]) == 3  # snmpEngineBoots
+
+
+def raw_request(pdu: int, oid_tlv: bytes, value: bytes = b"\x05\x00", community: bytes = b"public",
+                version: int = 1) -> bytes:
+    """A request built by hand, for OIDs no codec would encode."""
+    body = (ber.encode_int(9) + ber.encode_int(0) + ber.encode_int(0)
+            + ber.tlv(ber.SEQUENCE, ber.tlv(ber.SEQUENCE, oid_tlv + value)))
+    return ber.tlv(ber.SEQUENCE, ber.encode_int(version) + ber.tlv(ber.OCTET_STRING, community)
+                   + ber.tlv(pdu, body))
+
+
+@pytest.mark.parametrize("oid_tlv,value", [
+    (ber.encode_oid((1, 3, 6, 1, 2**32)), b"\x05\x00"),  # an arc >= 2^32
+    (ber.encode_oid((2, 2**32 - 1 + 1)), b"\x05\x00"),  # 2.(2^32): first sub-identifier fits
+    (ber.encode_oid((1, 3) + (1,) * 127), b"\x05\x00"),  # 129 sub-identifiers
+    (ber.encode_oid(NET + (2, 1)), ber.encode_oid((1, 3, 2**40))),  # in the value
+])
+def test_invalid_oids_are_dropped_and_counted_as_parse_errors(agent, oid_tlv, value):
+    """RFC 2578 7.1.3 bounds an OID (128 arcs, each < 2^32); snmpd drops a request that breaks
+    them and counts snmpInASNParseErrs, and so do we (it was echoed back, malformed)."""
+    r, _, counters = agent
+    for pdu in (ber.GET, ber.GET_NEXT, ber.SET):
+        assert r.handle(raw_request(pdu, oid_tlv, value), LOCAL) is None
+    assert counters.in_asn_parse_errs == 3 and counters.silent_drops == 0
+
+
+def test_oid_of_128_arcs_with_the_largest_arc_is_answered(agent):
+    r, _, counters = agent
+    oid = (1, 3) + (2**32 - 1,) * 126
+    _, status, _, vbs = response(r.handle(raw_request(ber.GET, ber.encode_oid(oid)), LOCAL))
+    assert status == 0 and vbs[0][0] == oid and vbs[0][1].tagSet == rfc1905.noSuchObject.tagSet
+    assert counters.in_asn_parse_errs == 0
+
+
+@pytest.mark.parametrize(
+    "oid", [(1, 3, 6, 1, 2, 1, 1, 1), (1, 3, 6, 1, 2, 1, 1, 1, 0, 1), NET + (2,)])
+def test_get_of_an_object_type_or_below_an_instance_is_no_such_instance(agent, oid):
+    r, _, _ = agent
+    _, status, _, vbs = response(r.handle(request(1, "get", [oid]), LOCAL))
+    assert status == 0 and vbs[0][1].tagSet == rfc1905.noSuchInstance.tagSet
+
+
+@pytest.mark.parametrize("version,oid,status", [
+    (1, (1, 0, 62379, 7, 1, 9, 9, 0), 17),  # notWritable: nothing there
+    (1, NET + (1, 1), 17),  # notWritable: nMtBlockId.1, not-accessible
+    (1, NET + (2, 1), 17),  # notWritable: nMtIfIndex.1, read-only
+    (1, TXRX + (99,), 11),  # noCreation: a writable column, no such row
+    (0, (1, 0, 62379, 7, 1, 9, 9, 0), 2),  # v1: noSuchName (RFC 2576 4.3)
+])
+def test_set_of_what_cannot_be_written(agent, version, oid, status):
+    r, store, _ = agent
+    before = store.snapshot
+    _, st_, index, _ = response(r.handle(request(
+        version, "set", [oid], community="private", values=[rfc1902.Integer32(1)]), LOCAL),
+        version=version)
+    assert (st_, index) == (status, 1)
+    assert store.snapshot is before

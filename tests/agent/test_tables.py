@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 from iec62379.agent.config import ConfigError, parse_config
 from iec62379.agent.mibmap import MibMap
-from iec62379.agent.model import NETWORK, RX_POINT, TABLES, Snapshot, table_of
+from iec62379.agent.model import (
+    NETWORK,
+    RX_POINT,
+    TABLES,
+    AudioComponent,
+    RxPoint,
+    Snapshot,
+    table_of,
+)
 from iec62379.agent.persist import WrittenValues
 from iec62379.agent.store import BlockStore, LinkError
 from iec62379.agent.tables import ColumnSpec
@@ -121,7 +129,12 @@ def test_static_row_defaults_come_from_the_declaration():
          "video[0].bit_rate_type: expected unspecified | vbr | cbr, found 'abr'"),
         ("[[temperature]]\nid = 5\nstatus = 'hot'",
          "temperature[0].status: expected undetermined | other"),
-        ("[[audio]]\nid = 2\nformat = 3", "audio[0].format: expected a string, found 3"),
+        ("[[audio]]\nid = 2\nformat = 3",
+         "audio[0].format: expected one of noAudio | unspecifiedAudio | audioMpeg1"),
+        ("[[audio]]\nid = 2\nformat = 'videoH264'",  # an identity of another family
+         "audio[0].format: expected one of noAudio | unspecifiedAudio | audioMpeg1"),
+        ("[[video]]\nid = 3\ncoding_type = 'h265'",
+         "video[0].coding_type: expected one of noVideo | unspecifiedVideo"),
     ],
 )
 def test_static_row_errors_name_the_declared_key(text, message):
@@ -134,10 +147,11 @@ def test_links_are_checked_from_the_declaration():
     s = BlockStore()
     (net,) = parse_config("[[network]]\nid = 1").blocks
     s.put(net)
-    (rx,) = parse_config("[[rx]]\nid = 4\nnetwork = 9").blocks
+    # (the config refuses such rows itself: test_config.py; here the store's own check)
+    rx = RxPoint(block_id=4, network_block_id=9)
     with pytest.raises(LinkError, match=r"rxPointNetworkBlockId of rx 4 = 9: no network block 9"):
         s.put(rx)
-    (audio,) = parse_config("[[audio]]\nid = 2\ncomponent = 3\nnetwork = 5").blocks
+    audio = AudioComponent(block_id=2, component=3, network_block_id=5, status=False)
     with pytest.raises(LinkError, match=r"aMtNetworkBlockId of audio 2\.3 = 5: no network block 5"):
         s.put(audio)
 

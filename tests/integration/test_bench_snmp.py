@@ -29,6 +29,10 @@ FIGURES = (
     "gets",
     "rss_mib",
     "hwm_mib",
+    "v3_bulkwalk_vbps",
+    "v3_walk_vbps",
+    "v3_get_p50_ms",
+    "v3_get_p99_ms",
 )
 
 
@@ -85,5 +89,7 @@ def test_bench_snmp_smoke() -> None:
         "get_p50_ms",
         "start_s",
         "rss_mib",
+        "v3_bulkwalk_vs_v2c",
+        "v3_bulkwalk_ratio",
     }
     assert all(t["value"] > 0 and isinstance(t["met"], bool) for t in report["targets"])
