@@ -194,58 +194,54 @@ def _reports_by_record(pay, arr, config, end_ns, pop_each=True):
     return out + a.pop_reports(), a.latest
 
 
+@pytest.fixture()
+def closes(monkeypatch):
+    """A list whose length is the number of intervals closed (each one a full close)."""
+    from iec62379.collectors.core.interval import IntervalClosing
+
+    done = []
+    real = IntervalClosing._close
+
+    def counted(self):
+        done.append(self._k)
+        real(self)
+
+    monkeypatch.setattr(IntervalClosing, "_close", counted)
+    return done
+
+
 @pytest.mark.parametrize("pop_each", [True, False])
-def test_silences_report_as_closing_each_empty_interval(monkeypatch, pop_each):
+def test_silences_report_as_closing_each_empty_interval(monkeypatch, closes, pop_each):
     """Empty intervals after a silence report what closing each of them reports (presence
     timing out, the rate windows filling with zeros, the buffer running dry), and only the
     last max_reports of a silence; the steady part of a silence is queued as one run."""
     from iec62379.collectors.core.interval import IntervalClosing
 
-    closes = 0
-    real = IntervalClosing._close
-
-    def counted(self):
-        nonlocal closes
-        closes += 1
-        real(self)
-
-    monkeypatch.setattr(IntervalClosing, "_close", counted)
     gaps = [3, 7.5, 40, 500, 0.2, 12]
     pay, arr = _gapped(gaps)
     cfg = AnalyzerConfig(max_reports=50, presence_timeout_s=2.0)
     end = arr[-1] + 30_000 * MS
     fast_path = _reports_by_record(pay, arr, cfg, end, pop_each)
-    fast_closes, closes = closes, 0
+    fast_closes = len(closes)
     monkeypatch.setattr(IntervalClosing, "_steady_report", lambda self, previous: None)
     each = _reports_by_record(pay, arr, cfg, end, pop_each)
     assert fast_path == each
-    assert fast_closes < closes - 50
+    assert fast_closes < len(closes) - fast_closes - 50
     reps = each[0]
-    assert len(reps) == (50 if not pop_each else len(reps)) and reps[-1].datagrams == 0
-    if pop_each:  # the 500 s silence: its last 50 intervals, after the one with data
+    assert reps[-1].datagrams == 0 and (pop_each or len(reps) == 50)
+    if pop_each:  # the 500 s silence: the interval with data, then its last 49 intervals
         idx = [r.index for r in reps]
         assert len(idx) == len(set(idx)) and any(b - a > 400 for a, b in itertools.pairwise(idx))
 
 
-def test_a_long_silence_costs_a_few_closes(monkeypatch):
+def test_a_long_silence_costs_a_few_closes(closes):
     """400 datagrams 100,000 s apart: each silence closes a bounded number of intervals (the
     rest are one queued run), not max_reports of them."""
-    from iec62379.collectors.core.interval import IntervalClosing
-
-    closes = 0
-    real = IntervalClosing._close
-
-    def counted(self):
-        nonlocal closes
-        closes += 1
-        real(self)
-
-    monkeypatch.setattr(IntervalClosing, "_close", counted)
     pay, _ = make_stream(n=400)
     a = StreamAnalyzer()
     for i, p in enumerate(pay):
         a.feed(p, i * 100_000 * 1_000 * MS)
-    assert closes < 400 * 20
+    assert len(closes) < 400 * 20
     reps = a.pop_reports()
     # the last silence: the interval with the 399th datagram, then the last max_reports - 1
     # intervals before the 400th, all kept
