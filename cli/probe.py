@@ -533,6 +533,8 @@ def _run_live(
                 else:
                     demux.close_until(time.time_ns() - _LIVE_GRACE_NS)
                 printer.flush()
+            if stop["flag"]:  # SIGTERM: what arrived before it is measured too
+                sources.drain(sink)
     except KeyboardInterrupt:
         pass
     finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import select
+import signal
 import socket
 import subprocess
 import sys
@@ -258,10 +259,12 @@ def free_udp_port() -> int:
 
 
 def live_probe(*generate_args: str) -> tuple[list[dict], dict]:
-    """Run probe on rtp://127.0.0.1:PORT for 3 s while generate sends the fixture to it."""
+    """Run probe on rtp://127.0.0.1:PORT while generate sends the fixture to it, and stop it
+    (SIGTERM) once generate has sent everything: however slowly a busy machine starts the
+    generator, probe sees all of it (--duration 60 only bounds a test gone wrong)."""
     port = free_udp_port()
     probe = popen(
-        [str(CLI), "probe", f"rtp://127.0.0.1:{port}", "--json", "--duration", "3"],
+        [str(CLI), "probe", f"rtp://127.0.0.1:{port}", "--json", "--duration", "60"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -279,6 +282,7 @@ def live_probe(*generate_args: str) -> tuple[list[dict], dict]:
             capture_output=True, text=True, timeout=30,
         )
         assert gen.returncode == 0, gen.stderr
+        probe.send_signal(signal.SIGTERM)  # loopback: every datagram is in its socket by now
         out, err = probe.communicate(timeout=30)
     finally:
         if probe.poll() is None:
@@ -290,7 +294,7 @@ def live_probe(*generate_args: str) -> tuple[list[dict], dict]:
         assert REQUIRED_KEYS <= row.keys()
         assert row["stream"] == f"127.0.0.1:{port}"
     starts = [r["interval_start"] for r in rows]
-    assert starts == list(range(len(starts))) and 2 <= len(starts) <= 4
+    assert starts == list(range(len(starts))) and len(starts) >= 2  # 2 s of media
     return rows, json.loads(gen.stdout)
 
 
@@ -299,7 +303,7 @@ def test_live_rtp_with_loss() -> None:
     assert sent["lost"] > 0
     lost = sum(r["rtp_lost"] for r in rows)
     assert 0 < lost <= sent["lost"]
-    assert sum(r["datagrams"] for r in rows) >= 0.9 * sent["datagrams_sent"]
+    assert sum(r["datagrams"] for r in rows) == sent["datagrams_sent"]
     assert max(r["mlr"] for r in rows) > 0
     assert any(r["video"] and r["video"]["coding"] == "videoH264" for r in rows)
 
@@ -309,7 +313,7 @@ def test_live_rtp_without_loss() -> None:
     assert sent["lost"] == 0
     assert sum(r["rtp_lost"] for r in rows) == 0
     assert sum(r["cc_errors"] for r in rows) == 0
-    assert sum(r["datagrams"] for r in rows) >= 0.9 * sent["datagrams_sent"]
+    assert sum(r["datagrams"] for r in rows) == sent["datagrams_sent"]
     assert rows[0]["bitrate_bps"] == pytest.approx(1.5e6, rel=0.1)
     assert rows[0]["tsdf_us"] is not None and rows[0]["df_ms"] is not None
 
