@@ -249,13 +249,17 @@ def test_duration_bounds_an_endless_loop() -> None:
 def test_ctrl_c_stops_and_reports(inherited: signal.Handlers) -> None:
     """SIGINT stops an endless loop with a report, also when the generator was started with
     SIGINT ignored (a background job of a shell): it installs its own handler."""
-    port = free_udp_port()
-    cmd = [str(CLI), "generate", str(FIXTURE), f"rtp://127.0.0.1:{port}", "--loop", "0", "-q"]
-    with running(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, sig=signal.SIGKILL,
-                 preexec_fn=lambda: signal.signal(signal.SIGINT, inherited)) as proc:
-        time.sleep(1.5)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=15)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as rx:
+        rx.bind(("127.0.0.1", 0))
+        rx.settimeout(60)
+        port = rx.getsockname()[1]
+        cmd = [str(CLI), "generate", str(FIXTURE), f"rtp://127.0.0.1:{port}", "--loop", "0", "-q"]
+        with running(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                     sig=signal.SIGKILL,
+                     preexec_fn=lambda: signal.signal(signal.SIGINT, inherited)) as proc:
+            rx.recv(2048)  # sending: the handler is in place, however slowly it started
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "interrupted" in out and "Traceback" not in err
     assert re.search(r"sent [1-9]\d* datagrams", out)
