@@ -181,6 +181,10 @@ def test_duplicates_and_reordering_on_the_wire(tmp_path: Path) -> None:
 
 
 def test_pacing_matches_multicat(tmp_path: Path) -> None:
+    """Our schedule against multicat's (ingests' .aux: a 27 MHz time per datagram), both
+    from the file's PCRs, and both senders deliver the file. The times are judged on
+    the schedules, which the code controls: a capture's arrival times move with the load of
+    the machine (a busy one had multicat finish in 1.85 s)."""
     for tool in ("multicat", "ingests"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is required for the pacing comparison")
@@ -191,9 +195,18 @@ def test_pacing_matches_multicat(tmp_path: Path) -> None:
     ts.write_bytes(data)
     subprocess.run(["ingests", "-p", str(sched.pcr_pid), str(ts)], cwd=tmp_path,
                    capture_output=True, timeout=60, check=True)
-    assert ts.with_suffix(".aux").exists()
+    aux = ts.with_suffix(".aux").read_bytes()
+    theirs = [int.from_bytes(aux[i : i + 8], "big") * 1000 / 27 for i in range(0, len(aux), 8)]
+    ours = [d.departure_ns for d in g.Plan(data, g.PlanConfig(seed=1)).datagrams()]
+    assert len(ours) == len(theirs) == -(-len(data) // (7 * 188))
+    spans = {"ours": (ours[-1] - ours[0]) / 1e9, "multicat": (theirs[-1] - theirs[0]) / 1e9}
+    for name, span in spans.items():
+        assert span == pytest.approx(pcr_duration, rel=0.05), (name, span, pcr_duration)
+    # datagram by datagram, within a few ms (the two place a datagram's time differently
+    # between PCRs)
+    offsets = [(a - ours[0]) - (b - theirs[0]) for a, b in zip(ours, theirs, strict=True)]
+    assert max(map(abs, offsets)) < 5e6
 
-    spans = {}
     for name in ("ours", "multicat"):
         port = free_udp_port()
         pcap = tmp_path / f"{name}.pcapng"
@@ -203,12 +216,8 @@ def test_pacing_matches_multicat(tmp_path: Path) -> None:
             else:
                 subprocess.run(["multicat", "-U", "-t", "1", str(ts), f"127.0.0.1:{port}"],
                                capture_output=True, timeout=60, check=True)
-        times = [float(r[0]) for r in packet_fields(pcap, port, "frame.time_epoch")]
-        assert len(times) > 50, name
-        spans[name] = times[-1] - times[0]
-    for name, span in spans.items():
-        assert span == pytest.approx(pcr_duration, rel=0.05), (name, span, pcr_duration)
-    assert spans["ours"] == pytest.approx(spans["multicat"], rel=0.05)
+        sent = len(packet_fields(pcap, port, "frame.time_epoch"))
+        assert sent == len(ours) if name == "ours" else sent > 50, (name, sent)
 
 
 def test_udp_over_ipv6_delivers_the_file(tmp_path: Path) -> None:
