@@ -1,8 +1,8 @@
 """IEC 62379-1's access levels as MIB views (the communities and users of the config have one).
 
-- listener: reads the measurement tree, the system group, the interfaces and ifMIB subtrees and
-  the engine's counters (snmp group, snmpEngine, snmpMPDStats, snmpUnavailableContexts,
-  snmpUnknownContexts, usmStats); writes nothing;
+- listener: reads the measurement tree (and the tables that augment it), the system group,
+  the interfaces and ifMIB subtrees and the engine's counters (snmp group, snmpEngine,
+  snmpMPDStats, snmpUnavailableContexts, snmpUnknownContexts, usmStats); writes nothing;
 - supervisor: reads the same, and writes nMtTxRxPoint and nMtSIPServerAddr, nothing else
   (its write view is the measurement tree; the other columns there answer notWritable).
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .instrum import View
 from .mibmap import MEASUREMENT_MIB, MibMap
+from .model import TABLES
 
 
 def read_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
@@ -29,6 +30,8 @@ def read_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
         mibmap.symbol_oid("SNMP-TARGET-MIB", "snmpUnavailableContexts"),
         mibmap.symbol_oid("SNMP-TARGET-MIB", "snmpUnknownContexts"),
         mibmap.symbol_oid("SNMP-USER-BASED-SM-MIB", "usmStats"),
+        # the tables that augment measurement tables (IEC62379-EXT-MIB's rxPointExtTable)
+        *(mibmap.symbol_oid(a.module, a.name) for t in TABLES for a in t.augments),
     ]
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from . import ber
+from .agentx.address import AgentXAddress, parse_address
 from .model import TABLES, NetworkType, Row, table_of
 from .store import LinkError, check_links
 from .tables import REQUIRED, ConfigKey, KeyType, index_text
@@ -99,6 +100,7 @@ class AgentConfig:
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     blocks: tuple[Row, ...] = ()
     host_refresh_s: float = 5.0
+    agentx: AgentXAddress | None = None  # serve as an AgentX subagent of this master
 
 
 _MISSING = object()
@@ -221,6 +223,17 @@ def _endpoint(r: _Reader, key: str, text: str) -> Endpoint:
     elif family == "udp6":
         raise r.fail(key, "an IPv6 address for udp6", text)
     return Endpoint(family, str(ip), port)
+
+
+def agentx_address(r: _Reader, key: str, text: str | None) -> AgentXAddress | None:
+    """An AgentX master's address, 'unix:/var/agentx/master' or 'tcp:127.0.0.1:705'."""
+    if text is None:
+        return None
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise r.fail(key, "an AgentX address like 'unix:/var/agentx/master' or "
+                          "'tcp:127.0.0.1:705'", text) from exc
 
 
 def _address(r: _Reader, key: str, network_type: NetworkType) -> bytes:
@@ -404,7 +417,8 @@ def agent_config(root: _Reader, sections: Iterable[str] = (),
     static rows are loaded (e.g. the collectors' streams), which static rows may link to."""
     root.unknown_keys(SECTIONS | set(sections))
     a = root.table("agent")
-    a.unknown_keys({"listen", "state_dir", "engine_id", "host_refresh_s", "max_message_size"})
+    a.unknown_keys({"listen", "state_dir", "engine_id", "host_refresh_s", "max_message_size",
+                    "agentx"})
     listen = tuple(_endpoint(a, f"listen[{i}]", s)
                    for i, s in enumerate(a.str_list("listen", ("udp:127.0.0.1:1161",))))
     if not listen:
@@ -494,6 +508,7 @@ def agent_config(root: _Reader, sections: Iterable[str] = (),
         blocks=tuple(blocks),
         host_refresh_s=a.float("host_refresh_s", 0.1, 3600, 5.0),
         max_message_size=a.int("max_message_size", 484, 65507, DEFAULT_MAX_MESSAGE_SIZE),
+        agentx=agentx_address(a, "agentx", a.str("agentx", None)),
     )
 
 

@@ -1,15 +1,11 @@
-"""The MIB instrumentation: GET, GETNEXT (and so GETBULK) and SET over a sorted index.
+"""The MIB instrumentation: the sorted index that reads are answered from, and SET.
 
 A sorted list holds every instance OID the agent serves, built from the store's snapshot (rebuilt
 only when rows come or go) and from the other providers (system group, ifTable, SNMP counters).
 A lookup is one bisect. Values are read at request time from the current snapshot, as
-(tag, plain value) pairs (see `ber`), so the same index serves both front ends:
-
-- the v1/v2c responder (`responder.py`), which encodes BER itself and checks access with
-  views resolved against the index once per rebuild (`readable_mask`);
-- pysnmp's command responders for SNMPv3 (USM), through `read_variables`,
-  `read_next_variables` and `write_variables`, which take and return pysnmp varbinds and apply
-  VACM through the access function pysnmp passes (`acFun`), as pysnmp's own controller does.
+(tag, plain value) pairs (see `ber`). The responder (`responder.py`), which serves every SNMP
+version, walks the index, encodes BER itself and checks access with views resolved against the
+index once per rebuild (`readable_mask`).
 
 SET is all or nothing (RFC 3416 4.2.5): every varbind is checked, then all are applied in one
 store transaction, persisted inside it, and published together.
@@ -38,9 +34,7 @@ from .tables import (  # RFC 3416 error-status values, also for the responder
     NO_SUCH_NAME,
     NOT_WRITABLE,
     TOO_BIG,
-    WRONG_LENGTH,
     WRONG_TYPE,
-    WRONG_VALUE,
     Refused,
 )
 
@@ -195,74 +189,6 @@ class MeasurementInstrum:
                 return col
         return None
 
-    # --- pysnmp command responders (SNMPv3) -------------------------------------------------
-
-    def read_variables(self, *var_binds: Any, **context: Any) -> list[tuple[Any, Any]]:
-        """GET: each name's value, noSuchInstance or noSuchObject."""
-        from pysnmp.proto import rfc1905
-
-        snap = self.current()
-        ac = context.get("acFun")
-        out = []
-        for idx, (name, _val) in enumerate(var_binds):
-            oid = tuple(name)
-            i = self.position(oid)
-            if i >= 0:
-                if ac and ac("read", (name, None), idx=idx, **_ctx(context)):
-                    out.append((name, rfc1905.noSuchObject))
-                    continue
-                value = self.getters[i](snap)
-                out.append((name, rfc1905.noSuchInstance if value is None
-                             else to_pysnmp(self.tags[i], value)))
-            elif self.is_known_type(oid):
-                out.append((name, rfc1905.noSuchInstance))
-            else:
-                out.append((name, rfc1905.noSuchObject))
-        return out
-
-    def read_next_variables(self, *var_binds: Any, **context: Any) -> list[tuple[Any, Any]]:
-        """GETNEXT: the next instance after each name that the caller's view lets it read."""
-        from pysnmp.proto import rfc1902, rfc1905
-
-        snap = self.current()
-        ac = context.get("acFun")
-        out = []
-        oids = self.oids
-        n = len(oids)
-        for idx, (name, _val) in enumerate(var_binds):
-            i = self.next_position(tuple(name))
-            while i < n:
-                candidate = rfc1902.ObjectName(oids[i])
-                if ac and ac("read", (candidate, None), idx=idx, **_ctx(context)):
-                    i += 1
-                    continue
-                value = self.getters[i](snap)
-                if value is None:
-                    i += 1
-                    continue
-                out.append((candidate, to_pysnmp(self.tags[i], value)))
-                break
-            else:
-                out.append((name, rfc1905.endOfMibView))
-        return out
-
-    def write_variables(self, *var_binds: Any, **context: Any) -> list[tuple[Any, Any]]:
-        """SET from pysnmp: see `set`; errors become pysnmp's SMI exceptions."""
-        from pysnmp.smi import error as smi_error
-
-        ac = context.get("acFun")
-
-        def may_write(idx: int, oid: Oid) -> bool:
-            name, value = var_binds[idx]
-            return not (ac and ac("write", (name, value), idx=idx, **_ctx(context)))
-
-        try:
-            self.set([(tuple(n), *from_pysnmp(v)) for n, v in var_binds], may_write)
-        except SetError as exc:
-            cls = _SMI_ERRORS.get(exc.status, smi_error.GenError)
-            raise cls(name=var_binds[exc.index][0], idx=exc.index) from exc
-        return list(var_binds)
-
     # --- SET --------------------------------------------------------------------------------
 
     def set(
@@ -270,8 +196,15 @@ class MeasurementInstrum:
     ) -> None:
         """Apply (name, tag, plain value) varbinds, all or nothing. `may_write(index, name)`
         says whether the principal's write view holds the name. Raises SetError."""
+        self.commit_set(self.check_set(var_binds, may_write))
+
+    def check_set(
+        self, var_binds: list[tuple[Oid, int, Any]], may_write: Callable[[int, Oid], bool]
+    ) -> SetPlan:
+        """The first phase of a SET: every varbind checked, nothing changed. Raises SetError."""
         snap = self.current()
         changes: dict[tuple[str, Oid], Row] = {}
+        before: dict[tuple[str, Oid], Row] = {}
         for idx, (oid, tag, value) in enumerate(var_binds):
             # RFC 3416 4.2.5, its steps in order.
             if not may_write(idx, oid):
@@ -284,23 +217,41 @@ class MeasurementInstrum:
             if self.position(oid) < 0:  # 7: a writable column, but rows are not created by SET
                 raise SetError(NO_CREATION, idx, "no such instance; rows are not created by SET")
             where = (col.table.key, oid[len(col.oid):])
-            row = changes.get(where) or getattr(snap, where[0])[where[1]]
-            changes[where] = _apply(col, row, value, idx)
-        if not changes:
+            old = getattr(snap, where[0])[where[1]]
+            before.setdefault(where, old)
+            changes[where] = _apply(col, changes.get(where) or old, value, idx)
+        return SetPlan(list(changes.values()), list(before.values()))
+
+    def commit_set(self, plan: SetPlan) -> None:
+        """The second phase: the checked rows put in one store transaction, persisted inside
+        it, published together. Raises SetError (inconsistentValue, commitFailed)."""
+        if not plan.rows:
             return
         try:
             with self.store.transaction() as txn:
-                for row in changes.values():
+                for row in plan.rows:
                     txn.put(row)
                 if self.on_write is not None:
                     # Persist inside the transaction: if it fails, nothing is published.
-                    self.on_write(txn.build(snap.version + 1), list(changes.values()))
+                    self.on_write(txn.build(txn.base.version + 1), list(plan.rows))
         except LinkError as exc:
             log.warning("SET refused: %s", exc)
             raise SetError(INCONSISTENT_VALUE, 0, str(exc)) from exc
         except OSError as exc:
             log.error("SET not persisted, refused: %s", exc)
             raise SetError(COMMIT_FAILED, 0, str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class SetPlan:
+    """A checked SET: the rows as they will be, and as they were when it was checked."""
+
+    rows: list[Row]
+    before: list[Row]
+
+    def undo(self) -> SetPlan:
+        """The plan that puts the rows back as they were."""
+        return SetPlan(self.before, self.rows)
 
 
 def _apply(col: Column, row: Row, value: Any, idx: int) -> Row:
@@ -313,10 +264,6 @@ def _apply(col: Column, row: Row, value: Any, idx: int) -> Row:
         raise SetError(exc.status, idx, exc.why) from exc
     except ValueError as exc:
         raise SetError(INCONSISTENT_VALUE, idx, str(exc)) from exc
-
-
-def _ctx(context: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in context.items() if k != "idx"}
 
 
 def _wrap(getter: RawGetter) -> Callable[[Snapshot], Any]:
@@ -344,77 +291,7 @@ def _cell_getter(
     return cell
 
 
-# --- pysnmp value conversion (SNMPv3 path only) -----------------------------------------------
-
-
-def _pysnmp_types() -> dict[int, Any]:
-    from pysnmp.proto import rfc1902
-
-    return {
-        ber.INTEGER: rfc1902.Integer32,
-        ber.OCTET_STRING: rfc1902.OctetString,
-        ber.OBJECT_IDENTIFIER: rfc1902.ObjectIdentifier,
-        ber.IP_ADDRESS: rfc1902.IpAddress,
-        ber.COUNTER32: rfc1902.Counter32,
-        ber.GAUGE32: rfc1902.Gauge32,
-        ber.TIMETICKS: rfc1902.TimeTicks,
-        ber.OPAQUE: rfc1902.Opaque,
-        ber.COUNTER64: rfc1902.Counter64,
-    }
-
-
-_PYSNMP: dict[int, Any] = {}
-
-
-def to_pysnmp(tag: int, value: Any) -> Any:
-    """A pysnmp value object for a (tag, plain value) pair."""
-    if not _PYSNMP:
-        _PYSNMP.update(_pysnmp_types())
-    return _PYSNMP[tag](value)
-
-
-def from_pysnmp(value: Any) -> tuple[int, Any]:
-    """(tag, plain value) of a pysnmp value; tag -1 for anything that is not an SMI type."""
-    if not _PYSNMP:
-        _PYSNMP.update(_pysnmp_types())
-    if value is None:
-        return ber.NULL, None
-    tag_set = value.getTagSet()
-    for tag, cls in _PYSNMP.items():
-        if cls.tagSet == tag_set:
-            if tag in ber.OCTETS:
-                return tag, bytes(value.asOctets())
-            if tag == ber.OBJECT_IDENTIFIER:
-                return tag, tuple(value)
-            return tag, int(value)
-    return -1, None
-
-
-def _smi_errors() -> dict[int, Any]:
-    from pysnmp.smi import error as e
-
-    return {
-        NO_ACCESS: e.NoAccessError,
-        WRONG_TYPE: e.WrongTypeError,
-        WRONG_LENGTH: e.WrongLengthError,
-        WRONG_VALUE: e.WrongValueError,
-        NO_CREATION: e.NoCreationError,
-        INCONSISTENT_VALUE: e.InconsistentValueError,
-        COMMIT_FAILED: e.CommitFailedError,
-        NOT_WRITABLE: e.NotWritableError,
-    }
-
-
-class _LazySmiErrors(dict):  # type: ignore[type-arg]
-    def get(self, key: Any, default: Any = None) -> Any:
-        if not self:
-            self.update(_smi_errors())
-        return super().get(key, default)
-
-
-_SMI_ERRORS = _LazySmiErrors()
-
 __all__ = [
     "AUTHORIZATION_ERROR", "BAD_VALUE", "GEN_ERR", "NO_ACCESS", "NO_SUCH_NAME", "TOO_BIG",
-    "MeasurementInstrum", "Provider", "SetError", "View",
+    "MeasurementInstrum", "Provider", "SetError", "SetPlan", "View",
 ]

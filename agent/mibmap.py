@@ -63,12 +63,18 @@ class MibMap:
 
     def __init__(self, mib_builder: Any) -> None:
         self.builder = mib_builder
-        mib_builder.load_modules(MEASUREMENT_MIB, FORMATS_MIB)
+        augments = {a.module for t in TABLES for a in t.augments}
+        mib_builder.load_modules(MEASUREMENT_MIB, FORMATS_MIB, *sorted(augments))
         symbols = mib_builder.mibSymbols[MEASUREMENT_MIB]
-        #: table name -> its served (accessible) columns, in MIB order.
+        #: table name -> its served (accessible) columns, in MIB order; a table's augmenting
+        #: tables' columns follow its own (they are served from its rows).
         self.columns: dict[str, list[Column]] = {}
         for table in TABLES:
             self.columns[table.name] = self._resolve(table, symbols)
+            for aug in table.augments:
+                self.columns[table.name] += self._resolve(
+                    table, mib_builder.mibSymbols[aug.module], aug.name, aug.columns
+                )
         self.formats: dict[str, tuple[int, ...]] = {}
         for name, sym in mib_builder.mibSymbols[FORMATS_MIB].items():
             if type(sym).__name__ == "ObjectIdentity":
@@ -76,18 +82,23 @@ class MibMap:
         self.by_name = {c.name: c for cols in self.columns.values() for c in cols}
 
     @staticmethod
-    def _resolve(table: Table, symbols: dict[str, Any]) -> list[Column]:
-        entry = tuple(symbols[table.name].getName()) + (1,)
-        in_mib = [name for name, sym in sorted(
+    def _resolve(table: Table, symbols: dict[str, Any], name: str = "",
+                 columns: tuple[ColumnSpec, ...] | None = None) -> list[Column]:
+        """The served columns of `table`, or of the table `name` of `symbols` that augments it
+        with `columns`."""
+        name = name or table.name
+        columns = table.columns if columns is None else columns
+        entry = tuple(symbols[name].getName()) + (1,)
+        in_mib = [n for n, sym in sorted(
             ((n, s) for n, s in symbols.items() if type(s).__name__ == "MibTableColumn"),
             key=lambda item: tuple(item[1].getName()),
         ) if tuple(sym.getName())[:-1] == entry]
-        declared = [c.name for c in table.columns]
+        declared = [c.name for c in columns]
         if declared != in_mib:
-            raise ValueError(f"{table.name}: declared columns {declared} "
+            raise ValueError(f"{name}: declared columns {declared} "
                              f"are not the MIB's {in_mib}")
         out = []
-        for spec in table.columns:
+        for spec in columns:
             sym = symbols[spec.name]
             access = str(sym.getMaxAccess())
             if access == "not-accessible":

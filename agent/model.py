@@ -40,6 +40,7 @@ from .tables import (
     TRUTH,
     U32_MAX,
     WRONG_LENGTH,
+    Augment,
     ColumnSpec,
     ConfigKey,
     KeyType,
@@ -68,6 +69,13 @@ def _check_block_id(what: str, value: int, allow_zero: bool = False) -> None:
 def _check_range(what: str, value: int, low: int, high: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise ValueError(f"{what} must be an integer in {low}..{high}, got {value!r}")
+
+
+def format_name(value: Format) -> bytes:
+    """A MediaFormat value as IEC62379-EXT-MIB's name columns show it: the identity's
+    descriptor, or an OID given as such in dotted decimal."""
+    text = value if isinstance(value, str) else ".".join(map(str, value))
+    return text.encode()[:255]  # DisplayString (SIZE (0..255))
 
 
 def _check_format(what: str, value: Format) -> None:
@@ -237,7 +245,9 @@ AUDIO = Table("aMtBlockTable", AudioComponent, "audio", (
                keys=(enum_key("fec_type", FecType, "none"),)),
     ColumnSpec("aMtFECLengthDimension", "fec_length_dimension",
                keys=(int_key("fec_length_dimension", 0, 9999, 0),)),
-))
+), augments=(Augment("aMtExtTable", "IEC62379-EXT-MIB", (
+    ColumnSpec("aMtExtAudioSignalFormatName", get=lambda r: format_name(r.signal_format)),
+)),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,12 +316,48 @@ VIDEO = Table("vMtBlockTable", VideoBlock, "video", (
                keys=(int_key("fec_length_dimension", 0, 9999, 0),)),
     ColumnSpec("vMtTrickModeSupport", get=lambda r: TRUTH[r.trick_mode_support],
                keys=(bool_key("trick_mode_support"),)),
-))
+), augments=(Augment("vMtExtTable", "IEC62379-EXT-MIB", (
+    ColumnSpec("vMtExtSourceFormatName", get=lambda r: format_name(r.source_format)),
+    ColumnSpec("vMtExtCodingTypeName", get=lambda r: format_name(r.coding_type)),
+    ColumnSpec("vMtExtAspectRatioName", get=lambda r: format_name(r.aspect_ratio)),
+)),))
+
+
+U64_MAX = 18446744073709551615
+
+
+@dataclass(frozen=True, slots=True)
+class RxCounters:
+    """A receiver point's counters since `discontinuity_ticks` (IEC62379-EXT-MIB's
+    rxPointExtTable): datagrams received, RTP packets lost, TS packets lost, continuity
+    errors, RTP packets reordered and duplicated. `discontinuity_ticks` is the sysUpTime
+    (hundredths of a second) at which they last started again from zero, 0 if never."""
+
+    datagrams: int = 0
+    rtp_lost: int = 0
+    ts_lost: int = 0
+    cc_errors: int = 0
+    reordered: int = 0
+    duplicated: int = 0
+    discontinuity_ticks: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("datagrams", "rtp_lost", "ts_lost", "cc_errors", "reordered", "duplicated"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v <= U64_MAX:
+                raise ValueError(f"{name} must be an integer in 0..{U64_MAX}, got {v!r}")
+        _check_range("rxPointExtCounterDiscontinuityTime", self.discontinuity_ticks, 0, U32_MAX)
+
+
+def hundredths(value: float) -> int:
+    """A number as its hundredths, as rxPointMDI shows it with two decimals (so the numeric
+    column and the text agree), at most the Unsigned32 maximum."""
+    return min(U32_MAX, round(float(f"{value:.2f}") * 100))
 
 
 @dataclass(frozen=True, slots=True)
 class RxPoint:
-    """A row of rxPointTable."""
+    """A row of rxPointTable (and of rxPointExtTable, which augments it)."""
 
     block_id: int
     network_block_id: int
@@ -321,6 +367,7 @@ class RxPoint:
     df_ms: float = 0.0
     mlr: float = 0.0
     tsdf_us: int = 0
+    counters: RxCounters = RxCounters()
 
     def __post_init__(self) -> None:
         _check_block_id("rxPointBlockId", self.block_id)
@@ -362,7 +409,18 @@ RX_POINT = Table("rxPointTable", RxPoint, "rx", (
                keys=(ConfigKey("df_ms", KeyType.FLOAT, low=0, high=1e9, default=0.0),
                      ConfigKey("mlr", KeyType.FLOAT, low=0, high=1e9, default=0.0))),
     ColumnSpec("rxPointTSDF", "tsdf_us", keys=(int_key("tsdf_us", 0, U32_MAX, 0),)),
-))
+), augments=(Augment("rxPointExtTable", "IEC62379-EXT-MIB", (
+    ColumnSpec("rxPointExtDelayFactor", get=lambda r: hundredths(r.df_ms)),
+    ColumnSpec("rxPointExtMediaLossRate", get=lambda r: hundredths(r.mlr)),
+    ColumnSpec("rxPointExtTSDF", "tsdf_us"),
+    ColumnSpec("rxPointExtDatagrams", "counters.datagrams"),
+    ColumnSpec("rxPointExtRtpLost", "counters.rtp_lost"),
+    ColumnSpec("rxPointExtTsLost", "counters.ts_lost"),
+    ColumnSpec("rxPointExtContinuityErrors", "counters.cc_errors"),
+    ColumnSpec("rxPointExtReordered", "counters.reordered"),
+    ColumnSpec("rxPointExtDuplicated", "counters.duplicated"),
+    ColumnSpec("rxPointExtCounterDiscontinuityTime", "counters.discontinuity_ticks"),
+)),))
 
 
 @dataclass(frozen=True, slots=True)
@@ -466,6 +524,6 @@ class Snapshot:
 __all__ = [
     "AUDIO", "NETWORK", "RX_POINT", "TABLES", "TEMPERATURE", "VIDEO",
     "AudioComponent", "BitRateType", "FecType", "Format", "NetworkBlock", "NetworkType", "Row",
-    "RxPoint", "Snapshot", "Temperature", "TemperatureStatus", "TransportType",
+    "RxCounters", "RxPoint", "Snapshot", "Temperature", "TemperatureStatus", "TransportType",
     "VideoBlock", "address_length", "check_address", "fec_extent", "replace", "table_of",
 ]

@@ -83,6 +83,7 @@ class Agent:
         self._refresher: asyncio.Task[None] | None = None
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.agentx: Any = None  # the AgentX subagent (agentx.client.Subagent) in that mode
 
     def _load_static_blocks(self) -> None:
         if not self.config.blocks and not self.written.values:
@@ -99,6 +100,9 @@ class Agent:
 
     async def start(self) -> None:
         """Start serving in the running loop."""
+        if self.config.agentx is not None:
+            await self._start_agentx()
+            return
         from . import access
         from .responder import Responder
         from .transport import bind_socket, serve
@@ -153,6 +157,24 @@ class Agent:
             log.warning("a v1/v2c community has write access (supervisor level): community "
                         "strings travel in clear text; prefer SNMPv3 authPriv users for writing")
 
+    async def _start_agentx(self) -> None:
+        """AgentX mode: no SNMP port of our own; the subagent connects to the master (and
+        keeps connecting) in the background, the services start as in the standalone mode."""
+        from .agentx.client import build_subagent
+
+        t0 = time.perf_counter()
+        self.agentx = build_subagent(self.config.agentx, self.instrum, self.mibmap,
+                                     self.config.system.object_id,
+                                     self.config.system.description)
+        self.agentx.start()
+        for service in self.services:
+            await asyncio.get_running_loop().run_in_executor(None, service.start_thread)
+        self.started_at = time.time()
+        snap = self.store.snapshot
+        log.info("serving %s rows through the AgentX master at %s (%s; started in %.0f ms)",
+                 ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in TABLES),
+                 self.config.agentx, self.config.source, (time.perf_counter() - t0) * 1000)
+
     async def _refresh_host(self) -> None:
         while True:
             await asyncio.sleep(self.config.host_refresh_s)
@@ -169,6 +191,9 @@ class Agent:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
             self._refresher = None
+        if self.agentx is not None:
+            await self.agentx.stop()
+            self.agentx = None
         for t in self._transports:
             t.close()
         for s in self._sockets:
@@ -176,7 +201,7 @@ class Agent:
         self._transports = []
         self._sockets = []
         self.endpoints = []
-        if self._engine_counters in self.instrum.providers:
+        if getattr(self, "_engine_counters", None) in self.instrum.providers:
             self.instrum.providers.remove(self._engine_counters)
         self._engine_counters = None
         log.info("stopped")

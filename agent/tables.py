@@ -197,8 +197,20 @@ class ColumnSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Augment:
+    """A table of another module that AUGMENTS a measurement table: the same rows (and index),
+    more columns, read from the same row records. Its columns are read-only and have no keys
+    in the config."""
+
+    name: str
+    module: str
+    columns: tuple[ColumnSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Table:
-    """One measurement table: its MIB name, the row record that holds a row, its columns."""
+    """One measurement table: its MIB name, the row record that holds a row, its columns, and
+    the tables that augment it."""
 
     name: str
     row: type
@@ -206,6 +218,7 @@ class Table:
     #: section in the written-values file.
     key: str
     columns: tuple[ColumnSpec, ...]
+    augments: tuple[Augment, ...] = ()
 
     @property
     def writable(self) -> tuple[ColumnSpec, ...]:
@@ -251,7 +264,7 @@ def served_tables(tables: Iterable[Table]) -> dict[str, ServedTable]:
 
 
 __all__ = [
-    "ID_KEY", "IF_INDEX_KEYS", "REQUIRED", "TRUTH", "ColumnSpec", "ConfigKey", "KeyType",
+    "ID_KEY", "IF_INDEX_KEYS", "REQUIRED", "TRUTH", "Augment", "ColumnSpec", "ConfigKey", "KeyType",
     "Refused", "Table", "WriteRule", "bool_key", "decode_truth", "enum_key", "format_key",
     "index_text", "int_key", "link_key", "served_tables",
 ]

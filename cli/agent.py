@@ -10,25 +10,38 @@ import sys
 import click
 
 
+def _check_port_range(text: str) -> None:
+    """Refuse an endpoint whose port is a number outside 0..65535, saying so (the endpoint
+    parser only says that the endpoint is not one)."""
+    port = text.rpartition(":")[2]
+    if port.isdigit() and int(port) > 65535:
+        raise click.BadParameter(
+            f"{text!r}: port {int(port)} is out of range (0..65535)", param_hint="'--listen'"
+        )
+
+
 @click.command()
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="TOML configuration (default: the embedded one: 127.0.0.1:1161, read-only "
                    "community 'public' from loopback, the host's interfaces).")
 @click.option("--listen", multiple=True, metavar="ENDPOINT",
               help="Override the listen endpoints, e.g. udp:127.0.0.1:1161 or udp6:[::1]:1161.")
+@click.option("--agentx", "agentx", metavar="ADDRESS",
+              help="Serve as an AgentX subagent of the master at ADDRESS (unix:/var/agentx/master "
+                   "or tcp:127.0.0.1:705) instead of opening an SNMP port.")
 @click.option("--state-dir", type=click.Path(file_okay=False),
               help="Where written values and the engine's ID and boots are kept (overrides the "
               "config; default: $XDG_STATE_HOME/iec62379/<config name>, ~/.local/state if unset).")
 @click.option("--mib-dir", "mib_dirs", multiple=True, type=click.Path(file_okay=False),
               help="A directory with the IETF base MIB sources.")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv: pysnmp debugging).")
-def agent(config_path: str | None, listen: tuple[str, ...], state_dir: str | None,
-          mib_dirs: tuple[str, ...], verbose: int) -> None:
+def agent(config_path: str | None, listen: tuple[str, ...], agentx: str | None,
+          state_dir: str | None, mib_dirs: tuple[str, ...], verbose: int) -> None:
     """Run the SNMP agent serving the IEC 62379-7 measurement tables."""
     import dataclasses
     from pathlib import Path
 
-    from iec62379.agent.config import ConfigError, _endpoint, _Reader
+    from iec62379.agent.config import ConfigError, _endpoint, _Reader, agentx_address
     from iec62379.agent.persist import StateError
     from iec62379.agent.runner import state_dir_default
     from iec62379.collectors.compose import build_agent
@@ -45,9 +58,14 @@ def agent(config_path: str | None, listen: tuple[str, ...], state_dir: str | Non
         settings = load_settings(config_path) if config_path else Settings()
         cfg = settings.agent
         if listen:
+            for text in listen:
+                _check_port_range(text)
             r = _Reader("--listen", {})
             endpoints = tuple(_endpoint(r, f"[{i}]", e) for i, e in enumerate(listen))
             cfg = dataclasses.replace(cfg, listen=endpoints)
+        if agentx:
+            cfg = dataclasses.replace(
+                cfg, agentx=agentx_address(_Reader("command line", {}), "--agentx", agentx))
         if state_dir:
             cfg = dataclasses.replace(cfg, state_dir=Path(state_dir))
         elif cfg.state_dir is None:

@@ -57,8 +57,12 @@ def fetch_base(from_dir: str | None, force: bool) -> None:
     help="Compile the modules from this folder instead of the package's mibs folder.",
 )
 @click.option("--check", is_flag=True, help="Only check that the shipped modules are up to date.")
-def compile_cmd(mib_dirs: tuple[str, ...], out: str | None, source: str | None, check: bool) -> None:
-    """Compile the SMIv2 sources into pysnmp modules (local sources only)."""
+def compile_cmd(
+    mib_dirs: tuple[str, ...], out: str | None, source: str | None, check: bool
+) -> None:
+    """Compile the SMIv2 sources into pysnmp modules (local sources only), and the IETF base
+    modules the agent loads (IF-MIB, IANAifType-MIB) from the sources `mib fetch-base` put in
+    the cache; both are shipped in the package."""
     try:
         if check:
             stale = compiler.stale_modules(mib_dirs)
@@ -71,7 +75,7 @@ def compile_cmd(mib_dirs: tuple[str, ...], out: str | None, source: str | None, 
             return
         written = compiler.compile_ours(
             Path(out) if out else None, mib_dirs, Path(source) if source else None
-        )
+        ) + compiler.compile_base(Path(out) if out else None, mib_dirs)
     except compiler.MibCompileError as exc:
         for finding in exc.findings:
             click.echo(str(finding), err=True)
@@ -147,7 +151,13 @@ def tree(mib_dirs: tuple[str, ...], show_all: bool) -> None:
 @click.argument("directory", type=click.Path(file_okay=False))
 def export(directory: str) -> None:
     """Copy our SMIv2 source modules into DIRECTORY, for an NMS to import."""
-    for f in compiler.copy_sources(Path(directory)):
+    try:
+        written = compiler.copy_sources(Path(directory))
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot write into {directory}: {exc.strerror or exc}"
+        ) from exc
+    for f in written:
         click.echo(f"wrote {f}")
 
 

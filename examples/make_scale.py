@@ -33,10 +33,12 @@ def render(n: int = 100) -> str:
         net, video, audio, rx = i, 100 + i, 200 + i, 300 + i
         out += [
             "[[network]]", f"id = {net}", "if_index = 1", "rx = true", 'network_type = "ipv4"',
-            'transport = "rtp"', f'address = "239.10.{i // 256}.{i % 256}"', f"port = {5000 + 2 * i}",
+            'transport = "rtp"', f'address = "239.10.{i // 256}.{i % 256}"',
+            f"port = {5000 + 2 * i}",
             "igmp_version = 3", "",
             "[[video]]", f"id = {video}", f"audio = {audio}", f"network = {net}", "status = true",
-            'source_format = "src1920x1080i25"', 'coding_type = "videoH264"', 'bit_rate_type = "cbr"',
+            'source_format = "src1920x1080i25"', 'coding_type = "videoH264"',
+            'bit_rate_type = "cbr"',
             f"bit_rate_kbps = {6000 + i}", 'aspect_ratio = "aspect16x9"', "",
         ]
         for comp, (fmt, pid) in enumerate((("audioMpeg1", 257), ("audioAc3", 258)), start=1):

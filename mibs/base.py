@@ -46,7 +46,9 @@ def fetch_from_npm(dest: Path | None = None, npm: str = "npm", timeout_s: float 
                 timeout=timeout_s,
             )
         except subprocess.TimeoutExpired as exc:
-            raise BaseMibError(f"`npm pack {NPM_PACKAGE}` did not finish in {timeout_s:.0f} s") from exc
+            raise BaseMibError(
+                f"`npm pack {NPM_PACKAGE}` did not finish in {timeout_s:.0f} s"
+            ) from exc
         tarballs = sorted(Path(tmp).glob("*.tgz"))
         if proc.returncode != 0 or not tarballs:
             raise BaseMibError(

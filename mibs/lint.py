@@ -21,9 +21,10 @@ _LINE = re.compile(
 )
 
 #: Warnings that stay, each explained in docs/mib.md ("smilint findings that remain").
+_BOTH = "the standard names both the type and the column"
 EXPLAINED: dict[tuple[str, str], str] = {
-    ("identifier-case-match", "temperatureTrend"): "the standard names both the type and the column",
-    ("identifier-case-match", "temperatureStatus"): "the standard names both the type and the column",
+    ("identifier-case-match", "temperatureTrend"): _BOTH,
+    ("identifier-case-match", "temperatureStatus"): _BOTH,
     ("taddress-tdomain", "nMtTxRxAddr"): "nMtNetworkType plays the part of the TDomain",
     ("taddress-tdomain", "nMtSIPServerAddr"): "nMtNetworkType plays the part of the TDomain",
 }

@@ -15,7 +15,11 @@ import os
 from pathlib import Path
 
 #: Our modules, in dependency order.
-OUR_MODULES: tuple[str, ...] = ("IEC62379-MEDIA-FORMATS-MIB", "IEC62379-7-MEASUREMENT-MIB")
+OUR_MODULES: tuple[str, ...] = (
+    "IEC62379-MEDIA-FORMATS-MIB",
+    "IEC62379-7-MEASUREMENT-MIB",
+    "IEC62379-EXT-MIB",
+)
 #: Base modules our modules import that pysnmp does not ship compiled.
 BASE_MODULES: tuple[str, ...] = ("IANAifType-MIB", "IF-MIB")
 #: Base modules whose sources a complete base directory holds (for snmptranslate and smilint).

@@ -27,15 +27,16 @@ class MibNode:
 
 
 def mib_builder(mib_dirs: list[str] | tuple[str, ...] = (), texts: bool = True):  # noqa: ANN201
-    """A pysnmp MibBuilder that loads our compiled modules and the compiled base modules; with
-    `texts`, their DESCRIPTIONs too (the docs need them, the agent does not)."""
+    """A pysnmp MibBuilder that loads our compiled modules and the compiled base modules (shipped
+    beside ours); with `texts`, their DESCRIPTIONs too (the docs need them, the agent does not)."""
     from pysnmp.smi import builder
 
-    from .compiler import ensure_base_compiled
+    from .compiler import ensure_base_compiled, shipped_base_dir
 
-    base = ensure_base_compiled(mib_dirs)
     mb = builder.MibBuilder()
-    mb.add_mib_sources(builder.DirMibSource(str(base)), builder.DirMibSource(str(compiled_dir())))
+    if shipped_base_dir() is None:  # a source tree whose base modules are not compiled yet
+        mb.add_mib_sources(builder.DirMibSource(str(ensure_base_compiled(mib_dirs))))
+    mb.add_mib_sources(builder.DirMibSource(str(compiled_dir())))
     mb.loadTexts = texts
     return mb
 
@@ -52,7 +53,9 @@ def _syntax_name(obj) -> str:  # noqa: ANN001
     return name
 
 
-def load_nodes(modules: tuple[str, ...] = OUR_MODULES, mib_dirs: tuple[str, ...] = ()) -> list[MibNode]:
+def load_nodes(
+    modules: tuple[str, ...] = OUR_MODULES, mib_dirs: tuple[str, ...] = ()
+) -> list[MibNode]:
     """All named nodes of `modules`, sorted by OID."""
     from pysnmp.smi.rfc1902 import ObjectIdentity  # noqa: F401  (ensures pysnmp SMI is set up)
 

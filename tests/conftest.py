@@ -20,13 +20,16 @@ def repo() -> Path:
 @pytest.fixture(scope="session")
 def digest_text() -> str:
     if not DIGEST.is_file():
-        pytest.fail(f"the digest of the standard is missing: {DIGEST} (shared/ must sit beside the repo)")
+        pytest.fail(
+            f"the digest of the standard is missing: {DIGEST} (shared/ must sit beside the repo)"
+        )
     return DIGEST.read_text()
 
 
 def require_tool(name: str) -> str:
     """The path of a command-line tool the test needs; fail (not skip) when it is missing."""
-    path = shutil.which(name) or (f"/usr/sbin/{name}" if Path(f"/usr/sbin/{name}").exists() else None)
+    sbin = Path("/usr/sbin") / name
+    path = shutil.which(name) or (str(sbin) if sbin.exists() else None)
     if path is None:
         pytest.fail(f"{name} is not installed; run `bash .ci/setup` first")
     return path

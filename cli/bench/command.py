@@ -275,3 +275,36 @@ def ingest(streams: int, rate: float, gets: int, send_seconds: float, media: str
     except BenchError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(to_json(figures) if as_json else format_report(figures))
+
+
+@bench.command()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, exists=True),
+              help="Agent configuration to serve (default: examples/scale-100.toml of the "
+              "source tree, 100 streams).")
+@click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Timed walks per subtree.")
+@click.option("--tool", type=click.Choice(["snmpbulkwalk", "snmpwalk"]), default="snmpbulkwalk",
+              show_default=True)
+@click.option("--bulk-repetitions", type=click.IntRange(min=1), default=50, show_default=True,
+              help="snmpbulkwalk -Cr value (max-repetitions).")
+@click.option("--snmpd-subtree", default=None, metavar="OID",
+              help="snmpd's own subtree to compare with (default: hrSWInstalledTable).")
+@click.option("--snmpd", "snmpd_path", type=click.Path(dir_okay=False), default=None,
+              help="The snmpd binary (default: from PATH or /usr/sbin/snmpd).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def agentx(config_path: str | None, repeat: int, tool: str, bulk_repetitions: int,
+           snmpd_subtree: str | None, snmpd_path: str | None, as_json: bool) -> None:
+    """Our agent as an AgentX subagent of snmpd: walks of our tree through snmpd against
+    snmpd's own hrSWInstalledTable and against our standalone agent; see docs/benchmarks.md."""
+    from iec62379.cli.bench.agentx import AgentXSettings, format_agentx_report, run_agentx_bench
+    from iec62379.cli.bench.snmp import SNMPD_SUBTREE, BenchError
+
+    config = Path(config_path) if config_path else _REPO_EXAMPLE
+    settings = AgentXSettings(config=config, repeat=repeat, tool=tool,
+                              bulk_repetitions=bulk_repetitions,
+                              snmpd_subtree=snmpd_subtree or SNMPD_SUBTREE, snmpd=snmpd_path)
+    try:
+        report = run_agentx_bench(settings)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(report, indent=2) if as_json else format_agentx_report(report))

@@ -10,8 +10,8 @@ other module imports ``_kernels``, looks at ``kernels`` or picks a backend by dt
 Most reference modules import this one, so it imports them in the branch that calls them.
 
 A kernel is kept only where it saves time on a whole run (``iec62379 bench pcap``; see
-docs/benchmarks.md); the pcap reader's record walk (``record_walk``) has its numpy walk and
-decode in collectors/sources/pcap_file.py and pcap_vector.py as the reference.
+docs/benchmarks.md); the pcap reader's record walk (``record_walk``) has the record walk of
+collectors/sources/pcap_file.py and ``decode_packet`` (pcap_decode.py) as the reference.
 """
 
 from __future__ import annotations
@@ -413,7 +413,7 @@ def group_by_flow(
 
 def has_record_walk() -> bool:
     """Whether the pcap reader's one-pass record walk (``record_walk``) is built; without
-    it the reader walks and decodes records with its numpy code."""
+    it the reader walks records in pcap_file.py and decodes each with ``decode_packet``."""
     return kernels is not None
 
 

@@ -1,9 +1,9 @@
 """RTP fixed header (RFC 3550 section 5.1): one-packet parser and a vectorised batch parser.
 
-``parse_rtp`` parses one datagram into an :class:`RtpPacket` and raises ``ValueError`` with a
-precise message on malformed input. ``parse_rtp_headers`` does the same for many datagrams at
-once with numpy and reports malformed ones by :class:`ErrorKind` code instead of raising; both
-apply the same rules, in the same order.
+``parse_rtp_headers`` is the header rule: the fields of many datagrams at once, with numpy,
+malformed ones reported by :class:`ErrorKind` code; the compiled record walk (pcap reader) and
+``dgram_fields`` kernel follow it. ``parse_rtp`` parses one datagram into an
+:class:`RtpPacket` with it and raises ``ValueError`` with a precise message on malformed input.
 """
 
 from __future__ import annotations
@@ -45,62 +45,66 @@ def parse_rtp(data: bytes) -> RtpPacket:
     """Parse an RTP datagram (RFC 3550 5.1, 5.3.1 header extension, padding).
 
     Raises ValueError on a short packet, a version other than 2, a header extension that runs
-    past the end, or an impossible padding count.
+    past the end, or an impossible padding count. The header rule is
+    :func:`parse_rtp_headers`' (on this one datagram); its error code becomes the message.
     """
     n = len(data)
-    if n < RTP_HEADER_LEN:
-        raise ValueError(f"RTP packet too short: {n} bytes, need at least {RTP_HEADER_LEN}")
-    b0, b1 = data[0], data[1]
-    version = b0 >> 6
-    if version != 2:
-        raise ValueError(f"RTP version is {version}, expected 2")
-    padding = bool(b0 & 0x20)
-    extension = bool(b0 & 0x10)
+    h = parse_rtp_headers(np.frombuffer(bytes(data), dtype=np.uint8), _AT0, np.array([n]))
+    err = int(h.error[0])
+    hdr = int(h.payload_offset[0])  # where the rule stopped, for a fault
+    if err:
+        raise ValueError(_fault(data, err, hdr))
+    b0 = data[0]
     cc = b0 & 0x0F
-    hdr = RTP_HEADER_LEN + 4 * cc
-    if n < hdr:
-        raise ValueError(f"RTP packet too short for {cc} CSRCs: {n} bytes, need at least {hdr}")
-    csrcs = tuple(int.from_bytes(data[12 + 4 * i : 16 + 4 * i], "big") for i in range(cc))
     ext_profile: int | None = None
     ext_data = b""
-    if extension:
-        if n < hdr + 4:
-            raise ValueError(
-                f"RTP header extension truncated: {n} bytes, need at least {hdr + 4} for its header"
-            )
-        ext_profile = int.from_bytes(data[hdr : hdr + 2], "big")
-        words = int.from_bytes(data[hdr + 2 : hdr + 4], "big")
-        end = hdr + 4 + 4 * words
-        if end > n:
-            raise ValueError(
-                f"RTP header extension of {words} words runs past the end: {n} bytes, need {end}"
-            )
-        ext_data = bytes(data[hdr + 4 : end])
-        hdr = end
-    pad = 0
-    if padding:
-        pad = data[n - 1]
-        if pad == 0 or hdr + pad > n:
-            raise ValueError(
-                f"RTP padding count {pad} invalid for {n - hdr} bytes after the header"
-            )
+    if b0 & 0x10:
+        at = RTP_HEADER_LEN + 4 * cc
+        ext_profile = int.from_bytes(data[at : at + 2], "big")
+        ext_data = bytes(data[at + 4 : hdr])
     return RtpPacket(
-        version=version,
-        padding=padding,
-        extension=extension,
+        version=2,
+        padding=bool(b0 & 0x20),
+        extension=bool(b0 & 0x10),
         csrc_count=cc,
-        marker=bool(b1 & 0x80),
-        payload_type=b1 & 0x7F,
-        sequence=int.from_bytes(data[2:4], "big"),
-        timestamp=int.from_bytes(data[4:8], "big"),
-        ssrc=int.from_bytes(data[8:12], "big"),
-        csrcs=csrcs,
+        marker=bool(h.marker[0]),
+        payload_type=int(h.payload_type[0]),
+        sequence=int(h.sequence[0]),
+        timestamp=int(h.timestamp[0]),
+        ssrc=int(h.ssrc[0]),
+        csrcs=tuple(int.from_bytes(data[12 + 4 * i : 16 + 4 * i], "big") for i in range(cc)),
         extension_profile=ext_profile,
         extension_data=ext_data,
         payload_offset=hdr,
-        payload_length=n - hdr - pad,
-        padding_length=pad,
+        payload_length=int(h.payload_length[0]),
+        padding_length=n - hdr - int(h.payload_length[0]),
     )
+
+
+_AT0 = np.zeros(1, dtype=np.int64)
+
+
+def _fault(data: bytes, err: int, hdr: int) -> str:
+    """The message for parse_rtp_headers' error code err on one datagram (hdr: its
+    payload_offset, the header length the rule had reached)."""
+    n = len(data)
+    if err == ErrorKind.RTP_SHORT:
+        if n < RTP_HEADER_LEN:
+            return f"RTP packet too short: {n} bytes, need at least {RTP_HEADER_LEN}"
+        return (
+            f"RTP packet too short for {data[0] & 0x0F} CSRCs: {n} bytes, need at least {hdr}"
+        )
+    if err == ErrorKind.RTP_VERSION:
+        return f"RTP version is {data[0] >> 6}, expected 2"
+    if err == ErrorKind.RTP_EXTENSION:
+        at = RTP_HEADER_LEN + 4 * (data[0] & 0x0F)
+        if n < at + 4:
+            return (
+                f"RTP header extension truncated: {n} bytes, need at least {at + 4} for its header"
+            )
+        words = int.from_bytes(data[at + 2 : at + 4], "big")
+        return f"RTP header extension of {words} words runs past the end: {n} bytes, need {hdr}"
+    return f"RTP padding count {data[n - 1]} invalid for {n - hdr} bytes after the header"
 
 
 @dataclass(slots=True)
@@ -130,7 +134,10 @@ def _gather(data: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 
 def parse_rtp_headers(data: np.ndarray, offsets: np.ndarray, lengths: np.ndarray) -> RtpHeaders:
-    """Vectorised ``parse_rtp`` over datagrams data[offsets[i] : offsets[i] + lengths[i]]."""
+    """The RTP headers of datagrams data[offsets[i] : offsets[i] + lengths[i]], checked in
+    this order: at least 12 bytes, version 2, room for the CSRCs, the header extension
+    (RFC 3550 5.3.1) within the datagram, a padding count (last byte) from 1 to what follows
+    the header."""
     offsets = offsets.astype(np.int64, copy=False)
     n = lengths.astype(np.int64)
     b = [_gather(data, offsets + k) for k in range(RTP_HEADER_LEN)]

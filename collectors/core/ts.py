@@ -1,9 +1,10 @@
 """MPEG-2 transport stream packets (ISO/IEC 13818-1 2.4.3.2 and 2.4.3.4).
 
-``parse_ts_packet`` parses one 188-byte packet and raises ``ValueError`` on malformed input;
-``split_ts`` checks that a datagram payload is a whole number of packets; ``parse_ts_headers``
-extracts the same fields for many packets at once (numpy gathers over the packet starts) and
-reports malformed packets by :class:`ErrorKind` code instead of raising.
+``parse_ts_headers`` is the header rule: the fields of many packets at once (numpy gathers over
+the packet starts), malformed packets reported by :class:`ErrorKind` code; the compiled
+``ts_headers`` kernel (through fast.py) follows it. ``parse_ts_packet`` parses one 188-byte
+packet with it and raises ``ValueError`` on malformed input; ``split_ts`` checks that a
+datagram payload is a whole number of packets; ``gather_pcr`` reads the PCRs.
 """
 
 from __future__ import annotations
@@ -54,61 +55,49 @@ def split_ts(payload: bytes | memoryview) -> int:
 
 
 def parse_ts_packet(pkt: bytes | memoryview) -> TsPacket:
-    """Parse one 188-byte TS packet; ValueError on a wrong length, sync byte or field value."""
+    """Parse one 188-byte TS packet; ValueError on a wrong length, sync byte or field value.
+
+    The header rule is :func:`parse_ts_headers`' (on this one packet, with the
+    transport_error_indicator cleared: for one packet it is a field, not a fault); its error
+    code becomes the message.
+    """
     if len(pkt) != TS_PACKET_SIZE:
         raise ValueError(f"TS packet is {len(pkt)} bytes, expected {TS_PACKET_SIZE}")
-    if pkt[0] != TS_SYNC_BYTE:
-        raise ValueError(f"TS sync byte is 0x{pkt[0]:02x}, expected 0x47")
-    b1, b2, b3 = pkt[1], pkt[2], pkt[3]
-    afc = (b3 >> 4) & 3
-    if afc == 0:
+    head = bytearray(pkt[:HEAD_BYTES])
+    b1, b3, b4 = head[1], head[3], head[4]
+    head[1] = b1 & 0x7F
+    data = np.frombuffer(bytes(head), dtype=np.uint8)
+    at = np.zeros(1, dtype=np.int64)
+    h = parse_ts_headers(data, at)
+    err = int(h.error[0])
+    afc = int(h.afc[0])
+    if err == ErrorKind.TS_SYNC:
+        raise ValueError(f"TS sync byte is 0x{head[0]:02x}, expected 0x47")
+    if err == ErrorKind.TS_AFC:
         raise ValueError("TS adaptation_field_control is '00' (reserved)")
-    af_len = -1
-    disc = rap = False
-    pcr: int | None = None
-    payload_offset = 4
-    if afc & 2:
-        af_len = pkt[4]
+    if err == ErrorKind.TS_AF_LENGTH:
         limit = 183 if afc == 2 else 182
-        if af_len > limit:
+        if b4 > limit:
             raise ValueError(
-                f"TS adaptation_field_length {af_len} exceeds {limit} "
+                f"TS adaptation_field_length {b4} exceeds {limit} "
                 f"for adaptation_field_control {afc:02b}"
             )
-        if af_len > 0:
-            flags = pkt[5]
-            disc = bool(flags & 0x80)
-            rap = bool(flags & 0x40)
-            if flags & 0x10:
-                if af_len < 7:
-                    raise ValueError(
-                        f"TS PCR_flag set but adaptation_field_length is {af_len}, need 7"
-                    )
-                pcr = pcr_from_bytes(pkt[6:12])
-        payload_offset = 5 + af_len
-    if not afc & 1:
-        payload_offset = TS_PACKET_SIZE
+        raise ValueError(f"TS PCR_flag set but adaptation_field_length is {b4}, need 7")
+    has_af = bool(afc & 2)
     return TsPacket(
         transport_error=bool(b1 & 0x80),
-        payload_unit_start=bool(b1 & 0x40),
+        payload_unit_start=bool(h.pusi[0]),
         transport_priority=bool(b1 & 0x20),
-        pid=((b1 & 0x1F) << 8) | b2,
+        pid=int(h.pid[0]),
         scrambling=b3 >> 6,
         adaptation_field_control=afc,
-        continuity_counter=b3 & 0x0F,
-        adaptation_field_length=af_len,
-        discontinuity=disc,
-        random_access=rap,
-        pcr=pcr,
-        payload_offset=payload_offset,
+        continuity_counter=int(h.cc[0]),
+        adaptation_field_length=b4 if has_af else -1,
+        discontinuity=bool(h.discontinuity[0]),
+        random_access=has_af and b4 > 0 and bool(head[5] & 0x40),
+        pcr=int(gather_pcr(data, at)[0]) if h.has_pcr[0] else None,
+        payload_offset=int(h.payload_offset[0]),
     )
-
-
-def pcr_from_bytes(b: bytes | memoryview) -> int:
-    """PCR (27 MHz) from the 6 PCR bytes: 33-bit base * 300 + 9-bit extension (2.4.3.5)."""
-    base = (b[0] << 25) | (b[1] << 17) | (b[2] << 9) | (b[3] << 1) | (b[4] >> 7)
-    ext = ((b[4] & 1) << 8) | b[5]
-    return base * 300 + ext
 
 
 @dataclass(slots=True)
@@ -145,7 +134,10 @@ def _heads(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def parse_ts_headers(data: np.ndarray, starts: np.ndarray) -> TsHeaders:
-    """Vectorised ``parse_ts_packet`` for the packets at data[starts[i] : starts[i] + 188].
+    """The headers of the packets at data[starts[i] : starts[i] + 188] (ISO/IEC 13818-1
+    2.4.3.2, 2.4.3.4): a wrong sync byte, the transport_error_indicator, adaptation_field_control
+    00, an adaptation_field_length too large for the packet or too small for a PCR are faults;
+    the first that applies is the packet's error.
 
     Only bytes 0..5 at each start are read, so data may also be a copy of the headers alone
     (``PacketBatch.ts_heads``, starts 6 apart); the caller checked that whole packets follow.

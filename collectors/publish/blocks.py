@@ -32,11 +32,15 @@ module decides what the measurements mean for each column:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from iec62379.agent.model import (
     U32_MAX,
+    U64_MAX,
     AudioComponent,
     NetworkBlock,
     Row,
+    RxCounters,
     RxPoint,
     VideoBlock,
 )
@@ -79,11 +83,42 @@ def network_row(
     )
 
 
-def rx_row(ids: StreamBlockIds, buffer_ms: int, report: IntervalReport | None) -> RxPoint:
+#: A receiver point's counters before anything was counted.
+NO_COUNTERS = RxCounters()
+
+
+def count_reports(counters: RxCounters, reports: Iterable[IntervalReport]) -> RxCounters:
+    """`counters` with the closed intervals `reports` added (rxPointExtTable's Counter64s).
+    TS packets lost per interval: the larger of what the RTP gaps stand for and what the
+    continuity counters say is missing (both see the same loss when both can)."""
+    datagrams, rtp_lost, ts_lost = counters.datagrams, counters.rtp_lost, counters.ts_lost
+    cc_errors, reordered, duplicated = counters.cc_errors, counters.reordered, counters.duplicated
+    for r in reports:
+        datagrams += r.datagrams
+        rtp_lost += r.rtp_lost
+        ts_lost += max(r.ts_lost_rtp, r.ts_lost_cc)
+        cc_errors += r.cc_errors
+        reordered += r.rtp_reordered
+        duplicated += r.rtp_duplicates
+    wrap = U64_MAX + 1  # Counter64 wraps (RFC 2578 7.1.10)
+    return RxCounters(
+        datagrams=datagrams % wrap, rtp_lost=rtp_lost % wrap, ts_lost=ts_lost % wrap,
+        cc_errors=cc_errors % wrap, reordered=reordered % wrap, duplicated=duplicated % wrap,
+        discontinuity_ticks=counters.discontinuity_ticks,
+    )
+
+
+def rx_row(
+    ids: StreamBlockIds,
+    buffer_ms: int,
+    report: IntervalReport | None,
+    counters: RxCounters = NO_COUNTERS,
+) -> RxPoint:
     """The receiver point; with no report (nothing received yet, or faded out) the buffer is
-    empty and MDI and TS-DF are 0."""
+    empty and MDI and TS-DF are 0. `counters` (see `count_reports`) are served as they are."""
     if report is None:
-        return RxPoint(block_id=ids.rx, network_block_id=ids.network, buffer_size_ms=buffer_ms)
+        return RxPoint(block_id=ids.rx, network_block_id=ids.network, buffer_size_ms=buffer_ms,
+                       counters=counters)
     buf = report.buffer
     return RxPoint(
         block_id=ids.rx,
@@ -94,6 +129,7 @@ def rx_row(ids: StreamBlockIds, buffer_ms: int, report: IntervalReport | None) -
         df_ms=float(report.df_ms) if report.df_ms is not None else 0.0,
         mlr=float(report.mlr),
         tsdf_us=min(U32_MAX, max(0, report.tsdf_us)) if report.tsdf_us is not None else 0,
+        counters=counters,
     )
 
 
@@ -181,12 +217,13 @@ def stream_rows(
     report: IntervalReport | None,
     media: bool,
     sip_server: bytes = b"",
+    counters: RxCounters = NO_COUNTERS,
 ) -> list[Row]:
     """All rows of a stream. ``media`` False (never received, or faded out) leaves out the
     audio and video blocks: only the network block and its receiver point remain."""
     rows: list[Row] = [
         network_row(ids, facts, report, sip_server),
-        rx_row(ids, buffer_ms, report),
+        rx_row(ids, buffer_ms, report, counters),
     ]
     if media and report is not None:
         rows.append(video_row(ids, report))
@@ -196,6 +233,7 @@ def stream_rows(
 
 __all__ = [
     "audio_rows",
+    "count_reports",
     "network_row",
     "rx_row",
     "stream_rows",

@@ -29,11 +29,11 @@ import logging
 from collections.abc import Callable
 from enum import StrEnum
 
-from iec62379.agent.model import AudioComponent, Row, VideoBlock
+from iec62379.agent.model import U32_MAX, AudioComponent, Row, RxCounters, VideoBlock
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.report import AnalyzerConfig, IntervalReport
-from iec62379.collectors.publish.blocks import stream_rows
+from iec62379.collectors.publish.blocks import count_reports, stream_rows
 from iec62379.collectors.settings import StreamBlockIds, StreamSettings
 from iec62379.collectors.sources.netfacts import NetworkFacts
 from iec62379.mibs.vocabulary import BitRateType
@@ -81,6 +81,11 @@ class StreamCollector:
         self.datagrams = 0
         self.feed_errors = 0
         self.recoveries = 0
+        #: rxPointExtTable's counters, over the closed intervals of the current analysis.
+        self.counters = RxCounters()
+        #: the time of the first packet or update (the agent's start, to a few ms): the zero
+        #: of the counters' discontinuity time.
+        self.origin_ns: int | None = None
         self._timeout_ns = int(round(settings.presence_timeout_s * 1e9))
         self._fade_ns = int(round(settings.fade_out_s * 1e9))
 
@@ -91,8 +96,14 @@ class StreamCollector:
         if self.analyzer is None or (
             last is not None and first_arrival_ns - last > self._timeout_ns + self._fade_ns
         ):
+            if self.origin_ns is None:
+                self.origin_ns = first_arrival_ns
             if last is not None:
                 self.recoveries += 1
+                # The counters start again: their discontinuity time is now, in sysUpTime's
+                # hundredths of a second since the origin.
+                ticks = max(0, first_arrival_ns - self.origin_ns) // 10_000_000
+                self.counters = RxCounters(discontinuity_ticks=min(ticks, U32_MAX))
             self.analyzer = self._factory(self._config)
             self.report = None
         return self.analyzer
@@ -149,6 +160,8 @@ class StreamCollector:
 
     def update(self, now_ns: int) -> list[Row]:
         """Close the intervals that ended by ``now_ns`` and return the stream's rows now."""
+        if self.origin_ns is None:
+            self.origin_ns = now_ns
         state = self.state(now_ns)
         if state is StreamState.FADED:
             self.analyzer = None  # a stream that comes back starts afresh
@@ -156,13 +169,13 @@ class StreamCollector:
         elif self.analyzer is not None:
             try:
                 self.analyzer.close_until(now_ns)
-                self.analyzer.pop_reports()
+                self.counters = count_reports(self.counters, self.analyzer.pop_reports())
                 self.report = self.analyzer.latest
             except Exception:  # noqa: BLE001
                 self._feed_failed()
         media = state in (StreamState.ACTIVE, StreamState.STOPPED)
         rows = stream_rows(self.ids, self.facts, self.settings.buffer_ms, self.report, media,
-                           self.settings.sip_server)
+                           self.settings.sip_server, self.counters)
         if state is StreamState.STOPPED:
             rows = [_absent(r) for r in rows]
         return rows

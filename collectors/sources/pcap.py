@@ -5,16 +5,15 @@ at the UDP payloads inside it, so no payload byte is copied. The reader is made 
 
 * pcap_file.py: the file formats; walks the records (data start, captured length, time, link
   type), vectorised over runs of equal-sized records, and words the faults;
-* pcap_decode.py: :func:`decode_packet`, the per-packet reference decode of the link, IP and
-  UDP headers;
-* pcap_vector.py: the same decode for a whole batch with numpy (records it cannot handle go
-  through ``decode_packet``);
+* pcap_decode.py: :func:`decode_packet`, the readable decode of the link, IP and UDP headers
+  of one record (the reference);
 * pcap_flows.py: the flow table that gives each flow a stable id.
 
 With the optional compiled kernels (``collectors/core/fast.py``) all of this after the pcapng
 block walk (for classic pcap the record walk too) is one C loop per record that follows
 ``decode_packet``'s rules, gives the same flow ids and also parses each delivered datagram's
-RTP header (``PacketBatch.rtp``); the numpy code is the fallback and gives the same batches.
+RTP header (``PacketBatch.rtp``). Without them each record goes through ``decode_packet``
+(slower, the same batches).
 
 Rules for what is delivered:
 
@@ -69,16 +68,7 @@ from iec62379.collectors.sources.pcap_decode import (
     decode_packet,
 )
 from iec62379.collectors.sources.pcap_file import CaptureFile, Records
-from iec62379.collectors.sources.pcap_flows import FlowTable, addr_words
-from iec62379.collectors.sources.pcap_vector import (
-    FRAG,
-    HDR_CUT,
-    MALFORMED,
-    NON_UDP,
-    OK,
-    STATUS_COUNT,
-    decode_records,
-)
+from iec62379.collectors.sources.pcap_flows import FlowTable, addr_words, key_row
 
 __all__ = [
     "PcapStats",
@@ -154,6 +144,7 @@ class PcapReader:
                 raise ValueError(f"dst_addr is not an IP address: {dst_addr!r}") from exc
             self._dst_row = (ip.version, *addr_words(ip.packed))
         self._flows = FlowTable()
+        self._key_rows: dict[tuple[bytes, int, bytes, int], list[int]] = {}  # flow key rows
         self._file = CaptureFile(self.path)
         self.format = self._file.format
         if self.format == "pcap":
@@ -195,7 +186,7 @@ class PcapReader:
             return None
         if fast.has_record_walk():
             return self._records_native(records)
-        return self._records_numpy(records)
+        return self._records_reference(records)
 
     def _records_native(
         self, found: Records | None, at_most: int | None = None
@@ -205,7 +196,7 @@ class PcapReader:
         found (pcapng), decoded by ``decode_packet``'s rules, filtered, given flow ids as
         ``FlowTable.assign`` gives them, and each delivered datagram's RTP header parsed as
         ``parse_rtp_headers`` does (``PacketBatch.rtp``); the same batches, statistics,
-        faults and messages as the numpy walk and :meth:`_records_numpy`."""
+        faults and messages as the Python walk and :meth:`_records_reference`."""
         f = self._file
         assert f.mm is not None
         walk = None
@@ -264,41 +255,59 @@ class PcapReader:
             first_byte=first,
         )
 
-    def _records_numpy(self, found: Records) -> PacketBatch:
-        """Decode, count, filter and give flow ids to the records found, with numpy."""
+    def _records_reference(self, found: Records) -> PacketBatch:
+        """The records found, each decoded by :func:`decode_packet`, counted, filtered and
+        given flow ids."""
         f = self._file
+        assert f.mm is not None
+        mm = f.mm
         st = self.stats
-        st.records += found.start.shape[0]
-        dec = decode_records(f.mem, found.start, found.caplen, found.linktype, found.linktypes)
-        status = dec.status
-        counts = np.bincount(status, minlength=STATUS_COUNT)
-        st.non_udp += int(counts[NON_UDP])
-        st.fragments += int(counts[FRAG])
-        st.malformed += int(counts[MALFORMED])
-        st.truncated += int(counts[HDR_CUT])
-        ok = status == OK
-        st.truncated += int(np.count_nonzero(ok & dec.trunc))
-        if not self.include_truncated:
-            ok &= ~dec.trunc
-        keep = ok
-        if self.dst_port is not None or self._dst_row is not None:
-            match = ok.copy()
-            if self.dst_port is not None:
-                match &= (dec.keys[:, 0] & np.uint64(0xFFFF)) == np.uint64(self.dst_port)
-            if self._dst_row is not None:
-                ver, hi, lo = self._dst_row
-                match &= (dec.keys[:, 0] >> np.uint64(32)) == np.uint64(ver)
-                match &= (dec.keys[:, 3] == np.uint64(hi)) & (dec.keys[:, 4] == np.uint64(lo))
-            st.filtered += int(np.count_nonzero(ok & ~match))
-            keep = match
-        sel = np.flatnonzero(keep)
-        st.udp += int(sel.size)
-        flow_ids = self._flows.assign(dec.keys[sel])
+        n = int(found.start.shape[0])
+        st.records += n
+        lts = [found.linktype] * n if found.linktypes is None else found.linktypes.tolist()
+        sel: list[int] = []
+        offsets: list[int] = []
+        lengths: list[int] = []
+        keys: list[list[int]] = []
+        rows = self._key_rows
+        starts, caplens = found.start.tolist(), found.caplen.tolist()
+        for i, (s, cap, lt) in enumerate(zip(starts, caplens, lts, strict=True)):
+            d = decode_packet(mm[s : s + cap], lt)
+            if d.status != "udp":
+                if d.status == "non_udp":
+                    st.non_udp += 1
+                elif d.status == "fragment":
+                    st.fragments += 1
+                elif d.status == "malformed":
+                    st.malformed += 1
+                else:  # header cut
+                    st.truncated += 1
+                continue
+            if d.truncated:
+                st.truncated += 1
+                if not self.include_truncated:
+                    continue
+            addrs = (d.src_addr, d.src_port, d.dst_addr, d.dst_port)
+            key = rows.get(addrs)
+            if key is None:
+                key = rows[addrs] = key_row(*addrs)
+            if (self.dst_port is not None and d.dst_port != self.dst_port) or (
+                self._dst_row is not None
+                and (key[0] >> 32, key[3], key[4]) != self._dst_row
+            ):
+                st.filtered += 1
+                continue
+            sel.append(i)
+            offsets.append(s + d.payload_offset)
+            lengths.append(d.payload_length)
+            keys.append(key)
+        st.udp += len(sel)
+        flow_ids = self._flows.assign(np.asarray(keys, dtype=np.uint64).reshape(-1, 5))
         return PacketBatch(
             data=f.u8,
-            offsets=dec.pay_off[sel],
-            lengths=dec.pay_len[sel].astype(np.int32),
-            arrival_ns=found.ts[sel].astype(np.int64),
+            offsets=np.asarray(offsets, dtype=np.int64),
+            lengths=np.asarray(lengths, dtype=np.int32),
+            arrival_ns=found.ts[np.asarray(sel, dtype=np.int64)].astype(np.int64),
             flow_ids=flow_ids,
             flows=list(self._flows.flows),
         )

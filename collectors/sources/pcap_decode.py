@@ -1,8 +1,8 @@
 """One captured frame to its UDP datagram: :func:`decode_packet`, the readable reference.
 
-It follows the link, IP and UDP headers one field at a time. The pcap reader's vectorised
-decode (pcap_vector.py) hands it the records it cannot handle, and the compiled record walk
-(collectors/core/fast.py) follows its rules; the tests compare both against it.
+It follows the link, IP and UDP headers one field at a time. The pcap reader decodes every
+record with it when the compiled kernels are not built; the compiled record walk
+(collectors/core/fast.py) follows its rules, and the tests compare the two.
 
 Link types: Ethernet (1, any number of 802.1Q/802.1ad tags), Linux cooked SLL (113) and SLL2
 (276), raw IP (101, and the DLT values 12 and 14 some writers put in files), IPv4 (228), IPv6
@@ -45,7 +45,7 @@ IPV6_EXT = (0, 43, 60, 44, 51)  # hop-by-hop, routing, destination options, frag
 
 @dataclass(frozen=True, slots=True)
 class DecodedPacket:
-    """One record decoded by the slow path. ``payload_offset`` is relative to the record data.
+    """One decoded record. ``payload_offset`` is relative to the record data.
 
     status is one of "udp", "non_udp", "fragment", "malformed", "header_cut".
     """
@@ -66,7 +66,7 @@ def _ip_version(ethertype: int) -> int:
 
 
 def decode_packet(data: bytes, linktype: int) -> DecodedPacket:
-    """Decode one captured frame (link layer included) the slow, general way."""
+    """Decode one captured frame (link layer included)."""
     n = len(data)
     ip_ver = 0
     pos = 0

@@ -2,7 +2,7 @@
 
 A flow key is a row of five 64-bit words: family << 32 | source port << 16 | destination port,
 then the source and the destination address as two words each (IPv4 right-aligned in 16 bytes).
-The numpy decode assigns ids with :meth:`FlowTable.assign`; the compiled record walk keeps its
+The Python decode assigns ids with :meth:`FlowTable.assign`; the compiled record walk keeps its
 own copy of the table (:meth:`FlowTable.compiled`) and reports the flows it added
 (:meth:`FlowTable.add_compiled`), so both give the same ids in the same order.
 """

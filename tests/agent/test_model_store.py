@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import pytest
-
 from iec62379.agent.model import (
-    AudioComponent, BitRateType, FecType, NetworkBlock, NetworkType, RxPoint, Temperature,
-    TemperatureStatus, TransportType, VideoBlock, fec_extent,
+    AudioComponent,
+    BitRateType,
+    FecType,
+    NetworkBlock,
+    NetworkType,
+    RxPoint,
+    Temperature,
+    TemperatureStatus,
+    TransportType,
+    VideoBlock,
+    fec_extent,
 )
 from iec62379.agent.store import BlockStore, LinkError
 
@@ -38,8 +46,8 @@ def test_ipv6_address_16_octets_and_no_igmp():
         net(network_type=NetworkType.IPV6, address=b"\x00" * 16, igmp_version=2)
 
 
-@pytest.mark.parametrize("field,value", [("port", 65536), ("port", -1), ("if_index", 0), ("block_id", 0),
-                                         ("igmp_version", 4), ("block_id", 2**32)])
+@pytest.mark.parametrize("field,value", [("port", 65536), ("port", -1), ("if_index", 0),
+                                         ("block_id", 0), ("igmp_version", 4), ("block_id", 2**32)])
 def test_network_ranges(field, value):
     column = {"port": "nMtPortNumber", "if_index": "nMtIfIndex", "block_id": "nMtBlockId",
               "igmp_version": "nMtIGMPVersion"}[field]
@@ -54,17 +62,25 @@ def test_audio_status_false_means_noaudio_and_true_unknown_means_unspecified():
 
 
 def test_fec_none_means_extent_zero():
-    assert AudioComponent(2, 1, 1, True, "audioAc3", fec_type=FecType.NONE, fec_length_dimension=2405).fec_length_dimension == 0
-    assert AudioComponent(2, 1, 1, True, "audioAc3", fec_type=FecType.SMPTE2022_1, fec_length_dimension=2405).fec_length_dimension == 2405
+    def audio(fec_type: FecType) -> AudioComponent:
+        return AudioComponent(2, 1, 1, True, "audioAc3", fec_type=fec_type,
+                              fec_length_dimension=2405)
+
+    assert audio(FecType.NONE).fec_length_dimension == 0
+    assert audio(FecType.SMPTE2022_1).fec_length_dimension == 2405
     v = VideoBlock(3, 0, 1, True, fec_type=FecType.NONE, fec_length_dimension=1005)
     assert v.fec_length_dimension == 0
     assert fec_extent(10, 5) == 1005
 
 
 def test_bit_rate_by_type():
-    assert VideoBlock(3, 0, 1, True, bit_rate_type=BitRateType.UNSPECIFIED, bit_rate_kbps=5000).bit_rate_kbps == 0
-    assert VideoBlock(3, 0, 1, True, bit_rate_type=BitRateType.CBR, bit_rate_kbps=5000).bit_rate_kbps == 5000
-    assert VideoBlock(3, 0, 1, True, bit_rate_type=BitRateType.VBR, bit_rate_kbps=9000).bit_rate_kbps == 9000
+    def kbps(bit_rate_type: BitRateType, value: int) -> int:
+        return VideoBlock(3, 0, 1, True, bit_rate_type=bit_rate_type,
+                          bit_rate_kbps=value).bit_rate_kbps
+
+    assert kbps(BitRateType.UNSPECIFIED, 5000) == 0
+    assert kbps(BitRateType.CBR, 5000) == 5000
+    assert kbps(BitRateType.VBR, 9000) == 9000
 
 
 def test_occupancy_percent_clamped_and_mdi_format():

@@ -20,15 +20,14 @@ from conftest import REPO
 from iec62379.agent import access, ber, persist
 from iec62379.agent.config import Community
 from iec62379.agent.hostmib import SnmpCounters
-from iec62379.agent.instrum import MeasurementInstrum
+from iec62379.agent.instrum import MeasurementInstrum, SetError
 from iec62379.agent.mibmap import MibMap
 from iec62379.agent.persist import WrittenValues, atomic_write_json
 from iec62379.agent.responder import Responder
 from iec62379.agent.store import BlockStore
+from iec62379.agent.tables import COMMIT_FAILED
 from iec62379.collectors.settings import load_settings
 from iec62379.mibs.tree import mib_builder
-from pysnmp.proto import rfc1902
-from pysnmp.smi import error as smi_error
 
 SIP = (1, 0, 62379, 7, 1, 1, 1, 1, 9)  # nMtSIPServerAddr
 PAGE = 4096
@@ -172,8 +171,9 @@ def agent_on(mibmap):
 
 
 def set_sip(instrum: MeasurementInstrum, last_octet: int) -> None:
-    instrum.write_variables((rfc1902.ObjectName(SIP + (1,)),
-                             rfc1902.OctetString(bytes([10, 0, 0, last_octet]))))
+    """A SET of nMtSIPServerAddr.1 through the instrumentation (raises SetError)."""
+    instrum.set([(SIP + (1,), ber.OCTET_STRING, bytes([10, 0, 0, last_octet]))],
+                lambda idx, oid: True)
 
 
 def v2c_set_sip(responder: Responder, last_octet: int) -> int:
@@ -204,8 +204,9 @@ def test_set_on_a_full_disk_is_commit_failed_and_changes_nothing(small_disk, age
     set_sip(instrum, 1)
     state = (store.snapshot, dict(written.values), path.read_bytes())
     filler = fill(small_disk, free_pages)
-    with pytest.raises(smi_error.CommitFailedError):
+    with pytest.raises(SetError) as exc:
         set_sip(instrum, 2)
+    assert exc.value.status == COMMIT_FAILED
     assert v2c_set_sip(responder, 3) == 14  # commitFailed
     assert temporaries(small_disk) == []
     assert_unchanged(store, written, path, *state)
@@ -223,8 +224,9 @@ def test_set_in_a_read_only_folder_is_commit_failed_and_changes_nothing(small_di
     done = _mount(["-o", "remount,ro", str(small_disk)])
     assert done.returncode == 0, done.stderr
     try:
-        with pytest.raises(smi_error.CommitFailedError):
+        with pytest.raises(SetError) as exc:
             set_sip(instrum, 2)
+        assert exc.value.status == COMMIT_FAILED
         assert v2c_set_sip(responder, 3) == 14
         assert_unchanged(store, written, path, *state)
     finally:

@@ -37,18 +37,28 @@ def nodes():
 
 def test_every_mib_table_is_declared_with_every_column_in_order(nodes):
     mib_tables = [n.name for n in nodes if n.kind == "table"]
-    assert [t.name for t in TABLES] == mib_tables
-    for t in TABLES:
-        table_oid = next(n.oid for n in nodes if n.name == t.name)
+    declared = [(t.name, t.columns) for t in TABLES]
+    declared += [(a.name, a.columns) for t in TABLES for a in t.augments]
+    assert sorted(name for name, _ in declared) == sorted(mib_tables)
+    for name, cols in declared:
+        table_oid = next(n.oid for n in nodes if n.name == name)
         columns = [n.name for n in nodes if n.kind == "column" and n.oid[:-2] == table_oid]
-        assert [c.name for c in t.columns] == columns
+        assert [c.name for c in cols] == columns
+
+
+def test_rx_point_ext_table_augments_rx_point_table(nodes):
+    (ext,) = RX_POINT.augments
+    assert ext.name == "rxPointExtTable" and ext.module == "IEC62379-EXT-MIB"
+    entry = next(n for n in nodes if n.name == "rxPointExtEntry")
+    assert entry.indices == ("rxPointBlockId",)  # AUGMENTS: the same index
 
 
 def test_served_columns_and_writable_ones_follow_the_mib(mibmap, nodes):
     access = {n.name: n.access for n in nodes if n.kind == "column"}
     for t in TABLES:
         served = [c.name for c in mibmap.columns[t.name]]
-        assert served == [c.name for c in t.columns if access[c.name] != "not-accessible"]
+        own = [c.name for c in t.columns if access[c.name] != "not-accessible"]
+        assert served == own + [c.name for a in t.augments for c in a.columns]
         writable = [c.name for c in t.columns if access[c.name] == "read-write"]
         assert [c.name for c in t.writable] == writable
     assert [c.name for c in NETWORK.writable] == ["nMtTxRxPoint", "nMtSIPServerAddr"]
@@ -96,8 +106,14 @@ def test_snapshot_fields_are_the_tables_keys():
 
 def test_config_keys_set_every_row_field_and_the_index():
     for t in TABLES:
-        row_fields = [f.name for f in dataclasses.fields(t.row)]
+        # The fields only augmenting tables read (rxPointExtTable's counters) are measured,
+        # never set in a static row.
+        measured = {c.field.split(".")[0] for a in t.augments for c in a.columns if c.field}
+        measured -= {f for f, _ in t.config_fields()}
+        row_fields = [f.name for f in dataclasses.fields(t.row) if f.name not in measured]
         assert sorted(f for f, _ in t.config_fields()) == sorted(row_fields), t.name
+    assert {c.field.split(".")[0] for a in RX_POINT.augments for c in a.columns
+            if c.field} - {f for f, _ in RX_POINT.config_fields()} == {"counters"}
     # A row made from a static section: its index is the index columns' keys, in order.
     cfg = parse_config(
         "[[network]]\nid = 7\n[[audio]]\nid = 8\ncomponent = 3\nnetwork = 7\n"

@@ -39,7 +39,9 @@ def snmp_env() -> dict[str, str]:
     return env
 
 
-def snmp(tool: str, *args: str, check: bool = True, timeout: float = 20) -> subprocess.CompletedProcess:
+def snmp(
+    tool: str, *args: str, check: bool = True, timeout: float = 20
+) -> subprocess.CompletedProcess:
     exe = require_tool(tool)
     proc = subprocess.run([exe, "-t", "2", "-r", "1", *args], capture_output=True, text=True,
                           env=snmp_env(), timeout=timeout)
@@ -49,7 +51,9 @@ def snmp(tool: str, *args: str, check: bool = True, timeout: float = 20) -> subp
 
 
 class AgentProcess:
-    def __init__(self, state_dir: Path, config: Path = REPO / "examples" / "static-blocks.toml") -> None:
+    def __init__(
+        self, state_dir: Path, config: Path = REPO / "examples" / "static-blocks.toml"
+    ) -> None:
         self.port = free_port()
         self.state_dir = state_dir
         self.config = config
@@ -117,18 +121,19 @@ def test_start_log_line_says_what_is_served_where(agent):
 
 
 @pytest.mark.parametrize("table,columns", [
-    ("nMtBlockTable", ["nMtIfIndex", "nMtTxRxPoint", "nMtNetworkType", "nMtTransportType", "nMtTxRxAddr",
-                       "nMtPortNumber", "nMtIGMPVersion", "nMtSIPServerAddr"]),
-    ("aMtBlockTable", ["aMtNetworkBlockId", "aMtAudioStatus", "aMtAudioSignalFormat", "aMtAudioPId",
-                       "aMtIfIndex", "aMtFECType", "aMtFECLengthDimension"]),
-    ("vMtBlockTable", ["vMtAudioBlockId", "vMtNetworkBlockId", "vMtVideoStatus", "vMtVideoSourceFormat",
-                       "vMtVideoCodingType", "vMtVideoBitRateType", "vMtVideoBitRate", "vMtAspectRatio",
-                       "vMtFECType", "vMtFECLengthDimension", "vMtTrickModeSupport"]),
+    ("nMtBlockTable", ["nMtIfIndex", "nMtTxRxPoint", "nMtNetworkType", "nMtTransportType",
+                       "nMtTxRxAddr", "nMtPortNumber", "nMtIGMPVersion", "nMtSIPServerAddr"]),
+    ("aMtBlockTable", ["aMtNetworkBlockId", "aMtAudioStatus", "aMtAudioSignalFormat",
+                       "aMtAudioPId", "aMtIfIndex", "aMtFECType", "aMtFECLengthDimension"]),
+    ("vMtBlockTable", ["vMtAudioBlockId", "vMtNetworkBlockId", "vMtVideoStatus",
+                       "vMtVideoSourceFormat", "vMtVideoCodingType", "vMtVideoBitRateType",
+                       "vMtVideoBitRate", "vMtAspectRatio", "vMtFECType", "vMtFECLengthDimension",
+                       "vMtTrickModeSupport"]),
     ("rxPointTable", ["rxPointNetworkBlockId", "rxPointBufferSize", "rxPointBufferOcpancyTime",
                       "rxPointBufferOcpncyPcnt", "rxPointMDI", "rxPointTSDF"]),
     ("temperatureTable", ["temperatureLocation", "temperatureTrend", "temperatureStatus",
-                          "temperatureLowWarning", "temperatureHighWarning", "temperatureLowCritical",
-                          "temperatureHighCritical"]),
+                          "temperatureLowWarning", "temperatureHighWarning",
+                          "temperatureLowCritical", "temperatureHighCritical"]),
 ])
 @pytest.mark.parametrize("version", ["v2c-ipv4", "v3-ipv6"])
 def test_snmptable_shows_named_columns(agent, table, columns, version):
@@ -154,14 +159,16 @@ def test_getnext_bulkwalk_walk_agree_over_v1_v2c_v3(agent):
     walk = snmp("snmpwalk", *V2, "-On", agent.v4, ".1.0.62379.7.1").stdout.splitlines()
     bulk = snmp("snmpbulkwalk", *V2, "-Cr50", "-On", agent.v4, ".1.0.62379.7.1").stdout.splitlines()
     v3 = snmp("snmpbulkwalk", *V3_MON, "-On", agent.v6, ".1.0.62379.7.1").stdout.splitlines()
-    v1 = snmp("snmpwalk", "-v1", "-c", "public", "-On", agent.v4, ".1.0.62379.7.1").stdout.splitlines()
+    v1 = snmp("snmpwalk", "-v1", "-c", "public", "-On", agent.v4,
+              ".1.0.62379.7.1").stdout.splitlines()
     assert walk == bulk == v3 == v1 and len(walk) == 3 * 8 + 2 * 7 + 11 + 6 + 2 * 7
     nxt = snmp("snmpgetnext", *V2, "-On", agent.v4, ".1.0.62379.7.1.1.1.1.2.1").stdout
     assert nxt.startswith(".1.0.62379.7.1.1.1.1.2.6 = INTEGER: 1")
 
 
 def test_system_group_and_iftable_resolve_ifindex(agent):
-    out = snmp("snmpget", *V2, "-Oqv", agent.v4, "SNMPv2-MIB::sysName.0", "SNMPv2-MIB::sysLocation.0").stdout
+    out = snmp("snmpget", *V2, "-Oqv", agent.v4, "SNMPv2-MIB::sysName.0",
+               "SNMPv2-MIB::sysLocation.0").stdout
     assert out.split("\n")[:2] == ["decoder-1", "Studio A, rack 3"]
     lo = socket.if_nametoindex("lo")
     ifindex = snmp("snmpget", *V2, "-Oqv", agent.v4, f"{MIB}::nMtIfIndex.1").stdout.strip()
@@ -189,7 +196,8 @@ def current(agent) -> str:
     ((".1.0.62379.7.1.1.1.1.9.1", "x", "00000000000000000000000000000001"), "inconsistentValue"),
     ((".1.0.62379.7.1.1.1.1.9.7", "x", "0a000001"), "inconsistentValue"),
     ((".1.0.62379.7.1.1.1.1.9.99", "x", "0a000001"), "noCreation"),
-    ((".1.0.62379.7.1.1.1.1.9.1", "x", "0a000001", ".1.0.62379.7.1.1.1.1.3.1", "i", "7"), "wrongValue"),
+    ((".1.0.62379.7.1.1.1.1.9.1", "x", "0a000001", ".1.0.62379.7.1.1.1.1.3.1", "i", "7"),
+     "wrongValue"),
 ])
 def test_set_error_statuses_leave_state_unchanged(agent, args, status):
     before = current(agent)
@@ -216,7 +224,8 @@ def test_set_is_kept_across_a_restart_and_txrx_true_creates_rx_row(agent):
     assert re.search(r"^\d+\|6\|", out, re.M), out
     assert agent.stop() == 0
     agent.start()
-    out = snmp("snmpget", *V2, "-On", agent.v4, ".1.0.62379.7.1.1.1.1.9.1", ".1.0.62379.7.1.1.1.1.3.6").stdout
+    out = snmp("snmpget", *V2, "-On", agent.v4, ".1.0.62379.7.1.1.1.1.9.1",
+               ".1.0.62379.7.1.1.1.1.3.6").stdout
     assert "Hex-STRING: 0A 00 00 01" in out and "INTEGER: true(1)" in out
 
 
@@ -249,8 +258,9 @@ def test_sigterm_stops_cleanly(agent):
 def test_bad_config_refused_at_start(tmp_path: Path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[[network]]\nid = 1\nport = 70000\n")
-    proc = subprocess.run([sys.executable, "-m", "iec62379.cli.main", "agent", "--config", str(bad)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "iec62379.cli.main", "agent", "--config", str(bad)],
+        capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert f"{bad}: network[0].port: expected an integer in 0..65535, found 70000" in proc.stderr
 
@@ -296,8 +306,9 @@ def test_embedded_default_keeps_engine_id_and_boots(tmp_path: Path):
         port = free_port()
         proc = _default_agent(port, env)
         try:
-            engine_id = snmp("snmpget", *V2, "-Oqvx", f"127.0.0.1:{port}", ".1.3.6.1.6.3.10.2.1.1.0").stdout
-            boots = snmp("snmpget", *V2, "-Oqv", f"127.0.0.1:{port}", ".1.3.6.1.6.3.10.2.1.2.0").stdout
+            where = f"127.0.0.1:{port}"
+            engine_id = snmp("snmpget", *V2, "-Oqvx", where, ".1.3.6.1.6.3.10.2.1.1.0").stdout
+            boots = snmp("snmpget", *V2, "-Oqv", where, ".1.3.6.1.6.3.10.2.1.2.0").stdout
             seen.append((engine_id.strip(), boots.strip()))
         finally:
             _stop(proc)
@@ -313,7 +324,8 @@ def test_without_v3_users_v3_is_not_served_and_counted(tmp_path: Path):
     try:
         v3 = snmp("snmpget", *V3_MON, f"127.0.0.1:{port}", "SNMPv2-MIB::sysName.0", check=False)
         assert v3.returncode != 0
-        out = snmp("snmpget", *V2, "-Oqv", f"127.0.0.1:{port}", "SNMPv2-MIB::snmpInBadVersions.0").stdout
+        out = snmp("snmpget", *V2, "-Oqv", f"127.0.0.1:{port}",
+                   "SNMPv2-MIB::snmpInBadVersions.0").stdout
         assert int(out) >= 1
     finally:
         _stop(proc)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from iec62379.mibs.tree import load_nodes
+from pyasn1.type.error import ValueConstraintError
 
 TABLE_ROOTS = {
     "nMtBlockTable": (1, 0, 62379, 7, 1, 1, 1),
@@ -42,7 +42,7 @@ def digest_tables(text: str) -> dict[str, list[dict[str, str]]]:
             if cells[0] == "#":
                 header = cells
             elif cells[0].isdigit():
-                tables[current].append(dict(zip(header, cells)))
+                tables[current].append(dict(zip(header, cells, strict=False)))
     return tables
 
 
@@ -79,7 +79,7 @@ def test_columns_match_digest(table, digest_text, nodes):
         key=lambda n: n.oid,
     )
     assert [c.name for c in columns] == [r["column"] for r in rows]
-    for col, row in zip(columns, rows):
+    for col, row in zip(columns, rows, strict=True):
         assert col.oid[-1] == int(row["#"]), col.name
         syntax = row["syntax"].split()[0]
         assert col.syntax == syntax, f"{col.name}: {col.syntax} != digest {syntax}"
@@ -110,7 +110,7 @@ def test_index_columns_have_ranges_from_one(nodes):
     for name in ("nMtBlockId", "aMtBlockId", "vMtBlockId", "rxPointBlockId", "temperatureBlockId"):
         (col,) = mb.import_symbols("IEC62379-7-MEASUREMENT-MIB", name)
         syntax = col.getSyntax()
-        with pytest.raises(Exception):
+        with pytest.raises(ValueConstraintError):
             syntax.clone(0)  # block ids used as indices are >= 1
         assert int(syntax.clone(1)) == 1
 
@@ -160,24 +160,30 @@ def test_vocabulary_enumerations_are_the_mibs():
         (cls,) = mb.import_symbols("IEC62379-7-MEASUREMENT-MIB", tc)
         assert dict(cls.namedValues.items()) == {name(m): int(m) for m in enum}, tc
     (pct,) = mb.import_symbols("IEC62379-7-MEASUREMENT-MIB", "BufferOcpncyPercent")
-    with pytest.raises(Exception):
+    with pytest.raises(ValueConstraintError):
         pct(0)
-    with pytest.raises(Exception):
+    with pytest.raises(ValueConstraintError):
         pct(101)
     assert int(pct(100)) == 100
     (locn,) = mb.import_symbols("IEC62379-7-MEASUREMENT-MIB", "TemperatureLocn")
     locn(b"x" * 80)
-    with pytest.raises(Exception):
+    with pytest.raises(ValueConstraintError):
         locn(b"x" * 81)
 
 
 def test_media_format_identities_match_the_vocabulary(nodes):
     from iec62379.mibs import vocabulary as formats
 
-    names = {n.name for n in nodes.values() if n.module == "IEC62379-MEDIA-FORMATS-MIB" and n.kind == "identity"}
+    names = {
+        n.name
+        for n in nodes.values()
+        if n.module == "IEC62379-MEDIA-FORMATS-MIB" and n.kind == "identity"
+    }
     vocabulary = {
         f.value
-        for enum in (formats.AudioFormat, formats.VideoCoding, formats.AspectRatio, formats.SourceFormat)
+        for enum in (
+            formats.AudioFormat, formats.VideoCoding, formats.AspectRatio, formats.SourceFormat
+        )
         for f in enum
     }
     groups = {"mfAudioFormats", "mfVideoCodings", "mfVideoSourceFormats", "mfAspectRatios"}

@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
+from conftest import REPO, require_tool
 from iec62379.agent.model import TABLES
 from iec62379.agent.tables import served_tables
 from iec62379.cli.main import cli
 from iec62379.mibs import compiler, paths
 from iec62379.mibs.docs import MARKER, render_reference
 from iec62379.mibs.tree import load_nodes
-
-from conftest import REPO, require_tool
 
 
 def run(*args: str):
@@ -121,7 +119,8 @@ def test_tree_lists_every_column_with_syntax_and_access():
     r = run("mib", "tree")
     assert r.exit_code == 0
     line = next(ln for ln in r.output.splitlines() if "nMtTxRxPoint" in ln)
-    assert line.startswith("1.0.62379.7.1.1.1.1.3") and "TruthValue" in line and "read-write" in line
+    assert line.startswith("1.0.62379.7.1.1.1.1.3")
+    assert "TruthValue" in line and "read-write" in line
     assert "rxPointTSDF  CardinalNumber  read-only  [microseconds]" in r.output
 
 
@@ -165,7 +164,8 @@ def test_smilint_level6_no_errors_and_every_warning_explained():
 
 def test_lint_cli_on_broken_module_reports_file_and_line(broken_sources: Path):
     require_tool("smilint")
-    r = CliRunner().invoke(cli, ["mib", "lint", str(broken_sources / "IEC62379-7-MEASUREMENT-MIB.mib")])
+    broken = broken_sources / "IEC62379-7-MEASUREMENT-MIB.mib"
+    r = CliRunner().invoke(cli, ["mib", "lint", str(broken)])
     assert r.exit_code == 1
     assert f"IEC62379-7-MEASUREMENT-MIB.mib:{BROKEN_LINE}: error" in r.output
 
@@ -193,12 +193,27 @@ def _translate(*args: str) -> list[str]:
         capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "Cannot find module" not in proc.stderr and "Unlinked OID" not in proc.stderr, proc.stderr
+    assert "Cannot find module" not in proc.stderr, proc.stderr
+    assert "Unlinked OID" not in proc.stderr, proc.stderr
     return [ln for ln in proc.stdout.splitlines() if ln.strip()]
 
 
 def test_snmptranslate_names_to_oids_and_back():
-    nodes = [n for n in load_nodes() if n.kind in ("column", "table", "row", "identity", "node", "module", "group", "compliance")]
+    kinds = ("column", "table", "row", "identity", "node", "module", "group", "compliance")
+    nodes = [n for n in load_nodes() if n.kind in kinds]
     names = [f"{n.module}::{n.name}" for n in nodes]
     assert _translate("-On", *names) == ["." + n.dotted for n in nodes]
     assert _translate("-OS", *["." + n.dotted for n in nodes]) == names
+
+
+def test_export_into_a_folder_that_cannot_be_made_is_a_clear_error():
+    r = CliRunner().invoke(cli, ["mib", "export", "/proc/nope"])
+    assert r.exit_code == 1
+    assert "Error: cannot write into /proc/nope" in r.output and "Traceback" not in r.output
+
+
+def test_shipped_base_modules_carry_their_copyright_notice():
+    for m in paths.BASE_MODULES:
+        text = (paths.compiled_dir() / f"{m}.py").read_text()
+        assert "Copyright (C) The Internet Society (2000)" in text
+        assert f"ASN.1 source {m} (IETF)" in text and "/root/" not in text

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from iec62379.cli.main import cli as main
 
 
@@ -40,3 +39,10 @@ def test_bench_pcap_of_a_file_that_is_not_a_capture(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["bench", "pcap", str(bad), "--repeat", "1"])
     assert result.exit_code == 1, result.output
     assert "Error" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("endpoint", ["udp:127.0.0.1:99999", "udp6:[::1]:65536"])
+def test_agent_listen_port_out_of_range(endpoint: str) -> None:
+    result = CliRunner().invoke(main, ["agent", "--listen", endpoint])
+    assert result.exit_code == 2, result.output
+    assert "--listen" in result.output and "out of range (0..65535)" in result.output

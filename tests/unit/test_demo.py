@@ -7,9 +7,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from iec62379.cli.demo import DEMO_MEDIA_VERSION, DemoError, demo_media
-
 from conftest import require_tool
+from iec62379.cli.demo import DEMO_MEDIA_VERSION, DemoError, demo_media
 
 
 def test_without_ffmpeg_the_demo_says_what_to_do(tmp_path: Path):

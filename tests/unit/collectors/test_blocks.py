@@ -15,6 +15,7 @@ from iec62379.agent.model import (
     FecType,
     NetworkBlock,
     NetworkType,
+    RxCounters,
     RxPoint,
     TransportType,
     VideoBlock,
@@ -26,6 +27,7 @@ from iec62379.collectors.core.formats import FecType as CoreFecType
 from iec62379.collectors.core.report import IntervalReport
 from iec62379.collectors.publish.blocks import (
     audio_rows,
+    count_reports,
     network_row,
     rx_row,
     stream_rows,
@@ -232,3 +234,39 @@ def test_rows_of_a_cbr_stream_paced_by_its_pcr():
     assert df < 20 and mlr == 0 and rx.tsdf_us < 1000
     v = video_row(IDS, first)
     assert (v.coding_type, v.source_format) == ("videoH264", "src1280x720p50")
+
+
+def test_rx_point_numbers_agree_with_rxpointmdi(report):
+    """rxPointExtTable's DF and MLR are rxPointMDI's two numbers, in hundredths."""
+    from iec62379.agent.model import RX_POINT
+
+    cols = {c.name: c for c in RX_POINT.augments[0].columns}
+    for df, mlr in ((report.df_ms, report.mlr), (4.245, 0.005), (0.0, 12.5), (1e9, 3.999)):
+        rx = rx_row(IDS, 200, dataclasses.replace(report, df_ms=df, mlr=mlr))
+        text_df, text_mlr = rx.mdi.split(":")
+        assert cols["rxPointExtDelayFactor"].get(rx) == min(
+            4294967295, int(text_df.replace(".", "")))
+        assert cols["rxPointExtMediaLossRate"].get(rx) == int(text_mlr.replace(".", ""))
+        assert cols["rxPointExtTSDF"].get(rx) == rx.tsdf_us
+
+
+def test_counters_add_up_the_closed_intervals(report):
+    lossy = dataclasses.replace(report, datagrams=100, rtp_lost=3, ts_lost_rtp=21, ts_lost_cc=20,
+                                cc_errors=2, rtp_reordered=1, rtp_duplicates=4)
+    cc_only = dataclasses.replace(lossy, rtp_lost=0, ts_lost_rtp=0, ts_lost_cc=5)
+    counted = count_reports(RxCounters(discontinuity_ticks=77), [lossy, cc_only])
+    assert counted == RxCounters(datagrams=200, rtp_lost=3, ts_lost=26, cc_errors=4,
+                                 reordered=2, duplicated=8, discontinuity_ticks=77)
+    rx = rx_row(IDS, 200, report, counted)
+    assert rx.counters is counted
+    assert rx_row(IDS, 200, None, counted).counters is counted  # faded: kept, not reset
+    # Counter64 wraps at 2**64
+    near = RxCounters(datagrams=2**64 - 50)
+    assert count_reports(near, [lossy]).datagrams == 50
+
+
+def test_counters_out_of_range_are_refused():
+    with pytest.raises(ValueError, match="datagrams"):
+        RxCounters(datagrams=-1)
+    with pytest.raises(ValueError, match="rxPointExtCounterDiscontinuityTime"):
+        RxCounters(discontinuity_ticks=2**32)

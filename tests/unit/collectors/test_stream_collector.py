@@ -87,7 +87,10 @@ def test_active_stopped_faded_and_back():
     assert c.state(t) is StreamState.FADED
     rows = by_type(c.update(t))
     assert set(rows) == {NetworkBlock, RxPoint}
-    assert rows[RxPoint][0] == RxPoint(13, 10, 1000)
+    # reset to empty, but its counters (rxPointExtTable) keep what they counted
+    counted = c.counters
+    assert counted.datagrams > 0 and counted.discontinuity_ticks == 0
+    assert rows[RxPoint][0] == RxPoint(13, 10, 1000, counters=counted)
 
     # the stream comes back 10 s later: a fresh analysis, rows return with the first interval
     back = feed_all(c, name="h264_mp2.ts", t0=last + 10 * S, seed=99)
@@ -96,6 +99,10 @@ def test_active_stopped_faded_and_back():
     assert rows[VideoBlock][0].status and rows[AudioComponent][0].status
     rx = rows[RxPoint][0]
     assert rx.mdi.endswith(":0.00"), rx  # no loss counted across the outage: a new analysis
+    # the counters started again from zero, and say when (sysUpTime ticks since the first packet)
+    assert rx.counters.rtp_lost == 0 and 0 < rx.counters.datagrams
+    expected = (last + 10 * S - c.origin_ns) // 10_000_000  # the first datagram leaves at t0
+    assert abs(rx.counters.discontinuity_ticks - expected) <= 1 and expected > 1000
 
 
 def test_back_while_stopped_keeps_the_analysis():

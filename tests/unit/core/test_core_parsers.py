@@ -116,11 +116,21 @@ def test_ts_packet_fields_and_pcr():
             b"\x47\x00\x00\x30\x02\x10" + b"\x00" * 182,
             "PCR_flag set but adaptation_field_length is 2",
         ),
+        # with the transport_error_indicator set the same faults are found
+        (b"\x47\x80\x00\x00" + b"\x00" * 184, "adaptation_field_control is '00'"),
+        (b"\x47\x80\x00\x20\xb8" + b"\x00" * 183, "adaptation_field_length 184 exceeds 183"),
     ],
 )
 def test_ts_errors(pkt, message):
     with pytest.raises(ValueError, match=message):
         parse_ts_packet(pkt)
+
+
+def test_ts_packet_with_transport_error_is_parsed():
+    """For one packet the transport_error_indicator is a field (the batch rule counts it as
+    the packet's error)."""
+    p = parse_ts_packet(ts_packet(0x123, 5, b"x", tei=True, pcr=27_000_000))
+    assert (p.transport_error, p.pid, p.continuity_counter, p.pcr) == (True, 0x123, 5, 27_000_000)
 
 
 def test_split_ts():

@@ -453,7 +453,8 @@ def test_pcap_large_and_damaged(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
 # are fine, odd (VLAN tags up to three, IPv4 options, IPv6 extension headers, fragments, non-UDP,
 # RTP with CSRCs, extensions and padding, plain TS) or damaged (cut anywhere, bytes flipped,
 # garbage): the compiled pass (walk, decode, filters, flow ids, RTP headers) must give what the
-# numpy reader gives, and both what decode_packet gives record by record.
+# Python reader (pcap_file walk, decode_packet per record) gives, and both what decode_packet
+# gives on an independent walk.
 
 _LINKTYPES = (1, 1, 113, 276, 0, 108, 101, 12, 14, 228, 229, 147)
 
@@ -736,7 +737,7 @@ def test_odd_captures_cover_every_rule(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 
 def test_flow_table_switching(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Flow ids stay those of the numpy code when the kernels come and go between batches,
+    """Flow ids stay those of the Python reader when the kernels come and go between batches,
     and after a fault (the faulty batch's new flows are forgotten)."""
     p = tmp_path / "odd.pcap"
     _odd_pcap(p, 0)

@@ -114,7 +114,8 @@ def test_matches_tshark(name: str, tshark_rows) -> None:
 @pytest.mark.parametrize("name", FILES)
 @pytest.mark.parametrize("batch_size", [1, 3, 65536])
 def test_fast_path_equals_slow_path(name: str, batch_size: int) -> None:
-    """Every datagram the vectorised path delivers equals decode_packet on the same record."""
+    """Every datagram the reader delivers (compiled walk or Python decode) equals decode_packet
+    on the same record, walked independently."""
     path = PCAP_DIR / name
     data = path.read_bytes()
     reader = read_pcap(path, batch_size=batch_size)
