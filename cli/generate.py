@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -186,6 +187,11 @@ def generate(
         )
 
     duration_ns = int(duration * 1e9) if duration is not None else None
+    # Ctrl-C stops the loop between two datagrams, with a report. The handler is installed
+    # whatever the inherited disposition: Python leaves SIGINT ignored when it was inherited
+    # ignored (a background job of a shell), which would make --loop 0 endless.
+    interrupted: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
     with opened.sock:
         report = send_paced(
             plan,
@@ -193,6 +199,7 @@ def generate(
             opened.address,
             duration_ns=duration_ns,
             on_progress=None if quiet else progress,
+            stop=lambda: bool(interrupted),
         )
     stats = plan.stats
     ts_packets = (report.payload_bytes - (12 * report.sent if rtp else 0)) // TS_PACKET_SIZE

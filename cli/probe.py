@@ -203,15 +203,55 @@ _TABLE_HEAD = (
 )
 
 
-def table_line(name: str, r: IntervalReport, partial: bool) -> str:
+def _table_tail(r: IntervalReport) -> str:
+    """A table line after the start time and the partial mark."""
     mdi = r.mdi if r.mdi is not None else f"-:{r.mlr:.2f}"
     tsdf = "-" if r.tsdf_us is None else str(r.tsdf_us)
     codecs = " ".join(x for x in [_video_text(r), *_audio_texts(r)] if x)
-    mark = "*" if partial else " "
     return (
-        f"{name:<24} {r.interval_start_s:>8.3f}{mark} {mdi:>15} {tsdf:>9} {r.rtp_lost:>8} "
+        f" {mdi:>15} {tsdf:>9} {r.rtp_lost:>8} "
         f"{r.cc_errors:>6} {r.bitrate_bps / 1e6:>8.3f}  {codecs or '-'}"
-    ).rstrip()
+    )
+
+
+def table_line(name: str, r: IntervalReport, partial: bool, tail: str | None = None) -> str:
+    mark = "*" if partial else " "
+    tail = _table_tail(r) if tail is None else tail
+    return f"{name:<24} {r.interval_start_s:>8.3f}{mark}{tail}".rstrip()
+
+
+class _RunLines:
+    """The lines of a run of reports alike but for their interval (a silence): the first
+    report's line, made once, with the interval's start, time and partial mark put in."""
+
+    _HOLES = ("interval_start", "time", "partial")
+
+    def __init__(self, name: str, r: IntervalReport, interval_ns: int, as_json: bool) -> None:
+        self.name, self.first, self.interval_ns, self.as_json = name, r, interval_ns, as_json
+        self.t0 = r.start_ns - r.index * interval_ns
+        if as_json:
+            d = report_dict(name, r, False)
+            for i, hole in enumerate(self._HOLES):
+                d[hole] = f"\0{i}"
+            text = json.dumps(d, allow_nan=False)
+            self.parts = [text]
+            for i in range(len(self._HOLES)):
+                head, tail = self.parts[-1].split(json.dumps(f"\0{i}"), 1)
+                self.parts[-1:] = [head, tail]
+        else:
+            self.tail = _table_tail(r)
+
+    def line(self, k: int, partial: bool) -> str:
+        """The line of interval k (k >= the first report's index)."""
+        start_s = k * self.interval_ns / 1e9  # as the core's report_at has it
+        if not self.as_json:
+            return f"{self.name:<24} {start_s:>8.3f}{'*' if partial else ' '}{self.tail}".rstrip()
+        p = self.parts
+        time_s = (self.t0 + k * self.interval_ns) / 1e9
+        return (
+            f"{p[0]}{float.__repr__(round(start_s, 9))}{p[1]}{float.__repr__(time_s)}{p[2]}"
+            f"{'true' if partial else 'false'}{p[3]}"
+        )
 
 
 # --------------------------------------------------------------------------- per-stream summary
@@ -228,16 +268,17 @@ class _Summary:
     audio: list[str] = field(default_factory=list)
     pids: set[int] = field(default_factory=set)
 
-    def add(self, r: IntervalReport) -> None:
-        self.intervals += 1
+    def add(self, r: IntervalReport, count: int = 1) -> None:
+        """count intervals that report as r (but for their start)."""
+        self.intervals += count
         if r.df_ms is not None:
             self.max_df_ms = r.df_ms if self.max_df_ms is None else max(self.max_df_ms, r.df_ms)
         if r.tsdf_us is not None:
             self.max_tsdf_us = (
                 r.tsdf_us if self.max_tsdf_us is None else max(self.max_tsdf_us, r.tsdf_us)
             )
-        self.rtp_lost += r.rtp_lost
-        self.cc_errors += r.cc_errors
+        self.rtp_lost += r.rtp_lost * count
+        self.cc_errors += r.cc_errors * count
         self.video = _video_text(r) or self.video
         self.audio = _audio_texts(r) or self.audio
         self.pids.update(r.pid_bitrate_bps)
@@ -249,10 +290,13 @@ class _Summary:
 class _Printer:
     """Turns the reports of the demux's streams into output lines."""
 
-    def __init__(self, demux: FlowDemux, as_json: bool, interval_ns: int, out: TextIO) -> None:
+    def __init__(
+        self, demux: FlowDemux, as_json: bool, interval_ns: int, max_reports: int, out: TextIO
+    ) -> None:
         self.demux = demux
         self.as_json = as_json
         self.interval_ns = interval_ns
+        self.max_reports = max_reports
         self.out = out
         self.summaries: dict[StreamKey, _Summary] = {}
         self._head_done = False
@@ -260,23 +304,33 @@ class _Printer:
     def flush(self, partial_after_ns: int | None = None) -> None:
         """Print the completed reports of every stream, oldest first. A report whose interval
         ends after partial_after_ns is marked partial."""
-        rows: list[tuple[int, str, StreamKey, IntervalReport]] = []
+        # (start, stream, the report or run, its interval): a run of a silence's empty
+        # intervals is one report, and its lines are made from the first one's
+        rows: list[tuple[int, str, IntervalReport | _RunLines, int]] = []
+        iv = self.interval_ns
         for key, analyzer in self.demux.streams.items():
-            for r in analyzer.pop_reports():
-                rows.append((r.start_ns, stream_name(key), key, r))
+            name = stream_name(key)
+            summary = self.summaries.setdefault(key, _Summary())
+            for r, count in analyzer.pop_report_runs():
+                summary.add(r, count)
+                rows.append((r.start_ns, name, r, r.index))
+                if count > 1:
+                    run = _RunLines(name, r, iv, self.as_json)
+                    rows.extend(
+                        (r.start_ns + i * iv, name, run, r.index + i) for i in range(1, count)
+                    )
         rows.sort(key=lambda x: (x[0], x[1]))
         lines = []
-        for _, name, key, r in rows:
-            partial = partial_after_ns is not None and r.start_ns + self.interval_ns > (
-                partial_after_ns
-            )
-            self.summaries.setdefault(key, _Summary()).add(r)
-            if self.as_json:
+        if rows and not self.as_json and not self._head_done:
+            lines.append(_TABLE_HEAD)
+            self._head_done = True
+        for start, name, r, k in rows:
+            partial = partial_after_ns is not None and start + iv > partial_after_ns
+            if isinstance(r, _RunLines):
+                lines.append(r.line(k, partial))
+            elif self.as_json:
                 lines.append(json.dumps(report_dict(name, r, partial), allow_nan=False))
             else:
-                if not self._head_done:
-                    lines.append(_TABLE_HEAD)
-                    self._head_done = True
                 lines.append(table_line(name, r, partial))
         if lines:
             self.out.write("\n".join(lines) + "\n")
@@ -327,6 +381,34 @@ def _clip_batch(batch: PacketBatch, end_ns: int) -> PacketBatch:
     )
 
 
+def _feed(
+    batch: PacketBatch, last: int | None, demux: FlowDemux, printer: _Printer, close_last: bool
+) -> int:
+    """Feed a batch, closing the intervals it ends and printing their reports; returns the
+    latest arrival. A stream keeps max_reports reports until they are printed, so a batch
+    that spans more intervals (a sparse stream, silences) is fed in pieces that each end
+    fewer than max_reports intervals after the previous one (or hold one datagram: a long
+    silence is reported by the analyzer's own rule, within max_reports)."""
+    arr = np.maximum.accumulate(batch.arrival_ns)
+    start = int(arr[0]) if last is None else max(last, int(arr[0]))
+    span = (printer.max_reports - 1) * printer.interval_ns
+    n = len(batch)
+    i = 0
+    while i < n:
+        j = n if int(arr[-1]) - start <= span else int(arr.searchsorted(start + span, "right"))
+        j = max(j, i + 1)
+        piece = batch if i == 0 and j == n else batch.rows(i, j)
+        demux.feed_batch(piece)
+        now = int(arr[j - 1])
+        last = now if last is None else max(last, now)
+        if j < n or close_last:
+            demux.close_until(last)
+            printer.flush()
+        start, i = last, j
+    assert last is not None
+    return last
+
+
 def _run_pcap(
     path: str, demux: FlowDemux, printer: _Printer, duration: float | None, err: TextIO
 ) -> str | None:
@@ -368,14 +450,9 @@ def _run_pcap(
             if limit is not None and int(batch.arrival_ns.max()) >= limit:
                 batch = _clip_batch(batch, limit)
                 if len(batch):
-                    demux.feed_batch(batch)
-                    last = max(last or 0, int(batch.arrival_ns.max()))
+                    last = _feed(batch, last, demux, printer, close_last=False)
                 break
-            demux.feed_batch(batch)
-            now = int(batch.arrival_ns.max())
-            last = now if last is None else max(last, now)
-            demux.close_until(last)
-            printer.flush()
+            last = _feed(batch, last, demux, printer, close_last=True)
             if progress and time.monotonic() >= next_progress:
                 next_progress = time.monotonic() + _PROGRESS_EVERY_S
                 pos = getattr(reader, "_pos", None)
@@ -456,6 +533,8 @@ def _run_live(
                 else:
                     demux.close_until(time.time_ns() - _LIVE_GRACE_NS)
                 printer.flush()
+            if stop["flag"]:  # SIGTERM: what arrived before it is measured too
+                sources.drain(sink)
     except KeyboardInterrupt:
         pass
     finally:
@@ -513,7 +592,7 @@ def probe(
     demux = FlowDemux(config)
     out = sys.stdout
     err = sys.stderr
-    printer = _Printer(demux, as_json, int(round(interval * 1e9)), out)
+    printer = _Printer(demux, as_json, int(round(interval * 1e9)), config.max_reports, out)
     live = "://" in source
     fault: str | None = None
     try:

@@ -1412,15 +1412,17 @@ bad_bounds:
 }
 
 /* seq_run(seq, n, state, seen, gap, late, dup) -> r
- * collectors/core/seq.py SequenceTracker._run: seq int64[n] (16-bit numbers, arrival
- * order); state int64[3] = (last16, ext_last, ext_max), updated; seen int64[65536] (the
+ * collectors/core/seq.py SequenceTracker.run_reference: seq int64[n] (16-bit numbers, arrival
+ * order); state int64[4] = (last16, ext_last, ext_max, probation), updated; seen int64[65536] (the
  * highest extended number received per 16-bit key), updated; outputs gap int64[n], late and
  * dup bool[n] for the packets before a restart. r: the packets consumed (n when no restart;
  * 0 when the first packet is one, and nothing changed then). One packet at a time gives what
  * the numpy code gives over the whole call: a number received before is either in seen or
  * was received earlier in the run, and a higher number with the same key in between would
- * have made it a restart. */
+ * have made it a restart. A restart: a packet more than MAX_MISORDER below max, or one that
+ * follows (+1) a packet more than REORDER_WINDOW below max (RFC 3550 A.1 probation). */
 #define MAX_MISORDER 3000
+#define REORDER_WINDOW 100
 static PyObject *seq_run(PyObject *self, PyObject *args) {
     PyObject *o[6];
     Py_ssize_t n;
@@ -1428,7 +1430,7 @@ static PyObject *seq_run(PyObject *self, PyObject *args) {
         return NULL;
     bufs_t s = {.n = 0};
     const int64_t *seq = get(&s, o[0], 0, n * 8, "seq");
-    int64_t *st = seq ? get(&s, o[1], 1, 3 * 8, "state") : NULL;
+    int64_t *st = seq ? get(&s, o[1], 1, 4 * 8, "state") : NULL;
     int64_t *seen = st ? get(&s, o[2], 1, 65536 * 8, "seen") : NULL;
     int64_t *gap = seen ? get(&s, o[3], 1, n * 8, "gap") : NULL;
     uint8_t *late = gap ? get(&s, o[4], 1, n, "late") : NULL;
@@ -1437,12 +1439,14 @@ static PyObject *seq_run(PyObject *self, PyObject *args) {
         release(&s);
         return NULL;
     }
-    int64_t last16 = st[0], ext = st[1], m = st[2];
+    int64_t last16 = st[0], ext = st[1], m = st[2], prob = st[3];
     Py_ssize_t i = 0;
     for (; i < n; i++) {
         int64_t x = seq[i];
-        int64_t e = ext + (((x - last16 + 32768) & 0xFFFF) - 32768);
-        if (m - e > MAX_MISORDER) break;
+        int64_t d = ((x - last16 + 32768) & 0xFFFF) - 32768;
+        int64_t e = ext + d;
+        if (m - e > MAX_MISORDER || (prob && d == 1)) break;
+        prob = m - e > REORDER_WINDOW;
         last16 = x;
         ext = e;
         int64_t *sk = &seen[e & 0xFFFF];
@@ -1462,6 +1466,7 @@ static PyObject *seq_run(PyObject *self, PyObject *args) {
         st[0] = last16;
         st[1] = ext;
         st[2] = m;
+        st[3] = prob;
     }
     release(&s);
     return PyLong_FromSsize_t(i);

@@ -31,8 +31,6 @@ the TS analysis (a receiver drops them).
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 
 from .batch import PacketBatch
@@ -42,7 +40,7 @@ from .cc import PID_COUNT, ContinuityChecker
 from .datagrams import parse_datagrams
 from .errors import ERROR_KIND_COUNT, error_counts_dict
 from .fec import parse_fec_headers
-from .interval import NEVER, Interval, IntervalClosing, ProgramView, interval_cuts
+from .interval import NEVER, Interval, IntervalClosing, ProgramView, ReportQueue, interval_cuts
 from .mdi import PcrRateMeter
 from .passes import FeedPasses
 from .program import ProgramTracker
@@ -72,7 +70,7 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         self._k = 0
         self._last_arrival: int | None = None
         self._iv = Interval()
-        self._reports: deque[IntervalReport] = deque(maxlen=c.max_reports)
+        self._reports = ReportQueue(c.max_reports)
         self._latest: IntervalReport | None = None
         self._seq = SequenceTracker()
         self._ssrc: int | None = None
@@ -193,6 +191,13 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
     def pop_reports(self) -> list[IntervalReport]:
         """Completed reports not yet taken, oldest first (at most config.max_reports)."""
         out = list(self._reports)
+        self._reports.clear()
+        return out
+
+    def pop_report_runs(self) -> list[tuple[IntervalReport, int]]:
+        """pop_reports() as (report, count): a silence's empty intervals that report alike
+        come as their first report and how many there are (intervals index, index + 1, ...)."""
+        out = list(self._reports.runs())
         self._reports.clear()
         return out
 

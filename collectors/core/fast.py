@@ -259,10 +259,12 @@ def seq_run(
     k = kernels
     if k is None:
         return tracker.run_reference(s, gap, late, dup)
-    state = np.array([tracker.last16, tracker.ext_last, tracker.ext_max], dtype=np.int64)
+    t = tracker
+    state = np.array([t.last16, t.ext_last, t.ext_max, t.probation], dtype=np.int64)
     s = np.ascontiguousarray(s, dtype=np.int64)
-    r = int(k.seq_run(s, s.shape[0], state, tracker.seen, gap, late, dup))
-    tracker.last16, tracker.ext_last, tracker.ext_max = state.tolist()
+    r = int(k.seq_run(s, s.shape[0], state, t.seen, gap, late, dup))
+    t.last16, t.ext_last, t.ext_max, probation = state.tolist()
+    t.probation = bool(probation)
     return r
 
 

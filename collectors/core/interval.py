@@ -11,6 +11,10 @@ per-PID rates, CBR/VBR, PID presence, the FEC status and the playout buffer mode
 
 from __future__ import annotations
 
+import dataclasses
+from collections import deque
+from collections.abc import Iterator
+
 import numpy as np
 
 from . import fast
@@ -100,6 +104,18 @@ class Interval:
         self.fec_column = 0
         self.fec_row = 0
 
+    def is_empty(self) -> bool:
+        """Nothing arrived in the interval: every accumulator as a new one has it."""
+        return (
+            self.datagrams == self.ts_packets == self.fec_column == self.fec_row == 0
+            and not self.arrivals
+            and self.rtp_lost == self.rtp_late == self.rtp_dup == 0
+            and self.ssrc_changes == self.seq_restarts == self.ts_lost_rtp == 0
+            and self.cc_errors == self.cc_lost == 0
+            and self.cc_per_pid is None
+            and not any(self.errors)
+        )
+
     def add_cc_per_pid(self, per_pid: dict[int, int]) -> None:
         mine = self.cc_per_pid
         if mine is None:
@@ -135,18 +151,128 @@ class ProgramView:
 
 
 
+def report_at(r: IntervalReport, k: int, t0: int, interval_ns: int) -> IntervalReport:
+    """r as the report of interval k (the fields that tell which interval it is)."""
+    return dataclasses.replace(
+        r, index=k, interval_start_s=k * interval_ns / 1e9, start_ns=t0 + k * interval_ns
+    )
+
+
+@dataclasses.dataclass(slots=True)
+class _EmptyRun:
+    """count reports alike but for their interval: template as intervals k, k+1, ..."""
+
+    template: IntervalReport
+    k: int
+    count: int
+    t0: int
+    interval_ns: int
+
+    def reports(self) -> Iterator[IntervalReport]:
+        for k in range(self.k, self.k + self.count):
+            yield report_at(self.template, k, self.t0, self.interval_ns)
+
+
+class ReportQueue:
+    """Completed reports not yet taken, oldest first, the newest maxlen of them. A run of
+    empty intervals that report alike is held as one entry and made into reports when
+    taken, so closing a long silence costs the same whatever its length."""
+
+    def __init__(self, maxlen: int) -> None:
+        self.maxlen = maxlen
+        self._items: deque[IntervalReport | _EmptyRun] = deque()
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __iter__(self) -> Iterator[IntervalReport]:
+        for item in self._items:
+            if isinstance(item, _EmptyRun):
+                yield from item.reports()
+            else:
+                yield item
+
+    def runs(self) -> Iterator[tuple[IntervalReport, int]]:
+        """(report, count): count reports alike but for their interval, from this one on."""
+        for item in self._items:
+            if isinstance(item, _EmptyRun):
+                yield report_at(item.template, item.k, item.t0, item.interval_ns), item.count
+            else:
+                yield item, 1
+
+    def append(self, report: IntervalReport) -> None:
+        self._items.append(report)
+        self._n += 1
+        self._trim()
+
+    def append_run(self, run: _EmptyRun) -> None:
+        self._items.append(run)
+        self._n += run.count
+        self._trim()
+
+    def clear(self) -> None:
+        self._items.clear()
+        self._n = 0
+
+    def _trim(self) -> None:
+        while self._n > self.maxlen:
+            head, extra = self._items[0], self._n - self.maxlen
+            if isinstance(head, _EmptyRun) and head.count > extra:
+                head.k += extra
+                head.count -= extra
+                self._n -= extra
+            else:
+                self._items.popleft()
+                self._n -= head.count if isinstance(head, _EmptyRun) else 1
+
+
 class IntervalClosing:
     """StreamAnalyzer's interval close (a mixin: the state is the analyzer's)."""
 
     def _advance(self, k_new: int) -> None:
-        """Close intervals up to (not including) k_new, keeping at most max_reports."""
+        """Close intervals up to (not including) k_new, keeping at most max_reports.
+
+        Once closing an empty interval changes no state and its report shows nothing
+        present, every later empty interval reports the same but for its index: the rest of
+        the silence is queued as one run (O(1), however long the gap)."""
+        steady: IntervalReport | None = None
         while self._k < k_new:
+            left = k_new - self._k
+            if steady is not None and left < self.config.max_reports:
+                run = _EmptyRun(steady, self._k, left, self._t0, self._interval_ns)
+                self._reports.append_run(run)
+                self._latest = report_at(steady, k_new - 1, self._t0, self._interval_ns)
+                self._k = k_new
+                return
+            before = self._idle_state() if self._iv.is_empty() else None
+            previous = self._latest
             self._close()
             self._k += 1
-            skip = k_new - self._k - self.config.max_reports
-            if skip > 0:  # a long silence: only the last max_reports intervals are reported
+            # a long silence: the interval closed first and the last max_reports - 1 are
+            # reported, max_reports in all, so that none of them pushes out another
+            skip = k_new - self._k - (self.config.max_reports - 1)
+            if skip > 0:
                 self._buffer.empty()
                 self._k += skip
+            elif before is not None and before == self._idle_state():
+                steady = self._steady_report(previous)
+
+    def _idle_state(self) -> tuple:
+        """What closing an empty interval may change."""
+        b = self._buffer
+        rates = (tuple(self._rate_all.rates), tuple(self._rate_video.rates))
+        return (*rates, self._pcr.last_rate, b.level, b.playing, b.underflows, b.overflows)
+
+    def _steady_report(self, previous: IntervalReport | None) -> IntervalReport | None:
+        """The report just made, if every later empty interval reports the same: nothing
+        present or about to time out, and the same as the one before (then an empty one too)."""
+        r = self._latest
+        assert r is not None
+        if any(r.pid_present.values()) or r.fec.fec_type != FecType.NONE or previous is None:
+            return None
+        same = report_at(previous, r.index, self._t0, self._interval_ns) == r
+        return r if same else None
 
     def _program_view(self) -> tuple[ProgramInfo | None, ProgramView]:
         """The program as of now, with what closing an interval needs of it (kept until the

@@ -10,7 +10,12 @@ the previous packet. Against the highest extended number received so far (max):
 - any other packet at or below max is *reordered* (late); the net loss RFC 3550 reports is
   lost - reordered;
 - a packet more than ``MAX_MISORDER`` below max is taken as a sequence restart (the sender
-  restarted with the same SSRC): it is counted, and tracking starts again from it.
+  restarted with the same SSRC): it is counted, and tracking starts again from it;
+- a packet more than ``REORDER_WINDOW`` below max is on probation (RFC 3550 A.1, whose
+  MAX_MISORDER is 100): if the next packet follows it (its number + 1), the sender restarted
+  with the same SSRC and numbers, and tracking starts again from that next packet, as A.1
+  re-syncs after two sequential packets. The packet on probation itself is counted as what it
+  looks like when it arrives (late or duplicate); A.1 drops it.
 
 The tracker keeps its state between calls, so splitting a sequence into calls of any size
 gives the same results.
@@ -25,6 +30,7 @@ import numpy as np
 from . import fast
 
 MAX_MISORDER = 3000
+REORDER_WINDOW = 100
 _NEVER = np.iinfo(np.int64).min
 _BASE = 1 << 20  # first extended number: keeps late packets before the first one positive
 
@@ -52,6 +58,7 @@ class SequenceTracker:
         self.last16 = 0
         self.ext_last = 0
         self.ext_max = 0
+        self.probation = False  # the last packet was more than REORDER_WINDOW below max
         self.seen.fill(_NEVER)
 
     def process(self, seq: np.ndarray) -> SeqResult:
@@ -71,6 +78,7 @@ class SequenceTracker:
                 self.last16 = first
                 self.ext_last = first + _BASE
                 self.ext_max = self.ext_last - 1
+                self.probation = False
                 self.seen.fill(_NEVER)
             r = fast.seq_run(self, seq[pos:], gap[pos:], late[pos:], dup[pos:])
             pos += r
@@ -92,7 +100,10 @@ class SequenceTracker:
         ext = self.ext_last + np.cumsum(d)
         m = np.maximum.accumulate(np.concatenate(([self.ext_max], ext)))
         m_prev = m[:-1]
-        jump = (m_prev - ext) > MAX_MISORDER
+        behind = m_prev - ext
+        bad = behind > REORDER_WINDOW
+        follows = np.concatenate(([self.probation], bad[:-1])) & (d == 1)
+        jump = (behind > MAX_MISORDER) | follows
         r = int(np.argmax(jump)) if jump.any() else s.shape[0]
         if r == 0:  # the first packet is a restart: the caller starts over from it
             return 0
@@ -117,4 +128,5 @@ class SequenceTracker:
         self.last16 = int(s[r - 1])
         self.ext_last = int(ext[-1])
         self.ext_max = int(m[r])
+        self.probation = bool(bad[r - 1])
         return r

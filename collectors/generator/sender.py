@@ -145,18 +145,24 @@ def send_paced(
     sleep: Callable[[float], None] = time.sleep,
     on_progress: Callable[[SendReport], None] | None = None,
     progress_every_ns: int = 1_000_000_000,
+    stop: Callable[[], bool] | None = None,
 ) -> SendReport:
     """Send each datagram at start + departure_ns; return what happened.
 
     The loop stops at the end of datagrams, before the first departure beyond duration_ns, or
-    on Ctrl-C (KeyboardInterrupt is caught and reported as ``interrupted``). Transient send
-    errors are counted; other OSErrors propagate.
+    on Ctrl-C (KeyboardInterrupt is caught and reported as ``interrupted``), or when stop()
+    says so before a datagram (``interrupted`` too: a signal handler that sets a flag stops
+    the loop between datagrams, so the counts stay exact). Transient send errors are
+    counted; other OSErrors propagate.
     """
     report = SendReport()
     start = clock() + start_delay_ns
     next_progress = start + progress_every_ns
     try:
         for dg in datagrams:
+            if stop is not None and stop():
+                report.interrupted = True
+                break
             if duration_ns is not None and dg.departure_ns > duration_ns:
                 report.stopped_by_duration = True
                 break

@@ -84,6 +84,7 @@ class Records:
 class _Interface:
     linktype: int
     snaplen: int
+    at: int = 0  # the byte of its interface description block
     res_pow2: bool = False
     res_exp: int = 6
     ts_offset_s: int = 0
@@ -325,7 +326,7 @@ class CaptureFile:
                 f"{self.name}: interface block at byte {pos} is {blen} bytes, needs at least 20"
             )
         linktype, _res, snaplen = struct.unpack_from(e + "HHI", mm, pos + 8)
-        iface = _Interface(linktype, snaplen)
+        iface = _Interface(linktype, snaplen, pos)
         p, stop = pos + 16, pos + blen - 4
         while p + 4 <= stop:
             code, olen = struct.unpack_from(e + "HH", mm, p)
@@ -450,7 +451,10 @@ class CaptureFile:
         ts = np.zeros(blocks.shape[0], dtype=np.int64)
         for k in np.unique(iface[~is_spb]).tolist():
             sel = (iface == k) & ~is_spb
-            ts[sel] = _units_to_ns(units[sel], self._interfaces[k])
+            try:
+                ts[sel] = _units_to_ns(units[sel], self._interfaces[k])
+            except ValueError as exc:
+                raise ValueError(f"{self.name}: {exc}") from None
         if is_spb.any():
             idx = np.where(is_spb, -1, np.arange(blocks.shape[0]))
             np.maximum.accumulate(idx, out=idx)
@@ -460,13 +464,41 @@ class CaptureFile:
         return Records(data_start, caplen, ts, None, linktypes)
 
 
+_NS_MIN, _NS_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def _unit_ns(u: int, iface: _Interface) -> int:
+    """One timestamp in ns since the epoch, exactly (Python integers)."""
+    exp = iface.res_exp
+    if iface.res_pow2:
+        ns = (u * 1_000_000_000) >> exp
+    elif exp <= 9:
+        ns = u * 10 ** (9 - exp)
+    else:
+        ns = u // 10 ** (exp - 9)
+    return ns + iface.ts_offset_s * 1_000_000_000
+
+
 def _units_to_ns(units: np.ndarray, iface: _Interface) -> np.ndarray:
-    """Convert pcapng timestamp units of one interface to ns since the epoch."""
+    """Convert pcapng timestamp units of one interface to ns since the epoch. Any if_tsresol
+    and if_tsoffset are taken exactly; a time that 64-bit ns since 1970 cannot hold (before
+    1678 or after 2262) is refused, naming the interface block and its options."""
     exp = iface.res_exp
     off = iface.ts_offset_s * 1_000_000_000
+    if units.shape[0]:  # times grow with units: the ends bound them all
+        for u in (int(units.min()), int(units.max())):
+            if not _NS_MIN <= _unit_ns(u, iface) <= _NS_MAX:
+                res = f"2^-{exp}" if iface.res_pow2 else f"10^-{exp}"
+                raise ValueError(
+                    f"interface block at byte {iface.at}: timestamp {u} in units of {res} s "
+                    f"(if_tsresol) plus {iface.ts_offset_s} s (if_tsoffset) is outside the "
+                    f"years 1678-2262 that 64-bit ns since 1970 hold"
+                )
     if not iface.res_pow2:
         if exp <= 9:
             ns = units.astype(np.int64) * (10 ** (9 - exp))
+        elif exp - 9 >= 20:  # 10^(exp-9) > 2^64 > every unit count
+            ns = np.zeros(units.shape[0], dtype=np.int64)
         else:
             ns = (units // np.uint64(10 ** (exp - 9))).astype(np.int64)
     elif exp <= 30:
@@ -479,4 +511,7 @@ def _units_to_ns(units: np.ndarray, iface: _Interface) -> np.ndarray:
             dtype=np.int64,
             count=units.shape[0],
         )
-    return ns + off
+    if _NS_MIN <= off <= _NS_MAX:
+        return ns + off
+    half = off // 2  # each half fits in 64 bits, and so does every sum (checked above)
+    return (ns + half) + (off - half)

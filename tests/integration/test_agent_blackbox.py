@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO, require_tool
 from iec62379.mibs import paths
+from procs import popen
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +69,7 @@ class AgentProcess:
         return f"udp6:[::1]:{self.port}"
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
+        self.proc = popen(
             [sys.executable, "-m", "iec62379.cli.main", "agent", "--config", str(self.config),
              "--listen", f"udp:127.0.0.1:{self.port}", "--listen", f"udp6:[::1]:{self.port}",
              "--state-dir", str(self.state_dir)],
@@ -276,9 +277,9 @@ def test_port_in_use_is_a_clear_error(tmp_path: Path):
 
 
 def _default_agent(port: int, env: dict[str, str]) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "iec62379.cli.main", "agent", "--listen",
-                             f"udp:127.0.0.1:{port}"], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
+    proc = popen([sys.executable, "-m", "iec62379.cli.main", "agent", "--listen",
+                  f"udp:127.0.0.1:{port}"], stdout=subprocess.PIPE,
+                 stderr=subprocess.STDOUT, text=True, env=env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         line = proc.stdout.readline()

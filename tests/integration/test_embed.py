@@ -27,6 +27,7 @@ from iec62379.agent.model import (
 )
 from iec62379.agent.runner import Agent
 from iec62379.agent.store import BlockStore
+from procs import popen
 
 pytestmark = pytest.mark.integration
 
@@ -69,7 +70,7 @@ class Example:
     """examples/embed.py in a subprocess; its stdout lines are read by a thread."""
 
     def __init__(self, *args: str) -> None:
-        self.proc = subprocess.Popen(
+        self.proc = popen(
             [sys.executable, str(EXAMPLE), *args],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
         )

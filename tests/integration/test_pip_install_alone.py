@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, require_tool
+from procs import popen
 from test_install_without_compiler import _copy_source as copy_source
 
 pytestmark = pytest.mark.integration
@@ -143,7 +144,7 @@ def test_embedding_example_runs_from_the_installed_package(
     example = tmp_path / "embed.py"  # run out of the checkout, so nothing resolves from it
     shutil.copyfile(REPO / "examples" / "embed.py", example)
     port = _free_port()
-    proc = subprocess.Popen(
+    proc = popen(  # SIGINT at its default in the child, as from a terminal
         [str(python), str(example), "--once", "30", str(port)],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

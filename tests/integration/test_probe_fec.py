@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import select
+import signal
 import socket
 import struct
 import subprocess
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from iec62379.collectors import generator as g
+from procs import popen
 
 pytestmark = pytest.mark.integration
 
@@ -139,8 +141,8 @@ def test_fec_packet_builder_round_trips() -> None:
 
 def test_probe_reports_fec_from_port_plus_2_and_4() -> None:
     port = free_port_triple()
-    probe = subprocess.Popen(
-        [str(CLI), "probe", f"rtp://127.0.0.1:{port}", "--json", "--duration", "4"],
+    probe = popen(
+        [str(CLI), "probe", f"rtp://127.0.0.1:{port}", "--json", "--duration", "60"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -152,6 +154,9 @@ def test_probe_reports_fec_from_port_plus_2_and_4() -> None:
         assert banner.startswith(f"receiving rtp://127.0.0.1:{port}"), banner
         assert f"FEC on ports {port + 2}, {port + 4}" in banner, banner
         sent, cols, rows = send_with_fec(port, 2.5)
+        # stopped once all is sent (loopback: it is in the sockets), not after a time a busy
+        # machine could overrun
+        probe.send_signal(signal.SIGTERM)
         out, err = probe.communicate(timeout=30)
     finally:
         if probe.poll() is None:
@@ -178,8 +183,8 @@ def test_probe_reports_fec_from_port_plus_2_and_4() -> None:
 def test_probe_without_fec_reports_none() -> None:
     """udp:// does not listen for FEC; an rtp:// stream without FEC reports none."""
     port = free_port_triple()
-    probe = subprocess.Popen(
-        [str(CLI), "probe", f"udp://127.0.0.1:{port}", "--json", "--duration", "2"],
+    probe = popen(
+        [str(CLI), "probe", f"udp://127.0.0.1:{port}", "--json", "--duration", "60"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -192,6 +197,7 @@ def test_probe_without_fec_reports_none() -> None:
             for dg in plan.datagrams()[:200]:
                 tx.sendto(dg.payload, ("127.0.0.1", port))
                 time.sleep(0.001)
+        probe.send_signal(signal.SIGTERM)
         out, err = probe.communicate(timeout=30)
     finally:
         if probe.poll() is None:

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, require_tool
+from procs import popen
 from pysnmp.hlapi.v3arch.asyncio import (
     ContextData,
     ObjectIdentity,
@@ -104,7 +105,7 @@ class AgentProcess:
         self.port = port
         self.err_path = log_dir / f"{name}.stderr"
         self._err = open(self.err_path, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
+        self.proc = popen(
             [*AGENT, "--config", str(CONFIG), "--listen", f"udp:127.0.0.1:{port}",
              "--state-dir", str(state_dir)],
             stdout=subprocess.DEVNULL, stderr=self._err, cwd=REPO,

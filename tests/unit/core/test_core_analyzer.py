@@ -1,3 +1,4 @@
+import itertools
 import random
 from fractions import Fraction
 
@@ -121,6 +122,27 @@ def test_ssrc_change_restarts_tracking():
     assert x.ssrc_changes == 1 and x.rtp_lost == 0 and x.ssrc == 2
 
 
+def test_sender_restart_with_the_same_numbers_is_measured():
+    """A stream, a 3 s pause, the same stream again (same SSRC, sequence numbers, RTP
+    timestamps): the second run is a restart (RFC 3550 A.1 probation), measured like the
+    first, not 1,000 duplicates."""
+    pay, arr = make_stream(n=1000)
+    again = [t + 4_000 * MS for t in arr]
+    reps = run(pay + pay, arr + again, 5_000 * MS)
+    first, second = reps[0], reps[4]
+    assert second.seq_restarts == 1 and first.seq_restarts == 0
+    # the first packet of the second run is on probation: counted as the duplicate it looks
+    # like (A.1 drops it); the one after it restarts the tracking
+    assert second.rtp_duplicates == 1 and second.rtp_lost == 0 and second.rtp_reordered == 0
+    assert second.datagrams == 1000 and second.ts_packets == 999 * 7
+    assert second.bitrate_bps == pytest.approx(first.bitrate_bps, rel=0.002)
+    assert second.df_ms == pytest.approx(1.0, abs=0.01)  # as test_clean_stream's
+    # the TS continuity counters start again too: a CC error TR 101 290 reports, and the MLR
+    # of the interval is the TS packets the counters say are missing
+    assert second.cc_errors > 0 and second.mdi == f"1.00:{second.mlr:.2f}"
+    assert reps[5:] == [] and reps[1].datagrams == 0
+
+
 def test_delay_and_tsdf_pattern():
     # every 10th datagram arrives 3 ms late (arrival order is kept)
     pay, arr = make_stream(n=1000, jitter=lambda i: 3 * MS if i % 10 == 5 else 0)
@@ -147,6 +169,96 @@ def test_interval_boundaries_and_empty_intervals():
     reps = a.pop_reports()
     assert [(r.index, r.datagrams) for r in reps] == [(1, 2), (2, 0)]
     assert reps[1].interval_start_s == 2.0 and reps[1].bitrate_bps == 0
+
+
+def _gapped(gaps_s, n=3000):
+    """make_stream's datagrams with a silence of gaps_s[j] seconds before each 500th."""
+    pay, arr = make_stream(n=n)
+    shift = 0
+    out = []
+    for i, t in enumerate(arr):
+        if i and i % 500 == 0:
+            shift += int(gaps_s[(i // 500 - 1) % len(gaps_s)] * 1e9)
+        out.append(t + shift)
+    return pay, out
+
+
+def _reports_by_record(pay, arr, config, end_ns, pop_each=True):
+    a = StreamAnalyzer(config)
+    out = []
+    for p, t in zip(pay, arr, strict=True):
+        a.feed(p, t)
+        if pop_each:
+            out += a.pop_reports()
+    a.close_until(end_ns)
+    return out + a.pop_reports(), a.latest
+
+
+@pytest.fixture()
+def closes(monkeypatch):
+    """A list whose length is the number of intervals closed (each one a full close)."""
+    from iec62379.collectors.core.interval import IntervalClosing
+
+    done = []
+    real = IntervalClosing._close
+
+    def counted(self):
+        done.append(self._k)
+        real(self)
+
+    monkeypatch.setattr(IntervalClosing, "_close", counted)
+    return done
+
+
+@pytest.mark.parametrize("pop_each", [True, False])
+def test_silences_report_as_closing_each_empty_interval(monkeypatch, closes, pop_each):
+    """Empty intervals after a silence report what closing each of them reports (presence
+    timing out, the rate windows filling with zeros, the buffer running dry), and only the
+    last max_reports of a silence; the steady part of a silence is queued as one run."""
+    from iec62379.collectors.core.interval import IntervalClosing
+
+    gaps = [3, 7.5, 40, 500, 0.2, 12]
+    pay, arr = _gapped(gaps)
+    cfg = AnalyzerConfig(max_reports=50, presence_timeout_s=2.0)
+    end = arr[-1] + 30_000 * MS
+    fast_path = _reports_by_record(pay, arr, cfg, end, pop_each)
+    fast_closes = len(closes)
+    monkeypatch.setattr(IntervalClosing, "_steady_report", lambda self, previous: None)
+    each = _reports_by_record(pay, arr, cfg, end, pop_each)
+    assert fast_path == each
+    assert fast_closes < len(closes) - fast_closes - 50
+    reps = each[0]
+    assert reps[-1].datagrams == 0 and (pop_each or len(reps) == 50)
+    if pop_each:  # the 500 s silence: the interval with data, then its last 49 intervals
+        idx = [r.index for r in reps]
+        assert len(idx) == len(set(idx)) and any(b - a > 400 for a, b in itertools.pairwise(idx))
+
+
+def test_a_long_silence_costs_a_few_closes(closes):
+    """400 datagrams 100,000 s apart: each silence closes a bounded number of intervals (the
+    rest are one queued run), not max_reports of them."""
+    pay, _ = make_stream(n=400)
+    a = StreamAnalyzer()
+    for i, p in enumerate(pay):
+        a.feed(p, i * 100_000 * 1_000 * MS)
+    assert len(closes) < 400 * 20
+    reps = a.pop_reports()
+    # the last silence: the interval with the 399th datagram, then the last max_reports - 1
+    # intervals before the 400th, all kept
+    assert len(reps) == AnalyzerConfig().max_reports
+    assert reps[0].datagrams == 1 and reps[0].index == 398 * 100_000
+    assert [r.index for r in reps[1:]] == list(range(reps[1].index, 399 * 100_000))
+    assert all(r.datagrams == 0 and r.bitrate_bps == 0 for r in reps[1:])
+
+
+def test_a_silence_keeps_the_report_before_it():
+    """A silence longer than max_reports intervals: the report of the interval with data
+    before it is not pushed out by the silence's own reports."""
+    pay, arr = make_stream(n=2)
+    a = StreamAnalyzer(AnalyzerConfig(max_reports=5))
+    a.feed_batch(PacketBatch.from_payloads(pay, [0, 100 * 1_000 * MS]))
+    reps = a.pop_reports()
+    assert [(r.index, r.datagrams) for r in reps] == [(0, 1), (96, 0), (97, 0), (98, 0), (99, 0)]
 
 
 def test_presence_timeout():

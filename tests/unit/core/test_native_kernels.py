@@ -227,7 +227,8 @@ def test_seq_run_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
             if part.size:
                 r = t.process(part)
                 out.append((r.gap.tolist(), r.late.tolist(), r.dup.tolist(), r.restart_at))
-        return out, (t.started, t.last16, t.ext_last, t.ext_max), t.seen.tolist()
+        state = (t.started, t.last16, t.ext_last, t.ext_max, t.probation)
+        return out, state, t.seen.tolist()
 
     for pieces in ([], cuts):
         a, b = _both(monkeypatch, lambda p=pieces: run(p))
@@ -237,9 +238,9 @@ def test_seq_run_as_numpy(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
     one = np.zeros(1, dtype=np.int64)
     flag = np.zeros(1, dtype=bool)
     with pytest.raises(ValueError, match="state"):
-        BUILT.seq_run(one, 1, np.zeros(2, np.int64), np.zeros(65536, np.int64), one, flag, flag)
+        BUILT.seq_run(one, 1, np.zeros(3, np.int64), np.zeros(65536, np.int64), one, flag, flag)
     with pytest.raises(ValueError, match="seen"):
-        BUILT.seq_run(one, 1, np.zeros(3, np.int64), np.zeros(100, np.int64), one, flag, flag)
+        BUILT.seq_run(one, 1, np.zeros(4, np.int64), np.zeros(100, np.int64), one, flag, flag)
 
 
 def _damaged_ts(name: str, seed: int) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
+from iec62379.cli.main import cli
 from iec62379.collectors.sources.pcap import PcapReader, decode_packet, read_pcap
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
@@ -261,6 +264,60 @@ def test_pcapng_power_of_two_and_offset() -> None:
     for i, (ns, _, _) in enumerate(rows):
         exact = make_pcaps._t(i, 1_048_576_000)
         assert 0 <= exact - ns < (1_000_000 if i % 3 == 0 else 1000)  # ms and 2^-20 s units
+
+
+def _one_interface(path: Path, tsresol: int, tsoffset: int, *units: int) -> Path:
+    e = "<"
+    frame = make_pcaps.udp4(1, 2, 10, 0)
+    blocks = [make_pcaps.shb(e), make_pcaps.idb(e, 101, tsresol, tsoffset)]
+    blocks += [make_pcaps.epb(e, 0, u, frame) for u in units]
+    path.write_bytes(b"".join(blocks))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("tsresol", "tsoffset", "units", "want_ns"),
+    [
+        (63, 5, [0, 2**64 - 1], [5 * 10**9] * 2),  # 10^-63 s: every count is under 1 ns
+        (127, 0, [2**63], [0]),
+        (0xFF, 7, [2**64 - 1], [7 * 10**9]),  # 2^-127 s
+        (0x80 | 63, 0, [2**63 + 2**62], [1_500_000_000]),  # 2^-63 s
+        (9, -9_300_000_000, [6_500_000_000_000_000_000], [6_500_000_000_000_000_000 - 93 * 10**17]),
+        (0, -(2**33), [2**33 + 1], [10**9]),  # seconds, offset back to 1970
+    ],
+)
+def test_pcapng_extreme_resolution_and_offset_exact(
+    tmp_path: Path, tsresol: int, tsoffset: int, units: list[int], want_ns: list[int]
+) -> None:
+    """Any if_tsresol and if_tsoffset are taken exactly when the times fit 64-bit ns."""
+    rows, _ = _rows(_one_interface(tmp_path / "x.pcapng", tsresol, tsoffset, *units))
+    assert [ns for ns, _, _ in rows] == want_ns
+
+
+@pytest.mark.parametrize(
+    ("tsresol", "tsoffset", "units", "unit"),
+    [
+        (6, 2**62, [1], "10^-6"),
+        (6, -(2**62), [1], "10^-6"),
+        (0, 0, [10**10], "10^-0"),  # 10^10 s: after 2262
+        (0x80, 0, [2**63], "2^-0"),
+    ],
+)
+def test_pcapng_times_beyond_64_bit_ns_are_refused(
+    tmp_path: Path, tsresol: int, tsoffset: int, units: list[int], unit: str
+) -> None:
+    """A time 64-bit ns cannot hold is refused with the interface block and its options, not
+    an OverflowError; probe says so and stops without a traceback."""
+    p = _one_interface(tmp_path / "far.pcapng", tsresol, tsoffset, 0, *units)
+    message = (
+        r"far.pcapng: interface block at byte 28: timestamp \d+ in units of "
+        rf"{re.escape(unit)} s \(if_tsresol\) plus {tsoffset} s \(if_tsoffset\) is outside"
+    )
+    with pytest.raises(ValueError, match=message):
+        list(read_pcap(p))
+    result = CliRunner().invoke(cli, ["probe", str(p)])
+    assert result.exit_code != 0 and not isinstance(result.exception, OverflowError)
+    assert "interface block at byte 28" in result.output and "Traceback" not in result.output
 
 
 def test_non_udp_and_unknown_link(tmp_path: Path) -> None:
