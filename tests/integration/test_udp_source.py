@@ -60,7 +60,10 @@ def test_unicast_loopback(host: str, family: int) -> None:
     assert len(payloads) == 300
     assert payloads == [i.to_bytes(2, "big") * 50 + bytes(i % 7) for i in range(300)]
     arrival = np.concatenate([b.arrival_ns for b in batches])
-    assert np.all(np.diff(arrival) >= 0)  # kernel times, in order
+    # Kernel receive times, in receive order. They are CLOCK_REALTIME stamps, which a clock
+    # adjustment or per-CPU stamping on a busy machine can step back slightly (the analyzer
+    # takes a step back as the previous arrival): in order within 10 ms.
+    assert np.all(np.diff(arrival) >= -10_000_000)
     assert t_before <= arrival[0] and arrival[-1] <= t_after + 50_000_000
     assert max(len(b) for b in batches) <= 64
     flows = batches[-1].flows
