@@ -23,9 +23,12 @@ __all__ = [
     "BitRateType",
     "FecType",
     "NetworkType",
+    "Severity",
     "SourceFormat",
     "TemperatureStatus",
+    "TestState",
     "TransportType",
+    "TsTest",
     "VideoCoding",
     "round_half_away",
     "temperature_trend",
@@ -168,6 +171,73 @@ class TemperatureStatus(IntEnum):
     WARNING = 4
     CRITICAL = 5
     NON_RECOVERABLE = 6
+
+
+# --- alarms (IEC62379-EXT-MIB) ----------------------------------------------------------------
+
+
+class Severity(IntEnum):
+    """ITU X.733 perceived severity, with the values of ItuPerceivedSeverity (RFC 3877)."""
+
+    CLEARED = 1
+    INDETERMINATE = 2
+    CRITICAL = 3
+    MAJOR = 4
+    MINOR = 5
+    WARNING = 6
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: cleared 0, indeterminate 1, warning 2, minor 3, major 4, critical 5."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.CLEARED: 0,
+    Severity.INDETERMINATE: 1,
+    Severity.WARNING: 2,
+    Severity.MINOR: 3,
+    Severity.MAJOR: 4,
+    Severity.CRITICAL: 5,
+}
+
+
+# --- DVB-MGTR101290-MIB (ETSI TS 102 032) ----------------------------------------------------
+
+
+class TestState(IntEnum):
+    """TestState of the DVB measurement MIB."""
+
+    __test__ = False  # not a pytest class
+
+    DISABLED = 1
+    UNKNOWN = 2
+    PASS = 3
+    FAIL = 4
+
+
+class TsTest(IntEnum):
+    """The TR 101 290 priority 1 and 2 tests an IP probe runs: IndexTransportStreamTest values.
+
+    The member's name is the DVB MIB's enumeration name (``TsTest.tsSyncLoss.name``); its
+    TestSummary bit is its position in this list (bits 0-12).
+    """
+
+    __test__ = False  # not a pytest class
+
+    tsSyncLoss = 1010
+    syncByteError = 1020
+    patError2 = 1031
+    continuityCountError = 1040
+    pmtError2 = 1051
+    pidError = 1060
+    transportError = 2010
+    crcError = 2020
+    pcrRepetitionError = 2031
+    pcrDiscontinuityError = 2032
+    pcrAccuracyError = 2040
+    ptsError = 2050
+    catError = 2060
 
 
 def round_half_away(value: float | Fraction) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from iec62379.mibs.vocabulary import TestState, TsTest
+
 from .bitrate import BitRateType
 from .formats import AudioFormat, FecType, VideoCoding, VideoFormat
 from .psi import ProgramInfo
@@ -119,6 +121,19 @@ class BufferStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class TestOutcome:
+    """One TR 101 290 test over one interval (the DVB MIB's status / event rules are applied
+    by whoever keeps the history: the counters, LatestError and the event persistence)."""
+
+    __test__ = False  # not a pytest class
+
+    state: TestState  # at the end of the interval: PASS, FAIL or UNKNOWN (DISABLED: not run)
+    errors: int  # events (event tests) or entries into fail (status tests) in the interval
+    last_error_ns: int | None = None  # arrival time of the latest error in the interval
+    pids: dict[int, int] = field(default_factory=dict)  # errors per PID (tests with PID rows)
+
+
+@dataclass(frozen=True, slots=True)
 class IntervalReport:
     """Everything measured over one interval [start_ns, start_ns + interval)."""
 
@@ -157,6 +172,8 @@ class IntervalReport:
     fec: FecStatus
     buffer: BufferStatus | None
     errors: dict[str, int] = field(default_factory=dict)
+    # TR 101 290 priority 1 and 2, keyed by test (empty when the checks are off)
+    tr101290: dict[TsTest, TestOutcome] = field(default_factory=dict)
 
     @property
     def mdi(self) -> str | None:
