@@ -12,6 +12,22 @@ from .psi import ProgramInfo
 
 
 @dataclass(frozen=True, slots=True)
+class Tr101290Limits:
+    """The TR 101 290 limits of one stream, in seconds, with TR 101 290's values (and the DVB
+    MIB's DEFVALs, tsTestsPreferencesTable) as defaults; `enabled` the tests that run."""
+
+    pat_interval_max_s: float = 0.5  # 1.3.a, tsTestsPrefPATSectionIntervalMax
+    pmt_interval_max_s: float = 0.5  # 1.5.a, tsTestsPrefPMTSectionIntervalMax
+    referred_interval_max_s: float = 5.0  # 1.6, tsTestsPrefReferredIntervalMax
+    pcr_interval_max_s: float = 0.04  # 2.3.a, tsTestsPrefPCRIntervalMax
+    pcr_discontinuity_max_s: float = 0.1  # 2.3.b, tsTestsPrefPCRDiscontinuityMax
+    pcr_inaccuracy_max_s: float = 500e-9  # 2.4, tsTestsPrefPCRInaccuracyMax
+    pts_interval_max_s: float = 0.7  # 2.5, tsTestsPrefPTSIntervalMax
+    transition_duration_s: float = 0.5  # 2.6 (CAT), tsTestsPrefTransitionDuration
+    enabled: frozenset[TsTest] = frozenset(TsTest)
+
+
+@dataclass(frozen=True, slots=True)
 class AnalyzerConfig:
     """How one stream is analysed. Invalid values raise ValueError naming the field.
 
@@ -45,6 +61,7 @@ class AnalyzerConfig:
     max_reports: int = 3600
     video_probe_bytes: int = 32 * 1024
     video_probe_max_pes: int = 600
+    tr101290: Tr101290Limits | None = Tr101290Limits()  # None: the checks are off
 
     def __post_init__(self) -> None:
         checks = [
