@@ -31,6 +31,7 @@ from .hostmib import EngineCounters, HostMib, SnmpCounters
 from .instrum import MeasurementInstrum
 from .mibmap import MibMap
 from .model import TABLES, NetworkBlock
+from .notification import Notifications
 from .persist import EngineState, WrittenValues
 from .store import BlockStore
 
@@ -102,6 +103,8 @@ class Agent:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.agentx: Any = None  # the AgentX subagent (agentx.client.Subagent) in that mode
+        #: Where alarms, test failures and an embedding product submit notifications.
+        self.notifications = Notifications()
 
     def _load_static_blocks(self) -> None:
         if not self.config.blocks and not self.written.values:
@@ -186,6 +189,7 @@ class Agent:
                                      self.config.system.object_id,
                                      self.config.system.description)
         self.agentx.start()
+        self.notifications.subscribe(lambda n: self.agentx.notify(n.trap_oid, n.varbinds))
         for service in self.services:
             await asyncio.get_running_loop().run_in_executor(None, service.start_thread)
         self.started_at = time.time()
