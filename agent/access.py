@@ -32,6 +32,8 @@ def read_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
         mibmap.symbol_oid("SNMP-USER-BASED-SM-MIB", "usmStats"),
         # the tables that augment measurement tables (IEC62379-EXT-MIB's rxPointExtTable)
         *(mibmap.symbol_oid(a.module, a.name) for t in TABLES for a in t.augments),
+        # the tables of other modules (Table.module): alarms, TR 101 290 tests ...
+        *(mibmap.symbol_oid(t.module, t.name) for t in TABLES if t.module != MEASUREMENT_MIB),
     ]
 
 
@@ -39,7 +41,12 @@ def write_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
     """A supervisor's write view: the measurement tree. Within it only nMtTxRxPoint and
     nMtSIPServerAddr are writable (the instrumentation answers notWritable for the other
     columns); outside it (system group, ifTable ...) a SET is answered noAccess."""
-    return [mibmap.symbol_oid(MEASUREMENT_MIB, "measurementMIB")]
+    return [
+        mibmap.symbol_oid(MEASUREMENT_MIB, "measurementMIB"),
+        # the tables of other modules with read-write columns
+        *(mibmap.symbol_oid(t.module, t.name) for t in TABLES
+          if t.module != MEASUREMENT_MIB and t.writable),
+    ]
 
 
 def read_view(mibmap: MibMap) -> View:

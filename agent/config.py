@@ -24,7 +24,7 @@ from typing import Any
 
 from . import ber
 from .agentx.address import AgentXAddress, parse_address
-from .model import TABLES, NetworkType, Row, table_of
+from .model import BLOCK_TABLES, NetworkType, Row, table_of
 from .store import LinkError, check_links
 from .tables import REQUIRED, ConfigKey, KeyType, index_text
 
@@ -309,7 +309,7 @@ def _blocks(root: _Reader, elsewhere: Mapping[type, Iterable[int]]) -> list[Row]
     used twice, and every link names a block among them or `elsewhere` (see agent_config)."""
     rows: list[Row] = []
     readers: list[_Reader] = []
-    for table in TABLES:
+    for table in BLOCK_TABLES:
         allowed = {k.name for k in table.config_keys()}
         for r in root.tables(table.key):
             r.unknown_keys(allowed)
@@ -376,7 +376,7 @@ def _object_identifier(r: _Reader, key: str, text: str) -> tuple[int, ...]:
 
 
 #: The top-level sections the agent reads.
-SECTIONS = frozenset({"agent", "system", "access", *(t.key for t in TABLES)})
+SECTIONS = frozenset({"agent", "system", "access", *(t.key for t in BLOCK_TABLES)})
 
 
 def read_toml(text: str, source: str = "<string>") -> _Reader:

@@ -18,9 +18,8 @@ from pysnmp.proto import rfc1902
 
 from . import ber
 from .model import TABLES
-from .tables import ColumnSpec, Table
+from .tables import MEASUREMENT_MIB, ColumnSpec, Table
 
-MEASUREMENT_MIB = "IEC62379-7-MEASUREMENT-MIB"
 FORMATS_MIB = "IEC62379-MEDIA-FORMATS-MIB"
 
 
@@ -88,14 +87,13 @@ class MibMap:
 
     def __init__(self, mib_builder: Any) -> None:
         self.builder = mib_builder
-        augments = {a.module for t in TABLES for a in t.augments}
-        mib_builder.load_modules(MEASUREMENT_MIB, FORMATS_MIB, *sorted(augments))
-        symbols = mib_builder.mibSymbols[MEASUREMENT_MIB]
+        modules = {a.module for t in TABLES for a in t.augments} | {t.module for t in TABLES}
+        mib_builder.load_modules(MEASUREMENT_MIB, FORMATS_MIB, *sorted(modules))
         #: table name -> its served (accessible) columns, in MIB order; a table's augmenting
         #: tables' columns follow its own (they are served from its rows).
         self.columns: dict[str, list[Column]] = {}
         for table in TABLES:
-            self.columns[table.name] = self._resolve(table, symbols)
+            self.columns[table.name] = self._resolve(table, mib_builder.mibSymbols[table.module])
             for aug in table.augments:
                 self.columns[table.name] += self._resolve(
                     table, mib_builder.mibSymbols[aug.module], aug.name, aug.columns

@@ -491,6 +491,8 @@ Row = NetworkBlock | AudioComponent | VideoBlock | RxPoint | Temperature
 #: Every table, in MIB order.
 TABLES: tuple[Table, ...] = (NETWORK, AUDIO, VIDEO, RX_POINT, TEMPERATURE)
 
+#: The tables whose first index is a block id (`Table.block`).
+BLOCK_TABLES: tuple[Table, ...] = tuple(t for t in TABLES if t.block)
 _BY_ROW = {t.row: t for t in TABLES}
 
 
@@ -516,13 +518,13 @@ class Snapshot:
 
     def block_ids(self) -> set[int]:
         ids: set[int] = set()
-        for t in TABLES:
+        for t in BLOCK_TABLES:
             ids.update(k[0] for k in getattr(self, t.key))
         return ids
 
 
 __all__ = [
-    "AUDIO", "NETWORK", "RX_POINT", "TABLES", "TEMPERATURE", "VIDEO",
+    "AUDIO", "BLOCK_TABLES", "NETWORK", "RX_POINT", "TABLES", "TEMPERATURE", "VIDEO",
     "AudioComponent", "BitRateType", "FecType", "Format", "NetworkBlock", "NetworkType", "Row",
     "RxCounters", "RxPoint", "Snapshot", "Temperature", "TemperatureStatus", "TransportType",
     "VideoBlock", "address_length", "check_address", "fec_extent", "replace", "table_of",

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 
-from .model import TABLES, NetworkBlock, Row, RxPoint, Snapshot, table_of
+from .model import BLOCK_TABLES, TABLES, NetworkBlock, Row, RxPoint, Snapshot, table_of
 from .tables import ColumnSpec, index_text
 
 
@@ -100,7 +100,7 @@ def check_links(rows: Iterable[Row], elsewhere: Mapping[type, Iterable[int]] | N
 def _check_links(t: dict[type, dict], elsewhere: Mapping[type, Iterable[int]] | None = None
                  ) -> None:
     owner: dict[int, str] = {}
-    for table in TABLES:
+    for table in BLOCK_TABLES:
         name = table.row.__name__
         for idx, row in t[table.row].items():
             other = owner.setdefault(idx[0], name)

@@ -21,6 +21,9 @@ from typing import Any
 
 from iec62379.mibs.docs import ServedTable
 
+#: The module of the five block tables (the default of `Table.module`).
+MEASUREMENT_MIB = "IEC62379-7-MEASUREMENT-MIB"
+
 U32_MAX = 4294967295
 I32_MAX = 2147483647
 
@@ -219,6 +222,12 @@ class Table:
     key: str
     columns: tuple[ColumnSpec, ...]
     augments: tuple[Augment, ...] = ()
+    #: The MIB module that defines the table.
+    module: str = MEASUREMENT_MIB
+    #: True for the block tables: the first index is a block id (unique across them, the
+    #: target of links), and static rows come from [[key]] sections of the config. False for a
+    #: table of its own (alarms, TR 101 290 tests): rows only from its producer.
+    block: bool = True
 
     @property
     def writable(self) -> tuple[ColumnSpec, ...]:
@@ -266,5 +275,5 @@ def served_tables(tables: Iterable[Table]) -> dict[str, ServedTable]:
 __all__ = [
     "ID_KEY", "IF_INDEX_KEYS", "REQUIRED", "TRUTH", "Augment", "ColumnSpec", "ConfigKey", "KeyType",
     "Refused", "Table", "WriteRule", "bool_key", "decode_truth", "enum_key", "format_key",
-    "index_text", "int_key", "link_key", "served_tables",
+    "MEASUREMENT_MIB", "index_text", "int_key", "link_key", "served_tables",
 ]

@@ -31,6 +31,8 @@ the TS analysis (a receiver drops them).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from .batch import PacketBatch
@@ -44,7 +46,7 @@ from .interval import NEVER, Interval, IntervalClosing, ProgramView, ReportQueue
 from .mdi import PcrRateMeter
 from .passes import FeedPasses
 from .program import ProgramTracker
-from .report import AnalyzerConfig, IntervalReport, StreamTotals
+from .report import AnalyzerConfig, IntervalReport, StreamTotals, Tr101290Limits
 from .seq import SequenceTracker
 from .ts import NULL_PID
 from .tsdf import TsdfMeter
@@ -103,6 +105,11 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         self._tot_errors = [0] * ERROR_KIND_COUNT
 
     # ------------------------------------------------------------------ public API
+
+    def set_tr101290(self, limits: Tr101290Limits | None) -> None:
+        """New TR 101 290 limits (and enabled tests) for this stream, None to turn the checks
+        off; they apply from the next interval on (a manager's write, docs/mib.md)."""
+        self.config = replace(self.config, tr101290=limits)
 
     def feed(self, payload: bytes, arrival_ns: int) -> None:
         """One datagram's UDP payload and its arrival time (ns)."""
