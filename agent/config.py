@@ -25,6 +25,7 @@ from typing import Any
 from . import ber
 from .agentx.address import AgentXAddress, parse_address
 from .model import BLOCK_TABLES, NetworkType, Row, table_of
+from .notify.config import NotifyTarget, notify_targets
 from .store import LinkError, check_links
 from .tables import REQUIRED, ConfigKey, KeyType, index_text
 
@@ -101,6 +102,8 @@ class AgentConfig:
     blocks: tuple[Row, ...] = ()
     host_refresh_s: float = 5.0
     agentx: AgentXAddress | None = None  # serve as an AgentX subagent of this master
+    notify: tuple[NotifyTarget, ...] = ()  # the [[notify]] targets (agent.notify.config)
+    enable_authen_traps: bool = False  # snmpEnableAuthenTraps: authenticationFailure sent
 
 
 _MISSING = object()
@@ -376,7 +379,8 @@ def _object_identifier(r: _Reader, key: str, text: str) -> tuple[int, ...]:
 
 
 #: The top-level sections the agent reads.
-SECTIONS = frozenset({"agent", "system", "access", *(t.key for t in BLOCK_TABLES)})
+SECTIONS = frozenset({"agent", "system", "access", "notify",
+                      *(t.key for t in BLOCK_TABLES)})
 
 
 def read_toml(text: str, source: str = "<string>") -> _Reader:
@@ -418,7 +422,7 @@ def agent_config(root: _Reader, sections: Iterable[str] = (),
     root.unknown_keys(SECTIONS | set(sections))
     a = root.table("agent")
     a.unknown_keys({"listen", "state_dir", "engine_id", "host_refresh_s", "max_message_size",
-                    "agentx"})
+                    "agentx", "enable_authen_traps"})
     listen = tuple(_endpoint(a, f"listen[{i}]", s)
                    for i, s in enumerate(a.str_list("listen", ("udp:127.0.0.1:1161",))))
     if not listen:
@@ -509,6 +513,8 @@ def agent_config(root: _Reader, sections: Iterable[str] = (),
         host_refresh_s=a.float("host_refresh_s", 0.1, 3600, 5.0),
         max_message_size=a.int("max_message_size", 484, 65507, DEFAULT_MAX_MESSAGE_SIZE),
         agentx=agentx_address(a, "agentx", a.str("agentx", None)),
+        notify=notify_targets(root, tuple(users)),
+        enable_authen_traps=a.bool("enable_authen_traps", False),
     )
 
 

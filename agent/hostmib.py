@@ -215,7 +215,8 @@ class SnmpCounters:
     usm_decryption_errors: int = 0
 
 
-# (module, object, SnmpCounters field); snmpEnableAuthenTraps is disabled(2): no traps are sent.
+# (module, object, SnmpCounters field). snmpEnableAuthenTraps is [agent] enable_authen_traps
+# (read-only here): enabled(1) when authenticationFailure notifications are sent.
 _SNMP_GROUP = (
     ("snmpInPkts", "in_pkts"),
     ("snmpInBadVersions", "in_bad_versions"),
@@ -255,6 +256,7 @@ class EngineCounters:
         clock: Callable[[], float] = time.monotonic,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         v3: bool = False,
+        enable_authen_traps: bool = False,
     ) -> None:
         mib_builder.load_modules("SNMPv2-MIB", "SNMP-FRAMEWORK-MIB", "SNMP-USER-BASED-SM-MIB",
                                  "SNMP-MPD-MIB", "SNMP-TARGET-MIB")
@@ -264,6 +266,7 @@ class EngineCounters:
         self.boots = boots
         self.max_message_size = max_message_size
         self.v3 = v3
+        self.enable_authen_traps = enable_authen_traps
         self._clock = clock
         self._start = clock()
         self.version = 0
@@ -291,7 +294,8 @@ class EngineCounters:
     def objects(self) -> Iterable[tuple[tuple[int, ...], int, Getter]]:
         for name, field in _SNMP_GROUP:
             yield self._oid("SNMPv2-MIB", name) + (0,), ber.COUNTER32, self._count(field)
-        yield self._oid("SNMPv2-MIB", "snmpEnableAuthenTraps") + (0,), ber.INTEGER, lambda: 2
+        yield (self._oid("SNMPv2-MIB", "snmpEnableAuthenTraps") + (0,), ber.INTEGER,
+               lambda: 1 if self.enable_authen_traps else 2)
         fw = "SNMP-FRAMEWORK-MIB"
         yield self._oid(fw, "snmpEngineID") + (0,), ber.OCTET_STRING, lambda: self.engine_id
         yield self._oid(fw, "snmpEngineBoots") + (0,), ber.INTEGER, lambda: self.boots

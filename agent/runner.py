@@ -31,7 +31,7 @@ from .hostmib import EngineCounters, HostMib, SnmpCounters
 from .instrum import MeasurementInstrum
 from .mibmap import MibMap
 from .model import TABLES, NetworkBlock
-from .notification import Notifications
+from .notification import Notification, Notifications, VarBind
 from .persist import EngineState, WrittenValues
 from .store import BlockStore
 
@@ -105,6 +105,46 @@ class Agent:
         self.agentx: Any = None  # the AgentX subagent (agentx.client.Subagent) in that mode
         #: Where alarms, test failures and an embedding product submit notifications.
         self.notifications = Notifications()
+        self.notifier: Any = None  # the [[notify]] targets (agent.notify.notifier.Notifier)
+        self._auth_watch: asyncio.Task[None] | None = None
+
+    def notify(self, trap_oid: tuple[int, ...], varbinds: Sequence[VarBind] = (),
+               severity: Any = None, alarm_id: int | None = None, name: str = "") -> None:
+        """Send a notification the way the agent's own go (embedding): to the [[notify]]
+        targets (and the AgentX master in that mode). Thread-safe; never blocks or raises
+        for delivery. `varbinds` are (OID, BER tag, value) as agent.notification says."""
+        from iec62379.mibs.vocabulary import Severity
+
+        self.notifications.submit(Notification(
+            tuple(trap_oid), tuple(varbinds),
+            Severity.INDETERMINATE if severity is None else Severity(severity), alarm_id, name))
+
+    async def _start_notifier(self, local_engine: Any) -> None:
+        """The [[notify]] targets' outboxes and senders; then coldStart (RFC 3418)."""
+        from .notify.notifier import Notifier, cold_start
+
+        cfg = self.config
+        if not cfg.notify:
+            return
+        self.notifier = Notifier(cfg.notify, cfg.state_dir, self.mibmap, self.host.uptime,
+                                 local_engine)
+        self.notifications.subscribe(self.notifier.submit)
+        await self.notifier.start()
+        if cfg.agentx is None:
+            self.notifications.submit(cold_start())
+        else:  # the master announces its own start; ours goes to our targets only
+            self.notifier.submit(cold_start())
+
+    async def _stop_notifier(self) -> None:
+        if self._auth_watch is not None:
+            self._auth_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._auth_watch
+            self._auth_watch = None
+        if self.notifier is not None:
+            self.notifications.unsubscribe(self.notifier.submit)
+            await self.notifier.stop()
+            self.notifier = None
 
     def _load_static_blocks(self) -> None:
         if not self.config.blocks and not self.written.values:
@@ -133,7 +173,8 @@ class Agent:
         state = EngineState.next_start(self._engine_state_path, cfg.engine_id)
         self.host.refresh()
         counters = EngineCounters(self._mib_builder, self.counters, state.engine_id, state.boots,
-                                  max_message_size=cfg.max_message_size, v3=bool(cfg.users))
+                                  max_message_size=cfg.max_message_size, v3=bool(cfg.users),
+                                  enable_authen_traps=cfg.enable_authen_traps)
         self.instrum.providers.append(counters)
         self._engine_counters: EngineCounters | None = counters
         self.responder = Responder(
@@ -157,9 +198,16 @@ class Agent:
             for sock in self._sockets:
                 self._transports.append(await serve(sock, self.responder))
             state.count_boot(self._engine_state_path)  # it serves: only now is it a boot
+            await self._start_notifier(
+                lambda: (state.engine_id, state.boots, counters.engine_time()))
         except BaseException:
             await self.stop()
             raise
+        if cfg.enable_authen_traps:
+            from .notify.notifier import watch_auth_failures
+
+            self._auth_watch = asyncio.get_running_loop().create_task(
+                watch_auth_failures(self.counters, self.notifications.submit))
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_host())
         for service in self.services:
             # In a thread of its own: a request never waits behind a batch being analysed.
@@ -190,6 +238,16 @@ class Agent:
                                      self.config.system.description)
         self.agentx.start()
         self.notifications.subscribe(lambda n: self.agentx.notify(n.trap_oid, n.varbinds))
+        local_engine = None
+        if any(t.user is not None for t in self.config.notify):
+            # v3 traps need an engine of our own (no SNMP port here: only for them)
+            state = EngineState.start(self._engine_state_path, self.config.engine_id)
+            t_engine = time.monotonic()
+
+            def local_engine() -> tuple[bytes, int, int]:
+                return state.engine_id, state.boots, int(time.monotonic() - t_engine)
+
+        await self._start_notifier(local_engine)
         for service in self.services:
             await asyncio.get_running_loop().run_in_executor(None, service.start_thread)
         self.started_at = time.time()
@@ -209,6 +267,7 @@ class Agent:
     async def stop(self) -> None:
         for service in reversed(self.services):
             await asyncio.get_running_loop().run_in_executor(None, service.stop_thread)
+        await self._stop_notifier()
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):

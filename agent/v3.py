@@ -211,12 +211,15 @@ def encode_message(
     user: UsmUser | None,
     pdu: bytes,
     ctx_name: bytes = b"",
+    ctx_engine_id: bytes | None = None,
 ) -> bytes:
     """An SNMPv3 message around the encoded `pdu` (RFC 3412 6, RFC 3414 2.4): its scoped PDU
     encrypted and the whole authenticated as `flags` (msgFlags) say, with `user`'s keys.
     `engine_id`, `boots` and `time` are the authoritative engine's (the agent's, for requests
-    too)."""
-    scoped = ber.tlv(ber.SEQUENCE, ber.tlv(ber.OCTET_STRING, engine_id)
+    too; the receiver's for an INFORM); the contextEngineID is `engine_id` unless
+    `ctx_engine_id` says otherwise."""
+    ctx_engine = engine_id if ctx_engine_id is None else ctx_engine_id
+    scoped = ber.tlv(ber.SEQUENCE, ber.tlv(ber.OCTET_STRING, ctx_engine)
                      + ber.tlv(ber.OCTET_STRING, ctx_name) + pdu)
     priv = b""
     if flags & PRIV and user is not None:

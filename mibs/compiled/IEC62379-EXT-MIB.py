@@ -64,11 +64,13 @@ if 'mibBuilder' not in globals():
     "ObjectGroup")
 
 (Bits,
+ Counter32,
  Counter64,
  Integer32,
  IpAddress,
  ModuleIdentity,
  MibIdentifier,
+ NotificationType,
  ObjectIdentity,
  MibScalar,
  MibTable,
@@ -79,11 +81,13 @@ if 'mibBuilder' not in globals():
  iso) = mibBuilder.importSymbols(
     "SNMPv2-SMI",
     "Bits",
+    "Counter32",
     "Counter64",
     "Integer32",
     "IpAddress",
     "ModuleIdentity",
     "MibIdentifier",
+    "NotificationType",
     "ObjectIdentity",
     "MibScalar",
     "MibTable",
@@ -132,6 +136,10 @@ if mibBuilder.loadTexts:
 
 # MIB Managed Objects in the order of their OIDs
 
+_ExtNotifications_ObjectIdentity = ObjectIdentity
+extNotifications = _ExtNotifications_ObjectIdentity(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 0)
+)
 _ExtObjects_ObjectIdentity = ObjectIdentity
 extObjects = _ExtObjects_ObjectIdentity(
     (1, 3, 6, 1, 4, 1, 32473, 62380, 1)
@@ -396,6 +404,42 @@ if mibBuilder.loadTexts:
     vMtExtAspectRatioName.setStatus("current")
 if mibBuilder.loadTexts:
     vMtExtAspectRatioName.setDescription("The descriptor of vMtAspectRatio's identity in IEC62379-MEDIA-FORMATS-MIB, or the value in dotted decimal when it names another identity.")
+_ExtNotify_ObjectIdentity = ObjectIdentity
+extNotify = _ExtNotify_ObjectIdentity(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6)
+)
+
+
+class _ExtNotifySequence_Type(Unsigned32):
+    """Custom type extNotifySequence based on Unsigned32"""
+    subtypeSpec = Unsigned32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueRangeConstraint(1, 4294967295),
+    )
+
+
+_ExtNotifySequence_Type.__name__ = "Unsigned32"
+_ExtNotifySequence_Object = MibScalar
+extNotifySequence = _ExtNotifySequence_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6, 1),
+    _ExtNotifySequence_Type()
+)
+extNotifySequence.setMaxAccess("accessible-for-notify")
+if mibBuilder.loadTexts:
+    extNotifySequence.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifySequence.setDescription("The sequence number of a notification for the target it is sent to: the last variable binding of every notification the agent sends to a notification target configured in its [[notify]] section. It starts at 1 for each target, rises by one with each notification queued for that target (it wraps from 4294967295 to 1) and survives a restart of the agent (it is kept in the target's persisted outbox), so that a receiver sees a lost notification as a gap and a repeated one (a retransmission) as a duplicate.")
+_ExtNotifyDropped_Type = Counter32
+_ExtNotifyDropped_Object = MibScalar
+extNotifyDropped = _ExtNotifyDropped_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6, 2),
+    _ExtNotifyDropped_Type()
+)
+extNotifyDropped.setMaxAccess("accessible-for-notify")
+if mibBuilder.loadTexts:
+    extNotifyDropped.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifyDropped.setDescription("The number of notifications dropped so far because the target's outbox was full (counted since the outbox was created; it survives a restart of the agent).")
 _ExtConformance_ObjectIdentity = ObjectIdentity
 extConformance = _ExtConformance_ObjectIdentity(
     (1, 3, 6, 1, 4, 1, 32473, 62380, 2)
@@ -460,11 +504,60 @@ if mibBuilder.loadTexts:
 if mibBuilder.loadTexts:
     formatNamesGroup.setDescription("The media formats of audio and video blocks by name.")
 
+extNotifyGroup = ObjectGroup(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 2, 2, 6)
+)
+extNotifyGroup.setObjects(
+      *(("IEC62379-EXT-MIB", "extNotifySequence"),
+        ("IEC62379-EXT-MIB", "extNotifyDropped"))
+)
+if mibBuilder.loadTexts:
+    extNotifyGroup.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifyGroup.setDescription("The sequence number every notification to a target carries.")
+
 
 # Notification objects
 
+extHeartbeat = NotificationType(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 0, 3)
+)
+if mibBuilder.loadTexts:
+    extHeartbeat.setStatus(
+        "current"
+    )
+if mibBuilder.loadTexts:
+    extHeartbeat.setDescription("Sent to a notification target every heartbeat_s seconds, when its configuration asks for it, so that the receiver can tell a silent agent from a broken path. Its sequence number (extNotifySequence, the last variable binding) counts with the target's other notifications.")
+
+extNotifyOverflow = NotificationType(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 0, 4)
+)
+extNotifyOverflow.setObjects(
+    ("IEC62379-EXT-MIB", "extNotifyDropped")
+)
+if mibBuilder.loadTexts:
+    extNotifyOverflow.setStatus(
+        "current"
+    )
+if mibBuilder.loadTexts:
+    extNotifyOverflow.setDescription("A notification target's outbox was full and notifications for it were dropped; extNotifyDropped says how many so far. Sent to that target once room is free again, at most once per minute while the overflow lasts.")
+
 
 # Notifications groups
+
+extNotifyNotificationsGroup = NotificationGroup(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 2, 2, 7)
+)
+extNotifyNotificationsGroup.setObjects(
+      *(("IEC62379-EXT-MIB", "extHeartbeat"),
+        ("IEC62379-EXT-MIB", "extNotifyOverflow"))
+)
+if mibBuilder.loadTexts:
+    extNotifyNotificationsGroup.setStatus(
+        "current"
+    )
+if mibBuilder.loadTexts:
+    extNotifyNotificationsGroup.setDescription("The notifications that supervise a target's delivery path.")
 
 
 # Agent capabilities
@@ -477,7 +570,9 @@ extCompliance = ModuleCompliance(
 )
 extCompliance.setObjects(
       *(("IEC62379-EXT-MIB", "rxPointExtGroup"),
-        ("IEC62379-EXT-MIB", "formatNamesGroup"))
+        ("IEC62379-EXT-MIB", "formatNamesGroup"),
+        ("IEC62379-EXT-MIB", "extNotifyGroup"),
+        ("IEC62379-EXT-MIB", "extNotifyNotificationsGroup"))
 )
 if mibBuilder.loadTexts:
     extCompliance.setStatus(
@@ -492,6 +587,9 @@ if mibBuilder.loadTexts:
 mibBuilder.exportSymbols(
     "IEC62379-EXT-MIB",
     **{"iec62379ExtMIB": iec62379ExtMIB,
+       "extNotifications": extNotifications,
+       "extHeartbeat": extHeartbeat,
+       "extNotifyOverflow": extNotifyOverflow,
        "extObjects": extObjects,
        "rxPointExtTable": rxPointExtTable,
        "rxPointExtEntry": rxPointExtEntry,
@@ -513,10 +611,15 @@ mibBuilder.exportSymbols(
        "vMtExtSourceFormatName": vMtExtSourceFormatName,
        "vMtExtCodingTypeName": vMtExtCodingTypeName,
        "vMtExtAspectRatioName": vMtExtAspectRatioName,
+       "extNotify": extNotify,
+       "extNotifySequence": extNotifySequence,
+       "extNotifyDropped": extNotifyDropped,
        "extConformance": extConformance,
        "extCompliances": extCompliances,
        "extCompliance": extCompliance,
        "extGroups": extGroups,
        "rxPointExtGroup": rxPointExtGroup,
-       "formatNamesGroup": formatNamesGroup}
+       "formatNamesGroup": formatNamesGroup,
+       "extNotifyGroup": extNotifyGroup,
+       "extNotifyNotificationsGroup": extNotifyNotificationsGroup}
 )

