@@ -106,21 +106,23 @@ class Trapd:
         if not self.log.exists():
             return []
         out = []
-        for line in self.log.read_text(errors="replace").split("NOTE|")[1:]:
+        for record in self.log.read_text(errors="replace").split("NOTE|")[1:]:
+            line = record.split("\n")[0]  # snmptrapd's own messages may follow
             security, _, varbinds = line.partition("|")
             vbs = {}
-            for vb in varbinds.rstrip("\n").split("\\002"):  # as snmptrapd writes it
+            for vb in varbinds.split("\\002"):  # as snmptrapd writes it
                 name, _, value = vb.partition(" = ")
                 vbs[name.strip()] = value.strip()
             out.append(Received(security.split(",")[0].strip(), vbs, security))
         return out
 
-    def wait_for(self, count: int, timeout_s: float = 30,
-                 what: str = "notifications") -> list[Received]:
-        """At least `count` notifications (other than coldStart) within `timeout_s`."""
+    def wait_for(self, count: int, timeout_s: float = 30, what: str = "notifications",
+                 cold: bool = False) -> list[Received]:
+        """At least `count` notifications (other than coldStart, unless `cold`) within
+        `timeout_s`."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            got = [r for r in self.received() if not r.trap_oid.endswith("coldStart")]
+            got = [r for r in self.received() if cold or not r.trap_oid.endswith("coldStart")]
             if len(got) >= count:
                 return got
             time.sleep(0.05)
@@ -184,3 +186,30 @@ def test_notifications_arrive_and_decode_with_our_mib(tmp_path: Path, how: str, 
             assert f"SNMP v3, user {USER}" in r.security, r.security
         else:
             assert "SNMP v2c, community traps" in r.security, r.security
+
+
+def test_heartbeat_supervises_the_path_and_min_severity_filters(tmp_path: Path):
+    with trapd(tmp_path / "trapd") as t:
+        notify = (f"[[notify]]\ntarget = 'udp:127.0.0.1:{t.port}'\ncommunity = 'traps'\n"
+                  "heartbeat_s = 1\nmin_severity = 'critical'\n")
+        with running_agent(agent_config(tmp_path, notify)) as agent:
+            submit(agent, 3)  # major: below the target's min_severity
+            agent.notify(TEST_TRAP, severity=Severity.CRITICAL, name="critical")
+            got = t.wait_for(3)
+    names = [r.trap_oid.split("::")[-1] for r in got]
+    assert names[0] == "iec62379FormatsArc.99.0.1"  # the critical one; no major
+    assert names[1:3] == ["extHeartbeat", "extHeartbeat"]
+    assert [r.seq for r in t.received()][:4] == [1, 2, 3, 4]
+
+
+def test_snmp_enable_authen_traps_is_served_as_configured(tmp_path: Path):
+    for enabled, value in ((True, 1), (False, 2)):
+        text = agent_config(tmp_path, "[[access.community]]\nname = 'public'\n",
+                            extra=f"enable_authen_traps = {str(enabled).lower()}")
+        with running_agent(text) as agent:
+            port = agent.endpoints[0].port
+            out = subprocess.run(
+                [require_tool("snmpget"), "-v2c", "-c", "public", "-On", "-Oqv",
+                 f"127.0.0.1:{port}", "1.3.6.1.2.1.11.30.0"],
+                capture_output=True, text=True, timeout=20)
+        assert out.stdout.strip() == str(value), out
