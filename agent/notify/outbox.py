@@ -2,10 +2,17 @@
 when it is acknowledged (INFORM) or sent (trap), so neither a receiver's outage nor the agent's
 restart (even SIGKILL) loses it.
 
-One JSON file per target in the agent's state folder, rewritten atomically and fsync'd at each
-change (persist.atomic_write_json: a crash leaves the old or the new file, never a torn one).
-It holds the queued notifications in order with their per-target sequence numbers, the next
-sequence number and the count of notifications dropped because the outbox was full.
+One file per target in the agent's state folder, a journal of JSON lines: the first line is a
+snapshot (the queued notifications in order with their per-target sequence numbers, the next
+sequence number, the count of notifications dropped because the outbox was full), each further
+line one change (`{"put": ...}`, `{"del": seq}`, `{"dropped": n}`), appended and fsync'd
+before the change takes effect. So queueing or delivering a notification costs one short
+append, whatever the outbox holds. The journal is compacted (a new snapshot written to a
+temporary file, fsync'd, renamed over the old one, the folder fsync'd) when it has grown to
+twice the outbox's contents, and after a failed write: a crash leaves the old or the new file,
+never a torn snapshot. A last line cut short by a crash is the change that was being written
+when the process died (its caller had not gone on): it is ignored; any other unreadable line
+stops the agent at start with the file's path, and the file is left as it is.
 
 The outbox is bounded (`size`): a notification that finds it full is dropped, counted and
 logged, and an extNotifyOverflow notification (carrying the count) is queued in its place, at
@@ -16,9 +23,11 @@ the failure is logged and counted (`persist_errors`).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -31,7 +40,7 @@ from iec62379.mibs.vocabulary import Severity
 
 from .. import ber
 from ..notification import Notification, VarBind
-from ..persist import StateError, atomic_write_json
+from ..persist import StateError
 
 log = logging.getLogger("iec62379.agent.notify")
 
@@ -127,29 +136,59 @@ class Outbox:
         self.dropped = 0
         self.persist_errors = 0
         self._overflow_at: float | None = None
+        self._journal = 0  # changes appended since the snapshot
+        self._rewrite = False  # the next change rewrites the file (after a failed write)
         if path is not None:
             self._load(path)
 
     def _load(self, path: Path) -> None:
+        for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         try:
             text = path.read_text()
         except FileNotFoundError:
             return
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise StateError(f"{path}: unreadable outbox: {exc}") from exc
+        lines = text.split("\n")
+        complete = text.endswith("\n")
+        if complete:
+            lines.pop()
         try:
-            data = json.loads(text)
+            data = json.loads(lines[0])
+            if not isinstance(data, dict):
+                raise ValueError("the first line is not a snapshot")
             if data.get("format") != FORMAT:
                 raise ValueError(f"unknown format {data.get('format')!r}")
-            entries = [entry_from_json(d) for d in data["entries"]]
+            entries = deque(entry_from_json(d) for d in data["entries"])
             next_seq, dropped = data["next_seq"], data["dropped"]
+            for i, line in enumerate(lines[1:], 2):
+                try:
+                    change = json.loads(line)
+                except ValueError:
+                    if i == len(lines) and not complete:
+                        self._rewrite = True  # cut short by a crash: not a change made
+                        break
+                    raise ValueError(f"line {i} is not JSON") from None
+                if "put" in change:
+                    entries.append(entry_from_json(change["put"]))
+                    next_seq = change["next_seq"]
+                elif "del" in change:
+                    if entries and entries[0].seq == change["del"]:
+                        entries.popleft()
+                elif "dropped" in change:
+                    dropped = change["dropped"]
+                else:
+                    raise ValueError(f"line {i}: unknown change")
+                self._journal += 1
             if not isinstance(next_seq, int) or not 1 <= next_seq <= _SEQ_MAX:
                 raise ValueError(f"next_seq {next_seq!r}")
             if not isinstance(dropped, int) or dropped < 0:
                 raise ValueError(f"dropped {dropped!r}")
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise StateError(f"{path}: not an outbox file: {exc}") from exc
-        self._entries.extend(entries)
+        self._entries = entries
         self.next_seq, self.dropped = next_seq, dropped
 
     def __len__(self) -> int:
@@ -169,15 +208,16 @@ class Outbox:
                             self.target, self.size, n.name or _oid_text(n.trap_oid),
                             self.dropped)
                 now = self._clock()
+                self._save({"dropped": self.dropped})
                 if self._overflow is not None and (
                         self._overflow_at is None
                         or now - self._overflow_at >= OVERFLOW_INTERVAL_S):
                     self._overflow_at = now
-                    self._append(self._overflow(self.dropped))
-                self._save()
+                    notice = self._append(self._overflow(self.dropped))
+                    self._save({"put": entry_to_json(notice), "next_seq": self.next_seq})
                 return None
             entry = self._append(n)
-            self._save()
+            self._save({"put": entry_to_json(entry), "next_seq": self.next_seq})
             return entry
 
     def _append(self, n: Notification) -> Entry:
@@ -195,19 +235,74 @@ class Outbox:
         with self._lock:
             if self._entries and self._entries[0].seq == seq:
                 self._entries.popleft()
-                self._save()
+                self._save({"del": seq})
 
-    def _save(self) -> None:
+    def _save(self, change: dict[str, Any]) -> None:
+        """Append `change` to the journal and fsync it, or write a new snapshot when the
+        journal is long or the last write failed. A failure is logged and counted; the
+        change stays in memory and the next one rewrites the file."""
         if self.path is None:
             return
-        data = {"format": FORMAT, "target": self.target, "next_seq": self.next_seq,
-                "dropped": self.dropped, "entries": [entry_to_json(e) for e in self._entries]}
         try:
-            atomic_write_json(self.path, data)
+            if self._rewrite or self._journal >= 64 + 2 * len(self._entries):
+                self._snapshot()
+            else:
+                self._append_line(json.dumps(change, separators=(",", ":")) + "\n")
+                self._journal += 1
         except OSError as exc:
+            self._rewrite = True
             self.persist_errors += 1
             log.error("notify %s: cannot write the outbox %s: %s (kept in memory)",
                       self.target, self.path, exc)
+
+    def _append_line(self, line: str) -> None:
+        assert self.path is not None
+        if not self.path.exists():
+            self._snapshot()
+            return
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        try:
+            _write_all(fd, line.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _snapshot(self) -> None:
+        """Replace the file with one snapshot line, durably (or raise OSError and leave it)."""
+        assert self.path is not None
+        data = {"format": FORMAT, "target": self.target, "next_seq": self.next_seq,
+                "dropped": self.dropped, "entries": [entry_to_json(e) for e in self._entries]}
+        payload = (json.dumps(data, separators=(",", ":")) + "\n").encode()
+        folder = self.path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{self.path.name}.{os.getpid()}.tmp"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                _write_all(fd, payload)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, self.path)
+            dfd = os.open(folder, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        self._journal = 0
+        self._rewrite = False
+
+
+def _write_all(fd: int, payload: bytes) -> None:
+    view = memoryview(payload)
+    while view:
+        n = os.write(fd, view)
+        if n <= 0:
+            raise OSError(f"write took {n} octets")
+        view = view[n:]
 
 
 __all__ = ["Entry", "Outbox", "entry_from_json", "entry_to_json", "outbox_path"]

@@ -152,19 +152,47 @@ def test_outbox_without_state_dir_and_on_a_full_disk_keeps_in_memory(
     box = Outbox(None, 5)
     assert box.put(note(1)).seq == 1 and len(box) == 1
     import errno
+    import os
 
     from iec62379.agent.notify import outbox
 
-    def full(path: Path, data: object) -> None:
+    def full(fd: int, payload: bytes) -> None:
+        os.write(fd, payload[:3])  # a part, then the disk is full
         raise OSError(errno.ENOSPC, "No space left on device")
 
     path = outbox_path(tmp_path, "t")
     box = Outbox(path, 5, "t")
-    monkeypatch.setattr(outbox, "atomic_write_json", full)
-    assert box.put(note(1)).seq == 1 and box.put(note(2)).seq == 2
-    assert len(box) == 2 and box.persist_errors == 2
+    box.put(note(0))
+    monkeypatch.setattr(outbox, "_write_all", full)
+    assert box.put(note(1)).seq == 2 and box.put(note(2)).seq == 3
+    assert len(box) == 3 and box.persist_errors == 2
     box.remove(1)
-    assert [e.seq for e in box.entries()] == [2] and box.persist_errors == 3
+    assert [e.seq for e in box.entries()] == [2, 3] and box.persist_errors == 3
+    assert [e.seq for e in Outbox(path, 5, "t").entries()] == [1]  # what reached the disk
+    monkeypatch.undo()
+    box.put(note(4))  # room again: the whole outbox is written anew
+    assert [e.seq for e in Outbox(path, 5, "t").entries()] == [2, 3, 4]
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_outbox_journal_is_compacted_and_a_torn_last_line_ignored(tmp_path: Path):
+    path = outbox_path(tmp_path, "t")
+    box = Outbox(path, 1000, "t")
+    for i in range(300):
+        box.put(note(i))
+        box.remove(i + 1)
+    assert len(path.read_text().splitlines()) <= 64 + 1  # compacted as it went
+    box.put(note(300))
+    with path.open("a") as f:
+        f.write('{"put": {"seq": 302, "trap_o')  # the process died while writing this
+    again = Outbox(path, 1000, "t")
+    assert [e.seq for e in again.entries()] == [301] and again.next_seq == 302
+    again.put(note(301))
+    assert [e.seq for e in Outbox(path, 1000, "t").entries()] == [301, 302]
+    with path.open("a") as f:
+        f.write("garbage\n{\"del\": 301}\n")
+    with pytest.raises(StateError, match="line .* is not JSON"):
+        Outbox(path, 1000, "t")
 
 
 @pytest.mark.parametrize("content", [
@@ -242,7 +270,10 @@ def test_v3_reply_reading_checks_the_keys():
 
 def test_outbox_json_is_plain(tmp_path: Path):
     path = outbox_path(tmp_path, "t")
-    Outbox(path, 5, "t").put(note(1, alarm_id=12))
-    data = json.loads(path.read_text())
-    assert data["next_seq"] == 2 and data["entries"][0]["alarm_id"] == 12
-    assert data["entries"][0]["varbinds"][0] == ["1.3.6.1.2.1.1.5.0", 4, "00ff7831"]
+    box = Outbox(path, 5, "t")
+    box.put(note(0))  # the file's first line: a snapshot
+    box.put(note(1, alarm_id=12))  # then one line per change
+    first, put = (json.loads(line) for line in path.read_text().splitlines())
+    assert first["next_seq"] == 2 and [e["seq"] for e in first["entries"]] == [1]
+    assert put["next_seq"] == 3 and put["put"]["alarm_id"] == 12
+    assert put["put"]["varbinds"][0] == ["1.3.6.1.2.1.1.5.0", 4, "00ff7831"]

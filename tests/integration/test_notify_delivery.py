@@ -5,7 +5,6 @@ limit; a target name that does not resolve never blocks the start or the other t
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import require_tool
-from iec62379.agent.notify.outbox import outbox_path
+from iec62379.agent.notify.outbox import Entry, Outbox, outbox_path
 from procs import popen, stop
 from test_notify_snmptrapd import (
     USER,
@@ -67,6 +66,11 @@ def test_inform_target_down_30_s_then_back_gets_everything_in_order(tmp_path: Pa
     assert counters["queued"] == 0 and counters["acknowledged"] >= 15 - 1
 
 
+def queued_in(path: Path) -> list[Entry]:
+    """What the outbox file holds (read as the agent reads it at start)."""
+    return Outbox(path, 1000, "test").entries()
+
+
 def agent_process(config: Path, log: Path) -> subprocess.Popen:
     return popen([sys.executable, "-m", "iec62379.cli.main", "agent", "--config", str(config)],
                  stdout=log.open("a"), stderr=subprocess.STDOUT)
@@ -104,15 +108,15 @@ def test_sigkilled_agent_delivers_its_queued_notifications_after_restart(tmp_pat
             time.sleep(1.5)  # the agent checks its authentication-failure counters each second
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if outbox.exists() and len(json.loads(outbox.read_text())["entries"]) >= 4:
+            if outbox.exists() and len(queued_in(outbox)) >= 4:
                 break
             time.sleep(0.1)
         assert stop(proc, signal.SIGKILL) == -signal.SIGKILL
     finally:
         stop(proc, signal.SIGKILL)
-    queued = json.loads(outbox.read_text())["entries"]
-    assert [e["seq"] for e in queued] == [1, 2, 3, 4]
-    assert [e["name"] for e in queued] == ["coldStart"] + ["authenticationFailure"] * 3
+    queued = queued_in(outbox)
+    assert [e.seq for e in queued] == [1, 2, 3, 4]
+    assert [e.notification.name for e in queued] == ["coldStart"] + ["authenticationFailure"] * 3
     with trapd(tmp_path / "trapd", port) as t:
         proc = agent_process(config, log)
         try:
@@ -158,4 +162,4 @@ def test_an_unresolvable_target_does_not_block_the_agent(tmp_path: Path):
     assert counters["udp:no-such-host.invalid:162"]["queued"] == 4  # coldStart + 3, kept
     assert counters["udp:no-such-host.invalid:162"]["delivered"] == 0
     outbox = outbox_path(tmp_path / "state", "udp:no-such-host.invalid:162")
-    assert len(json.loads(outbox.read_text())["entries"]) == 4
+    assert len(queued_in(outbox)) == 4
