@@ -5,14 +5,16 @@ restart (even SIGKILL) loses it.
 One file per target in the agent's state folder, a journal of JSON lines: the first line is a
 snapshot (the queued notifications in order with their per-target sequence numbers, the next
 sequence number, the count of notifications dropped because the outbox was full), each further
-line one change (`{"put": ...}`, `{"del": seq}`, `{"dropped": n}`), appended and fsync'd
-before the change takes effect. So queueing or delivering a notification costs one short
-append, whatever the outbox holds. The journal is compacted (a new snapshot written to a
-temporary file, fsync'd, renamed over the old one, the folder fsync'd) when it has grown to
-twice the outbox's contents, and after a failed write: a crash leaves the old or the new file,
-never a torn snapshot. A last line cut short by a crash is the change that was being written
-when the process died (its caller had not gone on): it is ignored; any other unreadable line
-stops the agent at start with the file's path, and the file is left as it is.
+line one change (`{"put": ...}`, `{"del": seq}`, `{"dropped": n}`), appended; a new
+notification is fsync'd before it is queued (a removal is not: lost in a crash, it only makes
+the notification go out once more, which at-least-once delivery allows). So queueing or
+delivering a notification costs one short append, whatever the outbox holds. The journal is
+compacted (a new snapshot written to a temporary file, fsync'd, renamed over the old one, the
+folder fsync'd) when it has grown to twice the outbox's contents, and after a failed write: a
+crash leaves the old or the new file, never a torn snapshot. A last line cut short by a crash
+is the change that was being written when the process died (its caller had not gone on): it is
+ignored; any other unreadable line stops the agent at start with the file's path, and the file
+is left as it is.
 
 The outbox is bounded (`size`): a notification that finds it full is dropped, counted and
 logged, and an extNotifyOverflow notification (carrying the count) is queued in its place, at
@@ -235,9 +237,12 @@ class Outbox:
         with self._lock:
             if self._entries and self._entries[0].seq == seq:
                 self._entries.popleft()
-                self._save({"del": seq})
+                # Not fsync'd: a removal lost in a crash only sends the notification again
+                # (at least once; the receiver sees its sequence number twice). The next
+                # fsync'd change or snapshot makes it durable.
+                self._save({"del": seq}, sync=False)
 
-    def _save(self, change: dict[str, Any]) -> None:
+    def _save(self, change: dict[str, Any], sync: bool = True) -> None:
         """Append `change` to the journal and fsync it, or write a new snapshot when the
         journal is long or the last write failed. A failure is logged and counted; the
         change stays in memory and the next one rewrites the file."""
@@ -247,7 +252,7 @@ class Outbox:
             if self._rewrite or self._journal >= 64 + 2 * len(self._entries):
                 self._snapshot()
             else:
-                self._append_line(json.dumps(change, separators=(",", ":")) + "\n")
+                self._append_line(json.dumps(change, separators=(",", ":")) + "\n", sync)
                 self._journal += 1
         except OSError as exc:
             self._rewrite = True
@@ -255,7 +260,7 @@ class Outbox:
             log.error("notify %s: cannot write the outbox %s: %s (kept in memory)",
                       self.target, self.path, exc)
 
-    def _append_line(self, line: str) -> None:
+    def _append_line(self, line: str, sync: bool = True) -> None:
         assert self.path is not None
         if not self.path.exists():
             self._snapshot()
@@ -263,7 +268,8 @@ class Outbox:
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
             _write_all(fd, line.encode())
-            os.fsync(fd)
+            if sync:
+                os.fsync(fd)
         finally:
             os.close(fd)
 
