@@ -269,8 +269,21 @@ class Sender:
             if reply.pdu_type == ber.RESPONSE and reply.authentic \
                     and reply.engine_id == self._remote.engine_id:
                 return "ack"
-            if reply.pdu_type == ber.REPORT and self._resync(reply):
-                return "resync"
+            if reply.pdu_type == ber.REPORT:
+                if self._resync(reply):
+                    return "resync"
+                self._refused(reply)
+
+    def _refused(self, reply: wire.Reply) -> None:
+        """The receiver reported an error we cannot fix (an unknown user, wrong keys ...):
+        logged, at most once a minute; the INFORM stays queued and is resent."""
+        now = self.clock()
+        if now - getattr(self, "_refused_at", -1e9) < 60:
+            return
+        self._refused_at = now
+        names = ", ".join(".".join(map(str, vb[0])) for vb in reply.varbinds or ())
+        log.warning("notify %s: the receiver refused the INFORM with a Report (%s); check the "
+                    "user and its keys on the receiver", self.t.target, names or "no varbinds")
 
     def _resync(self, reply: wire.Reply) -> bool:
         names = [vb[0] for vb in reply.varbinds or ()]

@@ -213,3 +213,38 @@ def test_snmp_enable_authen_traps_is_served_as_configured(tmp_path: Path):
                  f"127.0.0.1:{port}", "1.3.6.1.2.1.11.30.0"],
                 capture_output=True, text=True, timeout=20)
         assert out.stdout.strip() == str(value), out
+
+
+def test_targets_work_in_agentx_mode_without_a_master(tmp_path: Path):
+    """AgentX mode: the master (absent here) would get every notification through the
+    session; the [[notify]] targets still get theirs, v3 traps with the agent's own engine."""
+    with trapd(tmp_path / "trapd") as t:
+        notify = f"[[notify]]\ntarget = 'udp:127.0.0.1:{t.port}'\nuser = '{USER}'\n"
+        text = agent_config(tmp_path, notify,
+                            extra=f"agentx = 'unix:{tmp_path / 'no-master'}'")
+        with running_agent(text) as agent:
+            submit(agent, 2)
+            got = t.wait_for(2)
+            assert len(agent.agentx.queue) >= 2  # waiting for the master, as before
+    assert [r.seq for r in t.received()] == [1, 2, 3]
+    assert t.received()[0].trap_oid.endswith("coldStart")
+    assert all(f"SNMP v3, user {USER}" in r.security for r in got)
+
+
+def test_an_inform_the_receiver_refuses_stays_queued_and_is_logged(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    with trapd(tmp_path / "trapd") as t:
+        notify = (f"[[access.user]]\nname = 'stranger'\nauth_key = 'unknown-there'\n"
+                  f"priv_key = 'unknown-there'\n"
+                  f"[[notify]]\ntarget = 'udp:127.0.0.1:{t.port}'\nkind = 'inform'\n"
+                  "user = 'stranger'\ntimeout_s = 0.2\nmax_interval_s = 0.5\n")
+        with caplog.at_level("WARNING", logger="iec62379.agent.notify"), \
+                running_agent(agent_config(tmp_path, notify)) as agent:
+            submit(agent, 2)
+            deadline = time.monotonic() + 20
+            while "refused the INFORM" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.05)
+            counters = agent.notifier.counters()[f"udp:127.0.0.1:{t.port}"]
+    assert "refused the INFORM with a Report (1.3.6.1.6.3.15.1.1.3.0)" in caplog.text
+    assert counters["delivered"] == 0 and counters["queued"] == 3
+    assert t.received() == []
