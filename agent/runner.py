@@ -119,18 +119,25 @@ class Agent:
             tuple(trap_oid), tuple(varbinds),
             Severity.INDETERMINATE if severity is None else Severity(severity), alarm_id, name))
 
-    async def _start_notifier(self, local_engine: Any) -> None:
-        """The [[notify]] targets' outboxes and senders; then coldStart (RFC 3418)."""
-        from .notify.notifier import Notifier, cold_start
+    def _make_notifier(self, local_engine: Any) -> None:
+        """The [[notify]] targets' outboxes (read now: an unreadable one stops the start before
+        anything is bound) and senders (started by `_start_notifier`)."""
+        from .notify.notifier import Notifier
 
         cfg = self.config
-        if not cfg.notify:
+        if cfg.notify:
+            self.notifier = Notifier(cfg.notify, cfg.state_dir, self.mibmap, self.host.uptime,
+                                     local_engine)
+
+    async def _start_notifier(self) -> None:
+        """Start the senders; then coldStart (RFC 3418)."""
+        from .notify.notifier import cold_start
+
+        if self.notifier is None:
             return
-        self.notifier = Notifier(cfg.notify, cfg.state_dir, self.mibmap, self.host.uptime,
-                                 local_engine)
         self.notifications.subscribe(self.notifier.submit)
         await self.notifier.start()
-        if cfg.agentx is None:
+        if self.config.agentx is None:
             self.notifications.submit(cold_start())
         else:  # the master announces its own start; ours goes to our targets only
             self.notifier.submit(cold_start())
@@ -189,6 +196,7 @@ class Agent:
                 if u.example_only:
                     log.warning("SNMPv3 user %r is marked example_only in %s: replace its keys "
                                 "before any real use", u.name, cfg.source)
+        self._make_notifier(lambda: (state.engine_id, state.boots, counters.engine_time()))
         try:
             for ep in cfg.listen:
                 sock = bind_socket(ep)
@@ -198,8 +206,7 @@ class Agent:
             for sock in self._sockets:
                 self._transports.append(await serve(sock, self.responder))
             state.count_boot(self._engine_state_path)  # it serves: only now is it a boot
-            await self._start_notifier(
-                lambda: (state.engine_id, state.boots, counters.engine_time()))
+            await self._start_notifier()
         except BaseException:
             await self.stop()
             raise
@@ -247,7 +254,8 @@ class Agent:
             def local_engine() -> tuple[bytes, int, int]:
                 return state.engine_id, state.boots, int(time.monotonic() - t_engine)
 
-        await self._start_notifier(local_engine)
+        self._make_notifier(local_engine)
+        await self._start_notifier()
         for service in self.services:
             await asyncio.get_running_loop().run_in_executor(None, service.start_thread)
         self.started_at = time.time()

@@ -277,3 +277,18 @@ def test_outbox_json_is_plain(tmp_path: Path):
     assert first["next_seq"] == 2 and [e["seq"] for e in first["entries"]] == [1]
     assert put["next_seq"] == 3 and put["put"]["alarm_id"] == 12
     assert put["put"]["varbinds"][0] == ["1.3.6.1.2.1.1.5.0", 4, "00ff7831"]
+
+
+def test_a_corrupt_outbox_stops_the_agent_before_it_serves(tmp_path: Path):
+    from iec62379.agent.runner import Agent
+
+    path = outbox_path(tmp_path / "state", "udp:127.0.0.1:1162")
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json\n")
+    cfg = parse_config(f"[agent]\nlisten = ['udp:127.0.0.1:0']\nstate_dir = "
+                       f"'{tmp_path / 'state'}'\n" + T, "f.toml")
+    agent = Agent(cfg)
+    with pytest.raises(StateError, match="not an outbox file"):
+        agent.start_in_thread()
+    assert not (tmp_path / "state" / "engine.json").exists()  # no boot counted
+    assert path.read_text() == "{not json\n"
