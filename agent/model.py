@@ -32,6 +32,7 @@ from iec62379.mibs.vocabulary import (
     temperature_trend,
 )
 
+from .notify.table import NOTIFY_TARGETS, NotifyTargetRow
 from .tables import (
     I32_MAX,
     ID_KEY,
@@ -490,6 +491,7 @@ Row = NetworkBlock | AudioComponent | VideoBlock | RxPoint | Temperature
 
 #: Every table, in MIB order.
 TABLES: tuple[Table, ...] = (NETWORK, AUDIO, VIDEO, RX_POINT, TEMPERATURE)
+TABLES += (NOTIFY_TARGETS,)  # IEC62379-EXT-MIB: the [[notify]] targets' counters
 
 #: The tables whose first index is a block id (`Table.block`).
 BLOCK_TABLES: tuple[Table, ...] = tuple(t for t in TABLES if t.block)
@@ -512,6 +514,7 @@ class Snapshot:
     video: dict[tuple[int, ...], VideoBlock] = field(default_factory=dict)
     rx: dict[tuple[int, ...], RxPoint] = field(default_factory=dict)
     temperature: dict[tuple[int, ...], Temperature] = field(default_factory=dict)
+    notify_targets: dict[tuple[int, ...], NotifyTargetRow] = field(default_factory=dict)
 
     def table(self, row_type: type) -> dict[tuple[int, ...], Row]:
         return getattr(self, _BY_ROW[row_type].key)

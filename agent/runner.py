@@ -106,6 +106,7 @@ class Agent:
         #: Where alarms, test failures and an embedding product submit notifications.
         self.notifications = Notifications()
         self.notifier: Any = None  # the [[notify]] targets (agent.notify.notifier.Notifier)
+        self._notify_table: asyncio.Task[None] | None = None  # extNotifyTargetTable's rows
         self._auth_watch: asyncio.Task[None] | None = None
 
     def notify(self, trap_oid: tuple[int, ...], varbinds: Sequence[VarBind] = (),
@@ -130,28 +131,33 @@ class Agent:
                                      local_engine)
 
     async def _start_notifier(self) -> None:
-        """Start the senders; then coldStart (RFC 3418)."""
+        """Start the senders and the counters' table; then coldStart (RFC 3418)."""
         from .notify.notifier import cold_start
+        from .notify.table import publish
 
         if self.notifier is None:
             return
         self.notifications.subscribe(self.notifier.submit)
         await self.notifier.start()
+        self._notify_table = asyncio.get_running_loop().create_task(
+            publish(self.notifier, self.store))
         if self.config.agentx is None:
             self.notifications.submit(cold_start())
         else:  # the master announces its own start; ours goes to our targets only
             self.notifier.submit(cold_start())
 
     async def _stop_notifier(self) -> None:
-        if self._auth_watch is not None:
-            self._auth_watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._auth_watch
-            self._auth_watch = None
+        for task in (self._auth_watch, self._notify_table):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._auth_watch = self._notify_table = None
         if self.notifier is not None:
             self.notifications.unsubscribe(self.notifier.submit)
             await self.notifier.stop()
             self.notifier = None
+
 
     def _load_static_blocks(self) -> None:
         if not self.config.blocks and not self.written.values:
@@ -225,7 +231,8 @@ class Agent:
         log.info(
             "serving %s rows on %s "
             "(%s; engine boots %d; %d communities, %d v3 users; started in %.0f ms)",
-            ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in TABLES),
+            ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in TABLES
+                      if t.block or getattr(snap, t.key)),
             ", ".join(map(str, self.endpoints)), self.config.source, state.boots,
             len(self.config.communities), len(self.config.users), (time.perf_counter() - t0) * 1000,
         )
@@ -261,7 +268,8 @@ class Agent:
         self.started_at = time.time()
         snap = self.store.snapshot
         log.info("serving %s rows through the AgentX master at %s (%s; started in %.0f ms)",
-                 ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in TABLES),
+                 ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in TABLES
+                      if t.block or getattr(snap, t.key)),
                  self.config.agentx, self.config.source, (time.perf_counter() - t0) * 1000)
 
     async def _refresh_host(self) -> None:

@@ -47,7 +47,10 @@ def render_reference(nodes: list[MibNode], served: Mapping[str, ServedTable] | N
                 "",
             ]
             head = "| # | object | OID | syntax | access | units | meaning |"
-            if how is not None:
+            if how is not None and not how.section:
+                out += [f"The agent serves it from `{how.row}` records (no static rows: "
+                        "the agent fills it).", ""]
+            elif how is not None:
                 out += [
                     f"The agent serves it from `{how.row}` records; static rows are "
                     f"`[[{how.section}]]` tables of its configuration, with the keys of the "
@@ -63,7 +66,7 @@ def render_reference(nodes: list[MibNode], served: Mapping[str, ServedTable] | N
                         f"| {c.oid[-1]} | `{c.name}` | {c.dotted} | {c.syntax} | {c.access} "
                         f"| {c.units} | {desc} |"
                     )
-                    if how is not None:
+                    if how is not None and how.section:
                         line += f" {how.keys.get(c.name, '')} |"
                     out.append(line)
             out.append("")

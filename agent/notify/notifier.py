@@ -143,15 +143,14 @@ class Notifier:
 
     def counters(self) -> dict[str, dict[str, int]]:
         """Per target: sent, delivered, acknowledged, retried, suppressed, dropped, queued."""
-        out = {}
-        for t in self.targets:
-            c = t.sender.counters
-            out[t.config.target] = {
-                "sent": c.sent, "delivered": c.delivered, "acknowledged": c.acknowledged,
+        return {t.config.target: self.target_counters(t) for t in self.targets}
+
+    @staticmethod
+    def target_counters(t: Target) -> dict[str, int]:
+        c = t.sender.counters
+        return {"sent": c.sent, "delivered": c.delivered, "acknowledged": c.acknowledged,
                 "retried": c.retried, "suppressed": c.suppressed, "dropped": t.outbox.dropped,
-                "queued": len(t.outbox), "send_errors": c.send_errors,
-            }
-        return out
+                "queued": len(t.outbox), "send_errors": c.send_errors}
 
 
 async def watch_auth_failures(counters: Any, submit: Callable[[Notification], None],

@@ -66,6 +66,7 @@ if 'mibBuilder' not in globals():
 (Bits,
  Counter32,
  Counter64,
+ Gauge32,
  Integer32,
  IpAddress,
  ModuleIdentity,
@@ -83,6 +84,7 @@ if 'mibBuilder' not in globals():
     "Bits",
     "Counter32",
     "Counter64",
+    "Gauge32",
     "Integer32",
     "IpAddress",
     "ModuleIdentity",
@@ -440,6 +442,161 @@ if mibBuilder.loadTexts:
     extNotifyDropped.setStatus("current")
 if mibBuilder.loadTexts:
     extNotifyDropped.setDescription("The number of notifications dropped so far because the target's outbox was full (counted since the outbox was created; it survives a restart of the agent).")
+_ExtNotifyTargetTable_Object = MibTable
+extNotifyTargetTable = _ExtNotifyTargetTable_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6, 3)
+)
+if mibBuilder.loadTexts:
+    extNotifyTargetTable.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifyTargetTable.setDescription("One row per notification target of the agent's configuration ([[notify]] sections, in their order): how delivery to it goes. The counters (but extNotifyTargetDropped) start at 0 when the agent starts; a discontinuity is a restart (sysUpTime).")
+_ExtNotifyTargetEntry_Object = MibTableRow
+extNotifyTargetEntry = _ExtNotifyTargetEntry_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6, 3, 1)
+)
+extNotifyTargetEntry.setIndexNames(
+    (0, "IEC62379-EXT-MIB", "extNotifyTargetIndex"),
+)
+if mibBuilder.loadTexts:
+    extNotifyTargetEntry.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifyTargetEntry.setDescription("The delivery counters of one notification target.")
+
+
+class _ExtNotifyTargetIndex_Type(Unsigned32):
+    """Custom type extNotifyTargetIndex based on Unsigned32"""
+    subtypeSpec = Unsigned32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueRangeConstraint(1, 4294967295),
+    )
+
+
+_ExtNotifyTargetIndex_Type.__name__ = "Unsigned32"
+_ExtNotifyTargetIndex_Object = MibTableColumn
+extNotifyTargetIndex = _ExtNotifyTargetIndex_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6, 3, 1, 1),
+    _ExtNotifyTargetIndex_Type()
+)
+extNotifyTargetIndex.setMaxAccess("not-accessible")
+if mibBuilder.loadTexts:
+    extNotifyTargetIndex.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifyTargetIndex.setDescription("The position of the target's section in the configuration, from 1.")
+
+
+class _ExtNotifyTargetAddress_Type(DisplayString):
+    """Custom type extNotifyTargetAddress based on DisplayString"""
+    subtypeSpec = DisplayString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(0, 255),
+    )
+
+
+_ExtNotifyTargetAddress_Type.__name__ = "DisplayString"
+_ExtNotifyTargetAddress_Object = MibTableColumn
+extNotifyTargetAddress = _ExtNotifyTargetAddress_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6, 3, 1, 2),
+    _ExtNotifyTargetAddress_Type()
+)
+extNotifyTargetAddress.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extNotifyTargetAddress.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifyTargetAddress.setDescription("The target as configured, e.g. 'udp:192.0.2.1:162'.")
+
+
+class _ExtNotifyTargetKind_Type(Integer32):
+    """Custom type extNotifyTargetKind based on Integer32"""
+    subtypeSpec = Integer32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        SingleValueConstraint(
+            *(1,
+              2)
+        )
+    )
+    namedValues = NamedValues(
+        *(("trap", 1),
+          ("inform", 2))
+    )
+
+
+_ExtNotifyTargetKind_Type.__name__ = "Integer32"
+_ExtNotifyTargetKind_Object = MibTableColumn
+extNotifyTargetKind = _ExtNotifyTargetKind_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6, 3, 1, 3),
+    _ExtNotifyTargetKind_Type()
+)
+extNotifyTargetKind.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extNotifyTargetKind.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifyTargetKind.setDescription("Whether notifications go to the target as SNMPv2-Trap PDUs (unacknowledged) or InformRequest PDUs (acknowledged).")
+_ExtNotifyTargetSent_Type = Counter32
+_ExtNotifyTargetSent_Object = MibTableColumn
+extNotifyTargetSent = _ExtNotifyTargetSent_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6, 3, 1, 4),
+    _ExtNotifyTargetSent_Type()
+)
+extNotifyTargetSent.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extNotifyTargetSent.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifyTargetSent.setDescription("Notification messages sent to the target, retransmissions included.")
+_ExtNotifyTargetDelivered_Type = Counter32
+_ExtNotifyTargetDelivered_Object = MibTableColumn
+extNotifyTargetDelivered = _ExtNotifyTargetDelivered_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6, 3, 1, 5),
+    _ExtNotifyTargetDelivered_Type()
+)
+extNotifyTargetDelivered.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extNotifyTargetDelivered.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifyTargetDelivered.setDescription("Notifications that left the target's outbox: traps sent, INFORMs acknowledged by the receiver.")
+_ExtNotifyTargetRetried_Type = Counter32
+_ExtNotifyTargetRetried_Object = MibTableColumn
+extNotifyTargetRetried = _ExtNotifyTargetRetried_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6, 3, 1, 6),
+    _ExtNotifyTargetRetried_Type()
+)
+extNotifyTargetRetried.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extNotifyTargetRetried.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifyTargetRetried.setDescription("INFORM retransmissions after a timeout.")
+_ExtNotifyTargetSuppressed_Type = Counter32
+_ExtNotifyTargetSuppressed_Object = MibTableColumn
+extNotifyTargetSuppressed = _ExtNotifyTargetSuppressed_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6, 3, 1, 7),
+    _ExtNotifyTargetSuppressed_Type()
+)
+extNotifyTargetSuppressed.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extNotifyTargetSuppressed.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifyTargetSuppressed.setDescription("Notifications the rate limit held back from the target.")
+_ExtNotifyTargetDropped_Type = Counter32
+_ExtNotifyTargetDropped_Object = MibTableColumn
+extNotifyTargetDropped = _ExtNotifyTargetDropped_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6, 3, 1, 8),
+    _ExtNotifyTargetDropped_Type()
+)
+extNotifyTargetDropped.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extNotifyTargetDropped.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifyTargetDropped.setDescription("Notifications dropped because the target's outbox was full, since the outbox was created (kept across restarts).")
+_ExtNotifyTargetQueued_Type = Gauge32
+_ExtNotifyTargetQueued_Object = MibTableColumn
+extNotifyTargetQueued = _ExtNotifyTargetQueued_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6, 3, 1, 9),
+    _ExtNotifyTargetQueued_Type()
+)
+extNotifyTargetQueued.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extNotifyTargetQueued.setStatus("current")
+if mibBuilder.loadTexts:
+    extNotifyTargetQueued.setDescription("Notifications in the target's outbox, waiting to be sent or acknowledged.")
 _ExtConformance_ObjectIdentity = ObjectIdentity
 extConformance = _ExtConformance_ObjectIdentity(
     (1, 3, 6, 1, 4, 1, 32473, 62380, 2)
@@ -509,12 +666,20 @@ extNotifyGroup = ObjectGroup(
 )
 extNotifyGroup.setObjects(
       *(("IEC62379-EXT-MIB", "extNotifySequence"),
-        ("IEC62379-EXT-MIB", "extNotifyDropped"))
+        ("IEC62379-EXT-MIB", "extNotifyDropped"),
+        ("IEC62379-EXT-MIB", "extNotifyTargetAddress"),
+        ("IEC62379-EXT-MIB", "extNotifyTargetKind"),
+        ("IEC62379-EXT-MIB", "extNotifyTargetSent"),
+        ("IEC62379-EXT-MIB", "extNotifyTargetDelivered"),
+        ("IEC62379-EXT-MIB", "extNotifyTargetRetried"),
+        ("IEC62379-EXT-MIB", "extNotifyTargetSuppressed"),
+        ("IEC62379-EXT-MIB", "extNotifyTargetDropped"),
+        ("IEC62379-EXT-MIB", "extNotifyTargetQueued"))
 )
 if mibBuilder.loadTexts:
     extNotifyGroup.setStatus("current")
 if mibBuilder.loadTexts:
-    extNotifyGroup.setDescription("The sequence number every notification to a target carries.")
+    extNotifyGroup.setDescription("The sequence number every notification to a target carries, and the targets' delivery counters.")
 
 
 # Notification objects
@@ -614,6 +779,17 @@ mibBuilder.exportSymbols(
        "extNotify": extNotify,
        "extNotifySequence": extNotifySequence,
        "extNotifyDropped": extNotifyDropped,
+       "extNotifyTargetTable": extNotifyTargetTable,
+       "extNotifyTargetEntry": extNotifyTargetEntry,
+       "extNotifyTargetIndex": extNotifyTargetIndex,
+       "extNotifyTargetAddress": extNotifyTargetAddress,
+       "extNotifyTargetKind": extNotifyTargetKind,
+       "extNotifyTargetSent": extNotifyTargetSent,
+       "extNotifyTargetDelivered": extNotifyTargetDelivered,
+       "extNotifyTargetRetried": extNotifyTargetRetried,
+       "extNotifyTargetSuppressed": extNotifyTargetSuppressed,
+       "extNotifyTargetDropped": extNotifyTargetDropped,
+       "extNotifyTargetQueued": extNotifyTargetQueued,
        "extConformance": extConformance,
        "extCompliances": extCompliances,
        "extCompliance": extCompliance,

@@ -79,11 +79,14 @@ def test_registers_the_measurement_and_extension_trees_only(sx):
     from iec62379.agent.model import TABLES
 
     session = sx[0]
-    ext = (1, 3, 6, 1, 4, 1, 32473, 62380)  # IEC62379-EXT-MIB: the tables that augment ours
+    ext = (1, 3, 6, 1, 4, 1, 32473, 62380)  # IEC62379-EXT-MIB: the tables that augment ours,
+    # and its tables of their own (extNotifyTargetTable)
     # system, ifTable, snmp counters: the master's
     assert session.subtrees[0] == TREE
     assert all(s[: len(ext)] == ext for s in session.subtrees[1:])
-    assert len(session.subtrees) == 1 + sum(len(t.augments) for t in TABLES)
+    # ... and the tables of other modules (Table.module): each registered on its own
+    others = sum(t.module != TABLES[0].module for t in TABLES)
+    assert len(session.subtrees) == 1 + sum(len(t.augments) for t in TABLES) + others
     opened(session)
     assert session.state is State.OPEN
 

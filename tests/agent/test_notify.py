@@ -292,3 +292,16 @@ def test_a_corrupt_outbox_stops_the_agent_before_it_serves(tmp_path: Path):
         agent.start_in_thread()
     assert not (tmp_path / "state" / "engine.json").exists()  # no boot counted
     assert path.read_text() == "{not json\n"
+
+
+def test_notify_target_rows_index_and_columns():
+    from iec62379.agent.notify.table import NOTIFY_TARGETS, NotifyTargetRow
+
+    row = NotifyTargetRow(2, "udp:127.0.0.1:162", True, sent=2**32 + 1, queued=2**40)
+    cols = {c.name: c for c in NOTIFY_TARGETS.columns}
+    assert row.index == (cols["extNotifyTargetIndex"].get(row),) == (2,)
+    assert cols["extNotifyTargetKind"].get(row) == 2
+    assert cols["extNotifyTargetSent"].get(row) == 1  # Counter32 wraps
+    assert cols["extNotifyTargetQueued"].get(row) == 2**32 - 1  # Gauge32 sticks at its top
+    assert cols["extNotifyTargetAddress"].get(row) == b"udp:127.0.0.1:162"
+    assert not NOTIFY_TARGETS.block and NOTIFY_TARGETS.module == "IEC62379-EXT-MIB"

@@ -21,6 +21,10 @@ from iec62379.agent.store import BlockStore
 from iec62379.collectors.settings import load_settings
 from iec62379.mibs.tree import mib_builder
 
+#: Subtrees the subagent registers: the measurement tree, the tables that augment it, the tables
+#: of other modules.
+REGISTERED = (1 + sum(len(t.augments) for t in TABLES)
+              + sum(t.module != TABLES[0].module for t in TABLES))
 pytestmark = pytest.mark.integration
 
 TREE = (1, 0, 62379, 7, 1)
@@ -88,8 +92,9 @@ async def handshake(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
     rd.oid()
     assert rd.octets().startswith(b"iec62379")
     w.write(respond(h))
-    # The measurement tree first, then the extension's tables that augment it.
-    for n in range(1 + sum(len(t.augments) for t in TABLES)):
+    # The measurement tree first, then the extension's tables that augment it, then the
+    # tables of other modules (Table.module).
+    for n in range(REGISTERED):
         h, payload = await read_pdu(r)
         assert h.type == pdu.REGISTER and h.session_id == SID
         subtree, _ = pdu.Reader(payload[4:], True).oid()
@@ -223,7 +228,7 @@ async def test_stop_unregisters_and_closes(mibmap, tmp_path: Path, transport: st
         assert pdu.decode_response(h, payload).varbinds[0][1] == ber.INTEGER
         await sub.stop()
         unregistered = []
-        for _ in range(1 + sum(len(t.augments) for t in TABLES)):
+        for _ in range(REGISTERED):
             h, payload = await read_pdu(r)
             assert h.type == pdu.UNREGISTER and h.session_id == SID
             unregistered.append(pdu.Reader(payload[4:], True).oid()[0])

@@ -248,3 +248,34 @@ def test_an_inform_the_receiver_refuses_stays_queued_and_is_logged(
     assert "refused the INFORM with a Report (1.3.6.1.6.3.15.1.1.3.0)" in caplog.text
     assert counters["delivered"] == 0 and counters["queued"] == 3
     assert t.received() == []
+
+
+def test_delivery_counters_are_served_in_ext_notify_target_table(tmp_path: Path):
+    with trapd(tmp_path / "trapd") as t:
+        notify = (f"[[notify]]\ntarget = 'udp:127.0.0.1:{t.port}'\ncommunity = 'traps'\n"
+                  "rate_per_minute = 3\n"
+                  "[[notify]]\ntarget = 'udp:no-such-host.invalid:162'\nkind = 'inform'\n"
+                  "timeout_s = 0.2\nmax_interval_s = 1\n"
+                  "[[access.community]]\nname = 'public'\n")
+        with running_agent(agent_config(tmp_path, notify)) as agent:
+            submit(agent, 5, alarm_id=1)
+            t.wait_for(3)
+            port = agent.endpoints[0].port
+            want = [f"udp:127.0.0.1:{t.port}", "trap", "4", "4", "0", "2", "0", "0"]
+            deadline = time.monotonic() + 15  # the rows follow the counters once a second
+            while True:
+                out = subprocess.run(
+                    [require_tool("snmptable"), "-v2c", "-c", "public", "-Cf", ",", "-Cb",
+                     "-M", f"+{paths.source_dir()}:{paths.base_source_cache()}",
+                     "-m", "IEC62379-EXT-MIB", f"127.0.0.1:{port}", "extNotifyTargetTable"],
+                    capture_output=True, text=True, timeout=20)
+                lines = [ln for ln in out.stdout.splitlines() if "," in ln]
+                if len(lines) > 1 and lines[1].split(",") == want \
+                        or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+    assert lines[0].split(",") == ["Address", "Kind", "Sent", "Delivered", "Retried",
+                                   "Suppressed", "Dropped", "Queued"], out.stdout + out.stderr
+    assert lines[1].split(",") == want
+    assert lines[2].split(",")[:2] == ["udp:no-such-host.invalid:162", "inform"]
+    assert lines[2].split(",")[-1] == "6"  # coldStart + 5, waiting (its limit: 60 a minute)
