@@ -25,6 +25,7 @@ from typing import Any
 
 from .. import ber
 from ..notification import Notification
+from . import wire
 from .config import NotifyTarget
 from .outbox import Outbox, outbox_path
 from .ratelimit import RateLimit
@@ -68,6 +69,7 @@ class Notifier:
                  local_engine: Callable[[], tuple[bytes, int, int]] | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
+        self.refused = 0  # notifications that could not be encoded
         self._lock = threading.Lock()
         seq_oid = mibmap.symbol_oid(EXT, "extNotifySequence") + (0,)
         dropped_oid = mibmap.symbol_oid(EXT, "extNotifyDropped") + (0,)
@@ -90,7 +92,17 @@ class Notifier:
         self._tasks: list[asyncio.Task[None]] = []
 
     def submit(self, n: Notification) -> None:
-        """The hub's sink: queue `n` for every target that takes it."""
+        """The hub's sink: queue `n` for every target that takes it. A notification that
+        cannot be encoded (a producer's mistake: a value that does not fit its tag) is refused
+        here, logged, and never reaches an outbox."""
+        try:
+            wire.notification_pdu(ber.TRAP_V2, 0, 0, n.trap_oid, n.varbinds, (1, 3), 1)
+            if n.alarm_id is not None and not isinstance(n.alarm_id, int):
+                raise TypeError(f"alarm id {n.alarm_id!r} is not an integer")
+        except (ValueError, TypeError, OverflowError, AttributeError) as exc:
+            self.refused += 1
+            log.error("notification %s refused: %s", n.name or n.trap_oid, exc)
+            return
         key = ("alarm", n.alarm_id) if n.alarm_id is not None else n.trap_oid
         now = self.clock()
         for t in self.targets:

@@ -87,6 +87,7 @@ class Sender:
         self._keys: dict[bytes, UsmUser] = {}  # the user's keys per engine id
         self._remote = wire.RemoteEngine()  # the INFORM receiver's engine (v3)
         self.community = target.community.encode()
+        self._failures = 0  # failed attempts to resolve the target or open its socket
 
     # --- life ---------------------------------------------------------------------------------
 
@@ -101,24 +102,54 @@ class Sender:
         self._loop = asyncio.get_running_loop()
         try:
             while True:
-                entry = self.outbox.head()
-                if entry is None:
-                    self._wake.clear()
-                    if self.outbox.head() is None:
-                        await self._wake.wait()
-                    continue
-                if not await self._connect():
-                    continue
-                if self.t.kind == "trap":
-                    if self._send(self._trap(entry)):
-                        self.outbox.remove(entry.seq)
-                        self.counters.delivered += 1
-                    else:
-                        await asyncio.sleep(self.t.timeout_s)
-                else:
-                    await self._inform(entry)
+                try:
+                    await self._step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - the target must outlive a bug
+                    log.exception("notify %s: sending failed", self.t.target)
+                    await asyncio.sleep(self.t.max_interval_s)
         finally:
             self.close()
+
+    async def _step(self) -> None:
+        """Deliver the head of the outbox (or wait for one)."""
+        entry = self.outbox.head()
+        if entry is None:
+            self._wake.clear()
+            if self.outbox.head() is None:
+                await self._wake.wait()
+            return
+        if not await self._connect():
+            return
+        if self.t.kind == "inform":
+            await self._inform(entry)
+            return
+        try:
+            data = self._trap(entry)
+        except (ValueError, TypeError, OverflowError, AttributeError) as exc:
+            self._unencodable(entry, exc)
+            return
+        if self._send(data):
+            self.outbox.remove(entry.seq)
+            self.counters.delivered += 1
+            # Let requests through between the traps of a burst; wait while the socket's
+            # buffer holds a lot.
+            transport = self._transport
+            while transport is not None and transport.get_write_buffer_size() > 1 << 16:
+                await asyncio.sleep(0.005)
+            await asyncio.sleep(0)
+        else:
+            await asyncio.sleep(self.t.timeout_s)
+
+    def _unencodable(self, entry: Entry, exc: Exception) -> None:
+        """A notification that cannot be encoded never will be: it is removed (and logged),
+        so that it does not hold the queue forever. (`Notifier.submit` refuses such
+        notifications; this guards the outbox file.)"""
+        log.error("notify %s: notification %d (%s) cannot be encoded (%s); removed",
+                  self.t.target, entry.seq, entry.notification.name or entry.notification.trap_oid,
+                  exc)
+        self.outbox.remove(entry.seq)
 
     def close(self) -> None:
         if self._transport is not None:
@@ -139,7 +170,7 @@ class Sender:
             self._transport, _ = await loop.create_datagram_endpoint(
                 lambda: _Protocol(self._replies), remote_addr=self._address[:2], family=family)
         except (OSError, IndexError) as exc:
-            self._failures = getattr(self, "_failures", 0) + 1
+            self._failures += 1
             pause = min(self.t.timeout_s * 2 ** min(self._failures - 1, 20), self.t.max_interval_s)
             if self._failures == 1 or pause >= self.t.max_interval_s:
                 log.warning("notify %s: cannot reach the target (%s); %d notification(s) "
@@ -210,7 +241,12 @@ class Sender:
             sent_ids.add(request_id)
             if len(sent_ids) > 1024:
                 sent_ids = {request_id}
-            if not self._send(self._inform_message(e, request_id)):
+            try:
+                message = self._inform_message(e, request_id)
+            except (ValueError, TypeError, OverflowError, AttributeError) as exc:
+                self._unencodable(e, exc)
+                return
+            if not self._send(message):
                 await asyncio.sleep(interval)
                 attempts, interval = self._back_off(attempts, interval)
                 continue

@@ -305,3 +305,44 @@ def test_notify_target_rows_index_and_columns():
     assert cols["extNotifyTargetQueued"].get(row) == 2**32 - 1  # Gauge32 sticks at its top
     assert cols["extNotifyTargetAddress"].get(row) == b"udp:127.0.0.1:162"
     assert not NOTIFY_TARGETS.block and NOTIFY_TARGETS.module == "IEC62379-EXT-MIB"
+
+
+def test_an_unencodable_notification_is_refused_and_never_blocks_the_queue(tmp_path: Path):
+    """A producer's mistake is refused at submit; one that reached the outbox file anyway (an
+    unknown tag) is removed by the sender, and the next one goes out."""
+    import asyncio
+    import socket
+
+    from iec62379.agent.mibmap import MibMap
+    from iec62379.agent.notify.notifier import Notifier
+    from iec62379.agent.runner import load_mibs
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(10)
+    try:
+        target = f"udp:127.0.0.1:{rx.getsockname()[1]}"
+        cfg = parse_config(f"[[notify]]\ntarget = '{target}'\ncommunity = 'traps'\n", "f.toml")
+        path = outbox_path(tmp_path, target)
+        Outbox(path, 10, target).put(Notification((1, 3, 6, 1, 4, 1, 32473, 99, 0, 1),
+                                                  (((1, 3, 6), 0x99, 5),), name="odd"))
+        notifier = Notifier(cfg.notify, tmp_path, MibMap(load_mibs()), lambda: 0)
+        notifier.submit(Notification((1, 3, 6, 1, 4, 1, 32473, 99, 0, 1),
+                                     (((1, 3, 6), ber.OCTET_STRING, "not bytes"),)))
+        notifier.submit(Notification((1, 3, 6, 1, 4, 1, 32473, 99, 0, 1), alarm_id="x"))
+        assert notifier.refused == 2
+        notifier.submit(note(1))
+
+        async def run() -> bytes:
+            await notifier.start()
+            try:
+                return await asyncio.get_running_loop().run_in_executor(None, rx.recv, 65535)
+            finally:
+                await notifier.stop()
+
+        msg = ber.decode_message(asyncio.run(run()))
+        assert msg.varbinds[-1][2] == 2  # the second entry of the outbox; the first was removed
+        assert msg.varbinds[2:-1] == list(note(1).varbinds)
+        assert [e.seq for e in Outbox(path, 10, target).entries()] == []
+    finally:
+        rx.close()
