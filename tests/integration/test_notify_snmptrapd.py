@@ -62,8 +62,9 @@ class Trapd:
     `NOTE|<PDU type, version, security>|<name> = <value>` with the varbinds separated by the
     four characters `\\002` (snmptrapd writes the separator of %V escaped)."""
 
-    def __init__(self, folder: Path, port: int | None = None) -> None:
-        self.folder = folder
+    def __init__(self, folder: Path, port: int | None = None, listen: str = "udp:127.0.0.1"
+                 ) -> None:
+        self.folder, self.listen = folder, listen
         folder.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port()
         self.log = folder / "traps.log"
@@ -86,7 +87,7 @@ class Trapd:
                    MIBS="ALL")
         self.proc = popen([exe, "-f", "-C", "-c", str(self.folder / "snmptrapd.conf"),
                            "-Lf", str(self.log), "-OS",
-                           f"udp:127.0.0.1:{self.port}"],
+                           f"{self.listen}:{self.port}"],
                           stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -130,8 +131,9 @@ class Trapd:
 
 
 @contextmanager
-def trapd(folder: Path, port: int | None = None) -> Iterator[Trapd]:
-    t = Trapd(folder, port)
+def trapd(folder: Path, port: int | None = None, listen: str = "udp:127.0.0.1"
+          ) -> Iterator[Trapd]:
+    t = Trapd(folder, port, listen)
     try:
         t.start()
         yield t
@@ -279,3 +281,13 @@ def test_delivery_counters_are_served_in_ext_notify_target_table(tmp_path: Path)
     assert lines[1].split(",") == want
     assert lines[2].split(",")[:2] == ["udp:no-such-host.invalid:162", "inform"]
     assert lines[2].split(",")[-1] == "6"  # coldStart + 5, waiting (its limit: 60 a minute)
+
+
+def test_an_ipv6_target(tmp_path: Path):
+    with trapd(tmp_path / "trapd", listen="udp6:[::1]") as t:
+        notify = (f"[[notify]]\ntarget = 'udp6:[::1]:{t.port}'\nkind = 'inform'\n"
+                  f"user = '{USER}'\n")
+        with running_agent(agent_config(tmp_path, notify)) as agent:
+            submit(agent, 1)
+            (got,) = t.wait_for(1)
+    assert got.kind == "INFORM" and got.seq == 2
