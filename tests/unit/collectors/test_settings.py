@@ -186,12 +186,13 @@ def test_unknown_sections_name_every_part():
     with pytest.raises(ConfigError) as exc:
         parse_settings("bogus = 1", "f.toml")
     assert str(exc.value) == (
-        "f.toml: bogus: unknown key (expected one of access, agent, audio, network, rx, stream, "
-        "system, temperature, temperature_sensors, video)")
+        "f.toml: bogus: unknown key (expected one of access, agent, audio, network, notify, rx, "
+        "stream, system, temperature, temperature_sensors, video)")
 
 
 def test_the_agent_alone_reads_only_its_sections():
     with pytest.raises(ConfigError, match=r"f.toml: stream: unknown key \(expected one of access, "
-                                          r"agent, audio, network, rx, system, temperature, video\)"):
+                                          r"agent, audio, network, notify, rx, system, temperature, "
+                                          r"video\)"):
         parse_config(S, "f.toml")
     assert parse_config(S + T + "enabled = false\n", "f.toml", SECTIONS).blocks == ()
