@@ -199,8 +199,8 @@ def test_heartbeat_supervises_the_path_and_min_severity_filters(tmp_path: Path):
             agent.notify(TEST_TRAP, severity=Severity.CRITICAL, name="critical")
             got = t.wait_for(3)
     names = [r.trap_oid.split("::")[-1] for r in got]
-    assert names[0] == "iec62379FormatsArc.99.0.1"  # the critical one; no major
-    assert names[1:3] == ["extHeartbeat", "extHeartbeat"]
+    assert names.count("iec62379FormatsArc.99.0.1") == 1  # the critical one; no major
+    assert names.count("extHeartbeat") >= 2 and len(names) == names.count("extHeartbeat") + 1
     assert [r.seq for r in t.received()][:4] == [1, 2, 3, 4]
 
 
