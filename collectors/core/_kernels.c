@@ -1039,6 +1039,10 @@ static PyObject *ts_layout(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* A continuity loss on plain UDP moves the packet index on by this much: a pair whose step
+ * reaches it spans a loss and is skipped (collectors/core/mdi.py LOSS_STEP: the same). */
+#define PCR_LOSS_STEP ((int64_t)1 << 32)
+
 /* pcr_pairs(has_pcr, pid, disc, index, src, starts, lo, hi, want_pid, has_last, last_index,
  *           last_pcr, out_at, out_idx, out_pcr, out_cum_steps, out_cum_ticks) -> (count, pid)
  * Packets lo..hi-1 (has_pcr, disc bool; pid uint16; index int64: packet number in the stream;
@@ -1122,7 +1126,7 @@ static PyObject *pcr_pairs(PyObject *self, PyObject *args) {
         if (prev && !disc[i]) {
             int64_t delta = ((v - p_pcr) % modulus + modulus) % modulus;
             int64_t step = index[i] - p_idx;
-            if (delta > 0 && delta <= max_gap && step > 0) {
+            if (delta > 0 && delta <= max_gap && step > 0 && step < PCR_LOSS_STEP) {
                 steps = step;
                 ticks = delta;
             }

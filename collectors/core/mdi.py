@@ -17,6 +17,16 @@ consecutive PCRs of the PCR PID, rate = (TS packets from one PCR packet to the n
 counts the packets the RTP gaps say were lost (passes._sent_index), so loss does not bias the
 rate low. Pairs across a discontinuity_indicator, or with a delta of zero or more than one
 second, are skipped.
+
+Plain UDP has no sequence numbers, and the continuity counters cannot say how many packets a
+burst took (they count modulo 16 per PID), so counting them would still bias the rate low.
+What is exact is to skip the pairs that span a loss: each continuity error moves the stream's
+packet index on by ``LOSS_STEP`` (more packets than any pair spans) and a pair whose step
+reaches it is skipped (passes ``_mark_losses``). A loss shows at the next packet of each PID
+that lost packets; when the PCR PID lost packets (a burst takes packets of every PID) that is
+at or before the pair's second PCR, so exactly the pairs across the loss are skipped. A loss of
+other PIDs' packets only is seen at their next packet, possibly after that PCR: the next pair
+is skipped instead, and the one across the loss counts the few packets short.
 """
 
 from __future__ import annotations
@@ -29,6 +39,9 @@ import numpy as np
 from .ts import PCR_HZ, PCR_MODULUS, TS_PACKET_SIZE
 
 MAX_PCR_GAP = PCR_HZ  # 1 s; ISO/IEC 13818-1 requires PCRs at least every 100 ms
+# A continuity loss on plain UDP moves the packet index on by this much: a pair whose step
+# reaches it spans a loss and is skipped (collectors/core/_kernels.c PCR_LOSS_STEP: the same)
+LOSS_STEP = 1 << 32
 
 
 def delay_factor_ms(arrival_ns: np.ndarray, media_bytes: np.ndarray, rate_bps: float) -> float:
@@ -80,7 +93,8 @@ class PcrRateMeter:
         their packets, ascending), each with the pair it closes with the PCR before it (the
         previous one of the meter for the first): a pair counts when neither a
         discontinuity nor a delta of zero or over MAX_PCR_GAP nor a packet index that does not
-        advance breaks it; its TS packet steps and PCR ticks are summed in running sums, to be
+        advance, or advances by LOSS_STEP or more (a loss on plain UDP), breaks it; its TS
+        packet steps and PCR ticks are summed in running sums, to be
         taken in pieces by ``take``, as long as nothing else changes the meter in between."""
         m = ts_index.shape[0]
         idx = ts_index.astype(np.int64, copy=False)
@@ -101,7 +115,8 @@ class PcrRateMeter:
                 prev_pcr[0] = self.last_pcr
             delta = (pcr - prev_pcr) % PCR_MODULUS
             step = idx - prev_idx
-            ok = has_prev & ~discontinuity & (delta > 0) & (delta <= MAX_PCR_GAP) & (step > 0)
+            ok = has_prev & ~discontinuity & (delta > 0) & (delta <= MAX_PCR_GAP)
+            ok &= (step > 0) & (step < LOSS_STEP)
             np.cumsum(np.where(ok, step, 0), out=cum_steps[1:])
             np.cumsum(np.where(ok, delta, 0), out=cum_ticks[1:])
         return PcrPairs(at.astype(np.int64, copy=False), idx, pcr, cum_steps, cum_ticks)
