@@ -1,6 +1,9 @@
 """Multi-program transport streams: every program of the PAT is reported (issue #14, 6)."""
 
+from pathlib import Path
+
 import pytest
+from iec62379.collectors import generator as g
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.formats import AudioFormat, VideoCoding
@@ -155,3 +158,37 @@ def test_tracker_keeps_its_state_on_a_pat_without_programs_or_the_wanted_one():
     assert t.feed(0, pkt[4:], True, 1, errors) is False  # the wanted one is not listed
     assert t.psi_pids == (0, 0x1000, 0x1010)
     assert not any(errors)
+
+
+MPTS_FILE = Path(__file__).resolve().parents[2] / "fixtures" / "mpts" / "two_programs.ts"
+
+
+def test_ffmpeg_mpts_every_program_has_its_video_format_and_audio():
+    plan = g.Plan(MPTS_FILE.read_bytes(), g.PlanConfig(loops=2, seed=1, rate_scale=4.0))
+    pay, arr = [], []
+    for dg in plan:
+        pay.append(dg.payload)
+        arr.append(dg.departure_ns)
+    end = arr[-1] + 1_000_000_000
+    cfg = AnalyzerConfig(interval_s=0.25)
+    whole = StreamAnalyzer(cfg)
+    whole.feed_batch(PacketBatch.from_payloads(pay, arr))
+    whole.close_until(end)
+    one = StreamAnalyzer(cfg)
+    for p, t in zip(pay, arr, strict=True):
+        one.feed(p, t)
+    one.close_until(end)
+    reports = whole.pop_reports()
+    assert [r.programs for r in reports] == [r.programs for r in one.pop_reports()]
+    x = next(r for r in reports if len(r.programs) == 2 and r.programs[1].video.format)
+    p1, p2 = x.programs
+    assert (p1.program_number, p1.info.pmt_pid, p2.program_number, p2.info.pmt_pid) == (
+        1, 0x1000, 2, 0x1001,
+    )
+    assert p1.video.coding == VideoCoding.H264 and p2.video.coding == VideoCoding.MPEG2
+    assert (p1.video.format.width, p1.video.format.height) == (320, 240)
+    assert (p2.video.format.width, p2.video.format.height) == (352, 288)
+    assert [(a.pid, a.format) for a in p1.audio] == [(0x101, AudioFormat.AAC_ADTS)]
+    assert [(a.pid, a.format) for a in p2.audio] == [(0x201, AudioFormat.MPEG1)]
+    assert p1.video.present and p2.video.present and p2.audio[0].present
+    assert x.video == p1.video  # the selected (first) program's
