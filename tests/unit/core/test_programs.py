@@ -9,7 +9,7 @@ from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.formats import AudioFormat, VideoCoding
 from iec62379.collectors.core.program import ProgramTracker
 from iec62379.collectors.core.report import AnalyzerConfig
-from packets import TsMux, pat_section, pmt_section, section_packets
+from unit.core.packets import TsMux, pat_section, pmt_section, section_packets
 
 MS = 1_000_000
 
