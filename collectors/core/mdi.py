@@ -20,13 +20,15 @@ second, are skipped.
 
 Plain UDP has no sequence numbers, and the continuity counters cannot say how many packets a
 burst took (they count modulo 16 per PID), so counting them would still bias the rate low.
-What is exact is to skip the pairs that span a loss: each continuity error moves the stream's
-packet index on by ``LOSS_STEP`` (more packets than any pair spans) and a pair whose step
-reaches it is skipped (passes ``_mark_losses``). A loss shows at the next packet of each PID
-that lost packets; when the PCR PID lost packets (a burst takes packets of every PID) that is
-at or before the pair's second PCR, so exactly the pairs across the loss are skipped. A loss of
-other PIDs' packets only is seen at their next packet, possibly after that PCR: the next pair
-is skipped instead, and the one across the loss counts the few packets short.
+What is exact is to skip the pairs that span a loss of the PCR PID's packets: each
+continuity error of the PCR PID moves the stream's packet index on by ``LOSS_STEP`` (more
+packets than any pair spans) and a pair whose step reaches it is skipped (passes
+``_mark_losses``). Such a loss shows at the PCR PID's next packet, at or before the pair's
+second PCR, so exactly the pairs across it are skipped; a burst takes packets of every PID,
+the PCR PID's (usually the video PID's) among them. The other PIDs' continuity errors are
+left out: a PID whose counters are always wrong (a broken private PID) would otherwise leave
+no pair at all. A loss of other PIDs' packets only (or of null packets, which have no
+counter) is not seen: its pair counts those few packets short.
 """
 
 from __future__ import annotations

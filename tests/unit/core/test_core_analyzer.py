@@ -584,3 +584,27 @@ def test_pcr_rate_plain_udp_skips_the_pairs_across_a_loss(whole, native, monkeyp
     at_true = run(udp, arr, 1_000 * MS, AnalyzerConfig(transport="udp", media_rate_bps=true_rate))
     assert at_true[0].df_ms > 30  # the burst's hole
     assert x.df_ms == pytest.approx(at_true[0].df_ms, rel=2e-3)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_pcr_rate_plain_udp_a_broken_pid_leaves_the_pairs(native, monkeypatch):
+    # a PID whose continuity counters are always wrong (the audio PID here, counter steps of
+    # 5) is not a loss of the PCR PID: the PCR pairs still count, with the burst's skipped
+    from iec62379.collectors.core import fast
+
+    if not native:
+        monkeypatch.setattr(fast, "kernels", None)
+    pay, arr = make_stream(n=1000, drop=set(range(300, 340)))
+    udp = []
+    for i, p in enumerate(pay):
+        b = bytearray(p[12:])
+        for off in range(0, len(b), 188):
+            if ((b[off + 1] & 0x1F) << 8 | b[off + 2]) == 0x101:
+                b[off + 3] = (b[off + 3] & 0xF0) | (i * 5 & 0x0F)
+        udp.append(bytes(b))
+    a = StreamAnalyzer(AnalyzerConfig(transport="udp"))
+    a.feed_batch(PacketBatch.from_payloads(udp, arr))
+    x = a.close_until(1_000 * MS)
+    assert x.cc_errors_per_pid.get(0x101, 0) > 50
+    assert x.media_rate_source == "pcr"
+    assert x.pcr_rate_bps == pytest.approx(7 * 188 * 8 * 1000, rel=1e-3)
