@@ -20,15 +20,15 @@ second, are skipped.
 
 Plain UDP has no sequence numbers, and the continuity counters cannot say how many packets a
 burst took (they count modulo 16 per PID), so counting them would still bias the rate low.
-What is exact is to skip the pairs that span a loss of the PCR PID's packets: each
-continuity error of the PCR PID moves the stream's packet index on by ``LOSS_STEP`` (more
-packets than any pair spans) and a pair whose step reaches it is skipped (passes
-``_mark_losses``). Such a loss shows at the PCR PID's next packet, at or before the pair's
-second PCR, so exactly the pairs across it are skipped; a burst takes packets of every PID,
-the PCR PID's (usually the video PID's) among them. The other PIDs' continuity errors are
-left out: a PID whose counters are always wrong (a broken private PID) would otherwise leave
-no pair at all. A loss of other PIDs' packets only (or of null packets, which have no
-counter) is not seen: its pair counts those few packets short.
+What is exact is to skip the pairs that span a loss: each continuity error moves the stream's
+packet index on by ``LOSS_STEP`` (more packets than any pair spans; passes ``_mark_losses``)
+and a pair whose step reaches it is left out of the loss-free sums. A loss shows at the next
+packet of every PID that lost packets; a burst takes packets of every PID, so it shows at or
+before the second PCR of the pair across it, even when one PID lost a multiple of 16. The
+interval's rate is that of its loss-free pairs; only when it has none (every pair spans a
+continuity error: heavy loss, or a PID whose counters are always wrong) is it that of all
+its pairs, each counting the packets received (the rate as it was before, low under loss).
+A loss of null packets only (no counter) is not seen: its pair counts them short.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ class PcrPairs:
     pcr: np.ndarray  # int64, 27 MHz
     cum_steps: np.ndarray  # int64, running sums of the TS packet steps of the valid pairs
     cum_ticks: np.ndarray  # int64, running sums of their PCR deltas (both 0 first)
+    cum_steps_all: np.ndarray  # the same over every pair, loss or not (steps received)
+    cum_ticks_all: np.ndarray
     done: int = 0
     at_list: list[int] | None = None  # ``at`` as a list, made at the first take
 
@@ -81,6 +83,8 @@ class PcrRateMeter:
         self.last_pcr = 0
         self.bytes = 0
         self.ticks = 0
+        self.bytes_all = 0  # every pair's, spanning a loss or not (the fallback)
+        self.ticks_all = 0
         self.last_rate: float | None = None
 
     def set_pid(self, pid: int) -> None:
@@ -95,14 +99,16 @@ class PcrRateMeter:
         their packets, ascending), each with the pair it closes with the PCR before it (the
         previous one of the meter for the first): a pair counts when neither a
         discontinuity nor a delta of zero or over MAX_PCR_GAP nor a packet index that does not
-        advance, or advances by LOSS_STEP or more (a loss on plain UDP), breaks it; its TS
-        packet steps and PCR ticks are summed in running sums, to be
+        advance breaks it; its TS packet steps and PCR ticks are summed in running sums (those
+        of the pairs whose step reaches LOSS_STEP, a loss on plain UDP, apart), to be
         taken in pieces by ``take``, as long as nothing else changes the meter in between."""
         m = ts_index.shape[0]
         idx = ts_index.astype(np.int64, copy=False)
         pcr = pcr.astype(np.int64, copy=False)
         cum_steps = np.zeros(m + 1, dtype=np.int64)
         cum_ticks = np.zeros(m + 1, dtype=np.int64)
+        cum_steps_all = np.zeros(m + 1, dtype=np.int64)
+        cum_ticks_all = np.zeros(m + 1, dtype=np.int64)
         if m:
             prev_idx = np.empty_like(idx)
             prev_pcr = np.empty_like(pcr)
@@ -117,11 +123,18 @@ class PcrRateMeter:
                 prev_pcr[0] = self.last_pcr
             delta = (pcr - prev_pcr) % PCR_MODULUS
             step = idx - prev_idx
-            ok = has_prev & ~discontinuity & (delta > 0) & (delta <= MAX_PCR_GAP)
-            ok &= (step > 0) & (step < LOSS_STEP)
+            received = step % LOSS_STEP
+            ok_all = has_prev & ~discontinuity & (delta > 0) & (delta <= MAX_PCR_GAP)
+            ok_all &= (step > 0) & (received > 0)
+            ok = ok_all & (step < LOSS_STEP)
             np.cumsum(np.where(ok, step, 0), out=cum_steps[1:])
             np.cumsum(np.where(ok, delta, 0), out=cum_ticks[1:])
-        return PcrPairs(at.astype(np.int64, copy=False), idx, pcr, cum_steps, cum_ticks)
+            np.cumsum(np.where(ok_all, received, 0), out=cum_steps_all[1:])
+            np.cumsum(np.where(ok_all, delta, 0), out=cum_ticks_all[1:])
+        return PcrPairs(
+            at.astype(np.int64, copy=False), idx, pcr, cum_steps, cum_ticks, cum_steps_all,
+            cum_ticks_all,
+        )
 
     def take(self, pairs: PcrPairs, upto: int) -> None:
         """The PCRs of ``pairs`` at positions before ``upto`` not taken yet."""
@@ -135,15 +148,20 @@ class PcrRateMeter:
         pairs.done = j
         self.bytes += int(pairs.cum_steps[j] - pairs.cum_steps[i]) * TS_PACKET_SIZE
         self.ticks += int(pairs.cum_ticks[j] - pairs.cum_ticks[i])
+        self.bytes_all += int(pairs.cum_steps_all[j] - pairs.cum_steps_all[i]) * TS_PACKET_SIZE
+        self.ticks_all += int(pairs.cum_ticks_all[j] - pairs.cum_ticks_all[i])
         self.last_index = int(pairs.index[j - 1])
         self.last_pcr = int(pairs.pcr[j - 1])
 
     def take_interval(self) -> float | None:
-        """The rate (bit/s) over the pairs seen since the last call, or None if there were none."""
+        """The rate (bit/s) over the loss-free pairs seen since the last call, else over all of
+        them, or None if there were none."""
         rate = None
         if self.ticks > 0:
             rate = self.bytes * 8 * PCR_HZ / self.ticks
+        elif self.ticks_all > 0:
+            rate = self.bytes_all * 8 * PCR_HZ / self.ticks_all
+        if rate is not None:
             self.last_rate = rate
-        self.bytes = 0
-        self.ticks = 0
+        self.bytes = self.ticks = self.bytes_all = self.ticks_all = 0
         return rate

@@ -24,7 +24,7 @@ from .errors import ERROR_KIND_COUNT
 from .mdi import LOSS_STEP
 from .rare import RarePass, Segments
 from .seq import SeqResult
-from .ts import TS_PACKET_SIZE, TsHeaders
+from .ts import TS_PACKET_SIZE
 
 _NONE = np.zeros(0, dtype=np.int64)
 
@@ -73,20 +73,11 @@ class FeedPasses:
             index += cum[dgram]
         return index, base + m + int(cum[-1])
 
-    def _mark_losses(self, index: np.ndarray, cc_at: np.ndarray, h: TsHeaders) -> np.ndarray:
-        """Plain UDP: the stream indices of a call's packets (headers h) with each continuity
-        error of the PCR PID (positions cc_at among them; before the PCR PID is chosen, of the
-        PIDs with a PCR in the call) moving the index on by ``LOSS_STEP`` from its packet on,
-        so that the PCR pairs across a loss are skipped (mdi.py: without sequence numbers the
-        number of packets lost is not known, the continuity counters count modulo 16)."""
-        if not cc_at.size:
-            return index
-        pcr_pid = self._pcr.pid
-        cc_pid = h.pid[cc_at]
-        if pcr_pid is not None:
-            cc_at = cc_at[cc_pid == pcr_pid]
-        else:
-            cc_at = cc_at[np.isin(cc_pid, h.pid[h.has_pcr.astype(bool)])]
+    def _mark_losses(self, index: np.ndarray, cc_at: np.ndarray) -> np.ndarray:
+        """Plain UDP: the stream indices of a call's packets with each continuity error
+        (positions cc_at among them) moving the index on by ``LOSS_STEP`` from its packet on,
+        so that the PCR pairs across a loss are told apart (mdi.py: without sequence numbers
+        the number of packets lost is not known, the continuity counters count modulo 16)."""
         if not cc_at.size:
             return index
         marks = np.zeros(index.shape[0], dtype=np.int64)
@@ -163,7 +154,7 @@ class FeedPasses:
         if m:
             h, cc_at, cc_lost, nbad = fast.ts_headers_cc(*d.source(starts, hst), self._cc)
             if not m_rtp:
-                all_index = self._mark_losses(all_index, cc_at, h)
+                all_index = self._mark_losses(all_index, cc_at)
             bad = h.error.nonzero()[0] if nbad else _NONE
             if bad.size:
                 where = tb.searchsorted(bad, side="right") - 1
@@ -296,7 +287,7 @@ class FeedPasses:
         iv.ts_packets += m
         all_index, self._ts_index = self._sent_index(self._ts_index, dgram, m)
         if not rtp:
-            all_index = self._mark_losses(all_index, cc_at, h)
+            all_index = self._mark_losses(all_index, cc_at)
         errs = np.bincount(h.error, minlength=ERROR_KIND_COUNT)
         for i in errs[1:].nonzero()[0] + 1:
             iv.errors[i] += int(errs[i])

