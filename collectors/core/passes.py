@@ -140,6 +140,8 @@ class FeedPasses:
         vb_l: list[int] = [0] * (nch + 1)
         if m:
             h, cc_at, cc_lost, nbad = fast.ts_headers_cc(*d.source(starts, hst), self._cc)
+            if self._tr is not None:
+                self._tr.feed(d.data, starts, d.arrival[dgram], h, cc_at, all_index)
             bad = h.error.nonzero()[0] if nbad else _NONE
             if bad.size:
                 where = tb.searchsorted(bad, side="right") - 1
@@ -266,6 +268,8 @@ class FeedPasses:
         m = starts.shape[0]
         iv.ts_packets += m
         all_index, self._ts_index = self._sent_index(self._ts_index, dgram, m)
+        if self._tr is not None:
+            self._tr.feed(d.data, starts, d.arrival[dgram], h, cc_at, all_index)
         errs = np.bincount(h.error, minlength=ERROR_KIND_COUNT)
         for i in errs[1:].nonzero()[0] + 1:
             iv.errors[i] += int(errs[i])

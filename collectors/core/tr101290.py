@@ -1,0 +1,686 @@
+"""ETSI TR 101 290 V1.4.1 priority 1 and 2 checks of one transport stream (5.2.1, 5.2.2).
+
+Fed with every TS packet of a feed call (``feed``: the header arrays the kernels made, the
+arrival time of each packet, its position in the stream), closed per interval (``close``:
+one :class:`TestOutcome` per test). No clock: every time is an arrival time passed in.
+
+The checks:
+
+- 1.1 TS_sync_loss (status): sync is acquired after 5 consecutive correct sync bytes and
+  lost after 2 or more consecutive corrupted ones; a silence of an interval or more (no packet
+  at all) starts acquiring again, and an interval without packets reports FAIL.
+- 1.2 Sync_byte_error (event): every packet whose sync byte is not 0x47.
+- 1.3.a PAT_error_2 (status): no section with table_id 0x00 on PID 0x0000 for more than
+  ``pat_interval_max_s`` (from the first packet on); a section with another table_id on PID
+  0x0000, or a scrambled packet there (an error entered and left at once).
+- 1.4 Continuity_count_error (event): the continuity checker's errors (cc.py), per PID.
+- 1.5.a PMT_error_2 (status, per program_map_PID of the PAT): no section with table_id 0x02
+  for more than ``pmt_interval_max_s`` (from the PAT that names the PID), or a scrambled packet.
+- 1.6 PID_error (status, per PID referred to by a PMT): no packet of the PID for more than
+  ``referred_interval_max_s`` (from the PMT that refers to it).
+- 2.1 Transport_error (event): transport_error_indicator set.
+- 2.2 CRC_error (event): a PAT, CAT, PMT, NIT, SDT, BAT, EIT or TOT section with a wrong
+  CRC_32.
+- 2.3.a PCR_repetition_error (status, per PCR PID): more than ``pcr_interval_max_s`` between
+  the arrivals of two consecutive PCRs (or since the last one).
+- 2.3.b PCR_discontinuity_indicator_error (event, per PID): two consecutive PCR values differ
+  by more than ``pcr_discontinuity_max_s`` or go back, without discontinuity_indicator.
+- 2.4 PCR_accuracy_error (event, per PID): a PCR more than ``pcr_inaccuracy_max_s`` away from
+  what the previous PCR and the bytes between them give at the stream's rate; evaluated only
+  while the rate is constant (CBR), else UNKNOWN.
+- 2.5 PTS_error (status, per PID): more than ``pts_interval_max_s`` between two PES packets
+  with a PTS on a PID of a PMT that carries them (a PID is watched from its first PTS).
+- 2.6 CAT_error (event): a scrambled packet while no CAT (table_id 0x01 on PID 0x0001) has
+  been seen, once per interval; a section with another table_id on PID 0x0001.
+
+Status tests record faults (from the moment the limit was passed until the next occurrence);
+event tests record events. ``close`` reports per test the state at the end of the interval
+(status) or FAIL when an event occurred in it (event), the errors (events or entries into
+fail) and the time of the latest. The DVB MIB's persistence and counters are kept by the
+publish layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from iec62379.mibs.vocabulary import BitRateType, TestState, TsTest
+
+from .errors import ErrorKind
+from .report import TestOutcome, Tr101290Limits
+from .tr101290_psi import CAT_PID, PAT_PID, PsiWatch
+from .ts import TS_PACKET_SIZE, TsHeaders, gather_pcr
+
+CBR = BitRateType.CBR
+PCR_HZ = 27_000_000
+PCR_MOD = (1 << 33) * 300
+SYNC_ACQUIRE = 5  # consecutive correct sync bytes (TR 101 290 5.2.1, 1.1)
+SYNC_LOSE = 2  # consecutive corrupted sync bytes
+
+_PSI = 1
+_PES = 2
+_REF = 4
+
+STATUS_TESTS = frozenset(
+    [
+        TsTest.tsSyncLoss,
+        TsTest.patError2,
+        TsTest.pmtError2,
+        TsTest.pidError,
+        TsTest.pcrRepetitionError,
+        TsTest.ptsError,
+    ]
+)
+PID_TESTS = frozenset(
+    [
+        TsTest.continuityCountError,
+        TsTest.pmtError2,
+        TsTest.pidError,
+        TsTest.pcrRepetitionError,
+        TsTest.pcrDiscontinuityError,
+        TsTest.pcrAccuracyError,
+        TsTest.ptsError,
+    ]
+)
+
+
+def _ns(seconds: float) -> int:
+    return int(round(seconds * 1e9))
+
+
+@dataclass(slots=True)
+class Fault:
+    """A status test failing from start until end (None: still failing)."""
+
+    start: int
+    end: int | None
+    pid: int | None = None
+    counted: bool = False
+
+
+class GapWatch:
+    """Occurrences per key (a PID): a gap longer than the limit is a fault from the moment
+    the limit passed until the next occurrence."""
+
+    def __init__(self) -> None:
+        self.last: dict[int, int] = {}
+        self.open: dict[int, Fault] = {}
+
+    def arm(self, key: int, t: int) -> None:
+        """Watch key from t (if not watched yet)."""
+        self.last.setdefault(key, t)
+
+    def drop(self, key: int) -> None:
+        self.last.pop(key, None)
+        f = self.open.pop(key, None)
+        if f is not None and f.end is None:
+            f.end = f.start
+
+    def occur(self, key: int, t: int, limit: int, faults: list[Fault]) -> None:
+        last = self.last.get(key)
+        self.last[key] = t
+        f = self.open.pop(key, None)
+        if f is not None:
+            f.end = t
+        elif last is not None and t - last > limit:
+            faults.append(Fault(last + limit, t, key))
+
+    def occur_many(self, key: int, times: np.ndarray, limit: int, faults: list[Fault]) -> None:
+        """occur() for the sorted times (one array of a feed call)."""
+        last = self.last.get(key)
+        first = int(times[0])
+        if last is None or first - last <= limit:
+            self.last[key] = first
+            self.open.pop(key, None)
+        else:
+            self.occur(key, first, limit, faults)
+        if times.shape[0] > 1 and int(times[-1]) - first > limit:
+            gaps = np.flatnonzero(np.diff(times) > limit)
+            for g in gaps.tolist():
+                a = int(times[g])
+                faults.append(Fault(a + limit, int(times[g + 1]), key))
+        self.last[key] = int(times[-1])
+
+    def due(self, end: int, limit: int, faults: list[Fault], grace: int = 0) -> None:
+        """Open a fault (from the moment the limit passed) for every key not seen for more
+        than limit + grace before end."""
+        for key, last in self.last.items():
+            if last < end and end - last > limit + grace and key not in self.open:
+                f = Fault(last + limit, None, key)
+                self.open[key] = f
+                faults.append(f)
+
+
+class Tr101290Checker:
+    """The TR 101 290 priority 1 and 2 checks of one stream (see the module's text)."""
+
+    def __init__(self, limits: Tr101290Limits, interval_ns: int, origin: int | None = None):
+        self.limits = limits
+        self._interval_ns = interval_ns
+        self._origin = origin  # where interval 0 starts (None: at the first packet)
+        self.set_limits(limits)
+        # when each test could first be evaluated (what it needs was seen)
+        self._since: dict[TsTest, int] = {}
+        self._psi = PsiWatch()
+        self._lut = np.zeros(8192, dtype=np.uint8)
+        for p in self._psi.watched():
+            self._lut[p] |= _PSI
+        self._refs: list[int] = []
+        self._pcr_known: set[int] = set()
+        self._sync = 0  # 0 acquiring, 1 in sync, -1 lost
+        self._good = 0
+        self._bad = 0
+        self._last_t: int | None = None
+        self._t_first: int | None = None
+        self._cat_at: int | None = None  # the first CAT's arrival
+        self._pcr_last: dict[int, tuple[int, int, int]] = {}  # PID -> (arrival, PCR, index)
+        self._faults: dict[TsTest, list[Fault]] = {t: [] for t in STATUS_TESTS}
+        self._events: dict[TsTest, list[tuple[np.ndarray, np.ndarray | None]]] = {
+            t: [] for t in TsTest if t not in STATUS_TESTS
+        }
+        self._acc: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._pat = GapWatch()
+        self._pmt = GapWatch()
+        self._ref = GapWatch()
+        self._pcr = GapWatch()
+        self._pts = GapWatch()
+        self._sync_fault: Fault | None = None
+        self._last_sync_state: TestState | None = None
+
+    # ------------------------------------------------------------------ limits
+
+    def set_limits(self, limits: Tr101290Limits) -> None:
+        """New limits, from now on (the analyzer calls this between two intervals)."""
+        self.limits = limits
+        self._pat_ns = _ns(limits.pat_interval_max_s)
+        self._pmt_ns = _ns(limits.pmt_interval_max_s)
+        self._ref_ns = _ns(limits.referred_interval_max_s)
+        self._pcr_ns = _ns(limits.pcr_interval_max_s)
+        self._disc_ticks = int(round(limits.pcr_discontinuity_max_s * PCR_HZ))
+        self._pts_ns = _ns(limits.pts_interval_max_s)
+
+    # ------------------------------------------------------------------ feeding
+
+    def _event(self, test: TsTest, times: np.ndarray, pids: np.ndarray | None = None) -> None:
+        self._events[test].append((times, pids))
+
+    def feed(
+        self,
+        data: np.ndarray,
+        starts: np.ndarray,
+        t: np.ndarray,
+        h: TsHeaders,
+        cc_at: np.ndarray,
+        index: np.ndarray,
+    ) -> None:
+        """A feed call's TS packets: their bytes (data at starts), arrival times t (int64,
+        monotonic), headers h, the continuity errors' positions cc_at, stream indices."""
+        n = starts.shape[0]
+        if n == 0:
+            return
+        if self._t_first is None:
+            self._t_first = int(t[0])
+            self._pat.arm(PAT_PID, int(t[0]))
+        err = h.error
+        bad_any = bool(err.any())
+        self._sync_pass(t, err if bad_any else None)
+        self._last_t = int(t[-1])
+        if bad_any:
+            sb = np.flatnonzero(err == ErrorKind.TS_SYNC)
+            if sb.size:
+                self._event(TsTest.syncByteError, t[sb])
+            te = np.flatnonzero(err == ErrorKind.TS_TEI)
+            if te.size:
+                self._event(TsTest.transportError, t[te])
+        if cc_at.size:
+            self._event(TsTest.continuityCountError, t[cc_at], h.pid[cc_at].astype(np.int64))
+        pid = h.pid
+        cls = self._lut[pid]
+        if bad_any:
+            cls = np.where(err == 0, cls, np.uint8(0))
+        psi = np.flatnonzero(cls & _PSI)
+        if psi.size:
+            # a new PAT or PMT changes the PIDs to look at: on from the packet after it
+            while (restart := self._psi_pass(data, starts, t, h, psi)) is not None:
+                cls = self._lut[pid]
+                if bad_any:
+                    cls = np.where(err == 0, cls, np.uint8(0))
+                psi = np.flatnonzero(cls[restart:] & _PSI) + restart
+            cls = self._lut[pid]
+            if bad_any:
+                cls = np.where(err == 0, cls, np.uint8(0))
+        cat_at = self._cat_at
+        if cat_at is None or cat_at > int(t[0]):
+            self._scrambled(data, starts, t, err if bad_any else None, cat_at)
+        pcr_at = np.flatnonzero(h.has_pcr)  # (only valid packets have has_pcr)
+        if pcr_at.size:
+            self._pcr_pass(data, starts, t, h, index, pcr_at)
+        if self._refs:
+            self._ref_pass(t, pid, (err == 0) if bad_any else None)
+        pes = np.flatnonzero((cls & _PES).astype(bool) & h.pusi)
+        if pes.size:
+            self._pts_pass(data, starts, t, h, pes)
+
+    def _sync_pass(self, t: np.ndarray, err: np.ndarray | None) -> None:
+        """TS_sync_loss over the call's packets (sync bytes from err)."""
+        n = t.shape[0]
+        last = self._last_t
+        quiet = self._interval_ns
+        silent = np.flatnonzero(np.diff(t) >= quiet) + 1 if n > 1 else np.zeros(0, np.int64)
+        resync = last is not None and int(t[0]) - last >= quiet
+        if err is None and self._sync == 1 and not silent.size and not resync:
+            return
+        bad = np.zeros(n, dtype=bool) if err is None else err == ErrorKind.TS_SYNC
+        # runs of equal sync verdicts, also cut where a silence restarts acquiring
+        cuts = set((np.flatnonzero(bad[1:] != bad[:-1]) + 1).tolist())
+        cuts.update(silent.tolist())
+        edges = [0, *sorted(cuts), n]
+        silent_set = set(silent.tolist())
+        if resync:
+            silent_set.add(0)
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            if a in silent_set:
+                self._good = self._bad = 0
+                if self._sync == 1:
+                    self._sync = 0
+            length = b - a
+            if bad[a]:
+                self._good = 0
+                before = self._bad
+                self._bad += length
+                if self._sync != -1 and self._bad >= SYNC_LOSE:
+                    at = a + max(0, SYNC_LOSE - 1 - before)
+                    self._sync = -1
+                    f = Fault(int(t[at]), None)
+                    self._sync_fault = f
+                    self._faults[TsTest.tsSyncLoss].append(f)
+            else:
+                self._bad = 0
+                before = self._good
+                self._good += length
+                if self._sync != 1 and self._good >= SYNC_ACQUIRE:
+                    at = a + max(0, SYNC_ACQUIRE - 1 - before)
+                    if self._sync_fault is not None:
+                        self._sync_fault.end = int(t[at])
+                        self._sync_fault = None
+                    self._sync = 1
+
+    def _scrambled(
+        self,
+        data: np.ndarray,
+        starts: np.ndarray,
+        t: np.ndarray,
+        err: np.ndarray | None,
+        cat_at: int | None,
+    ) -> None:
+        """CAT_error: scrambled packets before any CAT, the first of each interval."""
+        sc = np.flatnonzero((data[starts + 3] & 0xC0) != 0)
+        if err is not None and sc.size:
+            sc = sc[err[sc] == 0]
+        if sc.size == 0:
+            return
+        times = t[sc]
+        if cat_at is not None:
+            times = times[times < cat_at]
+            if times.size == 0:
+                return
+        origin = self._origin if self._origin is not None else self._t_first
+        assert origin is not None
+        k = (times - origin) // self._interval_ns
+        first = np.flatnonzero(np.diff(k, prepend=np.int64(-(1 << 62))))
+        self._event(TsTest.catError, times[first], np.full(first.size, CAT_PID))
+
+    def _psi_pass(
+        self, data: np.ndarray, starts: np.ndarray, t: np.ndarray, h: TsHeaders, at: np.ndarray
+    ) -> int | None:
+        """The PSI packets at; the position after a packet that changed the tables (the
+        rest is not looked at), else None."""
+        psi = self._psi
+        pat_f, pmt_f = self._faults[TsTest.patError2], self._faults[TsTest.pmtError2]
+        crc_t: list[int] = []
+        cat_t: list[int] = []
+        restart: int | None = None
+        for i, p, s, off, pu, c, tt in zip(
+            at.tolist(),
+            h.pid[at].tolist(),
+            starts[at].tolist(),
+            h.payload_offset[at].tolist(),
+            h.pusi[at].tolist(),
+            h.cc[at].tolist(),
+            t[at].tolist(),
+            strict=True,
+        ):
+            if data[s + 3] & 0xC0:  # scrambled: PAT_error_2 / PMT_error_2 on those PIDs
+                if p == PAT_PID:
+                    pat_f.append(Fault(tt, tt))
+                elif p in psi.pmt_pids:
+                    pmt_f.append(Fault(tt, tt, p))
+                continue
+            if off >= TS_PACKET_SIZE:
+                continue
+            ev = psi.feed(p, data[s + off : s + TS_PACKET_SIZE].tobytes(), pu, c)
+            if ev.pat:
+                self._pat.occur(PAT_PID, tt, self._pat_ns, pat_f)
+            if ev.pat_wrong_table:
+                pat_f.append(Fault(tt, tt))
+            if ev.pmt:
+                self._pmt.occur(p, tt, self._pmt_ns, pmt_f)
+            if ev.cat and self._cat_at is None:
+                self._cat_at = tt
+            if ev.cat_wrong_table and p == CAT_PID:
+                cat_t.append(tt)
+            crc_t.extend([tt] * ev.crc_errors)
+            if ev.tables_changed:
+                self._tables_changed(tt)
+                restart = i + 1
+                break
+        if crc_t:
+            self._event(TsTest.crcError, np.asarray(crc_t, dtype=np.int64))
+        if cat_t:
+            self._event(TsTest.catError, np.asarray(cat_t, dtype=np.int64))
+        return restart
+
+    def _tables_changed(self, t: int) -> None:
+        """The PAT or a PMT changed at t: what is watched follows."""
+        psi = self._psi
+        if psi.pmt_pids:
+            self._since.setdefault(TsTest.pmtError2, t)
+        if psi.programs:
+            self._since.setdefault(TsTest.pidError, t)
+        lut = self._lut
+        lut[:] = 0
+        for p in psi.watched():
+            lut[p] |= _PSI
+        pes = psi.pes_pids()
+        for p in pes:
+            lut[p] |= _PES
+        refs = psi.referred()
+        for p in refs:
+            lut[p] |= _REF
+        self._refs = sorted(refs)
+        for watch, keys in (
+            (self._pmt, set(psi.pmt_pids)),
+            (self._ref, refs),
+        ):
+            for k in list(watch.last):
+                if k not in keys:
+                    watch.drop(k)
+            for k in keys:
+                watch.arm(k, t)
+        for k in list(self._pts.last):
+            if k not in pes:
+                self._pts.drop(k)
+        self._pcr_known = psi.pcr_pids()
+        if psi.programs:
+            for k in list(self._pcr.last):
+                if k not in self._pcr_known:
+                    self._pcr.drop(k)
+
+    def _pcr_pass(
+        self,
+        data: np.ndarray,
+        starts: np.ndarray,
+        t: np.ndarray,
+        h: TsHeaders,
+        index: np.ndarray,
+        at: np.ndarray,
+    ) -> None:
+        pids = h.pid[at]
+        values = gather_pcr(data, starts[at])
+        times = t[at]
+        disc = h.discontinuity[at]
+        idx = index[at]
+        rep_f = self._faults[TsTest.pcrRepetitionError]
+        one = bool((pids == pids[0]).all())
+        groups = (
+            [(int(pids[0]), slice(None))]
+            if one
+            else [(p, pids == p) for p in np.unique(pids).tolist()]
+        )
+        for p, sel in groups:
+            tt, vv, dd, ii = times[sel], values[sel], disc[sel], idx[sel]
+            if self._pcr_known and p not in self._pcr_known and self._psi.programs:
+                continue
+            self._since.setdefault(TsTest.pcrRepetitionError, int(tt[0]))
+            self._since.setdefault(TsTest.pcrDiscontinuityError, int(tt[0]))
+            prev = self._pcr_last.get(p)
+            self._pcr_last[p] = (int(tt[-1]), int(vv[-1]), int(ii[-1]))
+            watch = self._pcr
+            if prev is None:
+                watch.arm(p, int(tt[0]))
+                if tt.shape[0] < 2:
+                    continue
+                pt, pv, pi = tt[:-1], vv[:-1], ii[:-1]
+                tt, vv, dd, ii = tt[1:], vv[1:], dd[1:], ii[1:]
+            else:
+                pt = np.concatenate(([prev[0]], tt[:-1]))
+                pv = np.concatenate(([prev[1]], vv[:-1]))
+                pi = np.concatenate(([prev[2]], ii[:-1]))
+            dv = (vv - pv) % PCR_MOD
+            jump = (dv > self._disc_ticks) & ~dd
+            if jump.any():
+                self._event(TsTest.pcrDiscontinuityError, tt[jump], np.full(int(jump.sum()), p))
+            ok = ~(jump | dd)
+            if ok.any():
+                self._acc.append((tt[ok], np.full(int(ok.sum()), p), dv[ok], (ii - pi)[ok]))
+            # 2.3.a: the time between consecutive PCRs, on the PCR clock where the two are
+            # continuous (network jitter does not count), else on the arrival clock
+            gap = np.where(ok, dv * 1000 // 27, tt - pt)
+            f = watch.open.pop(p, None)
+            if f is not None:
+                f.end = int(tt[0])
+            for i in np.flatnonzero(gap > self._pcr_ns).tolist():
+                if i == 0 and f is not None:
+                    continue
+                a = int(pt[i])
+                rep_f.append(Fault(a + self._pcr_ns, int(tt[i]), p))
+            watch.last[p] = int(tt[-1])
+
+    def _ref_pass(self, t: np.ndarray, pid: np.ndarray, valid: np.ndarray | None) -> None:
+        """PID_error: the referred PIDs' packets in this call."""
+        faults = self._faults[TsTest.pidError]
+        span_long = int(t[-1]) - int(t[0]) > self._ref_ns
+        for p in self._refs:
+            m = pid == p
+            if valid is not None:
+                m &= valid
+            first = int(m.argmax())
+            if not m[first]:
+                continue
+            if span_long:
+                self._ref.occur_many(p, t[np.flatnonzero(m)], self._ref_ns, faults)
+            else:
+                last = m.shape[0] - 1 - int(m[::-1].argmax())
+                self._ref.occur(p, int(t[first]), self._ref_ns, faults)
+                self._ref.last[p] = int(t[last])
+
+    def _pts_pass(
+        self, data: np.ndarray, starts: np.ndarray, t: np.ndarray, h: TsHeaders, at: np.ndarray
+    ) -> None:
+        """PTS_error: the PES packets with a PTS among the payload unit starts at."""
+        off = h.payload_offset[at].astype(np.int64)
+        s = starts[at]
+        room = off + 9 <= TS_PACKET_SIZE
+        clear = (data[s + 3] & 0xC0) == 0
+        keep = room & clear
+        if not keep.all():
+            at, off, s = at[keep], off[keep], s[keep]
+        if at.size == 0:
+            return
+        b = s + off
+        pts = (data[b] == 0) & (data[b + 1] == 0) & (data[b + 2] == 1) & ((data[b + 7] & 0x80) != 0)
+        at = at[pts]
+        if at.size == 0:
+            return
+        faults = self._faults[TsTest.ptsError]
+        self._since.setdefault(TsTest.ptsError, int(t[at[0]]))
+        pids = h.pid[at]
+        times = t[at]
+        for p in np.unique(pids).tolist():
+            self._pts.occur_many(p, times[pids == p], self._pts_ns, faults)
+
+    # ------------------------------------------------------------------ closing
+
+    def close(
+        self, start: int, end: int, had_packets: bool, rate_bps: float | None, cbr: bool
+    ) -> dict[TsTest, TestOutcome]:
+        """The outcomes of the interval [start, end) (every packet before end fed)."""
+        lim = self.limits
+        if self._t_first is not None:
+            self._pat.due(end, self._pat_ns, self._faults[TsTest.patError2])
+            self._pmt.due(end, self._pmt_ns, self._faults[TsTest.pmtError2])
+            self._ref.due(end, self._ref_ns, self._faults[TsTest.pidError])
+            # (a PCR PID that stops: by the arrival clock, with the limit again for jitter)
+            pcr_f = self._faults[TsTest.pcrRepetitionError]
+            self._pcr.due(end, self._pcr_ns, pcr_f, self._pcr_ns)
+            self._pts.due(end, self._pts_ns, self._faults[TsTest.ptsError])
+        out: dict[TsTest, TestOutcome] = {}
+        for test, faults in self._faults.items():
+            if test is not TsTest.tsSyncLoss:
+                out[test] = self._status(faults, end, test in PID_TESTS)
+        for test in self._events:
+            if test is not TsTest.pcrAccuracyError:
+                out[test] = self._events_until(test, end)
+        out[TsTest.pcrAccuracyError] = self._accuracy(end, rate_bps if cbr else None)
+        out[TsTest.tsSyncLoss] = self._sync_outcome(start, end, had_packets)
+        if self._t_first is None or not had_packets:
+            out = {
+                k: (v if k is TsTest.tsSyncLoss else TestOutcome(TestState.UNKNOWN, 0))
+                for k, v in out.items()
+            }
+        else:
+            since = self._since
+            for test in (
+                TsTest.pmtError2,
+                TsTest.pidError,
+                TsTest.pcrRepetitionError,
+                TsTest.pcrDiscontinuityError,
+                TsTest.ptsError,
+            ):
+                at = since.get(test)
+                if (at is None or at >= end) and out[test].errors == 0:
+                    out[test] = TestOutcome(TestState.UNKNOWN, 0)
+        for test in TsTest:
+            if test not in lim.enabled:
+                out[test] = TestOutcome(TestState.DISABLED, 0)
+        return {test: out[test] for test in TsTest}
+
+    def _status(self, faults: list[Fault], end: int, per_pid: bool = True) -> TestOutcome:
+        errors = 0
+        last: int | None = None
+        failing = False
+        pids: dict[int, int] = {}
+        keep: list[Fault] = []
+        for f in faults:
+            if f.start >= end:
+                keep.append(f)
+                continue
+            if not f.counted:
+                f.counted = True
+                errors += 1
+                last = f.start if last is None else max(last, f.start)
+                if f.pid is not None and per_pid:
+                    pids[f.pid] = pids.get(f.pid, 0) + 1
+            if f.end is None or f.end > end:
+                failing = True
+            if f.end is None or f.end >= end:
+                keep.append(f)
+        faults[:] = keep
+        return TestOutcome(TestState.FAIL if failing else TestState.PASS, errors, last, pids)
+
+    def _events_until(self, test: TsTest, end: int) -> TestOutcome:
+        chunks = self._events[test]
+        if not chunks:
+            return TestOutcome(TestState.PASS, 0)
+        times: list[np.ndarray] = []
+        pids: list[np.ndarray] = []
+        rest: list[tuple[np.ndarray, np.ndarray | None]] = []
+        for tt, pp in chunks:
+            cut = int(np.searchsorted(tt, end))
+            if cut:
+                times.append(tt[:cut])
+                if pp is not None:
+                    pids.append(pp[:cut])
+            if cut < tt.shape[0]:
+                rest.append((tt[cut:], None if pp is None else pp[cut:]))
+        self._events[test] = rest
+        if not times:
+            return TestOutcome(TestState.PASS, 0)
+        n = sum(x.shape[0] for x in times)
+        if test is TsTest.catError:  # scrambled without a CAT: once per interval
+            scrambled = sum(x.shape[0] for x in pids)
+            n = n - scrambled + min(scrambled, 1)
+        last = max(int(x[-1]) for x in times)
+        per: dict[int, int] = {}
+        if pids and test in PID_TESTS:
+            u, c = np.unique(np.concatenate(pids), return_counts=True)
+            per = dict(zip(u.tolist(), c.tolist(), strict=True))
+        return TestOutcome(TestState.FAIL, n, last, per)
+
+    def _accuracy(self, end: int, rate_bps: float | None) -> TestOutcome:
+        chunks = self._acc
+        if not chunks:
+            return TestOutcome(TestState.UNKNOWN, 0)
+        now: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        rest = []
+        for tt, pp, dv, di in chunks:
+            cut = int(np.searchsorted(tt, end))
+            if cut:
+                now.append((tt[:cut], pp[:cut], dv[:cut], di[:cut]))
+            if cut < tt.shape[0]:
+                rest.append((tt[cut:], pp[cut:], dv[cut:], di[cut:]))
+        self._acc = rest
+        if not now or not rate_bps:
+            return TestOutcome(TestState.UNKNOWN, 0)
+        tt = np.concatenate([x[0] for x in now])
+        pp = np.concatenate([x[1] for x in now])
+        dv = np.concatenate([x[2] for x in now])
+        di = np.concatenate([x[3] for x in now])
+        # seconds the PCRs say minus seconds the bytes between them take at the rate
+        off = dv / PCR_HZ - di * (TS_PACKET_SIZE * 8) / rate_bps
+        bad = np.abs(off) > self.limits.pcr_inaccuracy_max_s
+        if not bad.any():
+            return TestOutcome(TestState.PASS, 0)
+        u, c = np.unique(pp[bad], return_counts=True)
+        return TestOutcome(
+            TestState.FAIL,
+            int(bad.sum()),
+            int(tt[bad][-1]),
+            dict(zip(u.tolist(), c.tolist(), strict=True)),
+        )
+
+    def _sync_outcome(self, start: int, end: int, had_packets: bool) -> TestOutcome:
+        faults = self._faults[TsTest.tsSyncLoss]
+        if not had_packets:
+            # no packets in the interval: sync is lost (entered once per silence)
+            entered = self._last_sync_state is not TestState.FAIL
+            self._status(faults, end)
+            self._last_sync_state = TestState.FAIL
+            return TestOutcome(TestState.FAIL, int(entered), start if entered else None)
+        r = self._status(faults, end)
+        if r.state is TestState.PASS and self._sync == 0 and self._last_t is not None:
+            if self._good < SYNC_ACQUIRE and r.errors == 0:
+                r = TestOutcome(TestState.UNKNOWN, 0)
+        self._last_sync_state = r.state
+        return r
+
+
+def close_checks(
+    a: Any, start: int, end: int, had_packets: bool, rate: float | None, rate_type: BitRateType
+) -> dict[TsTest, TestOutcome]:
+    """The TR 101 290 outcomes of a StreamAnalyzer's interval [start, end) (empty when the
+    checks are off); a change of limits (``set_tr101290``) applies from the next interval."""
+    tr: Tr101290Checker | None = a._tr
+    out = {} if tr is None else tr.close(start, end, had_packets, rate, rate_type == CBR)
+    nxt = a._tr_next
+    if nxt is not False:
+        a._tr_next = False
+        if nxt is None:
+            a._tr = None
+        elif tr is None:
+            a._tr = Tr101290Checker(nxt, a._interval_ns, a._t0)
+        else:
+            tr.set_limits(nxt)
+    return out
