@@ -141,7 +141,8 @@ class FeedPasses:
         if m:
             h, cc_at, cc_lost, nbad = fast.ts_headers_cc(*d.source(starts, hst), self._cc)
             if self._tr is not None:
-                self._tr.feed(d.data, starts, d.arrival[dgram], h, cc_at, all_index)
+                tr_src = (d.data, starts, *d.source(starts, hst))
+                self._tr.feed(*tr_src, d.arrival, dgram, h, cc_at, all_index, self._t0)
             bad = h.error.nonzero()[0] if nbad else _NONE
             if bad.size:
                 where = tb.searchsorted(bad, side="right") - 1
@@ -269,7 +270,8 @@ class FeedPasses:
         iv.ts_packets += m
         all_index, self._ts_index = self._sent_index(self._ts_index, dgram, m)
         if self._tr is not None:
-            self._tr.feed(d.data, starts, d.arrival[dgram], h, cc_at, all_index)
+            tr_src = (d.data, starts, *d.source(starts, hst))
+            self._tr.feed(*tr_src, d.arrival, dgram, h, cc_at, all_index, self._t0)
         errs = np.bincount(h.error, minlength=ERROR_KIND_COUNT)
         for i in errs[1:].nonzero()[0] + 1:
             iv.errors[i] += int(errs[i])

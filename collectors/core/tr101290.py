@@ -49,8 +49,9 @@ import numpy as np
 from iec62379.mibs.vocabulary import BitRateType, TestState, TsTest
 
 from .errors import ErrorKind
+from .rare import repeats, same_packet
 from .report import TestOutcome, Tr101290Limits
-from .tr101290_psi import CAT_PID, PAT_PID, PsiWatch
+from .tr101290_psi import PAT_PID, PsiEvents, PsiWatch
 from .ts import TS_PACKET_SIZE, TsHeaders, gather_pcr
 
 CBR = BitRateType.CBR
@@ -153,6 +154,28 @@ class GapWatch:
                 faults.append(f)
 
 
+_PASS = TestOutcome(TestState.PASS, 0)
+_UNKNOWN = TestOutcome(TestState.UNKNOWN, 0)
+
+
+class _Times:
+    """The arrival time of each packet of a feed call, gathered only where asked:
+    ``t[idx]`` is arrival[dgram[idx]] (the datagram's)."""
+
+    __slots__ = ("arrival", "dgram", "shape")
+
+    def __init__(self, arrival: np.ndarray, dgram: np.ndarray) -> None:
+        self.arrival = arrival
+        self.dgram = dgram
+        self.shape = dgram.shape
+
+    def __getitem__(self, idx: Any) -> Any:
+        return self.arrival[self.dgram[idx]]
+
+    def full(self) -> np.ndarray:
+        return self.arrival[self.dgram]
+
+
 class Tr101290Checker:
     """The TR 101 290 priority 1 and 2 checks of one stream (see the module's text)."""
 
@@ -164,6 +187,9 @@ class Tr101290Checker:
         # when each test could first be evaluated (what it needs was seen)
         self._since: dict[TsTest, int] = {}
         self._psi = PsiWatch()
+        # PSI PID -> its last packet, when feeding it again would show the same (_psi_pass)
+        self._memo: dict[int, bytes] = {}
+        self._memo_ev: dict[int, PsiEvents] = {}
         self._lut = np.zeros(8192, dtype=np.uint8)
         for p in self._psi.watched():
             self._lut[p] |= _PSI
@@ -177,10 +203,13 @@ class Tr101290Checker:
         self._cat_at: int | None = None  # the first CAT's arrival
         self._pcr_last: dict[int, tuple[int, int, int]] = {}  # PID -> (arrival, PCR, index)
         self._faults: dict[TsTest, list[Fault]] = {t: [] for t in STATUS_TESTS}
-        self._events: dict[TsTest, list[tuple[np.ndarray, np.ndarray | None]]] = {
-            t: [] for t in TsTest if t not in STATUS_TESTS
+        # event test -> interval index -> [events, latest arrival, {PID: events}]
+        self._events: dict[TsTest, dict[int, list[Any]]] = {
+            t: {} for t in TsTest if t not in STATUS_TESTS
         }
-        self._acc: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._scrambled_k: dict[int, int] = {}  # interval -> first scrambled packet w/o CAT
+        # interval index -> PCR pairs (arrival, PID, PCR ticks, packets between them)
+        self._acc: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
         self._pat = GapWatch()
         self._pmt = GapWatch()
         self._ref = GapWatch()
@@ -203,30 +232,70 @@ class Tr101290Checker:
 
     # ------------------------------------------------------------------ feeding
 
+    def _k(self, times: np.ndarray) -> np.ndarray:
+        """The interval of each arrival time."""
+        origin = self._origin if self._origin is not None else self._t_first
+        assert origin is not None
+        return (times - origin) // self._interval_ns
+
     def _event(self, test: TsTest, times: np.ndarray, pids: np.ndarray | None = None) -> None:
-        self._events[test].append((times, pids))
+        """Events of test at times (sorted), of pids, into their intervals' buckets."""
+        k = self._k(times)
+        buckets = self._events[test]
+        per_pid = pids is not None and test in PID_TESTS
+        if k[0] == k[-1]:
+            cuts = [0, times.shape[0]]
+        else:
+            cuts = [0, *(np.flatnonzero(np.diff(k)) + 1).tolist(), times.shape[0]]
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            kk = int(k[a])
+            bucket = buckets.get(kk)
+            if bucket is None:
+                bucket = buckets[kk] = [0, 0, {}]
+            bucket[0] += b - a
+            bucket[1] = max(bucket[1], int(times[b - 1]))
+            if per_pid:
+                assert pids is not None
+                per = bucket[2]
+                if b - a < 256:
+                    for p in pids[a:b].tolist():
+                        per[p] = per.get(p, 0) + 1
+                    continue
+                u, c = np.unique(pids[a:b], return_counts=True)
+                for p, n in zip(u.tolist(), c.tolist(), strict=True):
+                    per[p] = per.get(p, 0) + n
 
     def feed(
         self,
         data: np.ndarray,
         starts: np.ndarray,
-        t: np.ndarray,
+        hdata: np.ndarray,
+        hstarts: np.ndarray,
+        arrival: np.ndarray,
+        dgram: np.ndarray,
         h: TsHeaders,
         cc_at: np.ndarray,
         index: np.ndarray,
+        origin: int | None,
     ) -> None:
-        """A feed call's TS packets: their bytes (data at starts), arrival times t (int64,
-        monotonic), headers h, the continuity errors' positions cc_at, stream indices."""
+        """A feed call's TS packets: their bytes (data at starts; the first 12 bytes of
+        each also at hstarts in hdata, perhaps a copy of the headers alone), their datagrams
+        dgram and the datagrams' arrival times (int64, monotonic), headers h, the continuity
+        errors' positions cc_at, stream indices; origin: where interval 0 starts (the
+        analyzer's first arrival)."""
         n = starts.shape[0]
         if n == 0:
             return
+        t: Any = _Times(arrival, dgram)
+        if origin is not None:
+            self._origin = origin
         if self._t_first is None:
             self._t_first = int(t[0])
             self._pat.arm(PAT_PID, int(t[0]))
         err = h.error
         bad_any = bool(err.any())
         self._sync_pass(t, err if bad_any else None)
-        self._last_t = int(t[-1])
+        self._last_t = int(t[n - 1])
         if bad_any:
             sb = np.flatnonzero(err == ErrorKind.TS_SYNC)
             if sb.size:
@@ -253,25 +322,33 @@ class Tr101290Checker:
                 cls = np.where(err == 0, cls, np.uint8(0))
         cat_at = self._cat_at
         if cat_at is None or cat_at > int(t[0]):
-            self._scrambled(data, starts, t, err if bad_any else None, cat_at)
+            self._scrambled(hdata, hstarts, t, err if bad_any else None, cat_at)
         pcr_at = np.flatnonzero(h.has_pcr)  # (only valid packets have has_pcr)
         if pcr_at.size:
-            self._pcr_pass(data, starts, t, h, index, pcr_at)
+            self._pcr_pass(hdata, hstarts, t, h, index, pcr_at)
         if self._refs:
             self._ref_pass(t, pid, (err == 0) if bad_any else None)
-        pes = np.flatnonzero((cls & _PES).astype(bool) & h.pusi)
+        pusi = np.flatnonzero(h.pusi)
+        pes = pusi[(cls[pusi] & _PES) != 0]
         if pes.size:
             self._pts_pass(data, starts, t, h, pes)
 
-    def _sync_pass(self, t: np.ndarray, err: np.ndarray | None) -> None:
+    def _sync_pass(self, times: _Times, err: np.ndarray | None) -> None:
         """TS_sync_loss over the call's packets (sync bytes from err)."""
-        n = t.shape[0]
+        n = times.shape[0]
         last = self._last_t
         quiet = self._interval_ns
-        silent = np.flatnonzero(np.diff(t) >= quiet) + 1 if n > 1 else np.zeros(0, np.int64)
-        resync = last is not None and int(t[0]) - last >= quiet
+        t0, t1 = int(times[0]), int(times[n - 1])
+        resync = last is not None and t0 - last >= quiet
+        if t1 - t0 < quiet:  # no silence of an interval within the call
+            if err is None and self._sync == 1 and not resync:
+                return
+            silent = np.zeros(0, np.int64)
+        else:
+            silent = np.flatnonzero(np.diff(times.full()) >= quiet) + 1
         if err is None and self._sync == 1 and not silent.size and not resync:
             return
+        t = times
         bad = np.zeros(n, dtype=bool) if err is None else err == ErrorKind.TS_SYNC
         # runs of equal sync verdicts, also cut where a silence restarts acquiring
         cuts = set((np.flatnonzero(bad[1:] != bad[:-1]) + 1).tolist())
@@ -326,65 +403,145 @@ class Tr101290Checker:
             times = times[times < cat_at]
             if times.size == 0:
                 return
-        origin = self._origin if self._origin is not None else self._t_first
-        assert origin is not None
-        k = (times - origin) // self._interval_ns
+        k = self._k(times)
         first = np.flatnonzero(np.diff(k, prepend=np.int64(-(1 << 62))))
-        self._event(TsTest.catError, times[first], np.full(first.size, CAT_PID))
+        seen = self._scrambled_k
+        for kk, tt in zip(k[first].tolist(), times[first].tolist(), strict=True):
+            seen.setdefault(kk, tt)
 
     def _psi_pass(
         self, data: np.ndarray, starts: np.ndarray, t: np.ndarray, h: TsHeaders, at: np.ndarray
     ) -> int | None:
-        """The PSI packets at; the position after a packet that changed the tables (the
-        rest is not looked at), else None."""
-        psi = self._psi
-        pat_f, pmt_f = self._faults[TsTest.patError2], self._faults[TsTest.pmtError2]
-        crc_t: list[int] = []
+        """The PSI packets at (stream order); the position after a packet that changed the
+        tables (the rest is not looked at), else None.
+
+        A packet identical to the one before it on its PID (but for the continuity counter),
+        when that one's feed was repeatable (one whole section, nothing pending), shows the
+        same again: such copies are taken in bulk, the others one by one."""
+        pids_at = h.pid[at]
+        copy = np.zeros(at.size, dtype=bool)
+        memos = self._memo
+        for p in np.unique(pids_at).tolist():
+            k = np.flatnonzero(pids_at == p)
+            s_at = starts[at[k]]
+            eq = repeats(data, s_at)
+            m = memos.get(p)
+            eq[0] = m is not None and same_packet(m, data, int(s_at[0]))
+            copy[k] = eq
+        crc_t: list[np.ndarray] = []
         cat_t: list[int] = []
         restart: int | None = None
-        for i, p, s, off, pu, c, tt in zip(
-            at.tolist(),
-            h.pid[at].tolist(),
-            starts[at].tolist(),
-            h.payload_offset[at].tolist(),
-            h.pusi[at].tolist(),
-            h.cc[at].tolist(),
-            t[at].tolist(),
-            strict=True,
-        ):
-            if data[s + 3] & 0xC0:  # scrambled: PAT_error_2 / PMT_error_2 on those PIDs
-                if p == PAT_PID:
-                    pat_f.append(Fault(tt, tt))
-                elif p in psi.pmt_pids:
-                    pmt_f.append(Fault(tt, tt, p))
-                continue
-            if off >= TS_PACKET_SIZE:
-                continue
-            ev = psi.feed(p, data[s + off : s + TS_PACKET_SIZE].tobytes(), pu, c)
-            if ev.pat:
-                self._pat.occur(PAT_PID, tt, self._pat_ns, pat_f)
-            if ev.pat_wrong_table:
-                pat_f.append(Fault(tt, tt))
-            if ev.pmt:
-                self._pmt.occur(p, tt, self._pmt_ns, pmt_f)
-            if ev.cat and self._cat_at is None:
-                self._cat_at = tt
-            if ev.cat_wrong_table and p == CAT_PID:
-                cat_t.append(tt)
-            crc_t.extend([tt] * ev.crc_errors)
-            if ev.tables_changed:
-                self._tables_changed(tt)
+        prev = 0
+        for head in np.flatnonzero(~copy).tolist():
+            if head > prev:
+                self._copies(data, starts, t, h, at[prev:head], crc_t, cat_t)
+            prev = head + 1
+            i = int(at[head])
+            if self._psi_one(data, int(starts[i]), int(t[i]), h, i, crc_t, cat_t):
                 restart = i + 1
                 break
+        else:
+            if prev < at.size:
+                self._copies(data, starts, t, h, at[prev:], crc_t, cat_t)
         if crc_t:
-            self._event(TsTest.crcError, np.asarray(crc_t, dtype=np.int64))
+            self._event(TsTest.crcError, np.sort(np.concatenate(crc_t)))
         if cat_t:
-            self._event(TsTest.catError, np.asarray(cat_t, dtype=np.int64))
+            self._event(TsTest.catError, np.asarray(sorted(cat_t), dtype=np.int64))
         return restart
+
+    def _copies(
+        self,
+        data: np.ndarray,
+        starts: np.ndarray,
+        t: np.ndarray,
+        h: TsHeaders,
+        pos: np.ndarray,
+        crc_t: list[np.ndarray],
+        cat_t: list[int],
+    ) -> None:
+        """Packets at pos, each a copy of the packet before it on its PID."""
+        pids = h.pid[pos]
+        for p in np.unique(pids).tolist():
+            sel = pos[pids == p]
+            ev = self._memo_ev.get(p) if p in self._memo else None
+            if ev is None:  # the feed before was not repeatable: one by one
+                for i in sel.tolist():
+                    self._psi_one(data, int(starts[i]), int(t[i]), h, i, crc_t, cat_t)
+                continue
+            asm_cc = self._psi.last_cc(p)
+            cs = h.cc[sel].astype(np.int16)
+            before = np.empty_like(cs)
+            before[0] = asm_cc
+            before[1:] = cs[:-1]
+            times = t[sel][cs != before]  # a repeated counter: a duplicate, ignored
+            self._psi.set_last_cc(p, int(cs[-1]))
+            if times.size == 0:
+                continue
+            if ev.pat:
+                self._pat.occur_many(PAT_PID, times, self._pat_ns, self._faults[TsTest.patError2])
+            if ev.pmt:
+                self._pmt.occur_many(p, times, self._pmt_ns, self._faults[TsTest.pmtError2])
+            if ev.cat and self._cat_at is None:
+                self._cat_at = int(times[0])
+            if ev.crc_errors:
+                crc_t.append(np.repeat(times, ev.crc_errors))
+            if ev.pat_wrong_table:
+                self._faults[TsTest.patError2].extend(Fault(x, x) for x in times.tolist())
+            if ev.cat_wrong_table:
+                cat_t.extend(times.tolist())
+
+    def _psi_one(
+        self,
+        data: np.ndarray,
+        s: int,
+        tt: int,
+        h: TsHeaders,
+        i: int,
+        crc_t: list[np.ndarray],
+        cat_t: list[int],
+    ) -> bool:
+        """One PSI packet (packet i, at s in data, arrived at tt); True if the tables changed."""
+        psi = self._psi
+        p = int(h.pid[i])
+        if data[s + 3] & 0xC0:  # scrambled: PAT_error_2 / PMT_error_2 on those PIDs
+            self._memo.pop(p, None)
+            if p == PAT_PID:
+                self._faults[TsTest.patError2].append(Fault(tt, tt))
+            elif p in psi.pmt_pids:
+                self._faults[TsTest.pmtError2].append(Fault(tt, tt, p))
+            return False
+        off = int(h.payload_offset[i])
+        if off >= TS_PACKET_SIZE:
+            self._memo.pop(p, None)
+            return False
+        payload = data[s + off : s + TS_PACKET_SIZE].tobytes()
+        ev = psi.feed(p, payload, bool(h.pusi[i]), int(h.cc[i]))
+        if ev.pat:
+            self._pat.occur(PAT_PID, tt, self._pat_ns, self._faults[TsTest.patError2])
+        if ev.pat_wrong_table:
+            self._faults[TsTest.patError2].append(Fault(tt, tt))
+        if ev.pmt:
+            self._pmt.occur(p, tt, self._pmt_ns, self._faults[TsTest.pmtError2])
+        if ev.cat and self._cat_at is None:
+            self._cat_at = tt
+        if ev.cat_wrong_table:
+            cat_t.append(tt)
+        if ev.crc_errors:
+            crc_t.append(np.full(ev.crc_errors, tt, dtype=np.int64))
+        if ev.tables_changed:
+            self._tables_changed(tt)
+            return True
+        if ev.repeatable:
+            self._memo[p] = data[s : s + TS_PACKET_SIZE].tobytes()
+            self._memo_ev[p] = ev
+        else:
+            self._memo.pop(p, None)
+        return False
 
     def _tables_changed(self, t: int) -> None:
         """The PAT or a PMT changed at t: what is watched follows."""
         psi = self._psi
+        self._memo.clear()
         if psi.pmt_pids:
             self._since.setdefault(TsTest.pmtError2, t)
         if psi.programs:
@@ -464,7 +621,7 @@ class Tr101290Checker:
                 self._event(TsTest.pcrDiscontinuityError, tt[jump], np.full(int(jump.sum()), p))
             ok = ~(jump | dd)
             if ok.any():
-                self._acc.append((tt[ok], np.full(int(ok.sum()), p), dv[ok], (ii - pi)[ok]))
+                self._pairs(tt[ok], p, dv[ok], (ii - pi)[ok])
             # 2.3.a: the time between consecutive PCRs, on the PCR clock where the two are
             # continuous (network jitter does not count), else on the arrival clock
             gap = np.where(ok, dv * 1000 // 27, tt - pt)
@@ -478,10 +635,21 @@ class Tr101290Checker:
                 rep_f.append(Fault(a + self._pcr_ns, int(tt[i]), p))
             watch.last[p] = int(tt[-1])
 
+    def _pairs(self, tt: np.ndarray, p: int, dv: np.ndarray, di: np.ndarray) -> None:
+        """PCR pairs for PCR_accuracy, into their intervals' buckets."""
+        k = self._k(tt)
+        pp = np.full(tt.shape[0], p)
+        if k[0] == k[-1]:
+            self._acc.setdefault(int(k[0]), []).append((tt, pp, dv, di))
+            return
+        cuts = [0, *(np.flatnonzero(np.diff(k)) + 1).tolist(), tt.shape[0]]
+        for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+            self._acc.setdefault(int(k[a]), []).append((tt[a:b], pp[a:b], dv[a:b], di[a:b]))
+
     def _ref_pass(self, t: np.ndarray, pid: np.ndarray, valid: np.ndarray | None) -> None:
         """PID_error: the referred PIDs' packets in this call."""
         faults = self._faults[TsTest.pidError]
-        span_long = int(t[-1]) - int(t[0]) > self._ref_ns
+        span_long = int(t[t.shape[0] - 1]) - int(t[0]) > self._ref_ns
         for p in self._refs:
             m = pid == p
             if valid is not None:
@@ -537,13 +705,15 @@ class Tr101290Checker:
             self._pcr.due(end, self._pcr_ns, pcr_f, self._pcr_ns)
             self._pts.due(end, self._pts_ns, self._faults[TsTest.ptsError])
         out: dict[TsTest, TestOutcome] = {}
+        origin = self._origin if self._origin is not None else self._t_first
+        k = -1 if origin is None else (start - origin) // self._interval_ns
         for test, faults in self._faults.items():
             if test is not TsTest.tsSyncLoss:
                 out[test] = self._status(faults, end, test in PID_TESTS)
         for test in self._events:
             if test is not TsTest.pcrAccuracyError:
-                out[test] = self._events_until(test, end)
-        out[TsTest.pcrAccuracyError] = self._accuracy(end, rate_bps if cbr else None)
+                out[test] = self._events_until(test, k)
+        out[TsTest.pcrAccuracyError] = self._accuracy(k, rate_bps if cbr else None)
         out[TsTest.tsSyncLoss] = self._sync_outcome(start, end, had_packets)
         if self._t_first is None or not had_packets:
             out = {
@@ -590,64 +760,50 @@ class Tr101290Checker:
         faults[:] = keep
         return TestOutcome(TestState.FAIL if failing else TestState.PASS, errors, last, pids)
 
-    def _events_until(self, test: TsTest, end: int) -> TestOutcome:
-        chunks = self._events[test]
-        if not chunks:
-            return TestOutcome(TestState.PASS, 0)
-        times: list[np.ndarray] = []
-        pids: list[np.ndarray] = []
-        rest: list[tuple[np.ndarray, np.ndarray | None]] = []
-        for tt, pp in chunks:
-            cut = int(np.searchsorted(tt, end))
-            if cut:
-                times.append(tt[:cut])
-                if pp is not None:
-                    pids.append(pp[:cut])
-            if cut < tt.shape[0]:
-                rest.append((tt[cut:], None if pp is None else pp[cut:]))
-        self._events[test] = rest
-        if not times:
-            return TestOutcome(TestState.PASS, 0)
-        n = sum(x.shape[0] for x in times)
-        if test is TsTest.catError:  # scrambled without a CAT: once per interval
-            scrambled = sum(x.shape[0] for x in pids)
-            n = n - scrambled + min(scrambled, 1)
-        last = max(int(x[-1]) for x in times)
+    def _take(self, buckets: dict[int, Any], k: int) -> list[Any]:
+        """The buckets of intervals k and before (taken out)."""
+        if not buckets:
+            return []
+        keys = [x for x in buckets if x <= k]
+        return [buckets.pop(x) for x in keys]
+
+    def _events_until(self, test: TsTest, k: int) -> TestOutcome:
+        got = self._take(self._events[test], k)
+        if test is TsTest.catError:
+            scr = self._take(self._scrambled_k, k)
+            if scr:  # scrambled packets without a CAT: one event per interval
+                got.append([1, max(scr), {}])
+        if not got:
+            return _PASS
+        n = sum(b[0] for b in got)
+        last = max(b[1] for b in got)
         per: dict[int, int] = {}
-        if pids and test in PID_TESTS:
-            u, c = np.unique(np.concatenate(pids), return_counts=True)
-            per = dict(zip(u.tolist(), c.tolist(), strict=True))
+        for b in got:
+            for p, c in b[2].items():
+                per[p] = per.get(p, 0) + c
         return TestOutcome(TestState.FAIL, n, last, per)
 
-    def _accuracy(self, end: int, rate_bps: float | None) -> TestOutcome:
-        chunks = self._acc
-        if not chunks:
-            return TestOutcome(TestState.UNKNOWN, 0)
-        now: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        rest = []
-        for tt, pp, dv, di in chunks:
-            cut = int(np.searchsorted(tt, end))
-            if cut:
-                now.append((tt[:cut], pp[:cut], dv[:cut], di[:cut]))
-            if cut < tt.shape[0]:
-                rest.append((tt[cut:], pp[cut:], dv[cut:], di[cut:]))
-        self._acc = rest
+    def _accuracy(self, k: int, rate_bps: float | None) -> TestOutcome:
+        now = [x for chunks in self._take(self._acc, k) for x in chunks]
         if not now or not rate_bps:
-            return TestOutcome(TestState.UNKNOWN, 0)
-        tt = np.concatenate([x[0] for x in now])
-        pp = np.concatenate([x[1] for x in now])
-        dv = np.concatenate([x[2] for x in now])
-        di = np.concatenate([x[3] for x in now])
+            return _UNKNOWN
+        if len(now) == 1:
+            tt, pp, dv, di = now[0]
+        else:
+            tt = np.concatenate([x[0] for x in now])
+            pp = np.concatenate([x[1] for x in now])
+            dv = np.concatenate([x[2] for x in now])
+            di = np.concatenate([x[3] for x in now])
         # seconds the PCRs say minus seconds the bytes between them take at the rate
-        off = dv / PCR_HZ - di * (TS_PACKET_SIZE * 8) / rate_bps
+        off = dv * (1 / PCR_HZ) - di * ((TS_PACKET_SIZE * 8) / rate_bps)
         bad = np.abs(off) > self.limits.pcr_inaccuracy_max_s
         if not bad.any():
-            return TestOutcome(TestState.PASS, 0)
+            return _PASS
         u, c = np.unique(pp[bad], return_counts=True)
         return TestOutcome(
             TestState.FAIL,
             int(bad.sum()),
-            int(tt[bad][-1]),
+            int(tt[bad].max()),
             dict(zip(u.tolist(), c.tolist(), strict=True)),
         )
 

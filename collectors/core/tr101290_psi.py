@@ -96,6 +96,9 @@ class PsiEvents:
     cat_wrong_table: bool = False  # another table_id on PID 1
     crc_errors: int = 0
     tables_changed: bool = False  # the program_map_PIDs or the referred PIDs changed
+    # the packet held one whole section and nothing was pending before or after: the same
+    # packet again (next continuity counter) would show the same
+    repeatable: bool = False
 
 
 class PsiWatch:
@@ -134,9 +137,27 @@ class PsiWatch:
         asm = self._asm.get(pid)
         if asm is None:
             asm = self._asm[pid] = _Assembler()
-        for section in asm.feed(payload, pusi, cc):
+        idle = not asm.collecting and not asm.buffer
+        sections = asm.feed(payload, pusi, cc)
+        for section in sections:
             self._section(pid, section, ev)
+        ev.repeatable = (
+            idle
+            and len(sections) == 1
+            and not asm.collecting
+            and not asm.buffer
+            and asm.last_cc == cc
+            and not ev.tables_changed
+        )
         return ev
+
+    def last_cc(self, pid: int) -> int:
+        asm = self._asm.get(pid)
+        return -1 if asm is None else asm.last_cc
+
+    def set_last_cc(self, pid: int, cc: int) -> None:
+        """A copy of the last packet fed on pid was taken without feeding it."""
+        self._asm[pid].last_cc = cc
 
     def _crc(self, section: bytes) -> bool:
         ok = self._crc_ok.get(section)
