@@ -43,6 +43,7 @@ from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.demux import FlowDemux, StreamKey
 from iec62379.collectors.core.report import AnalyzerConfig, IntervalReport
 from iec62379.collectors.runtime import keep_freed_memory
+from iec62379.mibs.vocabulary import TestState
 
 _LIVE_POLL_S = 0.1  # longest wait for datagrams before looking at the clock again
 _LIVE_GRACE_NS = 50_000_000  # idle: close intervals that ended this long ago (late datagrams)
@@ -194,7 +195,23 @@ def report_dict(name: str, r: IntervalReport, partial: bool) -> dict[str, Any]:
             "row_packets": r.fec.row_packets,
         },
         "errors": r.errors,
+        "tr101290": tr101290_dict(r),
     }
+
+
+def tr101290_dict(r: IntervalReport) -> dict[str, dict[str, Any]]:
+    """TR 101 290 per test (the DVB MIB's name): state ("pass", "fail" or "unknown") and the
+    errors in the interval; tests not enabled are left out, {} when the checks are off."""
+    return {
+        t.name: {"state": o.state.name.lower(), "errors": o.errors}
+        for t, o in r.tr101290.items()
+        if o.state is not TestState.DISABLED
+    }
+
+
+def failing_tests(r: IntervalReport) -> list[str]:
+    """The TR 101 290 tests that failed in the interval (their DVB MIB names)."""
+    return [t.name for t, o in r.tr101290.items() if o.state is TestState.FAIL]
 
 
 _TABLE_HEAD = (
@@ -208,9 +225,11 @@ def _table_tail(r: IntervalReport) -> str:
     mdi = r.mdi if r.mdi is not None else f"-:{r.mlr:.2f}"
     tsdf = "-" if r.tsdf_us is None else str(r.tsdf_us)
     codecs = " ".join(x for x in [_video_text(r), *_audio_texts(r)] if x)
+    failing = failing_tests(r)
     return (
         f" {mdi:>15} {tsdf:>9} {r.rtp_lost:>8} "
         f"{r.cc_errors:>6} {r.bitrate_bps / 1e6:>8.3f}  {codecs or '-'}"
+        + (f"  TR 101 290 fail: {' '.join(failing)}" if failing else "")
     )
 
 
@@ -267,6 +286,7 @@ class _Summary:
     video: str | None = None
     audio: list[str] = field(default_factory=list)
     pids: set[int] = field(default_factory=set)
+    tr101290: dict[str, int] = field(default_factory=dict)  # test -> errors
 
     def add(self, r: IntervalReport, count: int = 1) -> None:
         """count intervals that report as r (but for their start)."""
@@ -282,6 +302,10 @@ class _Summary:
         self.video = _video_text(r) or self.video
         self.audio = _audio_texts(r) or self.audio
         self.pids.update(r.pid_bitrate_bps)
+        tr = self.tr101290
+        for t, o in r.tr101290.items():
+            if o.state is not TestState.DISABLED:
+                tr[t.name] = tr.get(t.name, 0) + o.errors * count
 
 
 # --------------------------------------------------------------------------- the run
@@ -364,6 +388,13 @@ class _Printer:
                     else ""
                 )
                 + "\n"
+                + (
+                    "    TR 101 290 errors: "
+                    + ", ".join(f"{k} {v}" for k, v in s.tr101290.items())
+                    + "\n"
+                    if s.tr101290
+                    else ""
+                )
             )
         out.flush()
 
