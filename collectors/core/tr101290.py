@@ -42,7 +42,7 @@ publish layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -52,7 +52,7 @@ from .errors import ErrorKind
 from .rare import repeats, same_packet
 from .report import TestOutcome, Tr101290Limits
 from .tr101290_psi import PAT_PID, PsiEvents, PsiWatch
-from .ts import TS_PACKET_SIZE, TsHeaders, gather_pcr
+from .ts import HEAD_BYTES, TS_PACKET_SIZE, TsHeaders, gather_pcr
 
 CBR = BitRateType.CBR
 PCR_HZ = 27_000_000
@@ -159,21 +159,34 @@ _UNKNOWN = TestOutcome(TestState.UNKNOWN, 0)
 
 
 class _Times:
-    """The arrival time of each packet of a feed call, gathered only where asked:
-    ``t[idx]`` is arrival[dgram[idx]] (the datagram's)."""
+    """The arrival time of each packet (an array, as the passes read it)."""
 
-    __slots__ = ("arrival", "dgram", "shape")
+    __slots__ = ("arrival", "shape")
 
-    def __init__(self, arrival: np.ndarray, dgram: np.ndarray) -> None:
+    def __init__(self, arrival: np.ndarray) -> None:
         self.arrival = arrival
-        self.dgram = dgram
-        self.shape = dgram.shape
+        self.shape = arrival.shape
 
     def __getitem__(self, idx: Any) -> Any:
-        return self.arrival[self.dgram[idx]]
+        return self.arrival[idx]
 
     def full(self) -> np.ndarray:
-        return self.arrival[self.dgram]
+        return self.arrival
+
+
+_HEADER_FIELDS = [f.name for f in fields(TsHeaders)]
+FLUSH_PACKETS = 16384  # calls are checked together once this many packets are pending
+
+
+def _rows(data: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """Copies of data[s : s + width] for s in starts, as an (n, width) uint8 array."""
+    count = data.shape[0] - width + 1
+    if starts.shape[0] == 0:
+        return np.zeros((0, width), dtype=np.uint8)
+    if data.dtype == np.uint8 and data.flags.c_contiguous and count > 0:
+        view = np.ndarray((count,), dtype=np.dtype(f"V{width}"), buffer=data, strides=(1,))
+        return view[starts].view(np.uint8).reshape(-1, width)
+    return np.ascontiguousarray(data[starts[:, None] + np.arange(width)], dtype=np.uint8)
 
 
 class Tr101290Checker:
@@ -187,6 +200,8 @@ class Tr101290Checker:
         # when each test could first be evaluated (what it needs was seen)
         self._since: dict[TsTest, int] = {}
         self._psi = PsiWatch()
+        self._pending: list[tuple[Any, ...]] = []  # calls fed, not checked yet (flush)
+        self._pending_n = 0
         # PSI PID -> its last packet, when feeding it again would show the same (_psi_pass)
         self._memo: dict[int, bytes] = {}
         self._memo_ev: dict[int, PsiEvents] = {}
@@ -282,13 +297,77 @@ class Tr101290Checker:
         each also at hstarts in hdata, perhaps a copy of the headers alone), their datagrams
         dgram and the datagrams' arrival times (int64, monotonic), headers h, the continuity
         errors' positions cc_at, stream indices; origin: where interval 0 starts (the
-        analyzer's first arrival)."""
+        analyzer's first arrival).
+
+        Only what the checks read later is kept (the buffers may be reused by the source):
+        each packet's first 12 bytes, and the whole packet of those that may carry a section
+        or a PES header (the PSI PIDs known now, every payload unit start). The checks run
+        over many calls at once (``flush``: before an interval closes, or when enough are
+        pending), so that their cost is per interval more than per call."""
         n = starts.shape[0]
         if n == 0:
             return
-        t: Any = _Times(arrival, dgram)
         if origin is not None:
             self._origin = origin
+        heads = _rows(hdata, hstarts, HEAD_BYTES)
+        want = self._lut[h.pid] & _PSI
+        want |= h.pusi
+        rare = np.flatnonzero(want)
+        full = _rows(data, starts[rare], TS_PACKET_SIZE)
+        self._pending.append((arrival[dgram], heads, rare, full, h, cc_at, index))
+        self._pending_n += n
+        if self._pending_n >= FLUSH_PACKETS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Run the checks over the calls fed since the last flush."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        self._pending_n = 0
+        if len(pending) == 1:
+            t, heads, rare, full, h, cc_at, index = pending[0]
+        else:
+            t = np.concatenate([x[0] for x in pending])
+            heads = np.concatenate([x[1] for x in pending])
+            full = np.concatenate([x[3] for x in pending])
+            offs = np.cumsum([0, *(x[0].shape[0] for x in pending)])
+            rare = np.concatenate([x[2] + o for x, o in zip(pending, offs.tolist(), strict=False)])
+            cc_at = np.concatenate([x[5] + o for x, o in zip(pending, offs.tolist(), strict=False)])
+            index = np.concatenate([x[6] for x in pending])
+            hs = [x[4] for x in pending]
+            h = TsHeaders(
+                *(np.concatenate([getattr(y, f) for y in hs]) for f in _HEADER_FIELDS)
+            )
+        n = t.shape[0]
+        starts = np.full(n, -1, dtype=np.int64)  # (the packets kept whole, in full)
+        starts[rare] = np.arange(rare.shape[0], dtype=np.int64) * TS_PACKET_SIZE
+        self._process(
+            full.reshape(-1),
+            starts,
+            heads.reshape(-1),
+            np.arange(n, dtype=np.int64) * HEAD_BYTES,
+            t,
+            h,
+            cc_at,
+            index,
+        )
+
+    def _process(
+        self,
+        data: np.ndarray,
+        starts: np.ndarray,
+        hdata: np.ndarray,
+        hstarts: np.ndarray,
+        t_full: np.ndarray,
+        h: TsHeaders,
+        cc_at: np.ndarray,
+        index: np.ndarray,
+    ) -> None:
+        """The checks over packets (starts[i] < 0: packet i is not in data)."""
+        n = starts.shape[0]
+        t: Any = _Times(t_full)
         if self._t_first is None:
             self._t_first = int(t[0])
             self._pat.arm(PAT_PID, int(t[0]))
@@ -310,6 +389,7 @@ class Tr101290Checker:
         if bad_any:
             cls = np.where(err == 0, cls, np.uint8(0))
         psi = np.flatnonzero(cls & _PSI)
+        psi = psi[starts[psi] >= 0]  # (a PID that became PSI while its packets were pending)
         if psi.size:
             # a new PAT or PMT changes the PIDs to look at: on from the packet after it
             while (restart := self._psi_pass(data, starts, t, h, psi)) is not None:
@@ -317,6 +397,7 @@ class Tr101290Checker:
                 if bad_any:
                     cls = np.where(err == 0, cls, np.uint8(0))
                 psi = np.flatnonzero(cls[restart:] & _PSI) + restart
+                psi = psi[starts[psi] >= 0]
             cls = self._lut[pid]
             if bad_any:
                 cls = np.where(err == 0, cls, np.uint8(0))
@@ -695,6 +776,7 @@ class Tr101290Checker:
         self, start: int, end: int, had_packets: bool, rate_bps: float | None, cbr: bool
     ) -> dict[TsTest, TestOutcome]:
         """The outcomes of the interval [start, end) (every packet before end fed)."""
+        self.flush()
         lim = self.limits
         if self._t_first is not None:
             self._pat.due(end, self._pat_ns, self._faults[TsTest.patError2])
