@@ -42,154 +42,40 @@ publish layer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 from iec62379.mibs.vocabulary import BitRateType, TestState, TsTest
 
 from .errors import ErrorKind
-from .rare import repeats, same_packet
 from .report import TestOutcome, Tr101290Limits
+from .tr101290_close import ClosingChecks
 from .tr101290_psi import PAT_PID, PsiEvents, PsiWatch
+from .tr101290_psipass import PsiPasses
+from .tr101290_watch import (
+    _PES,
+    _PSI,
+    CBR,
+    FLUSH_PACKETS,
+    PCR_HZ,
+    PCR_MOD,
+    PID_TESTS,
+    STATUS_TESTS,
+    SYNC_ACQUIRE,
+    SYNC_LOSE,
+    Fault,
+    GapWatch,
+    _ns,
+    _rows,
+    _Times,
+)
 from .ts import HEAD_BYTES, TS_PACKET_SIZE, TsHeaders, gather_pcr
 
-CBR = BitRateType.CBR
-PCR_HZ = 27_000_000
-PCR_MOD = (1 << 33) * 300
-SYNC_ACQUIRE = 5  # consecutive correct sync bytes (TR 101 290 5.2.1, 1.1)
-SYNC_LOSE = 2  # consecutive corrupted sync bytes
-
-_PSI = 1
-_PES = 2
-_REF = 4
-
-STATUS_TESTS = frozenset(
-    [
-        TsTest.tsSyncLoss,
-        TsTest.patError2,
-        TsTest.pmtError2,
-        TsTest.pidError,
-        TsTest.pcrRepetitionError,
-        TsTest.ptsError,
-    ]
-)
-PID_TESTS = frozenset(
-    [
-        TsTest.continuityCountError,
-        TsTest.pmtError2,
-        TsTest.pidError,
-        TsTest.pcrRepetitionError,
-        TsTest.pcrDiscontinuityError,
-        TsTest.pcrAccuracyError,
-        TsTest.ptsError,
-    ]
-)
-
-
-def _ns(seconds: float) -> int:
-    return int(round(seconds * 1e9))
-
-
-@dataclass(slots=True)
-class Fault:
-    """A status test failing from start until end (None: still failing)."""
-
-    start: int
-    end: int | None
-    pid: int | None = None
-    counted: bool = False
-
-
-class GapWatch:
-    """Occurrences per key (a PID): a gap longer than the limit is a fault from the moment
-    the limit passed until the next occurrence."""
-
-    def __init__(self) -> None:
-        self.last: dict[int, int] = {}
-        self.open: dict[int, Fault] = {}
-
-    def arm(self, key: int, t: int) -> None:
-        """Watch key from t (if not watched yet)."""
-        self.last.setdefault(key, t)
-
-    def drop(self, key: int) -> None:
-        self.last.pop(key, None)
-        f = self.open.pop(key, None)
-        if f is not None and f.end is None:
-            f.end = f.start
-
-    def occur(self, key: int, t: int, limit: int, faults: list[Fault]) -> None:
-        last = self.last.get(key)
-        self.last[key] = t
-        f = self.open.pop(key, None)
-        if f is not None:
-            f.end = t
-        elif last is not None and t - last > limit:
-            faults.append(Fault(last + limit, t, key))
-
-    def occur_many(self, key: int, times: np.ndarray, limit: int, faults: list[Fault]) -> None:
-        """occur() for the sorted times (one array of a feed call)."""
-        last = self.last.get(key)
-        first = int(times[0])
-        if last is None or first - last <= limit:
-            self.last[key] = first
-            self.open.pop(key, None)
-        else:
-            self.occur(key, first, limit, faults)
-        if times.shape[0] > 1 and int(times[-1]) - first > limit:
-            gaps = np.flatnonzero(np.diff(times) > limit)
-            for g in gaps.tolist():
-                a = int(times[g])
-                faults.append(Fault(a + limit, int(times[g + 1]), key))
-        self.last[key] = int(times[-1])
-
-    def due(self, end: int, limit: int, faults: list[Fault], grace: int = 0) -> None:
-        """Open a fault (from the moment the limit passed) for every key not seen for more
-        than limit + grace before end."""
-        for key, last in self.last.items():
-            if last < end and end - last > limit + grace and key not in self.open:
-                f = Fault(last + limit, None, key)
-                self.open[key] = f
-                faults.append(f)
-
-
-_PASS = TestOutcome(TestState.PASS, 0)
-_UNKNOWN = TestOutcome(TestState.UNKNOWN, 0)
-
-
-class _Times:
-    """The arrival time of each packet (an array, as the passes read it)."""
-
-    __slots__ = ("arrival", "shape")
-
-    def __init__(self, arrival: np.ndarray) -> None:
-        self.arrival = arrival
-        self.shape = arrival.shape
-
-    def __getitem__(self, idx: Any) -> Any:
-        return self.arrival[idx]
-
-    def full(self) -> np.ndarray:
-        return self.arrival
-
-
 _HEADER_FIELDS = [f.name for f in fields(TsHeaders)]
-FLUSH_PACKETS = 16384  # calls are checked together once this many packets are pending
 
 
-def _rows(data: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
-    """Copies of data[s : s + width] for s in starts, as an (n, width) uint8 array."""
-    count = data.shape[0] - width + 1
-    if starts.shape[0] == 0:
-        return np.zeros((0, width), dtype=np.uint8)
-    if data.dtype == np.uint8 and data.flags.c_contiguous and count > 0:
-        view = np.ndarray((count,), dtype=np.dtype(f"V{width}"), buffer=data, strides=(1,))
-        return view[starts].view(np.uint8).reshape(-1, width)
-    return np.ascontiguousarray(data[starts[:, None] + np.arange(width)], dtype=np.uint8)
-
-
-class Tr101290Checker:
+class Tr101290Checker(PsiPasses, ClosingChecks):
     """The TR 101 290 priority 1 and 2 checks of one stream (see the module's text)."""
 
     def __init__(self, limits: Tr101290Limits, interval_ns: int, origin: int | None = None):
@@ -465,197 +351,6 @@ class Tr101290Checker:
                         self._sync_fault = None
                     self._sync = 1
 
-    def _scrambled(
-        self,
-        data: np.ndarray,
-        starts: np.ndarray,
-        t: np.ndarray,
-        err: np.ndarray | None,
-        cat_at: int | None,
-    ) -> None:
-        """CAT_error: scrambled packets before any CAT, the first of each interval."""
-        sc = np.flatnonzero((data[starts + 3] & 0xC0) != 0)
-        if err is not None and sc.size:
-            sc = sc[err[sc] == 0]
-        if sc.size == 0:
-            return
-        times = t[sc]
-        if cat_at is not None:
-            times = times[times < cat_at]
-            if times.size == 0:
-                return
-        k = self._k(times)
-        first = np.flatnonzero(np.diff(k, prepend=np.int64(-(1 << 62))))
-        seen = self._scrambled_k
-        for kk, tt in zip(k[first].tolist(), times[first].tolist(), strict=True):
-            seen.setdefault(kk, tt)
-
-    def _psi_pass(
-        self, data: np.ndarray, starts: np.ndarray, t: np.ndarray, h: TsHeaders, at: np.ndarray
-    ) -> int | None:
-        """The PSI packets at (stream order); the position after a packet that changed the
-        tables (the rest is not looked at), else None.
-
-        A packet identical to the one before it on its PID (but for the continuity counter),
-        when that one's feed was repeatable (one whole section, nothing pending), shows the
-        same again: such copies are taken in bulk, the others one by one."""
-        pids_at = h.pid[at]
-        copy = np.zeros(at.size, dtype=bool)
-        memos = self._memo
-        for p in np.unique(pids_at).tolist():
-            k = np.flatnonzero(pids_at == p)
-            s_at = starts[at[k]]
-            eq = repeats(data, s_at)
-            m = memos.get(p)
-            eq[0] = m is not None and same_packet(m, data, int(s_at[0]))
-            copy[k] = eq
-        crc_t: list[np.ndarray] = []
-        cat_t: list[int] = []
-        restart: int | None = None
-        prev = 0
-        for head in np.flatnonzero(~copy).tolist():
-            if head > prev:
-                self._copies(data, starts, t, h, at[prev:head], crc_t, cat_t)
-            prev = head + 1
-            i = int(at[head])
-            if self._psi_one(data, int(starts[i]), int(t[i]), h, i, crc_t, cat_t):
-                restart = i + 1
-                break
-        else:
-            if prev < at.size:
-                self._copies(data, starts, t, h, at[prev:], crc_t, cat_t)
-        if crc_t:
-            self._event(TsTest.crcError, np.sort(np.concatenate(crc_t)))
-        if cat_t:
-            self._event(TsTest.catError, np.asarray(sorted(cat_t), dtype=np.int64))
-        return restart
-
-    def _copies(
-        self,
-        data: np.ndarray,
-        starts: np.ndarray,
-        t: np.ndarray,
-        h: TsHeaders,
-        pos: np.ndarray,
-        crc_t: list[np.ndarray],
-        cat_t: list[int],
-    ) -> None:
-        """Packets at pos, each a copy of the packet before it on its PID."""
-        pids = h.pid[pos]
-        for p in np.unique(pids).tolist():
-            sel = pos[pids == p]
-            ev = self._memo_ev.get(p) if p in self._memo else None
-            if ev is None:  # the feed before was not repeatable: one by one
-                for i in sel.tolist():
-                    self._psi_one(data, int(starts[i]), int(t[i]), h, i, crc_t, cat_t)
-                continue
-            asm_cc = self._psi.last_cc(p)
-            cs = h.cc[sel].astype(np.int16)
-            before = np.empty_like(cs)
-            before[0] = asm_cc
-            before[1:] = cs[:-1]
-            times = t[sel][cs != before]  # a repeated counter: a duplicate, ignored
-            self._psi.set_last_cc(p, int(cs[-1]))
-            if times.size == 0:
-                continue
-            if ev.pat:
-                self._pat.occur_many(PAT_PID, times, self._pat_ns, self._faults[TsTest.patError2])
-            if ev.pmt:
-                self._pmt.occur_many(p, times, self._pmt_ns, self._faults[TsTest.pmtError2])
-            if ev.cat and self._cat_at is None:
-                self._cat_at = int(times[0])
-            if ev.crc_errors:
-                crc_t.append(np.repeat(times, ev.crc_errors))
-            if ev.pat_wrong_table:
-                self._faults[TsTest.patError2].extend(Fault(x, x) for x in times.tolist())
-            if ev.cat_wrong_table:
-                cat_t.extend(times.tolist())
-
-    def _psi_one(
-        self,
-        data: np.ndarray,
-        s: int,
-        tt: int,
-        h: TsHeaders,
-        i: int,
-        crc_t: list[np.ndarray],
-        cat_t: list[int],
-    ) -> bool:
-        """One PSI packet (packet i, at s in data, arrived at tt); True if the tables changed."""
-        psi = self._psi
-        p = int(h.pid[i])
-        if data[s + 3] & 0xC0:  # scrambled: PAT_error_2 / PMT_error_2 on those PIDs
-            self._memo.pop(p, None)
-            if p == PAT_PID:
-                self._faults[TsTest.patError2].append(Fault(tt, tt))
-            elif p in psi.pmt_pids:
-                self._faults[TsTest.pmtError2].append(Fault(tt, tt, p))
-            return False
-        off = int(h.payload_offset[i])
-        if off >= TS_PACKET_SIZE:
-            self._memo.pop(p, None)
-            return False
-        payload = data[s + off : s + TS_PACKET_SIZE].tobytes()
-        ev = psi.feed(p, payload, bool(h.pusi[i]), int(h.cc[i]))
-        if ev.pat:
-            self._pat.occur(PAT_PID, tt, self._pat_ns, self._faults[TsTest.patError2])
-        if ev.pat_wrong_table:
-            self._faults[TsTest.patError2].append(Fault(tt, tt))
-        if ev.pmt:
-            self._pmt.occur(p, tt, self._pmt_ns, self._faults[TsTest.pmtError2])
-        if ev.cat and self._cat_at is None:
-            self._cat_at = tt
-        if ev.cat_wrong_table:
-            cat_t.append(tt)
-        if ev.crc_errors:
-            crc_t.append(np.full(ev.crc_errors, tt, dtype=np.int64))
-        if ev.tables_changed:
-            self._tables_changed(tt)
-            return True
-        if ev.repeatable:
-            self._memo[p] = data[s : s + TS_PACKET_SIZE].tobytes()
-            self._memo_ev[p] = ev
-        else:
-            self._memo.pop(p, None)
-        return False
-
-    def _tables_changed(self, t: int) -> None:
-        """The PAT or a PMT changed at t: what is watched follows."""
-        psi = self._psi
-        self._memo.clear()
-        if psi.pmt_pids:
-            self._since.setdefault(TsTest.pmtError2, t)
-        if psi.programs:
-            self._since.setdefault(TsTest.pidError, t)
-        lut = self._lut
-        lut[:] = 0
-        for p in psi.watched():
-            lut[p] |= _PSI
-        pes = psi.pes_pids()
-        for p in pes:
-            lut[p] |= _PES
-        refs = psi.referred()
-        for p in refs:
-            lut[p] |= _REF
-        self._refs = sorted(refs)
-        for watch, keys in (
-            (self._pmt, set(psi.pmt_pids)),
-            (self._ref, refs),
-        ):
-            for k in list(watch.last):
-                if k not in keys:
-                    watch.drop(k)
-            for k in keys:
-                watch.arm(k, t)
-        for k in list(self._pts.last):
-            if k not in pes:
-                self._pts.drop(k)
-        self._pcr_known = psi.pcr_pids()
-        if psi.programs:
-            for k in list(self._pcr.last):
-                if k not in self._pcr_known:
-                    self._pcr.drop(k)
-
     def _pcr_pass(
         self,
         data: np.ndarray,
@@ -771,139 +466,6 @@ class Tr101290Checker:
             self._pts.occur_many(p, times[pids == p], self._pts_ns, faults)
 
     # ------------------------------------------------------------------ closing
-
-    def close(
-        self, start: int, end: int, had_packets: bool, rate_bps: float | None, cbr: bool
-    ) -> dict[TsTest, TestOutcome]:
-        """The outcomes of the interval [start, end) (every packet before end fed)."""
-        self.flush()
-        lim = self.limits
-        if self._t_first is not None:
-            self._pat.due(end, self._pat_ns, self._faults[TsTest.patError2])
-            self._pmt.due(end, self._pmt_ns, self._faults[TsTest.pmtError2])
-            self._ref.due(end, self._ref_ns, self._faults[TsTest.pidError])
-            # (a PCR PID that stops: by the arrival clock, with the limit again for jitter)
-            pcr_f = self._faults[TsTest.pcrRepetitionError]
-            self._pcr.due(end, self._pcr_ns, pcr_f, self._pcr_ns)
-            self._pts.due(end, self._pts_ns, self._faults[TsTest.ptsError])
-        out: dict[TsTest, TestOutcome] = {}
-        origin = self._origin if self._origin is not None else self._t_first
-        k = -1 if origin is None else (start - origin) // self._interval_ns
-        for test, faults in self._faults.items():
-            if test is not TsTest.tsSyncLoss:
-                out[test] = self._status(faults, end, test in PID_TESTS)
-        for test in self._events:
-            if test is not TsTest.pcrAccuracyError:
-                out[test] = self._events_until(test, k)
-        out[TsTest.pcrAccuracyError] = self._accuracy(k, rate_bps if cbr else None)
-        out[TsTest.tsSyncLoss] = self._sync_outcome(start, end, had_packets)
-        if self._t_first is None or not had_packets:
-            out = {
-                k: (v if k is TsTest.tsSyncLoss else TestOutcome(TestState.UNKNOWN, 0))
-                for k, v in out.items()
-            }
-        else:
-            since = self._since
-            for test in (
-                TsTest.pmtError2,
-                TsTest.pidError,
-                TsTest.pcrRepetitionError,
-                TsTest.pcrDiscontinuityError,
-                TsTest.ptsError,
-            ):
-                at = since.get(test)
-                if (at is None or at >= end) and out[test].errors == 0:
-                    out[test] = TestOutcome(TestState.UNKNOWN, 0)
-        for test in TsTest:
-            if test not in lim.enabled:
-                out[test] = TestOutcome(TestState.DISABLED, 0)
-        return {test: out[test] for test in TsTest}
-
-    def _status(self, faults: list[Fault], end: int, per_pid: bool = True) -> TestOutcome:
-        errors = 0
-        last: int | None = None
-        failing = False
-        pids: dict[int, int] = {}
-        keep: list[Fault] = []
-        for f in faults:
-            if f.start >= end:
-                keep.append(f)
-                continue
-            if not f.counted:
-                f.counted = True
-                errors += 1
-                last = f.start if last is None else max(last, f.start)
-                if f.pid is not None and per_pid:
-                    pids[f.pid] = pids.get(f.pid, 0) + 1
-            if f.end is None or f.end > end:
-                failing = True
-            if f.end is None or f.end >= end:
-                keep.append(f)
-        faults[:] = keep
-        return TestOutcome(TestState.FAIL if failing else TestState.PASS, errors, last, pids)
-
-    def _take(self, buckets: dict[int, Any], k: int) -> list[Any]:
-        """The buckets of intervals k and before (taken out)."""
-        if not buckets:
-            return []
-        keys = [x for x in buckets if x <= k]
-        return [buckets.pop(x) for x in keys]
-
-    def _events_until(self, test: TsTest, k: int) -> TestOutcome:
-        got = self._take(self._events[test], k)
-        if test is TsTest.catError:
-            scr = self._take(self._scrambled_k, k)
-            if scr:  # scrambled packets without a CAT: one event per interval
-                got.append([1, max(scr), {}])
-        if not got:
-            return _PASS
-        n = sum(b[0] for b in got)
-        last = max(b[1] for b in got)
-        per: dict[int, int] = {}
-        for b in got:
-            for p, c in b[2].items():
-                per[p] = per.get(p, 0) + c
-        return TestOutcome(TestState.FAIL, n, last, per)
-
-    def _accuracy(self, k: int, rate_bps: float | None) -> TestOutcome:
-        now = [x for chunks in self._take(self._acc, k) for x in chunks]
-        if not now or not rate_bps:
-            return _UNKNOWN
-        if len(now) == 1:
-            tt, pp, dv, di = now[0]
-        else:
-            tt = np.concatenate([x[0] for x in now])
-            pp = np.concatenate([x[1] for x in now])
-            dv = np.concatenate([x[2] for x in now])
-            di = np.concatenate([x[3] for x in now])
-        # seconds the PCRs say minus seconds the bytes between them take at the rate
-        off = dv * (1 / PCR_HZ) - di * ((TS_PACKET_SIZE * 8) / rate_bps)
-        bad = np.abs(off) > self.limits.pcr_inaccuracy_max_s
-        if not bad.any():
-            return _PASS
-        u, c = np.unique(pp[bad], return_counts=True)
-        return TestOutcome(
-            TestState.FAIL,
-            int(bad.sum()),
-            int(tt[bad].max()),
-            dict(zip(u.tolist(), c.tolist(), strict=True)),
-        )
-
-    def _sync_outcome(self, start: int, end: int, had_packets: bool) -> TestOutcome:
-        faults = self._faults[TsTest.tsSyncLoss]
-        if not had_packets:
-            # no packets in the interval: sync is lost (entered once per silence)
-            entered = self._last_sync_state is not TestState.FAIL
-            self._status(faults, end)
-            self._last_sync_state = TestState.FAIL
-            return TestOutcome(TestState.FAIL, int(entered), start if entered else None)
-        r = self._status(faults, end)
-        if r.state is TestState.PASS and self._sync == 0 and self._last_t is not None:
-            if self._good < SYNC_ACQUIRE and r.errors == 0:
-                r = TestOutcome(TestState.UNKNOWN, 0)
-        self._last_sync_state = r.state
-        return r
-
 
 def close_checks(
     a: Any, start: int, end: int, had_packets: bool, rate: float | None, rate_type: BitRateType
