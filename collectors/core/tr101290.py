@@ -22,7 +22,11 @@ The checks:
 - 2.2 CRC_error (event): a PAT, CAT, PMT, NIT, SDT, BAT, EIT or TOT section with a wrong
   CRC_32.
 - 2.3.a PCR_repetition_error (status, per PCR PID): more than ``pcr_interval_max_s`` between
-  the arrivals of two consecutive PCRs (or since the last one).
+  two consecutive PCRs: on the PCR clock where the two are continuous (no discontinuity, a
+  step within 2.3.b's limit: network jitter does not count), else on the arrival clock; and
+  a PCR PID that stops while the stream goes on fails from the first packet that arrives more
+  than twice the limit after its last PCR (once the interval of that packet has closed before
+  the next PCR: what a close at the interval's end sees, however the packets were batched).
 - 2.3.b PCR_discontinuity_indicator_error (event, per PID): two consecutive PCR values differ
   by more than ``pcr_discontinuity_max_s`` or go back, without discontinuity_indicator.
 - 2.4 PCR_accuracy_error (event, per PID): a PCR more than ``pcr_inaccuracy_max_s`` away from
@@ -88,6 +92,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         self._psi = PsiWatch()
         self._pending: list[tuple[Any, ...]] = []  # calls fed, not checked yet (flush)
         self._pending_n = 0
+        self._pcr_late: dict[int, int | None] = {}  # see _pcr_overdue
         # PSI PID -> its last packet, when feeding it again would show the same (_psi_pass)
         self._memo: dict[int, bytes] = {}
         self._memo_ev: dict[int, PsiEvents] = {}
@@ -132,6 +137,11 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         self._pts_ns = _ns(limits.pts_interval_max_s)
 
     # ------------------------------------------------------------------ feeding
+
+    def _origin_now(self) -> int:
+        origin = self._origin if self._origin is not None else self._t_first
+        assert origin is not None
+        return origin
 
     def _k(self, times: np.ndarray) -> np.ndarray:
         """The interval of each arrival time."""
@@ -293,6 +303,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         pcr_at = np.flatnonzero(h.has_pcr)  # (only valid packets have has_pcr)
         if pcr_at.size:
             self._pcr_pass(hdata, hstarts, t, h, index, pcr_at)
+        self._pcr_overdue(t_full)
         if self._refs:
             self._ref_pass(t, pid, (err == 0) if bad_any else None)
         pusi = np.flatnonzero(h.pusi)
@@ -360,6 +371,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         index: np.ndarray,
         at: np.ndarray,
     ) -> None:
+        t_all = t.full()
         pids = h.pid[at]
         values = gather_pcr(data, starts[at])
         times = t[at]
@@ -404,12 +416,42 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
             f = watch.open.pop(p, None)
             if f is not None:
                 f.end = int(tt[0])
-            for i in np.flatnonzero(gap > self._pcr_ns).tolist():
+            bad = gap > self._pcr_ns
+            # and where the stream went on without a PCR for twice the limit, up to the end
+            # of an interval before the next PCR came (_pcr_overdue: as a close would see it)
+            late = np.full(tt.shape[0], -1, dtype=np.int64)
+            nxt = np.searchsorted(t_all, pt + 2 * self._pcr_ns, side="right")
+            has = nxt < t_all.shape[0]
+            late[has] = t_all[nxt[has]]
+            before = self._pcr_late.get(p)
+            if prev is not None and before is not None:
+                late[0] = before
+            stalled = (late >= 0) & (late < tt) & ~bad
+            if stalled.any():
+                ends = self._k(late) * self._interval_ns + self._interval_ns
+                stalled &= ends + (self._origin_now()) <= tt
+                bad |= stalled
+            starts_at = np.where(stalled, late, pt + self._pcr_ns) if stalled.any() else None
+            for i in np.flatnonzero(bad).tolist():
                 if i == 0 and f is not None:
                     continue
-                a = int(pt[i])
-                rep_f.append(Fault(a + self._pcr_ns, int(tt[i]), p))
+                a = int(pt[i]) + self._pcr_ns if starts_at is None else int(starts_at[i])
+                rep_f.append(Fault(a, int(tt[i]), p))
             watch.last[p] = int(tt[-1])
+            self._pcr_late[p] = None
+
+    def _pcr_overdue(self, t: np.ndarray) -> None:
+        """For each PCR PID: the first packet (of any PID) that arrived more than twice the
+        limit after its last PCR (the limit again for network jitter), once one has. A PCR PID
+        that stops while the stream goes on fails from its last PCR + the limit; a stream
+        that stops altogether is TS_sync_loss's, and judging only from packets that arrived
+        makes the outcome the same however the packets were grouped into calls."""
+        wait = self._pcr_ns * 2
+        for p, last in self._pcr.last.items():
+            if self._pcr_late.get(p) is None:
+                i = int(np.searchsorted(t, last + wait, side="right"))
+                if i < t.shape[0]:
+                    self._pcr_late[p] = int(t[i])
 
     def _pairs(self, tt: np.ndarray, p: int, dv: np.ndarray, di: np.ndarray) -> None:
         """PCR pairs for PCR_accuracy, into their intervals' buckets."""

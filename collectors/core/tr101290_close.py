@@ -35,7 +35,12 @@ class ClosingChecks:
             self._ref.due(end, self._ref_ns, self._faults[TsTest.pidError])
             # (a PCR PID that stops: by the arrival clock, with the limit again for jitter)
             pcr_f = self._faults[TsTest.pcrRepetitionError]
-            self._pcr.due(end, self._pcr_ns, pcr_f, self._pcr_ns)
+            watch = self._pcr
+            for p, late in self._pcr_late.items():
+                if late is not None and late <= end and p not in watch.open and p in watch.last:
+                    f = Fault(late, None, p)  # (from the packet that showed it)
+                    watch.open[p] = f
+                    pcr_f.append(f)
             self._pts.due(end, self._pts_ns, self._faults[TsTest.ptsError])
         out: dict[TsTest, TestOutcome] = {}
         origin = self._origin if self._origin is not None else self._t_first
