@@ -422,3 +422,22 @@ def test_garbage_never_raises():
     a.close_until(T0 + 3000 * MS)
     for r in a.pop_reports():
         assert set(r.tr101290) == set(TsTest)
+
+
+def test_many_small_calls_give_what_one_call_gives():
+    """The checks run over pending calls at once (flush): the grouping changes nothing."""
+    p = _plan_edit(lambda s, pkt: None if s in (1523, 2200) else pkt)
+    p.pcr_ms = [s for s in p.pcr_ms if not 1300 < s < 1700]  # a PCR gap in the middle
+    p.pat_ms = [s for s in p.pat_ms if not 500 < s < 1300]
+    pk = p.packets()
+    outs = []
+    for size in (len(pk), 10, 1):
+        a = StreamAnalyzer(AnalyzerConfig(transport="udp"))
+        for i in range(0, len(pk), size):
+            part = pk[i : i + size]
+            a.feed_batch(PacketBatch.from_payloads([x for _, x in part], [t for t, _ in part]))
+        a.close_until(T0 + 3000 * MS)
+        outs.append([r.tr101290 for r in a.pop_reports()])
+    assert outs[0] == outs[1] == outs[2]
+    assert sum(o[TsTest.pcrRepetitionError].errors for o in outs[0]) == 1
+    assert sum(o[TsTest.patError2].errors for o in outs[0]) == 1
