@@ -70,6 +70,7 @@ from .tr101290_watch import (
     SYNC_LOSE,
     Fault,
     GapWatch,
+    IntervalRuns,
     _ns,
     _rows,
     _Times,
@@ -93,6 +94,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         self._pending: list[tuple[Any, ...]] = []  # calls fed, not checked yet (flush)
         self._pending_n = 0
         self._pcr_late: dict[int, int | None] = {}  # see _pcr_overdue
+        self._busy = IntervalRuns()  # the intervals with packets
         # PSI PID -> its last packet, when feeding it again would show the same (_psi_pass)
         self._memo: dict[int, bytes] = {}
         self._memo_ev: dict[int, PsiEvents] = {}
@@ -267,6 +269,13 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         if self._t_first is None:
             self._t_first = int(t[0])
             self._pat.arm(PAT_PID, int(t[0]))
+        k_first, k_last = self._k(t_full[[0, n - 1]]).tolist()
+        if k_first == k_last:
+            self._busy.add(k_first)
+        else:  # (arrival times are sorted: so are their intervals)
+            ks = self._k(t_full)
+            self._busy.update(ks[np.flatnonzero(np.diff(ks)) + 1].tolist())
+            self._busy.add(k_first)
         err = h.error
         bad_any = bool(err.any())
         self._sync_pass(t, err if bad_any else None)

@@ -37,7 +37,7 @@ class ClosingChecks:
             pcr_f = self._faults[TsTest.pcrRepetitionError]
             watch = self._pcr
             for p, late in self._pcr_late.items():
-                if late is not None and late <= end and p not in watch.open and p in watch.last:
+                if late is not None and late < end and p not in watch.open and p in watch.last:
                     f = Fault(late, None, p)  # (from the packet that showed it)
                     watch.open[p] = f
                     pcr_f.append(f)
@@ -47,7 +47,7 @@ class ClosingChecks:
         k = -1 if origin is None else (start - origin) // self._interval_ns
         for test, faults in self._faults.items():
             if test is not TsTest.tsSyncLoss:
-                out[test] = self._status(faults, end, test in PID_TESTS)
+                out[test] = self._status(faults, end, test in PID_TESTS, k)
         for test in self._events:
             if test is not TsTest.pcrAccuracyError:
                 out[test] = self._events_until(test, k)
@@ -75,22 +75,31 @@ class ClosingChecks:
                 out[test] = TestOutcome(TestState.DISABLED, 0)
         return {test: out[test] for test in TsTest}
 
-    def _status(self, faults: list[Fault], end: int, per_pid: bool = True) -> TestOutcome:
+    def _status(
+        self, faults: list[Fault], end: int, per_pid: bool = True, k: int | None = None
+    ) -> TestOutcome:
+        """A status test's outcome at end from its faults. With k (the interval closing): a
+        fault that began in an earlier interval without packets counts as that interval's
+        (whose report is unknown, with no errors), whether or not that interval was closed
+        one by one (a silence's steady intervals are queued as one run, not closed)."""
         errors = 0
         last: int | None = None
         failing = False
         pids: dict[int, int] = {}
         keep: list[Fault] = []
+        busy = self._busy
         for f in faults:
             if f.start >= end:
                 keep.append(f)
                 continue
             if not f.counted:
                 f.counted = True
-                errors += 1
-                last = f.start if last is None else max(last, f.start)
-                if f.pid is not None and per_pid:
-                    pids[f.pid] = pids.get(f.pid, 0) + 1
+                fk = None if k is None else int(self._k(np.array([f.start]))[0])
+                if fk is None or fk >= k or fk in busy:
+                    errors += 1
+                    last = f.start if last is None else max(last, f.start)
+                    if f.pid is not None and per_pid:
+                        pids[f.pid] = pids.get(f.pid, 0) + 1
             if f.end is None or f.end > end:
                 failing = True
             if f.end is None or f.end >= end:

@@ -3,6 +3,7 @@ the status tests, the gap watches, the arrival times and byte copies the passes 
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -114,6 +115,36 @@ class GapWatch:
 
 _PASS = TestOutcome(TestState.PASS, 0)
 _UNKNOWN = TestOutcome(TestState.UNKNOWN, 0)
+
+
+class IntervalRuns:
+    """The intervals that had packets, as runs of consecutive indices (added in order; a
+    steady stream is one run); the oldest runs go past ``keep`` runs."""
+
+    def __init__(self, keep: int = 4096) -> None:
+        self.lo: list[int] = []
+        self.hi: list[int] = []
+        self.keep = keep
+
+    def add(self, k: int) -> None:
+        hi = self.hi
+        if hi and self.lo[-1] <= k <= hi[-1]:
+            return
+        if hi and k == hi[-1] + 1:
+            hi[-1] = k
+            return
+        self.lo.append(k)
+        hi.append(k)
+        if len(hi) > self.keep:
+            del self.lo[0], hi[0]
+
+    def update(self, ks: list[int]) -> None:
+        for k in ks:
+            self.add(k)
+
+    def __contains__(self, k: int) -> bool:
+        i = bisect_right(self.lo, k) - 1
+        return i >= 0 and k <= self.hi[i]
 
 
 class _Times:
