@@ -61,6 +61,7 @@ from .tr101290_watch import (
     _PES,
     _PSI,
     CBR,
+    DIRECT_PACKETS,
     FLUSH_PACKETS,
     PCR_HZ,
     PCR_MOD,
@@ -207,6 +208,11 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
             return
         if origin is not None:
             self._origin = origin
+        if n >= DIRECT_PACKETS:  # a big call (a capture's batch): checked now, as it is
+            self.flush()
+            t = arrival[dgram]
+            self._process(data, starts, hdata, hstarts, t, h, cc_at, index)
+            return
         heads = _rows(hdata, hstarts, HEAD_BYTES)
         want = self._lut[h.pid] & _PSI
         want |= h.pusi
@@ -272,10 +278,15 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         k_first, k_last = self._k(t_full[[0, n - 1]]).tolist()
         if k_first == k_last:
             self._busy.add(k_first)
-        else:  # (arrival times are sorted: so are their intervals)
+        elif k_last - k_first > n:  # (sparse packets) each one's interval
             ks = self._k(t_full)
-            self._busy.update(ks[np.flatnonzero(np.diff(ks)) + 1].tolist())
-            self._busy.add(k_first)
+            self._busy.update(ks[np.flatnonzero(np.diff(ks, prepend=k_first - 1))].tolist())
+        else:  # (arrival times are sorted): the intervals some packet falls in
+            origin = self._origin_now()
+            edges = origin + np.arange(k_first, k_last + 2, dtype=np.int64) * self._interval_ns
+            at = np.searchsorted(t_full, edges)
+            ks = np.flatnonzero(np.diff(at)) + k_first
+            self._busy.update(ks.tolist())
         err = h.error
         bad_any = bool(err.any())
         self._sync_pass(t, err if bad_any else None)

@@ -165,6 +165,7 @@ class _Times:
 
 _HEADER_FIELDS = [f.name for f in fields(TsHeaders)]
 FLUSH_PACKETS = 16384  # calls are checked together once this many packets are pending
+DIRECT_PACKETS = 2048  # a call this big is checked at once, without copies
 
 
 def _rows(data: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
