@@ -94,7 +94,7 @@ class ClosingChecks:
                 continue
             if not f.counted:
                 f.counted = True
-                fk = None if k is None else int(self._k(np.array([f.start]))[0])
+                fk = None if k is None else (f.start - self._origin_now()) // self._interval_ns
                 if fk is None or fk >= k or fk in busy:
                     errors += 1
                     last = f.start if last is None else max(last, f.start)
