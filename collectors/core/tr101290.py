@@ -100,8 +100,10 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         self._memo: dict[int, bytes] = {}
         self._memo_ev: dict[int, PsiEvents] = {}
         self._lut = np.zeros(8192, dtype=np.uint8)
+        self._psi_lut = np.zeros(8192, dtype=bool)  # (the _PSI bit of _lut)
         for p in self._psi.watched():
             self._lut[p] |= _PSI
+            self._psi_lut[p] = True
         self._refs: list[int] = []
         self._pcr_known: set[int] = set()
         self._sync = 0  # 0 acquiring, 1 in sync, -1 lost
@@ -214,8 +216,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
             self._process(data, starts, hdata, hstarts, t, h, cc_at, index)
             return
         heads = _rows(hdata, hstarts, HEAD_BYTES)
-        want = self._lut[h.pid] & _PSI
-        want |= h.pusi
+        want = self._psi_lut[h.pid] | h.pusi
         rare = np.flatnonzero(want)
         full = _rows(data, starts[rare], TS_PACKET_SIZE)
         self._pending.append((arrival[dgram], heads, rare, full, h, cc_at, index))
@@ -301,22 +302,19 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         if cc_at.size:
             self._event(TsTest.continuityCountError, t[cc_at], h.pid[cc_at].astype(np.int64))
         pid = h.pid
-        cls = self._lut[pid]
-        if bad_any:
-            cls = np.where(err == 0, cls, np.uint8(0))
-        psi = np.flatnonzero(cls & _PSI)
+        psi_lut = self._psi_lut
+        # (one gather into a bool table and one scan: the PSI packets are few)
+        psi = np.flatnonzero(psi_lut[pid])
+        if bad_any and psi.size:
+            psi = psi[err[psi] == 0]
         psi = psi[starts[psi] >= 0]  # (a PID that became PSI while its packets were pending)
         if psi.size:
             # a new PAT or PMT changes the PIDs to look at: on from the packet after it
             while (restart := self._psi_pass(data, starts, t, h, psi)) is not None:
-                cls = self._lut[pid]
-                if bad_any:
-                    cls = np.where(err == 0, cls, np.uint8(0))
-                psi = np.flatnonzero(cls[restart:] & _PSI) + restart
+                psi = np.flatnonzero(self._psi_lut[pid[restart:]]) + restart
+                if bad_any and psi.size:
+                    psi = psi[err[psi] == 0]
                 psi = psi[starts[psi] >= 0]
-            cls = self._lut[pid]
-            if bad_any:
-                cls = np.where(err == 0, cls, np.uint8(0))
         cat_at = self._cat_at
         if cat_at is None or cat_at > int(t[0]):
             self._scrambled(hdata, hstarts, t, err if bad_any else None, cat_at)
@@ -327,7 +325,9 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         if self._refs:
             self._ref_pass(t, pid, (err == 0) if bad_any else None)
         pusi = np.flatnonzero(h.pusi)
-        pes = pusi[(cls[pusi] & _PES) != 0]
+        pes = pusi[(self._lut[pid[pusi]] & _PES) != 0]
+        if bad_any and pes.size:
+            pes = pes[err[pes] == 0]
         if pes.size:
             self._pts_pass(data, starts, t, h, pes)
 

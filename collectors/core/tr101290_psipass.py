@@ -26,6 +26,7 @@ class PsiPasses:
     _psi: PsiWatch
     _faults: dict[TsTest, list[Fault]]
     _lut: np.ndarray
+    _psi_lut: np.ndarray
 
     def _scrambled(
         self,
@@ -200,6 +201,7 @@ class PsiPasses:
         for p in refs:
             lut[p] |= _REF
         self._refs = sorted(refs)
+        np.not_equal(lut & _PSI, 0, out=self._psi_lut)
         for watch, keys in (
             (self._pmt, set(psi.pmt_pids)),
             (self._ref, refs),
