@@ -43,6 +43,7 @@ from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.demux import FlowDemux, StreamKey
 from iec62379.collectors.core.report import AnalyzerConfig, IntervalReport
 from iec62379.collectors.runtime import keep_freed_memory
+from iec62379.mibs.vocabulary import TestState
 
 from .probe_programs import (
     audio_dicts,
@@ -161,7 +162,23 @@ def report_dict(name: str, r: IntervalReport, partial: bool) -> dict[str, Any]:
         },
         "errors": r.errors,
         "programs": programs_list(r),
+        "tr101290": tr101290_dict(r),
     }
+
+
+def tr101290_dict(r: IntervalReport) -> dict[str, dict[str, Any]]:
+    """TR 101 290 per test (the DVB MIB's name): state ("pass", "fail" or "unknown") and the
+    errors in the interval; tests not enabled are left out, {} when the checks are off."""
+    return {
+        t.name: {"state": o.state.name.lower(), "errors": o.errors}
+        for t, o in r.tr101290.items()
+        if o.state is not TestState.DISABLED
+    }
+
+
+def failing_tests(r: IntervalReport) -> list[str]:
+    """The TR 101 290 tests that failed in the interval (their DVB MIB names)."""
+    return [t.name for t, o in r.tr101290.items() if o.state is TestState.FAIL]
 
 
 _TABLE_HEAD = (
@@ -175,9 +192,11 @@ def _table_tail(r: IntervalReport) -> str:
     mdi = r.mdi if r.mdi is not None else f"-:{r.mlr:.2f}"
     tsdf = "-" if r.tsdf_us is None else str(r.tsdf_us)
     codecs = codecs_text(r)
+    failing = failing_tests(r)
     return (
         f" {mdi:>15} {tsdf:>9} {r.rtp_lost:>8} "
         f"{r.cc_errors:>6} {r.bitrate_bps / 1e6:>8.3f}  {codecs or '-'}"
+        + (f"  TR 101 290 fail: {' '.join(failing)}" if failing else "")
     )
 
 
@@ -235,6 +254,7 @@ class _Summary:
     audio: list[str] = field(default_factory=list)
     pids: set[int] = field(default_factory=set)
     programs: str | None = None  # every program's codecs, in an MPTS
+    tr101290: dict[str, int] = field(default_factory=dict)  # test -> errors
 
     def add(self, r: IntervalReport, count: int = 1) -> None:
         """count intervals that report as r (but for their start)."""
@@ -252,6 +272,10 @@ class _Summary:
         if len(r.programs) > 1:
             self.programs = codecs_text(r)
         self.pids.update(r.pid_bitrate_bps)
+        tr = self.tr101290
+        for t, o in r.tr101290.items():
+            if o.state is not TestState.DISABLED:
+                tr[t.name] = tr.get(t.name, 0) + o.errors * count
 
 
 # --------------------------------------------------------------------------- the run
@@ -334,6 +358,13 @@ class _Printer:
                     else ""
                 )
                 + "\n"
+                + (
+                    "    TR 101 290 errors: "
+                    + ", ".join(f"{k} {v}" for k, v in s.tr101290.items())
+                    + "\n"
+                    if s.tr101290
+                    else ""
+                )
             )
         out.flush()
 

@@ -26,8 +26,9 @@ from iec62379.agent.config import (
     read_toml,
 )
 from iec62379.agent.model import U32_MAX, NetworkBlock, Row
+from iec62379.collectors.core.report import Tr101290Limits
 from iec62379.collectors.sources.url import StreamUrl, parse_stream_url
-from iec62379.mibs.vocabulary import NetworkType
+from iec62379.mibs.vocabulary import NetworkType, TsTest
 
 #: The top-level sections the collectors read.
 SECTIONS = frozenset({"stream", "temperature_sensors"})
@@ -146,6 +147,8 @@ class StreamSettings:
     sip_server: bytes = b""  # nMtSIPServerAddr at start (4 or 16 octets; b"": NULL)
     max_programs: int = 8  # programs served as blocks (the stream's own and max - 1 more)
     programs_id: int | None = None  # first id of the further programs' blocks; None: derived
+    # [stream.tr101290]: the TR 101 290 limits and tests; None: checks = false
+    tr101290: Tr101290Limits | None = Tr101290Limits()
 
     @property
     def ids(self) -> StreamBlockIds:
@@ -200,7 +203,7 @@ def parse_streams(root: _Reader) -> list[StreamSettings]:
     for r in root.tables("stream"):
         r.unknown_keys({"url", "name", "id", "rate_bps", "buffer_ms", "interval_s",
                         "presence_timeout_s", "fade_out_s", "program", "sip_server",
-                        "max_programs", "programs_id"})
+                        "max_programs", "programs_id", "tr101290"})
         text = r.str("url")
         try:
             url = parse_stream_url(text)
@@ -236,8 +239,44 @@ def parse_streams(root: _Reader) -> list[StreamSettings]:
                                 else NetworkType.IPV4),
             max_programs=max_programs,
             programs_id=programs_id,
+            tr101290=parse_tr101290(r.table("tr101290")),
         ))
     return streams
+
+
+#: [stream.tr101290] limit keys: (Tr101290Limits field, lowest, highest), in seconds
+TR101290_LIMITS = {
+    "pat_interval_max_s": (0.001, 3600.0),
+    "pmt_interval_max_s": (0.001, 3600.0),
+    "referred_interval_max_s": (0.001, 3600.0),
+    "pcr_interval_max_s": (0.001, 60.0),
+    "pcr_discontinuity_max_s": (0.001, 60.0),
+    "pcr_inaccuracy_max_s": (1e-9, 1.0),
+    "pts_interval_max_s": (0.001, 3600.0),
+}
+
+
+def parse_tr101290(r: _Reader) -> Tr101290Limits | None:
+    """[stream.tr101290]: checks = false turns the TR 101 290 checks off; enabled = [test
+    names] (the DVB MIB's, e.g. "patError2") runs only those; the limits in seconds, TR 101
+    290's (and the DVB MIB's DEFVALs) by default."""
+    r.unknown_keys({"checks", "enabled", *TR101290_LIMITS})
+    if not r.bool("checks", True):
+        return None
+    names = {t.name: t for t in TsTest}
+    enabled = frozenset(TsTest)
+    if "enabled" in r.data:
+        listed = r.str_list("enabled")
+        for name in listed:
+            if name not in names:
+                raise r.fail("enabled", f"test names among {', '.join(names)}", name)
+        enabled = frozenset(names[n] for n in listed)
+    defaults = Tr101290Limits()
+    limits = {
+        key: r.float(key, low, high, getattr(defaults, key))
+        for key, (low, high) in TR101290_LIMITS.items()
+    }
+    return Tr101290Limits(enabled=enabled, **limits)
 
 
 def parse_sensors(root: _Reader) -> SensorSettings:

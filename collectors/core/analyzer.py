@@ -49,6 +49,7 @@ from .program import ProgramTracker
 from .programs import ProgramStatuses, VideoProbes
 from .report import AnalyzerConfig, IntervalReport, StreamTotals, Tr101290Limits
 from .seq import SequenceTracker
+from .tr101290 import Tr101290Checker
 from .ts import NULL_PID
 from .tsdf import TsdfMeter
 from .videoprobe import Inspector, VideoProbe
@@ -99,6 +100,8 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         # datagrams, TS packets, RTP lost, late, duplicates, SSRC changes, CC errors
         self._tot = [0] * 7
         self._tot_errors = [0] * ERROR_KIND_COUNT
+        self._tr = None if c.tr101290 is None else Tr101290Checker(c.tr101290, self._interval_ns)
+        self._tr_next: Tr101290Limits | None | bool = False  # False: no change pending
 
     # ------------------------------------------------------------------ public API
 
@@ -106,6 +109,7 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         """New TR 101 290 limits (and enabled tests) for this stream, None to turn the checks
         off; they apply from the next interval on (a manager's write, docs/mib.md)."""
         self.config = replace(self.config, tr101290=limits)
+        self._tr_next = limits
 
     def feed(self, payload: bytes, arrival_ns: int) -> None:
         """One datagram's UDP payload and its arrival time (ns)."""

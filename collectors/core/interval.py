@@ -24,6 +24,7 @@ from .fec import fec_length_dimension
 from .formats import FecType
 from .programs import ProgramView  # noqa: F401  (re-exported: analyzer.py)
 from .report import AudioStatus, BufferStatus, FecStatus, IntervalReport
+from .tr101290 import close_checks
 from .ts import NULL_PID, TS_PACKET_SIZE
 
 NEVER = np.iinfo(np.int64).min
@@ -377,6 +378,7 @@ class IntervalClosing:
             buffer=buffer,
             errors=error_counts_dict(errors) if has_errors else {},
             programs=programs,
+            tr101290=close_checks(self, start, end, ts_packets > 0, rate, rate_type),
         )
         self._reports.append(report)
         self._latest = report
@@ -391,5 +393,3 @@ class IntervalClosing:
         if has_errors:
             self._tot_errors = [x + y for x, y in zip(self._tot_errors, errors, strict=True)]
         self._iv = Interval(counts)
-
-

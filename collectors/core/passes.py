@@ -153,6 +153,9 @@ class FeedPasses:
         vb_l: list[int] = [0] * (nch + 1)
         if m:
             h, cc_at, cc_lost, nbad = fast.ts_headers_cc(*d.source(starts, hst), self._cc)
+            if self._tr is not None:
+                tr_src = (d.data, starts, *d.source(starts, hst))
+                self._tr.feed(*tr_src, d.arrival, dgram, h, cc_at, all_index, self._t0)
             if not m_rtp:
                 all_index = self._mark_losses(all_index, cc_at)
             bad = h.error.nonzero()[0] if nbad else _NONE
@@ -286,6 +289,9 @@ class FeedPasses:
         m = starts.shape[0]
         iv.ts_packets += m
         all_index, self._ts_index = self._sent_index(self._ts_index, dgram, m)
+        if self._tr is not None:
+            tr_src = (d.data, starts, *d.source(starts, hst))
+            self._tr.feed(*tr_src, d.arrival, dgram, h, cc_at, all_index, self._t0)
         if not rtp:
             all_index = self._mark_losses(all_index, cc_at)
         errs = np.bincount(h.error, minlength=ERROR_KIND_COUNT)

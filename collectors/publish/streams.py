@@ -59,6 +59,7 @@ def analyzer_config(settings: StreamSettings) -> AnalyzerConfig:
         buffer_size_ms=float(settings.buffer_ms),
         program_number=settings.program,
         max_reports=16,
+        tr101290=settings.tr101290,
     )
 
 
