@@ -395,8 +395,17 @@ def test_batching_does_not_change_the_outcomes():
     one = run(p, end_ms=3100)
     seven = run(p, per_datagram=7, end_ms=3100)  # (the intervals start 6 ms later)
     for test in TsTest:
-        assert total(one, test) == total(seven, test), test
+        if test is not TsTest.pcrAccuracyError:
+            assert total(one, test) == total(seven, test), test
     assert total(one, TsTest.continuityCountError) == 2
+    # PCR accuracy: interval 1 fails the one pair across the lost PCR-PID packet (its rate
+    # skips that pair: mdi.py), in both. Interval 2's lost packet is a PAT packet, whose loss
+    # the counters show only at the next PAT: the pairs in between count one packet too few,
+    # the interval's rate is 0.1 % low and every pair of the interval fails, as many as the
+    # interval holds (it starts 6 ms later with seven TS packets a datagram).
+    acc = [[x.tr101290[TsTest.pcrAccuracyError] for x in r] for r in (one, seven)]
+    assert [o.errors for o in acc[0][:2]] == [0, 1] == [o.errors for o in acc[1][:2]]
+    assert acc[0][2].state is acc[1][2].state is TestState.FAIL
     assert len(one) == len(seven) == 3
 
 
