@@ -141,7 +141,8 @@ class WrittenValues:
             values = {}
             for table in _WRITTEN_TABLES:
                 rules = [c.write for c in table.writable if c.write is not None]
-                for key, v in data[table.key].items():
+                # a file written before a table existed has no section for it
+                for key, v in data.get(table.key, {}).items():
                     index = tuple(int(x) for x in key.split("."))
                     values[(table.key, index)] = {
                         r.field: r.from_json(v[r.field]) for r in rules if r.field in v

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .config import AgentConfig, Endpoint
+from .dvb import DvbScalars
 from .hostmib import EngineCounters, HostMib, SnmpCounters
 from .instrum import MeasurementInstrum
 from .mibmap import MibMap
@@ -90,8 +91,10 @@ class Agent:
         self.written = WrittenValues.load(state_dir / "written.json" if state_dir else None)
         self._engine_state_path = state_dir / "engine.json" if state_dir else None
         self.host = HostMib(self._mib_builder, self.config.system)
+        self.dvb = DvbScalars(self.mibmap)
         self.instrum = MeasurementInstrum(
-            self.store, self.mibmap, providers=[self.host], on_write=self.written.record
+            self.store, self.mibmap, providers=[self.host, self.dvb],
+            on_write=self.written.record,
         )
         self.services = list(services)
         self._load_static_blocks()
@@ -116,6 +119,12 @@ class Agent:
                 t.put(row)
             for row in t.rows(NetworkBlock):
                 t.put(self.written.apply(row))
+            # the tables of their own with written columns (TR 101 290 limits, enables ...),
+            # whose first rows the collectors put before the agent was made
+            for table in TABLES:
+                if not table.block and table.writable:
+                    for row in t.rows(table.row):
+                        t.put(self.written.apply(row))
 
     # --- asyncio ----------------------------------------------------------------------------
 

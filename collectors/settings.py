@@ -25,7 +25,7 @@ from iec62379.agent.config import (
     read_file,
     read_toml,
 )
-from iec62379.agent.model import U32_MAX, NetworkBlock, Row
+from iec62379.agent.model import I32_MAX, U32_MAX, NetworkBlock, Row
 from iec62379.collectors.sources.url import StreamUrl, parse_stream_url
 from iec62379.mibs.vocabulary import NetworkType
 
@@ -130,6 +130,13 @@ class StreamSettings:
     fade_out_s: float = 60.0
     program: int | None = None  # program_number in an MPTS; None: the first in the PAT
     sip_server: bytes = b""  # nMtSIPServerAddr at start (4 or 16 octets; b"": NULL)
+    #: The DVB measurement MIB's InputNumber of the stream (TR 101 290 tables); by default
+    #: its network block id (see `dvb_input_default`).
+    dvb_input: int = 0
+
+    def __post_init__(self) -> None:
+        if self.dvb_input == 0:
+            object.__setattr__(self, "dvb_input", dvb_input_default(self.block_id))
 
     @property
     def ids(self) -> StreamBlockIds:
@@ -169,12 +176,21 @@ class SensorSettings:
 
 
 
+def dvb_input_default(block_id: int) -> int:
+    """A stream's InputNumber when [[stream]] has no dvb_input: its network block id, which is
+    stable (configured, or derived from the address) and unique; 0 when that does not fit
+    InputNumber (1..2147483647), and then dvb_input must be given."""
+    return block_id if 1 <= block_id <= I32_MAX else 0
+
+
 def parse_streams(root: _Reader) -> list[StreamSettings]:
     streams: list[StreamSettings] = []
     seen: dict[str, str] = {}
+    inputs: dict[int, str] = {}
     for r in root.tables("stream"):
         r.unknown_keys({"url", "name", "id", "rate_bps", "buffer_ms", "interval_s",
-                        "presence_timeout_s", "fade_out_s", "program", "sip_server"})
+                        "presence_timeout_s", "fade_out_s", "program", "sip_server",
+                        "dvb_input"})
         text = r.str("url")
         try:
             url = parse_stream_url(text)
@@ -193,10 +209,24 @@ def parse_streams(root: _Reader) -> list[StreamSettings]:
                                 f"{seen[identity]})", text)
         seen[identity] = r.path
         explicit = r.int("id", 1, U32_MAX - BLOCKS_PER_STREAM + 1, None)
+        block_id = explicit if explicit is not None else derive_block_id(identity)
+        dvb_input = r.int("dvb_input", 1, I32_MAX, None)
+        if dvb_input is None:
+            dvb_input = dvb_input_default(block_id)
+            if dvb_input == 0:
+                raise r.fail("dvb_input", f"an InputNumber in 1..{I32_MAX} (the default, the "
+                                          f"stream's id, is too large)", None)
+            key = "id"
+        else:
+            key = "dvb_input"
+        if dvb_input in inputs:
+            raise r.fail(key, "an InputNumber (dvb_input) not used by another stream "
+                              f"({inputs[dvb_input]} has it)", dvb_input)
+        inputs[dvb_input] = r.path
         streams.append(StreamSettings(
             url=url,
             name=r.str("name", str(url)),
-            block_id=explicit if explicit is not None else derive_block_id(identity),
+            block_id=block_id,
             id_derived=explicit is None,
             rate_bps=r.float("rate_bps", 1000, 100_000_000_000, None),
             buffer_ms=r.int("buffer_ms", 1, 600_000, 1000),
@@ -206,6 +236,7 @@ def parse_streams(root: _Reader) -> list[StreamSettings]:
             program=r.int("program", 1, 65535, None),
             sip_server=_address(r, "sip_server", NetworkType.IPV6 if url.family == socket.AF_INET6
                                 else NetworkType.IPV4),
+            dvb_input=dvb_input,
         ))
     return streams
 
