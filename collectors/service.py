@@ -116,6 +116,7 @@ class CollectorService:
             poll_ms = int(min(c.settings.interval_s for c in self.streams) * 1000)
             self._capability = list(dvb.capability_rows(
                 self._oids["tsTestsSummaryState"], poll_ms, frozenset(TsTest)))
+            self.store.put(*self._capability)
 
     def _send_traps(self) -> None:
         """testFailTrap for each entry into fail the streams' rate control let through, with
