@@ -214,8 +214,8 @@ def parse_streams(root: _Reader) -> list[StreamSettings]:
         if dvb_input is None:
             dvb_input = dvb_input_default(block_id)
             if dvb_input == 0:
-                raise r.fail("dvb_input", f"an InputNumber in 1..{I32_MAX} (the default, the "
-                                          f"stream's id, is too large)", None)
+                raise r.fail("id", f"an id in 1..{I32_MAX} or a dvb_input (the stream's "
+                                   f"InputNumber, by default its id)", block_id)
             key = "id"
         else:
             key = "dvb_input"
