@@ -454,8 +454,50 @@ def capability_rows(state_column_oid: tuple[int, ...], poll_ms: int,
     ]
 
 
-#: The DVB tables, in MIB order.
-DVB_TABLES: tuple[Table, ...] = (TRAP_CONTROL, CAPABILITY_TS, SUMMARY, PID, PREFERENCES_TABLE)
+# --- extTsInputTable (IEC62379-EXT-MIB): which stream an input is ------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TsInput:
+    """A row of IEC62379-EXT-MIB's extTsInputTable: the configured stream an InputNumber is.
+    Addresses are 4 or 16 octets in network order (`source` empty: any source)."""
+
+    input: int
+    name: str
+    address: bytes
+    port: int
+    rx_block_id: int
+    source: bytes = b""
+
+    def __post_init__(self) -> None:
+        _check_input(self.input)
+        if len(self.address) not in (4, 16) or len(self.source) not in (0, len(self.address)):
+            raise ValueError(f"extTsInputAddress is 4 or 16 octets (the source as long, or "
+                             f"empty), got {self.address!r} / {self.source!r}")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"extTsInputPort is 0..65535, got {self.port!r}")
+        if not 0 <= self.rx_block_id <= U32_MAX:
+            raise ValueError(f"extTsInputRxPointBlockId is 0..{U32_MAX}, got {self.rx_block_id}")
+
+    @property
+    def index(self) -> tuple[int, ...]:
+        return (self.input,)
+
+
+TS_INPUT = Table("extTsInputTable", TsInput, "dvb_input", (
+    ColumnSpec("extTsInputNumber", "input"),
+    ColumnSpec("extTsInputName", get=lambda r: r.name.encode()[:255]),
+    ColumnSpec("extTsInputAddressType", get=lambda r: 1 if len(r.address) == 4 else 2),
+    ColumnSpec("extTsInputAddress", "address"),
+    ColumnSpec("extTsInputSourceAddress", "source"),
+    ColumnSpec("extTsInputPort", "port"),
+    ColumnSpec("extTsInputRxPointBlockId", "rx_block_id"),
+), module="IEC62379-EXT-MIB", block=False)
+
+
+#: The DVB tables, in MIB order, and the extension module's table of their inputs.
+DVB_TABLES: tuple[Table, ...] = (TRAP_CONTROL, CAPABILITY_TS, SUMMARY, PID, PREFERENCES_TABLE,
+                                 TS_INPUT)
 
 
 # --- scalars --------------------------------------------------------------------------------
@@ -499,6 +541,6 @@ class DvbScalars:
 __all__ = [
     "CAPABILITY_TS", "DVB_MIB", "DVB_TABLES", "DvbScalars", "PID", "PID_TESTS", "PREFERENCES",
     "PREFERENCES_TABLE", "SUMMARY", "TRAP_CONTROL", "TestPid", "TestPreferences", "TestSummary",
-    "TrapControl", "TsCapability", "date_and_time", "limits_seconds", "normal_float",
-    "parse_floating_point", "summary_bits",
+    "TrapControl", "TsCapability", "TS_INPUT", "TsInput", "date_and_time", "limits_seconds",
+    "normal_float", "parse_floating_point", "summary_bits",
 ]

@@ -44,6 +44,7 @@ from .dvb import (  # the DVB measurement MIB's tables; names the producers use,
     TestSummary,
     TrapControl,
     TsCapability,
+    TsInput,
 )
 from .tables import (
     I32_MAX,
@@ -500,7 +501,7 @@ TEMPERATURE = Table("temperatureTable", Temperature, "temperature", (
 
 
 Row = (NetworkBlock | AudioComponent | VideoBlock | RxPoint | Temperature | TestSummary | TestPid
-       | TestPreferences | TrapControl | TsCapability)
+       | TestPreferences | TrapControl | TsCapability | TsInput)
 
 #: Every table, in MIB order.
 TABLES: tuple[Table, ...] = (NETWORK, AUDIO, VIDEO, RX_POINT, TEMPERATURE, *DVB_TABLES)
@@ -531,6 +532,7 @@ class Snapshot:
     dvb_summary: dict[tuple[int, ...], TestSummary] = field(default_factory=dict)
     dvb_pid: dict[tuple[int, ...], TestPid] = field(default_factory=dict)
     dvb_preferences: dict[tuple[int, ...], TestPreferences] = field(default_factory=dict)
+    dvb_input: dict[tuple[int, ...], TsInput] = field(default_factory=dict)
 
     def table(self, row_type: type) -> dict[tuple[int, ...], Row]:
         return getattr(self, _BY_ROW[row_type].key)
@@ -544,7 +546,7 @@ class Snapshot:
 
 __all__ = [
     "DVB_TABLES", "FAIL_TRAP_ENABLE", "PID_TESTS", "PREFERENCES", "RATE_ENABLED", "TEST_ENABLE",
-    "TestPid", "TestPreferences", "TestSummary", "TrapControl", "TsCapability",
+    "TestPid", "TestPreferences", "TestSummary", "TrapControl", "TsCapability", "TsInput",
     "AUDIO", "BLOCK_TABLES", "NETWORK", "RX_POINT", "TABLES", "TEMPERATURE", "VIDEO",
     "AudioComponent", "BitRateType", "FecType", "Format", "NetworkBlock", "NetworkType", "Row",
     "RxCounters", "RxPoint", "Snapshot", "Temperature", "TemperatureStatus", "TransportType",

@@ -25,6 +25,7 @@ so one bad batch never stops the collection.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 from collections.abc import Callable
 from enum import StrEnum
@@ -38,6 +39,7 @@ from iec62379.agent.model import (
     Snapshot,
     TestPreferences,
     TrapControl,
+    TsInput,
     VideoBlock,
 )
 from iec62379.collectors.core.analyzer import StreamAnalyzer
@@ -233,7 +235,12 @@ class StreamCollector:
             return []
         control = dataclasses.replace(self.trap_control, failing=self.dvb.failing(),
                                       throttled_until_ns=self.throttle.throttled_until_ns)
-        return [*self.dvb.summary_rows(), *self.dvb.pid_rows(), self.prefs, control]
+        url = self.settings.url
+        source = ipaddress.ip_address(url.source).packed if url.source else b""
+        stream = TsInput(input=self.settings.dvb_input, name=self.settings.name,
+                         address=ipaddress.ip_address(url.bind_address).packed, port=url.port,
+                         rx_block_id=self.ids.rx, source=source)
+        return [*self.dvb.summary_rows(), *self.dvb.pid_rows(), self.prefs, control, stream]
 
     def update(self, now_ns: int) -> list[Row]:
         """Close the intervals that ended by ``now_ns`` and return the stream's rows now."""
