@@ -64,8 +64,9 @@ def run(tool: str, *args: str, community: str = "public") -> subprocess.Complete
                            *args], capture_output=True, text=True, env=snmp_env(), timeout=30)
 
 
-def walk(port: int, oid: str) -> list[tuple[str, str]]:
-    proc = run("snmpwalk", "-On", "-Oq", "-Ox", f"127.0.0.1:{port}", oid)
+def walk(port: int, oid: str, hex_strings: bool = True) -> list[tuple[str, str]]:
+    proc = run("snmpwalk", "-On", "-Oq", *(["-Ox"] if hex_strings else []), f"127.0.0.1:{port}",
+               oid)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = []
     for line in proc.stdout.splitlines():
@@ -134,6 +135,17 @@ def test_tables_scalars_sets_and_persistence(tmp_path: Path):
         assert len(now.split()) == 11 and persistence == "2"
         assert revision.replace(" ", "") == "07D10B070E0000002B0000"
         assert (ts_group, cable) == ("2", "1")
+
+        # which stream each input is (IEC62379-EXT-MIB's extTsInputTable): name, ipv4(1),
+        # address, source (none), port, receiver point block
+        ext = walk(port, "1.3.6.1.4.1.32473.62380.1.5.1", hex_strings=False)
+        assert [n.rsplit(".", 2)[-2:] for n, _ in ext][:2] == [["2", str(NAMED)],
+                                                             ["2", str(DEFAULT)]]
+        values = {n.rsplit(".", 2)[-2]: v for n, v in ext if n.endswith(f".{NAMED}")}
+        assert values["3"] == "1" and values["4"].replace(" ", "") == "7F000001"
+        assert values["5"] == "" and values["7"] == "23"  # id 20: receiver point 23
+        stream_port = re.search(r'rtp://127\.0\.0\.1:(\d+)"', config.read_text()).group(1)
+        assert values["6"] == stream_port
 
         # SETs: Enable with fail traps, a limit, the rate control, a counter reset
         assert snmpset(port, f"{SUMMARY}.4.1040.{NAMED}", "x", "C0").returncode == 0
