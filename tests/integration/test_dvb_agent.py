@@ -81,6 +81,22 @@ def get(port: int, *oids: str) -> list[str]:
     return [v.strip().strip('"').strip() for v in proc.stdout.splitlines()]
 
 
+def summary_table(port: int) -> dict[str, dict[str, str]]:
+    """net-snmp's snmptable of tsTestsSummaryTable (asked by number, the DVB module loaded from
+    mibs/): {"continuityCountError.7": {"tsTestsSummaryState": "fail", ...}}."""
+    proc = subprocess.run(
+        [require_tool("snmptable"), "-v2c", "-c", "public", "-t", "2", "-r", "1", "-Ci", "-Cf",
+         ",", "-m", "DVB-MGTR101290-MIB", f"127.0.0.1:{port}", f"{DVB}.5.2.2"],
+        capture_output=True, text=True, env=snmp_env(), timeout=30)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if "," in ln]
+    header = lines[0].split(",")
+    assert header[:3] == ["index", "tsTestsSummaryState", "tsTestsSummaryEnable"], header
+    # DateAndTime shows with commas ("2026-12-3,6:24:16.7,+0:0"): read the columns up to it
+    return {ln.split(",")[0]: dict(zip(header[1:4], ln.split(",")[1:4], strict=True))
+            for ln in lines[1:]}
+
+
 def snmpset(port: int, *args: str) -> subprocess.CompletedProcess:
     return run("snmpset", "-On", f"127.0.0.1:{port}", *args, community="private")
 
@@ -104,6 +120,10 @@ def test_tables_scalars_sets_and_persistence(tmp_path: Path):
         assert [n for n, _ in rows] == [f"{SUMMARY}.3.{t}.{i}" for t in TESTS
                                          for i in (NAMED, DEFAULT)]
         assert {v for _, v in rows} == {"2"}  # unknown(2): nothing received yet
+        table = summary_table(port)
+        assert len(table) == 26 and table[f"continuityCountError.{NAMED}"] == {
+            "tsTestsSummaryState": "unknown", "tsTestsSummaryEnable": '"80 "',
+            "tsTestsSummaryCounter": "0"}
         # every column of a row: State .. ActiveTime
         row = walk(port, SUMMARY)
         assert len(row) == 7 * 13 * 2
@@ -225,13 +245,8 @@ def test_live_impaired_stream_fails_counts_and_passes_again(tmp_path: Path, medi
         gen = generator(media, stream_port, "--loss", "5", "--seed", "2")
         wait_for(lambda: get(port, state) == ["4"], 20)  # fail(4)
         wait_for(lambda: int(get(port, counter)[0]) > clean, 10)
-        table = subprocess.run(
-            [require_tool("snmptable"), "-v2c", "-c", "public", "-Ci", "-Cf", ",", "-OnU",
-             f"127.0.0.1:{port}", f"{DVB}.5.2.2"],
-            capture_output=True, text=True, env=snmp_env(), timeout=30)
-        assert table.returncode == 0, table.stderr
-        cc_row = [ln for ln in table.stdout.splitlines() if ln.startswith(f"1040.{NAMED},")]
-        assert cc_row and cc_row[0].split(",")[1] == "4", table.stdout
+        row = summary_table(port)[f"continuityCountError.{NAMED}"]
+        assert row["tsTestsSummaryState"] == "fail" and int(row["tsTestsSummaryCounter"]) > 0
         pids = walk(port, f"{DVB}.5.2.3.1.5")  # tsTestsPIDState: rows for PIDs in error
         assert any(n.endswith(f".1040.{NAMED}") for n, _ in pids), pids
         gen.stop()
