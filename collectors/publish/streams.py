@@ -224,10 +224,14 @@ class StreamCollector:
         Enable bits and the rate control allow go to `traps`."""
         assert self.dvb is not None
         for r in reports:
-            for entry in self.dvb.update(r.tr101290, r.start_ns, int(round(r.interval_s * 1e9))):
-                if trap_allowed(self.dvb, entry) and self.throttle.allow(self.trap_control,
-                                                                           now_ns):
-                    self.traps.append(entry)
+            self._trap_entries(
+                self.dvb.update(r.tr101290, r.start_ns, int(round(r.interval_s * 1e9))), now_ns)
+
+    def _trap_entries(self, entries: list[FailEntry], now_ns: int) -> None:
+        assert self.dvb is not None
+        for entry in entries:
+            if trap_allowed(self.dvb, entry) and self.throttle.allow(self.trap_control, now_ns):
+                self.traps.append(entry)
 
     def dvb_rows(self) -> list[Row]:
         """The input's rows of the DVB measurement MIB (after `update`)."""
@@ -252,6 +256,7 @@ class StreamCollector:
         if state is StreamState.FADED:
             self.analyzer = None  # a stream that comes back starts afresh
             self.report = None
+            self._trap_entries(self.dvb.silence(now_ns), now_ns)
         elif self.analyzer is not None:
             try:
                 self.analyzer.close_until(now_ns)

@@ -19,6 +19,8 @@ The DVB MIB's rules applied here (ETSI TS 102 032, digest sections 3 and 5):
   is configured; a PID is fail in an interval in which it had errors (event tests: and for the
   persistence after), else the summary's pass / unknown. The summary State is the highest of
   the core's (with persistence) and its PID rows' states.
+- A stream that faded out (no analysis runs) is an input without packets: tsSyncLoss fail
+  (one entry into fail, if it was not failing), the others unknown (`silence`).
 - Which tests are which kind (status or event) the MIB does not say; `EVENT_TESTS` follows the
   digest's table (section 2.2).
 
@@ -85,6 +87,9 @@ class InputHistory:
     enable: dict[TsTest, int] = field(default_factory=dict)
     resets: dict[TsTest, int] = field(default_factory=dict)
     max_pid_rows: int = 8192
+    #: whether the core ever gave outcomes (its checks run), and the end of the latest interval
+    seen_outcomes: bool = False
+    last_end_ns: int | None = None
 
     def __post_init__(self) -> None:
         for test in TsTest:
@@ -108,6 +113,8 @@ class InputHistory:
         """One closed interval [start_ns, start_ns + interval_ns); returns the entries into
         fail. A test without an outcome (checks off) is unknown."""
         end_ns = start_ns + interval_ns
+        self.seen_outcomes = self.seen_outcomes or bool(outcomes)
+        self.last_end_ns = max(end_ns, self.last_end_ns or end_ns)
         persistence_ns = int(self.persistence_s * 1e9)
         entries: list[FailEntry] = []
         for test in TsTest:
@@ -167,6 +174,18 @@ class InputHistory:
                 entries.append(FailEntry(test, pid, h.latest_error_ns))
             states.append(int(state))
         return states
+
+    def silence(self, now_ns: int) -> list[FailEntry]:
+        """No analysis runs (the stream faded out): from the end of the latest interval to
+        `now_ns`, the outcomes of an input without packets (tsSyncLoss fail, the others
+        unknown), once the core has shown that it runs the checks."""
+        if not self.seen_outcomes or self.last_end_ns is None or now_ns <= self.last_end_ns:
+            return []
+        silent = {t: TestOutcome(TestState.UNKNOWN, 0) for t in TsTest}
+        silent[TsTest.tsSyncLoss] = TestOutcome(TestState.FAIL, 0)
+        if self.tests[TsTest.tsSyncLoss].state is not TestState.FAIL:
+            silent[TsTest.tsSyncLoss] = TestOutcome(TestState.FAIL, 1, self.last_end_ns)
+        return self.update(silent, self.last_end_ns, now_ns - self.last_end_ns)
 
     def failing(self) -> frozenset[TsTest]:
         return frozenset(t for t, h in self.tests.items() if h.state is TestState.FAIL)

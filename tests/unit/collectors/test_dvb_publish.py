@@ -210,3 +210,19 @@ def test_throttle_lets_one_trap_per_period_and_disabled_none():
     zero = TrapThrottle()
     assert zero.allow(TrapControl(input=1, period_ms=0), T0)
     assert zero.allow(TrapControl(input=1, period_ms=0), T0)  # period 0: no throttling
+
+
+def test_silence_after_fade_out_is_sync_loss_once_the_checks_run():
+    h = InputHistory(1, T0)
+    assert h.silence(T0 + 5 * S) == []  # the core never gave outcomes: nothing is claimed
+    assert summary(h, TsTest.tsSyncLoss).state is UNKNOWN
+    run(h, [all_pass()])
+    entries = h.silence(T0 + 4 * S)
+    assert entries == [FailEntry(TsTest.tsSyncLoss, None, T0 + S)]
+    sync = summary(h, TsTest.tsSyncLoss)
+    assert (sync.state, sync.counter, sync.latest_error_ns) == (FAIL, 1, T0 + S)
+    assert sync.active_s == 4  # 1 s of pass, 3 s of fail
+    assert {r.state for r in h.summary_rows() if r.test is not TsTest.tsSyncLoss} == {UNKNOWN}
+    assert summary(h, TsTest.crcError).active_s == 1  # unknown does not advance it
+    assert h.silence(T0 + 6 * S) == []  # still in fail: no new entry
+    assert summary(h, TsTest.tsSyncLoss).counter == 1
