@@ -32,6 +32,7 @@ from enum import StrEnum
 
 from iec62379.agent.model import (
     PREFERENCES,
+    TEST_ENABLE,
     U32_MAX,
     AudioComponent,
     Row,
@@ -66,10 +67,9 @@ class StreamState(StrEnum):
     FADED = "faded"
 
 
-def analyzer_config(settings: StreamSettings,
-                    limits: Tr101290Limits | None = None) -> AnalyzerConfig:
-    """The measurement core's configuration for a configured stream (TR 101 290 checks with
-    `limits`, the defaults when None)."""
+def analyzer_config(settings: StreamSettings) -> AnalyzerConfig:
+    """The measurement core's configuration for a configured stream (the TR 101 290 limits are
+    the stream's current ones, `StreamCollector.limits`, when an analyzer is made)."""
     return AnalyzerConfig(
         interval_s=settings.interval_s,
         transport="auto",  # RTP or bare TS, per datagram: rtp:// and udp:// both carry either
@@ -78,7 +78,6 @@ def analyzer_config(settings: StreamSettings,
         buffer_size_ms=float(settings.buffer_ms),
         program_number=settings.program,
         max_reports=16,
-        tr101290=limits if limits is not None else Tr101290Limits(),
     )
 
 
@@ -209,7 +208,7 @@ class StreamCollector:
         control = snapshot.dvb_trap_control.get((inp,))
         if control is not None:
             self.trap_control = control
-        enabled = frozenset(t for t in TsTest if enable.get(t, 0x80) & 0x80)
+        enabled = frozenset(t for t in TsTest if enable.get(t, TEST_ENABLE) & TEST_ENABLE)
         limits = limits_of(prefs, enabled)
         if limits != self.limits:
             self.limits = limits

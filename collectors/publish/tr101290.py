@@ -193,8 +193,9 @@ class InputHistory:
     def summary_rows(self) -> list[TestSummary]:
         return [
             TestSummary(
-                test=test, input=self.input, state=h.state, enable=self.enable.get(test, 0x80),
-                counter=h.counter, discontinuity_ns=h.discontinuity_ns,
+                test=test, input=self.input, state=h.state,
+                enable=self.enable.get(test, TEST_ENABLE), counter=h.counter,
+                discontinuity_ns=h.discontinuity_ns,
                 latest_error_ns=h.latest_error_ns, active_s=h.active_ns // 1_000_000_000,
                 reset_ns=self.resets.get(test, 0), reset_applied_ns=h.reset_applied_ns,
             )
@@ -204,7 +205,7 @@ class InputHistory:
     def pid_rows(self) -> list[TestPid]:
         return [
             TestPid(pid=pid, test=test, input=self.input, state=h.state,
-                    enable=self.enable.get(test, 0x80), counter=h.counter,
+                    enable=self.enable.get(test, TEST_ENABLE), counter=h.counter,
                     discontinuity_ns=h.discontinuity_ns, latest_error_ns=h.latest_error_ns,
                     active_s=h.active_ns // 1_000_000_000)
             for (test, pid), h in sorted(self.pids.items())
