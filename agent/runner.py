@@ -179,7 +179,7 @@ class Agent:
         log.info(
             "serving %s rows on %s "
             "(%s; engine boots %d; %d communities, %d v3 users; started in %.0f ms)",
-            ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in TABLES),
+            _row_counts(snap),
             ", ".join(map(str, self.endpoints)), self.config.source, state.boots,
             len(self.config.communities), len(self.config.users), (time.perf_counter() - t0) * 1000,
         )
@@ -204,7 +204,7 @@ class Agent:
         self.started_at = time.time()
         snap = self.store.snapshot
         log.info("serving %s rows through the AgentX master at %s (%s; started in %.0f ms)",
-                 ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in TABLES),
+                 _row_counts(snap),
                  self.config.agentx, self.config.source, (time.perf_counter() - t0) * 1000)
 
     async def _refresh_host(self) -> None:
@@ -295,3 +295,10 @@ def state_dir_default(config_path: str | Path | None = None) -> Path:
 
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     return base / "iec62379" / (Path(config_path).stem if config_path else "default")
+
+
+def _row_counts(snap: Any) -> str:
+    """"3 network, 2 audio, ..." for the log: every block table, the other tables (TR 101 290
+    ...) when they have rows."""
+    counts = ((len(getattr(snap, t.key)), t) for t in TABLES)
+    return ", ".join(f"{n} {t.key}" for n, t in counts if t.block or n)
