@@ -46,7 +46,7 @@ from iec62379.collectors.publish.sensors import SensorCollector
 from iec62379.collectors.settings import SensorSettings, Settings, StreamSettings
 from iec62379.collectors.sources.netfacts import NetworkFacts, network_facts
 from iec62379.collectors.sources.netinfo import NetInfo
-from iec62379.mibs.vocabulary import Severity, TsTest
+from iec62379.mibs.vocabulary import Severity
 
 if TYPE_CHECKING:
     from iec62379.collectors.publish.streams import StreamCollector
@@ -114,8 +114,10 @@ class CollectorService:
         self._submit = submit
         if self.streams:
             poll_ms = int(min(c.settings.interval_s for c in self.streams) * 1000)
+            from iec62379.collectors.publish.tr101290 import implemented_tests
+
             self._capability = list(dvb.capability_rows(
-                self._oids["tsTestsSummaryState"], poll_ms, frozenset(TsTest)))
+                self._oids["tsTestsSummaryState"], poll_ms, implemented_tests()))
             self.store.put(*self._capability)
 
     def _send_traps(self) -> None:

@@ -41,7 +41,7 @@ from iec62379.agent.model import (
     TestSummary,
     TrapControl,
 )
-from iec62379.collectors.core.report import TestOutcome
+from iec62379.collectors.core.report import AnalyzerConfig, TestOutcome
 from iec62379.mibs.vocabulary import TestState, TsTest
 
 #: The event-type tests (the others are status tests); digest section 2.2's Kind column.
@@ -223,6 +223,19 @@ def _persisted(test: TsTest, o: TestOutcome, h: _History, end_ns: int,
     return o.state
 
 
+def implemented_tests() -> frozenset[TsTest]:
+    """The tests the measurement core runs: those it gives an outcome for on a short feed of
+    null packets (capabilityTSTable says testAvailable for these only)."""
+    from iec62379.collectors.core.analyzer import StreamAnalyzer
+
+    analyzer = StreamAnalyzer(AnalyzerConfig())
+    null_packet = bytes([0x47, 0x1F, 0xFF, 0x10]) + bytes(184)
+    analyzer.feed(null_packet * 7, 1_000_000_000)
+    analyzer.close_until(3_000_000_000)
+    return frozenset(t for r in analyzer.pop_reports() for t, o in r.tr101290.items()
+                     if o.state is not TestState.DISABLED)
+
+
 @dataclass
 class TrapThrottle:
     """trapControlTable's rate control of one input (digest section 5): disabled sends nothing;
@@ -244,4 +257,5 @@ def trap_allowed(history: InputHistory, entry: FailEntry) -> bool:
     return bool(bits & TEST_ENABLE and bits & FAIL_TRAP_ENABLE)
 
 
-__all__ = ["EVENT_TESTS", "FailEntry", "InputHistory", "TrapThrottle", "trap_allowed"]
+__all__ = ["EVENT_TESTS", "FailEntry", "InputHistory", "TrapThrottle", "implemented_tests",
+           "trap_allowed"]

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import require_tool
+from iec62379.collectors.publish.tr101290 import implemented_tests
+from iec62379.mibs.vocabulary import TsTest
 from test_agent_streams import Proc, cli, free_port, generator, media, snmp_env, wait_for
 
 pytestmark = pytest.mark.integration
@@ -140,12 +142,15 @@ def test_tables_scalars_sets_and_persistence(tmp_path: Path):
         # the accessible-for-notify columns are not readable
         assert [n for n, _ in walk(port, TRAPCTL)] == [
             f"{TRAPCTL}.{c}.{i}" for c in (5, 6, 7) for i in (NAMED, DEFAULT)]
-        # capabilities: 27 tests, the 13 of an IP probe testAvailable(2)
+        # capabilities: 27 tests, testAvailable(2) those the core runs (of the 13 of an IP
+        # probe), notAvailable(1) the others
         caps = walk(port, f"{CAPABILITY}.2")
         assert len(caps) == 27
         state = f"{SUMMARY}.3"
         avail = {n.split(".")[-2]: v for n, v in caps}
-        assert {int(t) for t, v in avail.items() if v == "2"} == set(TESTS)
+        assert {int(t) for t, v in avail.items() if v == "2"} == set(implemented_tests())
+        assert set(implemented_tests()) <= set(TESTS)
+        assert {v for t, v in avail.items() if int(t) not in implemented_tests()} == {"1"}
         assert caps[3][0] == f"{CAPABILITY}.2.17.{state}.1040.0"  # length first, then the OID
         # scalars: controlNow (11 octets), controlEventPersistence "2", the MIB's revision,
         # capabilityTSGroup selectiveSupport(2), the RF groups noSupport(1)
@@ -217,20 +222,8 @@ def test_tables_scalars_sets_and_persistence(tmp_path: Path):
         assert agent.stop() == 0, agent.out
 
 
-def core_has_tr101290() -> bool:
-    """Whether the measurement core runs the TR 101 290 checks: a one-packet feed gives an
-    interval report with outcomes."""
-    from iec62379.collectors.core.analyzer import StreamAnalyzer
-    from iec62379.collectors.core.report import AnalyzerConfig
-
-    a = StreamAnalyzer(AnalyzerConfig())
-    packet = bytes([0x47, 0x1F, 0xFF, 0x10]) + bytes(184)
-    a.feed(packet * 7, 1_000_000_000)
-    a.close_until(3_000_000_000)
-    return any(r.tr101290 for r in a.pop_reports())
-
-
-@pytest.mark.skipif(not core_has_tr101290(), reason="TR 101 290 checks not in the core yet")
+@pytest.mark.skipif(TsTest.continuityCountError not in implemented_tests(),
+                    reason="TR 101 290 checks not in the core yet")
 def test_live_impaired_stream_fails_counts_and_passes_again(tmp_path: Path, media):
     port, stream_port = free_port(), free_port()
     config = write_config(tmp_path, port, stream_port)
@@ -238,6 +231,7 @@ def test_live_impaired_stream_fails_counts_and_passes_again(tmp_path: Path, medi
     gen = None
     state, counter = f"{SUMMARY}.3.1040.{NAMED}", f"{SUMMARY}.5.1040.{NAMED}"
     try:
+        assert get(port, f"{CAPABILITY}.2.17.{SUMMARY}.3.1040.0") == ["2"]  # testAvailable
         gen = generator(media, stream_port)
         wait_for(lambda: get(port, state) == ["3"], 20)  # pass(3)
         clean = int(get(port, counter)[0])
