@@ -52,6 +52,8 @@ def write_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
         # the tables of other modules with read-write columns
         *(mibmap.symbol_oid(t.module, t.name) for t in TABLES
           if t.module != MEASUREMENT_MIB and t.writable),
+        # the DVB measurement MIB's control scalars (controlEventPersistence is writable)
+        mibmap.symbol_oid(DVB_MIB, "tr101290Control"),
     ]
 
 

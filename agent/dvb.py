@@ -18,9 +18,9 @@ into the rows it makes). The counters' reset is a time: a write of true(1) to
 has applied that reset (`reset_applied_ns`), then the producer's counter.
 
 Scalars (`DvbScalars`, a provider): controlNow, controlEventPersistence, capabilityMIBRevision
-and the five capability group scalars. They are read-only here: controlNow is the host's clock
-(set it with NTP), and controlEventPersistence is the configured persistence (the providers'
-objects take no SET).
+and the five capability group scalars. controlEventPersistence is writable (a FloatingPoint
+number of seconds, 0..86400; persisted in written.json's "scalars"); controlNow, read-write in
+the MIB, is the host's clock and answers notWritable (set the clock with NTP).
 """
 
 from __future__ import annotations
@@ -131,6 +131,19 @@ def decode_limit(row: Any, value: Any) -> str:
         raise Refused(WRONG_VALUE, str(exc)) from exc
     if not 0 < number <= 86400:
         raise Refused(WRONG_VALUE, "a limit is a number of seconds in (0, 86400]")
+    return normal_float(number)
+
+
+def decode_persistence(value: Any) -> str:
+    """A controlEventPersistence SET: 1..63 octets of the grammar, 0..86400 seconds."""
+    if not isinstance(value, bytes) or not 1 <= len(value) <= 63:
+        raise Refused(WRONG_LENGTH, "FloatingPoint is 1..63 octets")
+    try:
+        number = parse_floating_point(value.decode("ascii"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise Refused(WRONG_VALUE, str(exc)) from exc
+    if not 0 <= number <= 86400:
+        raise Refused(WRONG_VALUE, "controlEventPersistence is 0..86400 seconds")
     return normal_float(number)
 
 
@@ -344,7 +357,7 @@ TestPreferences = make_dataclass(
                         for name, _, dv in PREFERENCES],
     frozen=True, slots=True,
     namespace={"__post_init__": _check_preferences, "index": property(_prefs_index),
-               "__module__": __name__,
+               "__module__": __name__, "__test__": False,
                "__doc__": "A row of tsTestsPreferencesTable (see PREFERENCES)."},
 )
 
@@ -509,16 +522,24 @@ NO_SUPPORT, SELECTIVE_SUPPORT = 1, 2
 
 
 class DvbScalars:
-    """The DVB MIB's scalars, a provider of `instrum.MeasurementInstrum` (read-only; see the
-    module docstring). `persistence_s` is controlEventPersistence."""
+    """The DVB MIB's scalars, a provider of `instrum.MeasurementInstrum` (see the module
+    docstring). `persistence_s` is controlEventPersistence: `persistence` is its text as
+    written.json keeps it (None: the DEFVAL, "2"); ValueError if it is not a valid value."""
 
     version = 0
 
-    def __init__(self, mibmap: Any, persistence_s: float = 2.0,
+    def __init__(self, mibmap: Any, persistence: str | None = None,
                  clock: Callable[[], int] = time.time_ns) -> None:
         self.clock = clock
-        self.persistence_s = persistence_s
+        self.persistence_s = 2.0
+        if persistence is not None:
+            try:
+                self.persistence_s = float(decode_persistence(str(persistence).encode()))
+            except (Refused, UnicodeEncodeError) as exc:
+                raise ValueError(f"controlEventPersistence {persistence!r}: "
+                                 f"{getattr(exc, 'why', exc)}") from exc
         sym = mibmap.symbol_oid
+        self._persistence_oid = sym(DVB_MIB, "controlEventPersistence") + (0,)
         self._objects: list[tuple[tuple[int, ...], int, Callable[[], Any]]] = [
             (sym(DVB_MIB, "controlNow") + (0,), ber.OCTET_STRING,
              lambda: date_and_time(self.clock())),
@@ -533,6 +554,17 @@ class DvbScalars:
 
     def object_types(self) -> Iterable[tuple[int, ...]]:
         return [oid[:-1] for oid, _, _ in self._objects]
+
+    def writable_scalars(self) -> dict[tuple[int, ...], Any]:
+        """controlEventPersistence's SET rule (`instrum.ScalarRule`)."""
+        from .instrum import ScalarRule
+
+        def put(value: str) -> None:
+            self.persistence_s = float(value)
+
+        return {self._persistence_oid: ScalarRule(
+            "controlEventPersistence", ber.OCTET_STRING, decode_persistence,
+            lambda: normal_float(self.persistence_s), put)}
 
     def objects(self) -> Iterable[tuple[tuple[int, ...], int, Callable[[], Any]]]:
         return list(self._objects)

@@ -33,7 +33,7 @@ from .instrum import MeasurementInstrum
 from .mibmap import MibMap
 from .model import TABLES, NetworkBlock
 from .notification import Notifications
-from .persist import EngineState, WrittenValues
+from .persist import EngineState, StateError, WrittenValues
 from .store import BlockStore
 
 log = logging.getLogger("iec62379.agent")
@@ -91,7 +91,11 @@ class Agent:
         self.written = WrittenValues.load(state_dir / "written.json" if state_dir else None)
         self._engine_state_path = state_dir / "engine.json" if state_dir else None
         self.host = HostMib(self._mib_builder, self.config.system)
-        self.dvb = DvbScalars(self.mibmap)
+        try:
+            self.dvb = DvbScalars(self.mibmap,
+                                  self.written.scalars.get("controlEventPersistence"))
+        except ValueError as exc:
+            raise StateError(f"{self.written.path}: not a written-values file: {exc}") from exc
         self.instrum = MeasurementInstrum(
             self.store, self.mibmap, providers=[self.host, self.dvb],
             on_write=self.written.record,

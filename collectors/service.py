@@ -101,12 +101,16 @@ class CollectorService:
         self._submit: Callable[[Notification], None] | None = None
         self._oids: dict[str, tuple[int, ...]] = {}
         self._capability: list[Row] = []
+        self._persistence: Callable[[], float] | None = None
         self.traps_sent = 0
 
-    def attach(self, mibmap: Any, submit: Callable[[Notification], None] | None) -> None:
+    def attach(self, mibmap: Any, submit: Callable[[Notification], None] | None,
+               persistence: Callable[[], float] | None = None) -> None:
         """The agent this service feeds: its MIB map (the OIDs of capabilityTSTable's rows and
-        of testFailTrap's varbinds) and its notification hub (`Notifications.submit`). Without
-        it, the TR 101 290 tables are served and no trap is sent."""
+        of testFailTrap's varbinds), its notification hub (`Notifications.submit`) and where
+        controlEventPersistence is read (seconds). Without it, the TR 101 290 tables are
+        served, no trap is sent and the persistence is 2 s."""
+        self._persistence = persistence
         names = ("testFailTrap", "trapControlOID", "trapControlGenerationTime",
                  "trapControlFailureSummary", "trapInput", "tsTestsSummaryState",
                  "tsTestsPIDState")
@@ -187,8 +191,9 @@ class CollectorService:
         the store refused the change (logged; the previous rows stay)."""
         now = self.clock() if now_ns is None else now_ns
         snap = self.store.snapshot
+        persistence = self._persistence() if self._persistence is not None else None
         for c in self.streams:
-            c.apply_written(snap)
+            c.apply_written(snap, persistence)
         rows_by_stream = [(c, c.update(now) + c.dvb_rows()) for c in self.streams]
         published = dict(self._published)
         temperature_keys = self._temperature_keys

@@ -120,6 +120,7 @@ class StreamCollector:
         #: TR 101 290 (DVB measurement MIB): the limits the analyzer runs with, the history
         #: of the input (made at the first update), its trap rate control, the written rows.
         self.limits = Tr101290Limits()
+        self.persistence_s = 2.0  # controlEventPersistence
         self.dvb: InputHistory | None = None
         self.throttle = TrapThrottle()
         self.prefs = TestPreferences(input=settings.dvb_input)
@@ -196,9 +197,14 @@ class StreamCollector:
             return StreamState.STOPPED
         return StreamState.FADED
 
-    def apply_written(self, snapshot: Snapshot) -> None:
+    def apply_written(self, snapshot: Snapshot, persistence_s: float | None = None) -> None:
         """What managers wrote for this input (enables, counter resets, limits, trap rate
-        control), as the store has it: the limits go to the analyzer from its next interval."""
+        control), as the store has it, and controlEventPersistence: the limits go to the
+        analyzer from its next interval."""
+        if persistence_s is not None:
+            self.persistence_s = persistence_s
+            if self.dvb is not None:
+                self.dvb.persistence_s = persistence_s
         inp = self.settings.dvb_input
         rows = {t: snapshot.dvb_summary.get((int(t), inp)) for t in TsTest}
         enable = {t: r.enable for t, r in rows.items() if r is not None}
@@ -250,7 +256,8 @@ class StreamCollector:
         if self.origin_ns is None:
             self.origin_ns = now_ns
         if self.dvb is None:
-            self.dvb = InputHistory(self.settings.dvb_input, self.origin_ns)
+            self.dvb = InputHistory(self.settings.dvb_input, self.origin_ns,
+                                    persistence_s=self.persistence_s)
         state = self.state(now_ns)
         if state is StreamState.FADED:
             self.analyzer = None  # a stream that comes back starts afresh

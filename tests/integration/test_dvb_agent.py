@@ -200,8 +200,14 @@ def test_tables_scalars_sets_and_persistence(tmp_path: Path):
         assert refused(port, f"{TRAPCTL}.6.{NAMED}", "u", "3600001") == "wrongValue"
         assert refused(port, f"{SUMMARY}.5.1040.{NAMED}", "i", "0") == "notWritable"
         assert refused(port, f"{SUMMARY}.4.1040.99", "x", "80") == "noCreation"
-        # controlEventPersistence is served read-only, outside the write view
-        assert refused(port, f"{DVB}.1.2.0", "s", "3") == "noAccess"
+        # controlEventPersistence: seconds 0..86400; controlNow is the host's clock
+        assert refused(port, f"{DVB}.1.2.0", "s", "soon") == "wrongValue"
+        assert refused(port, f"{DVB}.1.2.0", "s", "86401") == "wrongValue"
+        assert refused(port, f"{DVB}.1.2.0", "x", "") == "wrongLength"
+        assert refused(port, f"{DVB}.1.2.0", "i", "3") == "wrongType"
+        assert refused(port, f"{DVB}.1.1.0", "x", "07EA0C0306110000") == "notWritable"
+        assert snmpset(port, f"{DVB}.1.2.0", "s", "3.50").returncode == 0
+        assert get(port, f"{DVB}.1.2.0") == ["3.5"]
         # all or nothing: a good varbind with a bad one changes nothing
         assert refused(port, f"{PREFS}.5.{NAMED}", "s", "9", f"{PREFS}.6.{NAMED}", "s",
                        "x") == "wrongValue"
@@ -217,7 +223,8 @@ def test_tables_scalars_sets_and_persistence(tmp_path: Path):
     try:
         assert get(port, f"{SUMMARY}.4.1040.{NAMED}", f"{PREFS}.6.{NAMED}",
                    f"{PREFS}.8.{NAMED}", f"{TRAPCTL}.6.{NAMED}", f"{TRAPCTL}.5.{DEFAULT}",
-                   f"{SUMMARY}.7.2020.{NAMED}") == ["C0", "0.1", "1e-06", "5000", "1", "2"]
+                   f"{SUMMARY}.7.2020.{NAMED}", f"{DVB}.1.2.0") == [
+            "C0", "0.1", "1e-06", "5000", "1", "2", "3.5"]
     finally:
         assert agent.stop() == 0, agent.out
 

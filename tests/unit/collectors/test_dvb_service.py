@@ -53,7 +53,7 @@ def setup():
     agent = Agent(store=store)
     sent: list[Notification] = []
     agent.notifications.subscribe(sent.append)
-    svc.attach(agent.mibmap, agent.notifications.submit)
+    svc.attach(agent.mibmap, agent.notifications.submit, lambda: agent.dvb.persistence_s)
     svc.publish(T0)
     return store, svc, agent, sent
 
@@ -78,14 +78,16 @@ def test_outcomes_become_rows_and_a_trap_and_writes_reach_the_analyzer():
     assert len(snap.dvb_capability) == 27 and (7,) in snap.dvb_preferences
     assert (7,) in snap.dvb_trap_control
 
-    # a supervisor asks for fail traps on CC errors, and a stricter PCR interval
+    # a supervisor asks for fail traps on CC errors, a stricter PCR interval and a longer
+    # event persistence (controlEventPersistence)
     write(agent, (SUMMARY + (4, 1040, 7), ber.OCTET_STRING, b"\xc0"),
-          (PREFS + (6, 7), ber.OCTET_STRING, b"0.1"))
+          (PREFS + (6, 7), ber.OCTET_STRING, b"0.1"), (DVB + (1, 2, 0), ber.OCTET_STRING, b"3"))
     Injected.outcomes = {t: TestOutcome(TestState.PASS, 0) for t in TsTest}
     Injected.outcomes[CC] = TestOutcome(TestState.FAIL, 3, T0 + S // 2, {0x100: 3})
     last = feed(svc, T0)
     assert svc.publish(last + 2 * S)
     assert c.limits.pcr_interval_max_s == 0.1 and c.analyzer is not None
+    assert c.dvb is not None and c.dvb.persistence_s == 3.0
     assert c.analyzer.config.tr101290 == c.limits
     snap = store.snapshot
     row = snap.dvb_summary[(1040, 7)]
@@ -112,7 +114,7 @@ def test_outcomes_become_rows_and_a_trap_and_writes_reach_the_analyzer():
         store.snapshot) == 0  # reads 0 at once
     Injected.outcomes = {t: TestOutcome(TestState.PASS, 0) for t in TsTest}
     last = feed(svc, last + S)
-    assert svc.publish(last + 5 * S)
+    assert svc.publish(last + 6 * S)
     row = store.snapshot.dvb_summary[(1040, 7)]
     assert row.state is TestState.PASS and row.counter == 0 and row.reset_applied_ns > 0
     assert row.active_s > 0
