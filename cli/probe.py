@@ -44,6 +44,15 @@ from iec62379.collectors.core.demux import FlowDemux, StreamKey
 from iec62379.collectors.core.report import AnalyzerConfig, IntervalReport
 from iec62379.collectors.runtime import keep_freed_memory
 
+from .probe_programs import (
+    audio_dicts,
+    audio_texts,
+    codecs_text,
+    programs_list,
+    video_dict,
+    video_text,
+)
+
 _LIVE_POLL_S = 0.1  # longest wait for datagrams before looking at the clock again
 _LIVE_GRACE_NS = 50_000_000  # idle: close intervals that ended this long ago (late datagrams)
 _PROGRESS_EVERY_S = 0.5
@@ -103,49 +112,16 @@ def stream_name(key: StreamKey) -> str:
     return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
 
-def _short(name: str, prefix: str) -> str:
-    """'videoH264' -> 'H264', 'audioMpeg1' -> 'Mpeg1'."""
-    return name[len(prefix) :] if name.startswith(prefix) and len(name) > len(prefix) else name
-
-
 def _video_text(r: IntervalReport) -> str | None:
-    if r.video is None:
-        return None
-    text = _short(r.video.coding.value, "video")
-    fmt = r.video.format
-    if fmt is not None:
-        text += f" {fmt.width}x{fmt.height}{'i' if fmt.interlaced else 'p'}"
-        if fmt.frame_rate is not None:
-            text += f"{float(fmt.frame_rate):.4g}"
-    return text
+    return video_text(r.video)
 
 
 def _audio_texts(r: IntervalReport) -> list[str]:
-    return [_short(a.format.value, "audio") for a in r.audio]
+    return audio_texts(r.audio)
 
 
 def report_dict(name: str, r: IntervalReport, partial: bool) -> dict[str, Any]:
-    """The JSON object of one interval of one stream."""
-    video = None
-    if r.video is not None:
-        v = r.video
-        video = {
-            "pid": v.pid,
-            "stream_type": v.stream_type,
-            "coding": v.coding.value,
-            "present": v.present,
-            "bitrate_bps": v.bitrate_bps,
-        }
-        if v.format is not None:
-            f = v.format
-            video.update(
-                width=f.width,
-                height=f.height,
-                frame_rate=None if f.frame_rate is None else float(f.frame_rate),
-                interlaced=f.interlaced,
-                source_format=f.source_format.value,
-                aspect_ratio=f.aspect_ratio.value,
-            )
+    """The JSON object of one interval of one stream (the programs: probe_programs.py)."""
     return {
         "stream": name,
         "interval_start": round(r.interval_start_s, 9),
@@ -172,18 +148,8 @@ def report_dict(name: str, r: IntervalReport, partial: bool) -> dict[str, Any]:
         "media_rate_source": r.media_rate_source,
         "pcr_pid": r.pcr_pid,
         "pid_bitrate_bps": {str(p): b for p, b in r.pid_bitrate_bps.items()},
-        "video": video,
-        "audio": [
-            {
-                "component": a.component,
-                "pid": a.pid,
-                "stream_type": a.stream_type,
-                "format": a.format.value,
-                "present": a.present,
-                "bitrate_bps": a.bitrate_bps,
-            }
-            for a in r.audio
-        ],
+        "video": video_dict(r.video),
+        "audio": audio_dicts(r.audio),
         "fec": r.fec.fec_type.name.lower() if hasattr(r.fec.fec_type, "name") else None,
         "fec_detail": {
             "type": r.fec.fec_type.mib_name,
@@ -194,6 +160,7 @@ def report_dict(name: str, r: IntervalReport, partial: bool) -> dict[str, Any]:
             "row_packets": r.fec.row_packets,
         },
         "errors": r.errors,
+        "programs": programs_list(r),
     }
 
 
@@ -207,7 +174,7 @@ def _table_tail(r: IntervalReport) -> str:
     """A table line after the start time and the partial mark."""
     mdi = r.mdi if r.mdi is not None else f"-:{r.mlr:.2f}"
     tsdf = "-" if r.tsdf_us is None else str(r.tsdf_us)
-    codecs = " ".join(x for x in [_video_text(r), *_audio_texts(r)] if x)
+    codecs = codecs_text(r)
     return (
         f" {mdi:>15} {tsdf:>9} {r.rtp_lost:>8} "
         f"{r.cc_errors:>6} {r.bitrate_bps / 1e6:>8.3f}  {codecs or '-'}"
@@ -267,6 +234,7 @@ class _Summary:
     video: str | None = None
     audio: list[str] = field(default_factory=list)
     pids: set[int] = field(default_factory=set)
+    programs: str | None = None  # every program's codecs, in an MPTS
 
     def add(self, r: IntervalReport, count: int = 1) -> None:
         """count intervals that report as r (but for their start)."""
@@ -281,6 +249,8 @@ class _Summary:
         self.cc_errors += r.cc_errors * count
         self.video = _video_text(r) or self.video
         self.audio = _audio_texts(r) or self.audio
+        if len(r.programs) > 1:
+            self.programs = codecs_text(r)
         self.pids.update(r.pid_bitrate_bps)
 
 
@@ -349,7 +319,7 @@ class _Printer:
             t = analyzer.totals()
             df = "-" if s.max_df_ms is None else f"{s.max_df_ms:.2f} ms"
             tsdf = "-" if s.max_tsdf_us is None else f"{s.max_tsdf_us} us"
-            codecs = ", ".join(x for x in [s.video, *s.audio] if x) or "-"
+            codecs = s.programs or ", ".join(x for x in [s.video, *s.audio] if x) or "-"
             pids = " ".join(f"0x{p:04x}" for p in sorted(s.pids)) or "-"
             out.write(
                 f"{stream_name(key)}: {s.intervals} intervals, {t.datagrams} datagrams, "

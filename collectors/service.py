@@ -239,7 +239,7 @@ class CollectorService:
             "collecting %d stream(s)%s%s",
             len(self.streams),
             "".join(f"; {c.settings.name} -> blocks {c.ids.network}..{c.ids.rx}"
-                    for c in self.streams),
+                    + _further(c.settings.program_ids()) for c in self.streams),
             f"; sensors of {self.sensors.settings.sysfs_root} -> temperature block "
             f"{self.sensors.block_id}" if self.sensors is not None else "",
         )
@@ -399,6 +399,11 @@ def _advance(deadline: float, period: float | None, now: float) -> float:
     if deadline <= now:  # late (a suspended host): skip the missed ticks
         deadline += period * (int((now - deadline) / period) + 1)
     return deadline
+
+
+def _further(ids: tuple[int, ...]) -> str:
+    """The log's note of a stream's further programs' block ids."""
+    return f" (further programs {ids[0]}..{ids[-1]})" if ids else ""
 
 
 def _put_changed(t: Transaction, row: Row) -> None:

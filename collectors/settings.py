@@ -37,6 +37,14 @@ BLOCKS_PER_STREAM = 4
 #: Derived network block ids lie in DERIVED_BASE .. DERIVED_BASE + 4 * DERIVED_SLOTS - 1.
 DERIVED_BASE = 10_000_000
 DERIVED_SLOTS = 10_000_000
+#: A stream serves at most this many programs of an MPTS as blocks (max_programs' limit).
+MAX_PROGRAMS = 64
+#: The programs after the first take two ids each (audio, video) from a stream's programs_id;
+#: derived programs_ids lie in PROGRAMS_BASE .. PROGRAMS_BASE + PROGRAMS_STRIDE *
+#: PROGRAMS_SLOTS - 1, each stream's range the same size whatever its max_programs.
+PROGRAMS_BASE = 100_000_000
+PROGRAMS_STRIDE = 2 * (MAX_PROGRAMS - 1)
+PROGRAMS_SLOTS = 30_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,12 @@ def derive_block_id(identity: str) -> int:
     digest = hashlib.sha256(identity.encode("utf-8")).digest()
     return DERIVED_BASE + BLOCKS_PER_STREAM * (int.from_bytes(digest[:8], "big") % DERIVED_SLOTS)
 
+def derive_programs_id(identity: str) -> int:
+    """A stable first block id for a stream's further programs: PROGRAMS_BASE +
+    PROGRAMS_STRIDE * (SHA-256 of "programs " + the identity modulo PROGRAMS_SLOTS)."""
+    digest = hashlib.sha256(f"programs {identity}".encode()).digest()
+    slot = int.from_bytes(digest[:8], "big") % PROGRAMS_SLOTS
+    return PROGRAMS_BASE + PROGRAMS_STRIDE * slot
 
 
 @dataclass(frozen=True)
@@ -130,6 +144,9 @@ class StreamSettings:
     fade_out_s: float = 60.0
     program: int | None = None  # program_number in an MPTS; None: the first in the PAT
     sip_server: bytes = b""  # nMtSIPServerAddr at start (4 or 16 octets; b"": NULL)
+    max_programs: int = 8  # programs served as blocks (the stream's own and max - 1 more)
+    programs_id: int | None = None  # first id of the further programs' blocks; None: derived
+
     #: The DVB measurement MIB's InputNumber of the stream (TR 101 290 tables); by default
     #: its network block id (see `dvb_input_default`).
     dvb_input: int = 0
@@ -141,6 +158,15 @@ class StreamSettings:
     @property
     def ids(self) -> StreamBlockIds:
         return StreamBlockIds(self.block_id)
+
+    def program_ids(self) -> tuple[int, ...]:
+        """The (audio, video) block ids of the further programs of an MPTS, flat: slot i
+        (1-based) has audio programs_id + 2 (i - 1) and video the next id."""
+        base = self.programs_id
+        if base is None:
+            u = self.url
+            base = derive_programs_id(stream_identity(u.source, u.address, u.port, u.iface))
+        return tuple(range(base, base + 2 * (self.max_programs - 1)))
 
 
 #: The temperature block id of the host sensors when none is configured.
@@ -190,7 +216,7 @@ def parse_streams(root: _Reader) -> list[StreamSettings]:
     for r in root.tables("stream"):
         r.unknown_keys({"url", "name", "id", "rate_bps", "buffer_ms", "interval_s",
                         "presence_timeout_s", "fade_out_s", "program", "sip_server",
-                        "dvb_input"})
+                        "max_programs", "programs_id", "dvb_input"})
         text = r.str("url")
         try:
             url = parse_stream_url(text)
@@ -223,6 +249,8 @@ def parse_streams(root: _Reader) -> list[StreamSettings]:
             raise r.fail(key, "an InputNumber (dvb_input) not used by another stream "
                               f"({inputs[dvb_input]} has it)", dvb_input)
         inputs[dvb_input] = r.path
+        max_programs = r.int("max_programs", 1, MAX_PROGRAMS, 8)
+        programs_id = r.int("programs_id", 1, U32_MAX - 2 * (max_programs - 1) + 1, None)
         streams.append(StreamSettings(
             url=url,
             name=r.str("name", str(url)),
@@ -237,6 +265,8 @@ def parse_streams(root: _Reader) -> list[StreamSettings]:
             sip_server=_address(r, "sip_server", NetworkType.IPV6 if url.family == socket.AF_INET6
                                 else NetworkType.IPV4),
             dvb_input=dvb_input,
+            max_programs=max_programs,
+            programs_id=programs_id,
         ))
     return streams
 
@@ -296,6 +326,16 @@ def check_ids(root: _Reader, blocks: Sequence[Row], streams: Sequence[StreamSett
                                   f"{s.block_id}..{s.block_id + BLOCKS_PER_STREAM - 1}) is already "
                                   f"used by {owner[bid]}{hint}")
             owner[bid] = where
+    for i, s in enumerate(streams):
+        where = f"stream[{i}]"
+        ids = s.program_ids()
+        for bid in ids:
+            if bid in owner:
+                how = "derived from its url" if s.programs_id is None else "from its programs_id"
+                raise ConfigError(f"{root.file}: {where}.programs_id: block {bid} ({how}; its "
+                                  f"further programs use {ids[0]}..{ids[-1]}) is already used "
+                                  f"by {owner[bid]}; set programs_id (or max_programs = 1)")
+            owner[bid] = f"{where} (its further programs)"
     if sensors.enabled and sensors.block_id in owner:
         raise ConfigError(f"{root.file}: temperature_sensors.id: block {sensors.block_id} is "
                           f"already used by {owner[sensors.block_id]}; set another id")
@@ -340,6 +380,7 @@ __all__ = [
     "ThresholdOverride",
     "check_ids",
     "derive_block_id",
+    "derive_programs_id",
     "load_settings",
     "parse_sensors",
     "parse_settings",

@@ -7,6 +7,8 @@ arrival of the stream's last packet:
 
     waiting   nothing received yet           network block + receiver point (empty)
     active    last packet at most T ago      all four blocks, from the latest interval report
+                                             (and each further program's video and audio
+                                             blocks in an MPTS, programs.py)
     stopped   last packet more than T ago    the same rows, video and audio status false
     faded     more than T + F ago            network block + receiver point (empty); the
                                              audio and video rows are removed
@@ -34,19 +36,18 @@ from iec62379.agent.model import (
     PREFERENCES,
     TEST_ENABLE,
     U32_MAX,
-    AudioComponent,
     Row,
     RxCounters,
     Snapshot,
     TestPreferences,
     TrapControl,
     TsInput,
-    VideoBlock,
 )
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.report import AnalyzerConfig, IntervalReport, Tr101290Limits
-from iec62379.collectors.publish.blocks import count_reports, stream_rows
+from iec62379.collectors.publish.blocks import absent_row, count_reports, stream_rows
+from iec62379.collectors.publish.programs import ProgramBlocks
 from iec62379.collectors.publish.tr101290 import (
     FailEntry,
     InputHistory,
@@ -55,7 +56,7 @@ from iec62379.collectors.publish.tr101290 import (
 )
 from iec62379.collectors.settings import StreamBlockIds, StreamSettings
 from iec62379.collectors.sources.netfacts import NetworkFacts
-from iec62379.mibs.vocabulary import BitRateType, TsTest
+from iec62379.mibs.vocabulary import TsTest
 
 log = logging.getLogger("iec62379.collectors")
 
@@ -117,6 +118,8 @@ class StreamCollector:
         self.origin_ns: int | None = None
         self._timeout_ns = int(round(settings.presence_timeout_s * 1e9))
         self._fade_ns = int(round(settings.fade_out_s * 1e9))
+        #: the further programs of an MPTS (programs.py)
+        self.programs = ProgramBlocks(self.ids.network, settings.program_ids(), self._fade_ns)
         #: TR 101 290 (DVB measurement MIB): the limits the analyzer runs with, the history
         #: of the input (made at the first update), its trap rate control, the written rows.
         self.limits = Tr101290Limits()
@@ -262,6 +265,7 @@ class StreamCollector:
         if state is StreamState.FADED:
             self.analyzer = None  # a stream that comes back starts afresh
             self.report = None
+            self.programs.clear()
             self._trap_entries(self.dvb.silence(now_ns), now_ns)
         elif self.analyzer is not None:
             try:
@@ -275,18 +279,11 @@ class StreamCollector:
         media = state in (StreamState.ACTIVE, StreamState.STOPPED)
         rows = stream_rows(self.ids, self.facts, self.settings.buffer_ms, self.report, media,
                            self.settings.sip_server, self.counters)
+        if media:
+            rows += self.programs.rows(self.report, self.facts.if_index, now_ns)
         if state is StreamState.STOPPED:
-            rows = [_absent(r) for r in rows]
+            rows = [absent_row(r) for r in rows]
         return rows
-
-
-def _absent(row: Row) -> Row:
-    """A video or audio row of a stream that stopped: no signal."""
-    if isinstance(row, VideoBlock):
-        return dataclasses.replace(row, status=False, bit_rate_type=BitRateType.UNSPECIFIED)
-    if isinstance(row, AudioComponent):
-        return dataclasses.replace(row, status=False)
-    return row
 
 
 __all__ = ["StreamCollector", "StreamState", "analyzer_config"]
