@@ -8,7 +8,9 @@ version, walks the index, encodes BER itself and checks access with views resolv
 index once per rebuild (`readable_mask`).
 
 SET is all or nothing (RFC 3416 4.2.5): every varbind is checked, then all are applied in one
-store transaction, persisted inside it, and published together.
+store transaction, persisted inside it, and published together. A provider may serve writable
+scalars (`writable_scalars()`, `ScalarRule`): they are checked and persisted with the rows and
+take effect once the transaction has succeeded.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Protocol
 
@@ -58,9 +60,23 @@ class Provider(Protocol):
 
 
 class WriteHook(Protocol):
-    def __call__(self, snapshot: Snapshot, blocks: list[Row]) -> None:
-        """Called inside the SET's transaction with the changed rows; raising aborts the SET
-        (commitFailed) and nothing changes."""
+    def __call__(self, snapshot: Snapshot, blocks: list[Row],
+                 scalars: dict[str, Any] | None = None) -> None:
+        """Called inside the SET's transaction with the changed rows and the written scalars
+        (by name); raising aborts the SET (commitFailed) and nothing changes."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarRule:
+    """A writable scalar a provider serves (its `writable_scalars()`): `decode(value)` turns
+    the plain wire value (of `tag`) into the value or raises Refused; `get` / `put` read and
+    set it in the provider; `name` keys it in the written-values file."""
+
+    name: str
+    tag: int
+    decode: Callable[[Any], Any]
+    get: Callable[[], Any]
+    put: Callable[[Any], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +199,15 @@ class MeasurementInstrum:
         """The first index position after `oid` (len(oids) when there is none)."""
         return bisect_right(self.oids, oid)
 
+    def _scalar_rules(self) -> dict[Oid, ScalarRule]:
+        """The instance OIDs of the providers' writable scalars."""
+        out: dict[Oid, ScalarRule] = {}
+        for p in self.providers:
+            rules = getattr(p, "writable_scalars", None)
+            if rules is not None:
+                out.update(rules())
+        return out
+
     def _writable_column(self, oid: Oid) -> Column | None:
         for n in self._writable_lengths:
             col = self._writable.get(oid[:n])
@@ -206,11 +231,23 @@ class MeasurementInstrum:
         snap = self.current()
         changes: dict[tuple[str, Oid], Row] = {}
         before: dict[tuple[str, Oid], Row] = {}
+        scalars: dict[str, tuple[ScalarRule, Any]] = {}
+        scalars_before: dict[str, tuple[ScalarRule, Any]] = {}
         for idx, (oid, tag, value) in enumerate(var_binds):
             # RFC 3416 4.2.5, its steps in order.
             if not may_write(idx, oid):
                 raise SetError(NO_ACCESS, idx, "outside the write view")  # 1
             col = self._writable_column(oid)
+            scalar = self._scalar_rules().get(oid) if col is None else None
+            if scalar is not None:
+                if tag != scalar.tag:
+                    raise SetError(WRONG_TYPE, idx)
+                try:
+                    scalars[scalar.name] = (scalar, scalar.decode(value))
+                except Refused as exc:
+                    raise SetError(exc.status, idx, exc.why) from exc
+                scalars_before.setdefault(scalar.name, (scalar, scalar.get()))
+                continue
             if col is None:  # 2: nothing under this name can ever be written (or created)
                 raise SetError(NOT_WRITABLE, idx)
             if tag != col.tag:
@@ -221,26 +258,34 @@ class MeasurementInstrum:
             old = getattr(snap, where[0])[where[1]]
             before.setdefault(where, old)
             changes[where] = _apply(col, changes.get(where) or old, value, idx)
-        return SetPlan(list(changes.values()), list(before.values()))
+        return SetPlan(list(changes.values()), list(before.values()), list(scalars.values()),
+                       list(scalars_before.values()))
 
     def commit_set(self, plan: SetPlan) -> None:
         """The second phase: the checked rows put in one store transaction, persisted inside
         it, published together. Raises SetError (inconsistentValue, commitFailed)."""
-        if not plan.rows:
+        if not plan.rows and not plan.scalars:
             return
+        written = {rule.name: value for rule, value in plan.scalars}
         try:
             with self.store.transaction() as txn:
                 for row in plan.rows:
                     txn.put(row)
                 if self.on_write is not None:
                     # Persist inside the transaction: if it fails, nothing is published.
-                    self.on_write(txn.build(txn.base.version + 1), list(plan.rows))
+                    snap = txn.build(txn.base.version + 1)
+                    if written:  # (hooks that know no scalars are called as before)
+                        self.on_write(snap, list(plan.rows), written)
+                    else:
+                        self.on_write(snap, list(plan.rows))
         except LinkError as exc:
             log.warning("SET refused: %s", exc)
             raise SetError(INCONSISTENT_VALUE, 0, str(exc)) from exc
         except OSError as exc:
             log.error("SET not persisted, refused: %s", exc)
             raise SetError(COMMIT_FAILED, 0, str(exc)) from exc
+        for rule, value in plan.scalars:  # persisted and published: now they take effect
+            rule.put(value)
 
 
 @dataclass(frozen=True)
@@ -249,10 +294,13 @@ class SetPlan:
 
     rows: list[Row]
     before: list[Row]
+    #: the writable scalars (`ScalarRule`) with their values as they will be, and as they were
+    scalars: list[tuple[ScalarRule, Any]] = field(default_factory=list)
+    scalars_before: list[tuple[ScalarRule, Any]] = field(default_factory=list)
 
     def undo(self) -> SetPlan:
-        """The plan that puts the rows back as they were."""
-        return SetPlan(self.before, self.rows)
+        """The plan that puts the rows (and scalars) back as they were."""
+        return SetPlan(self.before, self.rows, self.scalars_before, self.scalars)
 
 
 def _apply(col: Column, row: Row, value: Any, idx: int) -> Row:
@@ -295,5 +343,5 @@ def _cell_getter(
 
 __all__ = [
     "AUTHORIZATION_ERROR", "BAD_VALUE", "GEN_ERR", "NO_ACCESS", "NO_SUCH_NAME", "TOO_BIG",
-    "MeasurementInstrum", "Provider", "SetError", "SetPlan", "View",
+    "MeasurementInstrum", "Provider", "ScalarRule", "SetError", "SetPlan", "View",
 ]

@@ -25,7 +25,7 @@ from iec62379.agent.config import (
     read_file,
     read_toml,
 )
-from iec62379.agent.model import U32_MAX, NetworkBlock, Row
+from iec62379.agent.model import I32_MAX, U32_MAX, NetworkBlock, Row
 from iec62379.collectors.core.report import Tr101290Limits
 from iec62379.collectors.sources.url import StreamUrl, parse_stream_url
 from iec62379.mibs.vocabulary import NetworkType, TsTest
@@ -150,6 +150,14 @@ class StreamSettings:
     # [stream.tr101290]: the TR 101 290 limits and tests; None: checks = false
     tr101290: Tr101290Limits | None = Tr101290Limits()
 
+    #: The DVB measurement MIB's InputNumber of the stream (TR 101 290 tables); by default
+    #: its network block id (see `dvb_input_default`).
+    dvb_input: int = 0
+
+    def __post_init__(self) -> None:
+        if self.dvb_input == 0:
+            object.__setattr__(self, "dvb_input", dvb_input_default(self.block_id))
+
     @property
     def ids(self) -> StreamBlockIds:
         return StreamBlockIds(self.block_id)
@@ -197,13 +205,21 @@ class SensorSettings:
 
 
 
+def dvb_input_default(block_id: int) -> int:
+    """A stream's InputNumber when [[stream]] has no dvb_input: its network block id, which is
+    stable (configured, or derived from the address) and unique; 0 when that does not fit
+    InputNumber (1..2147483647), and then dvb_input must be given."""
+    return block_id if 1 <= block_id <= I32_MAX else 0
+
+
 def parse_streams(root: _Reader) -> list[StreamSettings]:
     streams: list[StreamSettings] = []
     seen: dict[str, str] = {}
+    inputs: dict[int, str] = {}
     for r in root.tables("stream"):
         r.unknown_keys({"url", "name", "id", "rate_bps", "buffer_ms", "interval_s",
                         "presence_timeout_s", "fade_out_s", "program", "sip_server",
-                        "max_programs", "programs_id", "tr101290"})
+                        "max_programs", "programs_id", "tr101290", "dvb_input"})
         text = r.str("url")
         try:
             url = parse_stream_url(text)
@@ -222,12 +238,26 @@ def parse_streams(root: _Reader) -> list[StreamSettings]:
                                 f"{seen[identity]})", text)
         seen[identity] = r.path
         explicit = r.int("id", 1, U32_MAX - BLOCKS_PER_STREAM + 1, None)
+        block_id = explicit if explicit is not None else derive_block_id(identity)
+        dvb_input = r.int("dvb_input", 1, I32_MAX, None)
+        if dvb_input is None:
+            dvb_input = dvb_input_default(block_id)
+            if dvb_input == 0:
+                raise r.fail("id", f"an id in 1..{I32_MAX} or a dvb_input (the stream's "
+                                   f"InputNumber, by default its id)", block_id)
+            key = "id"
+        else:
+            key = "dvb_input"
+        if dvb_input in inputs:
+            raise r.fail(key, "an InputNumber (dvb_input) not used by another stream "
+                              f"({inputs[dvb_input]} has it)", dvb_input)
+        inputs[dvb_input] = r.path
         max_programs = r.int("max_programs", 1, MAX_PROGRAMS, 8)
         programs_id = r.int("programs_id", 1, U32_MAX - 2 * (max_programs - 1) + 1, None)
         streams.append(StreamSettings(
             url=url,
             name=r.str("name", str(url)),
-            block_id=explicit if explicit is not None else derive_block_id(identity),
+            block_id=block_id,
             id_derived=explicit is None,
             rate_bps=r.float("rate_bps", 1000, 100_000_000_000, None),
             buffer_ms=r.int("buffer_ms", 1, 600_000, 1000),
@@ -237,6 +267,7 @@ def parse_streams(root: _Reader) -> list[StreamSettings]:
             program=r.int("program", 1, 65535, None),
             sip_server=_address(r, "sip_server", NetworkType.IPV6 if url.family == socket.AF_INET6
                                 else NetworkType.IPV4),
+            dvb_input=dvb_input,
             max_programs=max_programs,
             programs_id=programs_id,
             tr101290=parse_tr101290(r.table("tr101290")),

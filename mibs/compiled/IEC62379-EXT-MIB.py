@@ -396,6 +396,172 @@ if mibBuilder.loadTexts:
     vMtExtAspectRatioName.setStatus("current")
 if mibBuilder.loadTexts:
     vMtExtAspectRatioName.setDescription("The descriptor of vMtAspectRatio's identity in IEC62379-MEDIA-FORMATS-MIB, or the value in dotted decimal when it names another identity.")
+_ExtTsInputTable_Object = MibTable
+extTsInputTable = _ExtTsInputTable_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5)
+)
+if mibBuilder.loadTexts:
+    extTsInputTable.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputTable.setDescription("Which received stream each InputNumber of the DVB measurement MIB (DVB-MGTR101290-MIB, ETSI TS 102 032) is: that MIB numbers its inputs but has no object that describes one. One row per configured stream, indexed by the same number, which stays the same across restarts and reconfiguration.")
+_ExtTsInputEntry_Object = MibTableRow
+extTsInputEntry = _ExtTsInputEntry_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1)
+)
+extTsInputEntry.setIndexNames(
+    (0, "IEC62379-EXT-MIB", "extTsInputNumber"),
+)
+if mibBuilder.loadTexts:
+    extTsInputEntry.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputEntry.setDescription("One transport stream input.")
+
+
+class _ExtTsInputNumber_Type(Integer32):
+    """Custom type extTsInputNumber based on Integer32"""
+    subtypeSpec = Integer32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueRangeConstraint(1, 2147483647),
+    )
+
+
+_ExtTsInputNumber_Type.__name__ = "Integer32"
+_ExtTsInputNumber_Object = MibTableColumn
+extTsInputNumber = _ExtTsInputNumber_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 1),
+    _ExtTsInputNumber_Type()
+)
+extTsInputNumber.setMaxAccess("not-accessible")
+if mibBuilder.loadTexts:
+    extTsInputNumber.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputNumber.setDescription("The input's InputNumber in DVB-MGTR101290-MIB (the last or only index of its tables).")
+
+
+class _ExtTsInputName_Type(DisplayString):
+    """Custom type extTsInputName based on DisplayString"""
+    subtypeSpec = DisplayString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(0, 255),
+    )
+
+
+_ExtTsInputName_Type.__name__ = "DisplayString"
+_ExtTsInputName_Object = MibTableColumn
+extTsInputName = _ExtTsInputName_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 2),
+    _ExtTsInputName_Type()
+)
+extTsInputName.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extTsInputName.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputName.setDescription("The stream's name in the agent's configuration.")
+
+
+class _ExtTsInputAddressType_Type(Integer32):
+    """Custom type extTsInputAddressType based on Integer32"""
+    subtypeSpec = Integer32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        SingleValueConstraint(
+            *(1,
+              2)
+        )
+    )
+    namedValues = NamedValues(
+        *(("ipv4", 1),
+          ("ipv6", 2))
+    )
+
+
+_ExtTsInputAddressType_Type.__name__ = "Integer32"
+_ExtTsInputAddressType_Object = MibTableColumn
+extTsInputAddressType = _ExtTsInputAddressType_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 3),
+    _ExtTsInputAddressType_Type()
+)
+extTsInputAddressType.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extTsInputAddressType.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputAddressType.setDescription("The type of extTsInputAddress and extTsInputSourceAddress, with the values of InetAddressType (RFC 4001).")
+
+
+class _ExtTsInputAddress_Type(OctetString):
+    """Custom type extTsInputAddress based on OctetString"""
+    subtypeSpec = OctetString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(4, 4),
+        ValueSizeConstraint(16, 16),
+    )
+
+
+_ExtTsInputAddress_Type.__name__ = "OctetString"
+_ExtTsInputAddress_Object = MibTableColumn
+extTsInputAddress = _ExtTsInputAddress_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 4),
+    _ExtTsInputAddress_Type()
+)
+extTsInputAddress.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extTsInputAddress.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputAddress.setDescription("The address the stream is received on (a multicast group or a unicast address of this host), in network byte order.")
+
+
+class _ExtTsInputSourceAddress_Type(OctetString):
+    """Custom type extTsInputSourceAddress based on OctetString"""
+    subtypeSpec = OctetString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(0, 0),
+        ValueSizeConstraint(4, 4),
+        ValueSizeConstraint(16, 16),
+    )
+
+
+_ExtTsInputSourceAddress_Type.__name__ = "OctetString"
+_ExtTsInputSourceAddress_Object = MibTableColumn
+extTsInputSourceAddress = _ExtTsInputSourceAddress_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 5),
+    _ExtTsInputSourceAddress_Type()
+)
+extTsInputSourceAddress.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extTsInputSourceAddress.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputSourceAddress.setDescription("The source of a source-specific multicast stream; empty when any source is received.")
+
+
+class _ExtTsInputPort_Type(Unsigned32):
+    """Custom type extTsInputPort based on Unsigned32"""
+    subtypeSpec = Unsigned32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueRangeConstraint(0, 65535),
+    )
+
+
+_ExtTsInputPort_Type.__name__ = "Unsigned32"
+_ExtTsInputPort_Object = MibTableColumn
+extTsInputPort = _ExtTsInputPort_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 6),
+    _ExtTsInputPort_Type()
+)
+extTsInputPort.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extTsInputPort.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputPort.setDescription("The UDP port the stream is received on.")
+_ExtTsInputRxPointBlockId_Type = Unsigned32
+_ExtTsInputRxPointBlockId_Object = MibTableColumn
+extTsInputRxPointBlockId = _ExtTsInputRxPointBlockId_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 7),
+    _ExtTsInputRxPointBlockId_Type()
+)
+extTsInputRxPointBlockId.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extTsInputRxPointBlockId.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputRxPointBlockId.setDescription("The block id of the stream's receiver point in IEC62379-7-MEASUREMENT-MIB's rxPointTable.")
 _ExtConformance_ObjectIdentity = ObjectIdentity
 extConformance = _ExtConformance_ObjectIdentity(
     (1, 3, 6, 1, 4, 1, 32473, 62380, 2)
@@ -460,6 +626,22 @@ if mibBuilder.loadTexts:
 if mibBuilder.loadTexts:
     formatNamesGroup.setDescription("The media formats of audio and video blocks by name.")
 
+tsInputGroup = ObjectGroup(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 2, 2, 5)
+)
+tsInputGroup.setObjects(
+      *(("IEC62379-EXT-MIB", "extTsInputName"),
+        ("IEC62379-EXT-MIB", "extTsInputAddressType"),
+        ("IEC62379-EXT-MIB", "extTsInputAddress"),
+        ("IEC62379-EXT-MIB", "extTsInputSourceAddress"),
+        ("IEC62379-EXT-MIB", "extTsInputPort"),
+        ("IEC62379-EXT-MIB", "extTsInputRxPointBlockId"))
+)
+if mibBuilder.loadTexts:
+    tsInputGroup.setStatus("current")
+if mibBuilder.loadTexts:
+    tsInputGroup.setDescription("Which stream each input of the DVB measurement MIB is.")
+
 
 # Notification objects
 
@@ -477,7 +659,8 @@ extCompliance = ModuleCompliance(
 )
 extCompliance.setObjects(
       *(("IEC62379-EXT-MIB", "rxPointExtGroup"),
-        ("IEC62379-EXT-MIB", "formatNamesGroup"))
+        ("IEC62379-EXT-MIB", "formatNamesGroup"),
+        ("IEC62379-EXT-MIB", "tsInputGroup"))
 )
 if mibBuilder.loadTexts:
     extCompliance.setStatus(
@@ -513,10 +696,20 @@ mibBuilder.exportSymbols(
        "vMtExtSourceFormatName": vMtExtSourceFormatName,
        "vMtExtCodingTypeName": vMtExtCodingTypeName,
        "vMtExtAspectRatioName": vMtExtAspectRatioName,
+       "extTsInputTable": extTsInputTable,
+       "extTsInputEntry": extTsInputEntry,
+       "extTsInputNumber": extTsInputNumber,
+       "extTsInputName": extTsInputName,
+       "extTsInputAddressType": extTsInputAddressType,
+       "extTsInputAddress": extTsInputAddress,
+       "extTsInputSourceAddress": extTsInputSourceAddress,
+       "extTsInputPort": extTsInputPort,
+       "extTsInputRxPointBlockId": extTsInputRxPointBlockId,
        "extConformance": extConformance,
        "extCompliances": extCompliances,
        "extCompliance": extCompliance,
        "extGroups": extGroups,
        "rxPointExtGroup": rxPointExtGroup,
-       "formatNamesGroup": formatNamesGroup}
+       "formatNamesGroup": formatNamesGroup,
+       "tsInputGroup": tsInputGroup}
 )

@@ -80,10 +80,13 @@ def test_registers_the_measurement_and_extension_trees_only(sx):
 
     session = sx[0]
     ext = (1, 3, 6, 1, 4, 1, 32473, 62380)  # IEC62379-EXT-MIB: the tables that augment ours
+    dvb = (1, 3, 6, 1, 4, 1, 2696, 3, 2, 1)  # DVB-MGTR101290-MIB's tr101290Objects
     # system, ifTable, snmp counters: the master's
     assert session.subtrees[0] == TREE
-    assert all(s[: len(ext)] == ext for s in session.subtrees[1:])
-    assert len(session.subtrees) == 1 + sum(len(t.augments) for t in TABLES)
+    assert all(s[: len(ext)] == ext for s in session.subtrees[1:-1])
+    assert session.subtrees[-1] == dvb
+    ext_tables = sum(t.module == "IEC62379-EXT-MIB" for t in TABLES)  # extTsInputTable
+    assert len(session.subtrees) == 2 + sum(len(t.augments) for t in TABLES) + ext_tables
     opened(session)
     assert session.state is State.OPEN
 
