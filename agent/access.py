@@ -11,6 +11,7 @@ Communities and SNMPv3 users of a level get the same views (`responder.Principal
 
 from __future__ import annotations
 
+from .alarms import alarm_scalars
 from .instrum import View
 from .mibmap import MEASUREMENT_MIB, MibMap
 from .model import TABLES
@@ -34,6 +35,8 @@ def read_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
         *(mibmap.symbol_oid(a.module, a.name) for t in TABLES for a in t.augments),
         # the tables of other modules (Table.module): alarms, TR 101 290 tests ...
         *(mibmap.symbol_oid(t.module, t.name) for t in TABLES if t.module != MEASUREMENT_MIB),
+        # the alarms' scalars (extAlarmActiveCount, extAlarmLogCapacity, extAlarmLogDropped)
+        *alarm_scalars(mibmap),
     ]
 
 

@@ -32,6 +32,7 @@ from iec62379.mibs.vocabulary import (
     temperature_trend,
 )
 
+from .alarms import ALARM_ACTIVE, ALARM_LOG, ActiveAlarm, AlarmLogEntry
 from .tables import (
     I32_MAX,
     ID_KEY,
@@ -486,10 +487,12 @@ TEMPERATURE = Table("temperatureTable", Temperature, "temperature", (
 ))
 
 
-Row = NetworkBlock | AudioComponent | VideoBlock | RxPoint | Temperature
+Row = (NetworkBlock | AudioComponent | VideoBlock | RxPoint | Temperature | ActiveAlarm
+       | AlarmLogEntry)
 
 #: Every table, in MIB order.
 TABLES: tuple[Table, ...] = (NETWORK, AUDIO, VIDEO, RX_POINT, TEMPERATURE)
+TABLES += (ALARM_ACTIVE, ALARM_LOG)  # IEC62379-EXT-MIB's alarms (agent/alarms.py)
 
 #: The tables whose first index is a block id (`Table.block`).
 BLOCK_TABLES: tuple[Table, ...] = tuple(t for t in TABLES if t.block)
@@ -512,6 +515,8 @@ class Snapshot:
     video: dict[tuple[int, ...], VideoBlock] = field(default_factory=dict)
     rx: dict[tuple[int, ...], RxPoint] = field(default_factory=dict)
     temperature: dict[tuple[int, ...], Temperature] = field(default_factory=dict)
+    alarms: dict[tuple[int, ...], ActiveAlarm] = field(default_factory=dict)
+    alarm_log: dict[tuple[int, ...], AlarmLogEntry] = field(default_factory=dict)
 
     def table(self, row_type: type) -> dict[tuple[int, ...], Row]:
         return getattr(self, _BY_ROW[row_type].key)

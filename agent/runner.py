@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from .alarms import AlarmBook
 from .config import AgentConfig, Endpoint
 from .hostmib import EngineCounters, HostMib, SnmpCounters
 from .instrum import MeasurementInstrum
@@ -90,8 +91,14 @@ class Agent:
         self.written = WrittenValues.load(state_dir / "written.json" if state_dir else None)
         self._engine_state_path = state_dir / "engine.json" if state_dir else None
         self.host = HostMib(self._mib_builder, self.config.system)
+        #: Where alarms, test failures and an embedding product submit notifications.
+        self.notifications = Notifications()
+        #: The active alarms and the alarm log (raise_alarm / clear_alarm; agent/alarms.py).
+        self.alarms = AlarmBook(self.store, self.mibmap, self.notifications, self.host.uptime,
+                                state_path=state_dir / "alarms.json" if state_dir else None)
         self.instrum = MeasurementInstrum(
-            self.store, self.mibmap, providers=[self.host], on_write=self.written.record
+            self.store, self.mibmap, providers=[self.host, self.alarms],
+            on_write=self.written.record,
         )
         self.services = list(services)
         self._load_static_blocks()
@@ -103,8 +110,6 @@ class Agent:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.agentx: Any = None  # the AgentX subagent (agentx.client.Subagent) in that mode
-        #: Where alarms, test failures and an embedding product submit notifications.
-        self.notifications = Notifications()
 
     def _load_static_blocks(self) -> None:
         if not self.config.blocks and not self.written.values:
