@@ -116,7 +116,7 @@ TH = T + "[[temperature_sensors.threshold]]\n"
         ("[[stream]]\nurl = 'udp://239.1.1.1:5004?iface=nosuchif0'",
          "f.toml: stream[0].url: expected an iface that is a network interface of this host "
          "(no interface 'nosuchif0'), found 'udp://239.1.1.1:5004?iface=nosuchif0'"),
-        (S + "bogus = 1", "f.toml: stream[0].bogus: unknown key (expected one of buffer_ms, "
+        (S + "bogus = 1", "f.toml: stream[0].bogus: unknown key (expected one of alarms, buffer_ms, "
          "fade_out_s, id, interval_s, name, presence_timeout_s, program, rate_bps, sip_server, url)"),
         (S + "name = 3", "f.toml: stream[0].name: expected a string, found 3"),
         (S + "id = 0", "f.toml: stream[0].id: expected an integer in 1..4294967292, found 0"),
