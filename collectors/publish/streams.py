@@ -77,6 +77,9 @@ class StreamCollector:
         self._config = analyzer_config(settings)
         self.analyzer: StreamAnalyzer | None = None
         self.report: IntervalReport | None = None
+        #: the reports of the intervals the last `update` closed (oldest first; the alarms
+        #: are evaluated on each)
+        self.closed: list[IntervalReport] = []
         self.last_packet_ns: int | None = None
         self.datagrams = 0
         self.feed_errors = 0
@@ -163,13 +166,15 @@ class StreamCollector:
         if self.origin_ns is None:
             self.origin_ns = now_ns
         state = self.state(now_ns)
+        self.closed = []
         if state is StreamState.FADED:
             self.analyzer = None  # a stream that comes back starts afresh
             self.report = None
         elif self.analyzer is not None:
             try:
                 self.analyzer.close_until(now_ns)
-                self.counters = count_reports(self.counters, self.analyzer.pop_reports())
+                self.closed = self.analyzer.pop_reports()
+                self.counters = count_reports(self.counters, self.closed)
                 self.report = self.analyzer.latest
             except Exception:  # noqa: BLE001
                 self._feed_failed()
