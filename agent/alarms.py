@@ -30,7 +30,8 @@ import struct
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -179,6 +180,8 @@ class AlarmBook:
         self._by_key: dict[tuple[Resource, AlarmCondition], int] = {}
         self._log: deque[AlarmLogEntry] = deque()
         self._log_index = 0
+        self._batch: list[Any] | None = None  # ops of the open `batch` block
+        self._batch_notes: list[Any] = []
         self._state_path = state_path
         self._next_id = self._load_next_id()
         self._reserved = self._next_id
@@ -303,19 +306,48 @@ class AlarmBook:
 
     def _commit(self, put: Iterable[ActiveAlarm], remove: Iterable[ActiveAlarm],
                 entry: AlarmLogEntry) -> None:
-        dropped = [self._log[0]] if len(self._log) >= self.log_capacity else []
-        with self.store.transaction() as t:
-            for row in put:
-                t.put(row)
-            for row in remove:
-                t.remove(ActiveAlarm, row.index)
-            for old in dropped:
-                t.remove(AlarmLogEntry, old.index)
-            t.put(entry)
-        for _ in dropped:
-            self._log.popleft()
+        dropped = (self._log.popleft(),) if len(self._log) >= self.log_capacity else ()
         self._log.append(entry)
         self.dropped += len(dropped)
+        op = (tuple(put), tuple(remove), dropped, entry)
+        if self._batch is not None:
+            self._batch.append(op)
+        else:
+            self._flush([op])
+
+    def _flush(self, ops: list[tuple[tuple[ActiveAlarm, ...], tuple[ActiveAlarm, ...],
+                                     tuple[AlarmLogEntry, ...], AlarmLogEntry]]) -> None:
+        if not ops:
+            return
+        with self.store.transaction() as t:
+            for put, remove, dropped, entry in ops:
+                for row in put:
+                    t.put(row)
+                for row in remove:
+                    t.remove(ActiveAlarm, row.index)
+                for old in dropped:
+                    t.remove(AlarmLogEntry, old.index)
+                t.put(entry)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Raises, clears and events made inside the block reach the store in one transaction
+        at its end, and their notifications are submitted after it, in order: a burst of
+        alarms (a hundred streams lost at once) is one update of the served tables. Other
+        threads wait for the block to end."""
+        with self._lock:
+            if self._batch is not None:  # nested: the outer block publishes
+                yield
+                return
+            self._batch, self._batch_notes = [], []
+            try:
+                yield
+            finally:
+                ops, notes = self._batch, self._batch_notes
+                self._batch, self._batch_notes = None, []
+                self._flush(ops)
+                for n in notes:
+                    self.notifications.submit(n)
 
     def _notify(self, trap_oid: tuple[int, ...], name: str, row: ActiveAlarm) -> None:
         from .notification import Notification
@@ -323,8 +355,11 @@ class AlarmBook:
         varbinds = tuple((c.oid + row.index, c.tag, c.get(row)) for c in self._columns)
         # A clear carries the severity the alarm was raised with (the NOTIFICATION-TYPE says
         # it is a clear), so that a target's severity filter lets it follow its raise.
-        self.notifications.submit(Notification(trap_oid, varbinds, row.severity, row.alarm_id,
-                                               name))
+        n = Notification(trap_oid, varbinds, row.severity, row.alarm_id, name)
+        if self._batch is not None:
+            self._batch_notes.append(n)
+        else:
+            self.notifications.submit(n)
 
     # --- the scalars (a Provider of the agent's instrumentation) ----------------------------
 

@@ -101,14 +101,18 @@ class CollectorAlarms:
 
 
 def apply(book: AlarmBook, transitions: Iterable[AlarmTransition]) -> None:
-    """Raise, clear and log the transitions in the book."""
-    for t in transitions:
-        if t.kind is AlarmLogType.RAISED:
-            book.raise_alarm(t.resource, t.condition, t.severity, t.shown, t.description)
-        elif t.kind is AlarmLogType.CLEARED:
-            book.clear_alarm((t.resource, t.condition), t.shown)
-        else:
-            book.log_event(t.resource, t.condition, t.severity, t.shown, t.description)
+    """Raise, clear and log the transitions in the book, in one store transaction."""
+    transitions = list(transitions)
+    if not transitions:
+        return
+    with book.batch():
+        for t in transitions:
+            if t.kind is AlarmLogType.RAISED:
+                book.raise_alarm(t.resource, t.condition, t.severity, t.shown, t.description)
+            elif t.kind is AlarmLogType.CLEARED:
+                book.clear_alarm((t.resource, t.condition), t.shown)
+            else:
+                book.log_event(t.resource, t.condition, t.severity, t.shown, t.description)
 
 
 __all__ = ["CollectorAlarms", "apply"]

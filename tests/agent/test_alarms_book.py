@@ -170,3 +170,23 @@ def test_rows_and_date_and_time():
     assert r.index == (7,) and r.resource == (13, 0)
     e = AlarmLogEntry(9, K.EVENT, 0, 1, b"", 13, 0, C.dfHigh, Severity.MAJOR, "v", "d")
     assert e.index == (9,)
+
+
+def test_a_batch_is_one_store_transaction_and_notifies_after_it():
+    agent = Agent(AgentConfig())
+    b = agent.alarms
+    commits = []
+    agent.store.subscribe(lambda snap: commits.append(len(snap.alarms)))
+    sent = []
+    agent.notifications.subscribe(lambda n: sent.append((n.name, len(commits))))
+    with b.batch():
+        ids = [b.raise_alarm((40 + i, 0), C.streamLost, Severity.CRITICAL) for i in range(5)]
+        b.clear_alarm(ids[0])
+        b.log_event(50, C.rtpLoss, Severity.MINOR)
+        with b.batch():  # nested: the outer block publishes
+            b.raise_alarm(60, C.dfHigh, Severity.WARNING)
+        assert commits == [] and sent == []
+    assert commits == [5]  # one transaction: 5 raised + 1 - 1 cleared
+    assert sent == [("extAlarmRaised", 1)] * 5 + [("extAlarmCleared", 1),
+                                                  ("extAlarmRaised", 1)]
+    assert sorted(agent.store.snapshot.alarm_log) == [(i,) for i in range(1, 9)]
