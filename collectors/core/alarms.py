@@ -115,6 +115,9 @@ class AlarmLimits:
     limits: Mapping[AlarmCondition, Limit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     persistence_s: float = DEFAULT_PERSISTENCE_S
 
+    def __hash__(self) -> int:  # the limits are a dict: hash their items
+        return hash((tuple(sorted(self.limits.items())), self.persistence_s))
+
     def __post_init__(self) -> None:
         if not 0 <= self.persistence_s <= 86400:
             raise ValueError(f"persistence_s must be within 0..86400 s, got {self.persistence_s}")

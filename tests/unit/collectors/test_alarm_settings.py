@@ -110,3 +110,10 @@ def test_an_alarms_value_that_is_not_a_table_and_temperature_garbage():
     with pytest.raises(ConfigError, match=r"temperature_sensors.alarms.df_ms: unknown key"):
         parse_settings(STREAM + '[temperature_sensors]\nsysfs_root = "/"\n'
                        '[temperature_sensors.alarms]\ndf_ms = {raise = 1}\n', "f.toml")
+
+
+def test_settings_with_alarms_stay_hashable_and_comparable():
+    a = parse_settings(STREAM + NO_SENSORS, "f.toml").streams[0]
+    b = parse_settings(STREAM + NO_SENSORS, "f.toml").streams[0]
+    assert a == b and hash(a) == hash(b)
+    assert limits("persistence_s = 3") != a.alarms
