@@ -190,3 +190,22 @@ def test_a_batch_is_one_store_transaction_and_notifies_after_it():
     assert sent == [("extAlarmRaised", 1)] * 5 + [("extAlarmCleared", 1),
                                                   ("extAlarmRaised", 1)]
     assert sorted(agent.store.snapshot.alarm_log) == [(i,) for i in range(1, 9)]
+
+
+def test_the_index_follows_alarm_changes_and_reuses_what_did_not_change():
+    agent = Agent(AgentConfig())
+    ins = agent.instrum
+    view = __import__("iec62379.agent.access", fromlist=["read_view"]).read_view(agent.mibmap)
+    ins.current()
+    before = (list(ins.oids), ins.oid_tlvs(), ins.readable_mask(view))
+    a = agent.alarms.raise_alarm((13, 0), C.dfHigh, Severity.MAJOR, "1 ms")
+    ins.current()
+    added = set(ins.oids) - set(before[0])
+    assert len(added) == 8 + 10  # the row's 8 columns and the log entry's 10
+    assert ins.oid_tlvs() == [ber.encode_oid(o) for o in ins.oids]
+    assert ins.readable_mask(view) == [view.contains(o) for o in ins.oids]
+    agent.alarms.clear_alarm(a)
+    ins.current()
+    assert {o for o in ins.oids if o[:len(ALARMS) + 2] == ALARMS + (1, 1)} == set()
+    assert ins.oid_tlvs() == [ber.encode_oid(o) for o in ins.oids]
+    assert ins.readable_mask(view) == [view.contains(o) for o in ins.oids]
