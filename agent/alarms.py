@@ -364,7 +364,7 @@ class AlarmBook:
     # --- the scalars (a Provider of the agent's instrumentation) ----------------------------
 
     def object_types(self) -> Iterable[tuple[int, ...]]:
-        return [self.mibmap.symbol_oid(EXT_MIB, n) for n in _SCALARS]
+        return [self.mibmap.symbol_oid(EXT_MIB, n) for n in ALARM_SCALARS]
 
     def objects(self) -> Iterable[tuple[tuple[int, ...], int, Callable[[], Any]]]:
         getters: dict[str, tuple[int, Callable[[], Any]]] = {
@@ -372,19 +372,20 @@ class AlarmBook:
             "extAlarmLogCapacity": (ber.GAUGE32, lambda: self.log_capacity),
             "extAlarmLogDropped": (ber.COUNTER32, lambda: self.dropped % (U32_MAX + 1)),
         }
-        for name in _SCALARS:
+        for name in ALARM_SCALARS:
             tag, get = getters[name]
             yield self.mibmap.symbol_oid(EXT_MIB, name) + (0,), tag, get
 
 
-_SCALARS = ("extAlarmActiveCount", "extAlarmLogCapacity", "extAlarmLogDropped")
+#: The alarms' scalar objects (served by the AlarmBook as a Provider).
+ALARM_SCALARS = ("extAlarmActiveCount", "extAlarmLogCapacity", "extAlarmLogDropped")
 
 
 def alarm_scalars(mibmap: MibMap) -> list[tuple[int, ...]]:
     """The OIDs of the alarms' scalar objects (for the access views)."""
-    return [mibmap.symbol_oid(EXT_MIB, n) for n in _SCALARS]
+    return [mibmap.symbol_oid(EXT_MIB, n) for n in ALARM_SCALARS]
 
 __all__ = [
-    "ALARM_ACTIVE", "ALARM_LOG", "DEFAULT_LOG_CAPACITY", "ActiveAlarm", "AlarmBook",
-    "AlarmLogEntry", "Resource", "alarm_scalars", "date_and_time",
+    "ALARM_ACTIVE", "ALARM_LOG", "ALARM_SCALARS", "DEFAULT_LOG_CAPACITY", "ActiveAlarm",
+    "AlarmBook", "AlarmLogEntry", "Resource", "alarm_scalars", "date_and_time",
 ]

@@ -31,7 +31,7 @@ from .config import AgentConfig, Endpoint
 from .hostmib import EngineCounters, HostMib, SnmpCounters
 from .instrum import MeasurementInstrum
 from .mibmap import MibMap
-from .model import TABLES, NetworkBlock
+from .model import BLOCK_TABLES, NetworkBlock
 from .notification import Notifications
 from .persist import EngineState, WrittenValues
 from .store import BlockStore
@@ -175,7 +175,7 @@ class Agent:
         log.info(
             "serving %s rows on %s "
             "(%s; engine boots %d; %d communities, %d v3 users; started in %.0f ms)",
-            ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in TABLES),
+            ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in BLOCK_TABLES),
             ", ".join(map(str, self.endpoints)), self.config.source, state.boots,
             len(self.config.communities), len(self.config.users), (time.perf_counter() - t0) * 1000,
         )
@@ -200,7 +200,7 @@ class Agent:
         self.started_at = time.time()
         snap = self.store.snapshot
         log.info("serving %s rows through the AgentX master at %s (%s; started in %.0f ms)",
-                 ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in TABLES),
+                 ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in BLOCK_TABLES),
                  self.config.agentx, self.config.source, (time.perf_counter() - t0) * 1000)
 
     async def _refresh_host(self) -> None:

@@ -14,6 +14,7 @@ from iec62379.agent import ber
 from iec62379.agent.agentx import pdu
 from iec62379.agent.agentx.address import AgentXAddress
 from iec62379.agent.agentx.client import build_subagent
+from iec62379.agent.alarms import ALARM_SCALARS
 from iec62379.agent.instrum import MeasurementInstrum
 from iec62379.agent.mibmap import MibMap
 from iec62379.agent.model import TABLES
@@ -79,6 +80,12 @@ def respond(h: pdu.Header, error: int = 0, sid: int = SID) -> bytes:
                                         h.transaction_id, h.packet_id, len(payload))) + payload
 
 
+#: The subtrees a session registers: the measurement tree, the extension's tables that augment
+#: it, the tables of other modules (alarms ...) and the alarms' scalars.
+REGISTERED = (1 + sum(len(t.augments) for t in TABLES)
+              + sum(t.module != "IEC62379-7-MEASUREMENT-MIB" for t in TABLES) + len(ALARM_SCALARS))
+
+
 async def handshake(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
     """Answer the Open and the Register as a master does."""
     h, payload = await read_pdu(r)
@@ -88,8 +95,8 @@ async def handshake(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
     rd.oid()
     assert rd.octets().startswith(b"iec62379")
     w.write(respond(h))
-    # The measurement tree first, then the extension's tables that augment it.
-    for n in range(1 + sum(len(t.augments) for t in TABLES)):
+    # The measurement tree first, then the others.
+    for n in range(REGISTERED):
         h, payload = await read_pdu(r)
         assert h.type == pdu.REGISTER and h.session_id == SID
         subtree, _ = pdu.Reader(payload[4:], True).oid()
@@ -223,7 +230,7 @@ async def test_stop_unregisters_and_closes(mibmap, tmp_path: Path, transport: st
         assert pdu.decode_response(h, payload).varbinds[0][1] == ber.INTEGER
         await sub.stop()
         unregistered = []
-        for _ in range(1 + sum(len(t.augments) for t in TABLES)):
+        for _ in range(REGISTERED):
             h, payload = await read_pdu(r)
             assert h.type == pdu.UNREGISTER and h.session_id == SID
             unregistered.append(pdu.Reader(payload[4:], True).oid()[0])
