@@ -11,6 +11,7 @@ Communities and SNMPv3 users of a level get the same views (`responder.Principal
 
 from __future__ import annotations
 
+from .alarms import alarm_scalars
 from .dvb import DVB_MIB
 from .instrum import View
 from .mibmap import MEASUREMENT_MIB, MibMap
@@ -37,6 +38,8 @@ def read_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
         *(mibmap.symbol_oid(t.module, t.name) for t in TABLES if t.module != MEASUREMENT_MIB),
         # the DVB measurement MIB's scalars (control, capability)
         mibmap.symbol_oid(DVB_MIB, "tr101290Objects"),
+        # the alarms' scalars (extAlarmActiveCount, extAlarmLogCapacity, extAlarmLogDropped)
+        *alarm_scalars(mibmap),
     ]
     # a subtree inside another listed one is not listed again (AgentX registers each once)
     return [s for s in dict.fromkeys(subtrees)

@@ -120,6 +120,10 @@ class MeasurementInstrum:
         self._types: set[Oid] = set()
         self._built_snapshot: Snapshot | None = None
         self._built_provider_versions: tuple[int, ...] = ()
+        self._tlv_by_oid: dict[Oid, bytes] = {}
+        self._in_view: dict[View, dict[Oid, bool]] = {}
+        #: column OID -> (the sorted instance keys, their index items, the items by key)
+        self._column_items: dict[Oid, tuple[list[tuple[int, ...]], list[Any], dict[Any, Any]]] = {}
         self._writable = {
             c.oid: c for cols in self.map.columns.values() for c in cols if c.spec.write
         }
@@ -152,12 +156,23 @@ class MeasurementInstrum:
         items: list[tuple[Oid, int, Callable[[Snapshot], Any]]] = []
         types: set[Oid] = set()
         fmt = self.map.format_oid
+        cache = self._column_items
         for table in TABLES:
             keys = sorted(getattr(snap, table.key))
             for col in self.map.columns[table.name]:
                 types.add(col.oid)
-                for key in keys:
-                    items.append((col.oid + key, col.tag, _cell_getter(table.key, key, col, fmt)))
+                # A column whose instances did not change keeps its items (their getters read
+                # whichever snapshot they are given): a change in one table (an alarm raised,
+                # a log entry) does not make every other table's getters again.
+                hit = cache.get(col.oid)
+                if hit is None or hit[0] != keys:
+                    known = hit[2] if hit is not None else {}
+                    by_key = {k: known.get(k) or (col.oid + k, col.tag,
+                                                  _cell_getter(table.key, k, col, fmt))
+                              for k in keys}
+                    hit = (keys, list(by_key.values()), by_key)
+                    cache[col.oid] = hit
+                items.extend(hit[1])
         for p in self.providers:
             types.update(p.object_types())
             for oid, tag, getter in p.objects():
@@ -173,16 +188,23 @@ class MeasurementInstrum:
         self._built_provider_versions = versions
 
     def oid_tlvs(self) -> list[bytes]:
-        """The BER encoding of every indexed OID (made once per rebuild, on first use)."""
+        """The BER encoding of every indexed OID (made once per rebuild, on first use; an OID
+        that was indexed before keeps its encoding)."""
         if self._oid_tlvs is None:
-            self._oid_tlvs = [ber.encode_oid(o) for o in self.oids]
+            known = self._tlv_by_oid
+            self._tlv_by_oid = {o: known.get(o) or ber.encode_oid(o) for o in self.oids}
+            self._oid_tlvs = list(self._tlv_by_oid.values())
         return self._oid_tlvs
 
     def readable_mask(self, view: View) -> list[bool]:
-        """For each index position, whether `view` contains it (made once per rebuild)."""
+        """For each index position, whether `view` contains it (made once per rebuild; an OID
+        that was indexed before keeps its answer)."""
         mask = self._masks.get(view)
         if mask is None:
-            mask = self._masks[view] = [view.contains(o) for o in self.oids]
+            known = self._in_view.get(view, {})
+            now = {o: known[o] if o in known else view.contains(o) for o in self.oids}
+            self._in_view[view] = now
+            mask = self._masks[view] = list(now.values())
         return mask
 
     def is_known_type(self, oid: Oid) -> bool:

@@ -32,6 +32,7 @@ from iec62379.mibs.vocabulary import (
     temperature_trend,
 )
 
+from .alarms import ALARM_ACTIVE, ALARM_LOG, ActiveAlarm, AlarmLogEntry
 from .dvb import (  # the DVB measurement MIB's tables; names the producers use, re-exported
     DVB_TABLES,
     FAIL_TRAP_ENABLE,
@@ -501,10 +502,11 @@ TEMPERATURE = Table("temperatureTable", Temperature, "temperature", (
 
 
 Row = (NetworkBlock | AudioComponent | VideoBlock | RxPoint | Temperature | TestSummary | TestPid
-       | TestPreferences | TrapControl | TsCapability | TsInput)
+       | TestPreferences | TrapControl | TsCapability | TsInput | ActiveAlarm | AlarmLogEntry)
 
 #: Every table, in MIB order.
 TABLES: tuple[Table, ...] = (NETWORK, AUDIO, VIDEO, RX_POINT, TEMPERATURE, *DVB_TABLES)
+TABLES += (ALARM_ACTIVE, ALARM_LOG)  # IEC62379-EXT-MIB's alarms (agent/alarms.py)
 
 #: The tables whose first index is a block id (`Table.block`).
 BLOCK_TABLES: tuple[Table, ...] = tuple(t for t in TABLES if t.block)
@@ -533,6 +535,8 @@ class Snapshot:
     dvb_pid: dict[tuple[int, ...], TestPid] = field(default_factory=dict)
     dvb_preferences: dict[tuple[int, ...], TestPreferences] = field(default_factory=dict)
     dvb_input: dict[tuple[int, ...], TsInput] = field(default_factory=dict)
+    alarms: dict[tuple[int, ...], ActiveAlarm] = field(default_factory=dict)
+    alarm_log: dict[tuple[int, ...], AlarmLogEntry] = field(default_factory=dict)
 
     def table(self, row_type: type) -> dict[tuple[int, ...], Row]:
         return getattr(self, _BY_ROW[row_type].key)

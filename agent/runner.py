@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from .alarms import AlarmBook
 from .config import AgentConfig, Endpoint
 from .dvb import DvbScalars
 from .hostmib import EngineCounters, HostMib, SnmpCounters
@@ -96,8 +97,13 @@ class Agent:
                                   self.written.scalars.get("controlEventPersistence"))
         except ValueError as exc:
             raise StateError(f"{self.written.path}: not a written-values file: {exc}") from exc
+        #: Where alarms, test failures and an embedding product submit notifications.
+        self.notifications = Notifications()
+        #: The active alarms and the alarm log (raise_alarm / clear_alarm; agent/alarms.py).
+        self.alarms = AlarmBook(self.store, self.mibmap, self.notifications, self.host.uptime,
+                                state_path=state_dir / "alarms.json" if state_dir else None)
         self.instrum = MeasurementInstrum(
-            self.store, self.mibmap, providers=[self.host, self.dvb],
+            self.store, self.mibmap, providers=[self.host, self.dvb, self.alarms],
             on_write=self.written.record,
         )
         self.services = list(services)
@@ -110,8 +116,6 @@ class Agent:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.agentx: Any = None  # the AgentX subagent (agentx.client.Subagent) in that mode
-        #: Where alarms, test failures and an embedding product submit notifications.
-        self.notifications = Notifications()
 
     def _load_static_blocks(self) -> None:
         if not self.config.blocks and not self.written.values:

@@ -19,7 +19,8 @@ short by the end of the capture or of the run, is reported with ``"partial": tru
 
 Output: one line per stream per interval, a table for a person or (``--json``) one JSON object
 per line and nothing else on stdout. Without ``--json`` a summary per stream follows at the
-end. Bad input exits with status 2 and a one-line message.
+end. Alarms (default limits, :mod:`~iec62379.cli.probe_alarms`): under each interval's line,
+and as ``"alarms"`` in its JSON object. Bad input exits with status 2 and a one-line message.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from iec62379.collectors.core.report import AnalyzerConfig, IntervalReport
 from iec62379.collectors.runtime import keep_freed_memory
 from iec62379.mibs.vocabulary import TestState
 
+from .probe_alarms import ProbeAlarms, transition_dict, transition_line
 from .probe_programs import (
     audio_dicts,
     audio_texts,
@@ -217,6 +219,7 @@ class _RunLines:
         self.t0 = r.start_ns - r.index * interval_ns
         if as_json:
             d = report_dict(name, r, False)
+            d["alarms"] = []
             for i, hole in enumerate(self._HOLES):
                 d[hole] = f"\0{i}"
             text = json.dumps(d, allow_nan=False)
@@ -294,6 +297,7 @@ class _Printer:
         self.out = out
         self.summaries: dict[StreamKey, _Summary] = {}
         self._head_done = False
+        self.alarms = ProbeAlarms()
 
     def flush(self, partial_after_ns: int | None = None) -> None:
         """Print the completed reports of every stream, oldest first. A report whose interval
@@ -320,12 +324,23 @@ class _Printer:
             self._head_done = True
         for start, name, r, k in rows:
             partial = partial_after_ns is not None and start + iv > partial_after_ns
+            report = r.first if isinstance(r, _RunLines) else r
+            alarms = self.alarms.interval(name, report, start, start + iv)
             if isinstance(r, _RunLines):
-                lines.append(r.line(k, partial))
+                line = r.line(k, partial)
+                if alarms and self.as_json:  # rare: a run's line made again with its alarms
+                    d = json.loads(line)
+                    d["alarms"] = [transition_dict(t) for t in alarms]
+                    line = json.dumps(d, allow_nan=False)
+                lines.append(line)
             elif self.as_json:
-                lines.append(json.dumps(report_dict(name, r, partial), allow_nan=False))
+                d = report_dict(name, r, partial)
+                d["alarms"] = [transition_dict(t) for t in alarms]
+                lines.append(json.dumps(d, allow_nan=False))
             else:
                 lines.append(table_line(name, r, partial))
+            if alarms and not self.as_json:
+                lines.extend(transition_line(t) for t in alarms)
         if lines:
             self.out.write("\n".join(lines) + "\n")
             self.out.flush()
@@ -365,6 +380,7 @@ class _Printer:
                     if s.tr101290
                     else ""
                 )
+                + f"    {self.alarms.summary(stream_name(key))}\n"
             )
         out.flush()
 

@@ -28,6 +28,7 @@ def build_agent(
     if service is not None:
         service.attach(agent.mibmap, agent.notifications.submit,
                        lambda: agent.dvb.persistence_s)
+        service.alarms.attach(agent.alarms)  # the collectors' alarms are the agent's
     return agent, service
 
 

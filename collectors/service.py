@@ -20,6 +20,10 @@ network block (nMtTxRxPoint, nMtSIPServerAddr) are kept as a manager set them. A
 socket cannot be opened (an interface that is down, a group that cannot be joined) keeps its
 network block and receiver point, is logged, and is tried again every host refresh.
 
+Alarms. After each transaction the conditions are evaluated (:mod:`~iec62379.collectors.
+alarming`): each stream's closed intervals and its presence (streamLost), and the temperature
+rows of a scan; what they raise, clear or log goes to the agent's AlarmBook.
+
 Sockets are opened and pumped by :mod:`~iec62379.collectors.wiring`, as for `probe`. SMPTE
 2022-1 FEC is received on the media port + 2 (column) and + 4 (row) unless another configured
 stream on the same address uses those ports; a FEC port that cannot be bound is logged and left
@@ -87,6 +91,11 @@ class CollectorService:
         if sensor_collector is None and sensors is not None and sensors.enabled:
             sensor_collector = SensorCollector(sensors)
         self.sensors = sensor_collector
+        from iec62379.collectors.alarming import CollectorAlarms
+
+        #: the alarm conditions of the streams and sensors; their transitions go to
+        #: `alarms.book` (the agent's AlarmBook, set by the composer) after every tick
+        self.alarms = CollectorAlarms(self.streams, sensors if self.sensors else None)
         self.commits = 0
         self.commit_errors = 0
         self._published: dict[int, set[RowKey]] = {}
@@ -225,6 +234,7 @@ class CollectorService:
         self._temperature_keys = temperature_keys
         self.commits += 1
         self._send_traps()
+        self.alarms.update(self.streams, now, temperatures)
         return True
 
     # -- asyncio --------------------------------------------------------------------------

@@ -26,9 +26,15 @@ from iec62379.agent.config import (
     read_toml,
 )
 from iec62379.agent.model import I32_MAX, U32_MAX, NetworkBlock, Row
+from iec62379.collectors.core.alarms import (
+    DEFAULT_LIMITS,
+    DEFAULT_TEMPERATURE_LIMITS,
+    AlarmLimits,
+    Limit,
+)
 from iec62379.collectors.core.report import Tr101290Limits
 from iec62379.collectors.sources.url import StreamUrl, parse_stream_url
-from iec62379.mibs.vocabulary import NetworkType, TsTest
+from iec62379.mibs.vocabulary import AlarmCondition, NetworkType, Severity, TsTest
 
 #: The top-level sections the collectors read.
 SECTIONS = frozenset({"stream", "temperature_sensors"})
@@ -153,6 +159,7 @@ class StreamSettings:
     #: The DVB measurement MIB's InputNumber of the stream (TR 101 290 tables); by default
     #: its network block id (see `dvb_input_default`).
     dvb_input: int = 0
+    alarms: AlarmLimits = field(default_factory=AlarmLimits)  # [stream.alarms]
 
     def __post_init__(self) -> None:
         if self.dvb_input == 0:
@@ -190,6 +197,9 @@ class SensorSettings:
     refresh_s: float = 10.0
     hysteresis: int = 0
     thresholds: tuple[tuple[str, ThresholdOverride], ...] = ()
+    alarms: AlarmLimits = field(
+        default_factory=lambda: AlarmLimits(dict(DEFAULT_TEMPERATURE_LIMITS))
+    )  # [temperature_sensors.alarms]
 
     def override_for(self, location: str) -> ThresholdOverride | None:
         """The thresholds configured for a location: its own entry over the "*" entry."""
@@ -212,6 +222,92 @@ def dvb_input_default(block_id: int) -> int:
     return block_id if 1 <= block_id <= I32_MAX else 0
 
 
+# --- alarms ------------------------------------------------------------------------------
+
+C = AlarmCondition
+#: [stream.alarms] keys with thresholds: key -> (condition, the range of its values)
+STREAM_LIMIT_KEYS: dict[str, tuple[AlarmCondition, float, float]] = {
+    "df_ms": (C.dfHigh, 0, 1e6),
+    "mlr": (C.mlrHigh, 0, 1e9),
+    "tsdf_us": (C.tsdfHigh, 0, 4294967295),
+    "rtp_loss": (C.rtpLoss, 0, 1e9),
+    "bitrate_low_bps": (C.bitRateLow, 0, 1e12),
+    "bitrate_high_bps": (C.bitRateHigh, 0, 1e12),
+}
+#: [stream.alarms] keys of the conditions without thresholds (a severity only)
+STREAM_FLAG_KEYS: dict[str, tuple[AlarmCondition, ...]] = {
+    "video_lost": (C.videoLost,),
+    "audio_lost": (C.audioLost,),
+    "stream_lost": (C.streamLost,),
+    "tr101290": tuple(c for c in C if c.ts_test is not None),
+}
+#: [temperature_sensors.alarms] keys
+TEMPERATURE_FLAG_KEYS: dict[str, tuple[AlarmCondition, ...]] = {
+    "warning": (C.temperatureWarning,),
+    "critical": (C.temperatureCritical,),
+}
+_SEVERITIES = ("critical", "major", "minor", "warning", "indeterminate")  # X.733, worst first
+
+
+def _severity(r: _Reader, default: Severity) -> Severity:
+    name = r.str("severity", default.name.lower(), choices=_SEVERITIES)
+    return Severity[name.upper()]
+
+
+def parse_alarm_limits(
+    parent: _Reader,
+    defaults: dict[AlarmCondition, Limit],
+    limit_keys: dict[str, tuple[AlarmCondition, float, float]],
+    flag_keys: dict[str, tuple[AlarmCondition, ...]],
+) -> AlarmLimits:
+    """An `alarms` sub-table: persistence_s, off = [condition names], and per condition a
+    table {raise, clear, severity} (thresholds) or {severity} (flags). A threshold given
+    without `clear` clears at the same value (no hysteresis); a condition without default
+    limits (bitrate_*) needs `raise`."""
+    if "alarms" not in parent.data:
+        return AlarmLimits(dict(defaults))
+    r = parent.table("alarms")
+    conditions = {c for cs in flag_keys.values() for c in cs} | {
+        c for c, _, _ in limit_keys.values()}
+    r.unknown_keys({"persistence_s", "off", *limit_keys, *flag_keys})
+    limits = {c: lim for c, lim in defaults.items() if c in conditions}
+    for key, (condition, low, high) in limit_keys.items():
+        if key not in r.data:
+            continue
+        t = r.table(key)
+        t.unknown_keys({"raise", "clear", "severity"})
+        base = defaults.get(condition)
+        if base is None:  # no default limits: raise is required
+            raise_at = t.float("raise", low, high)
+        else:
+            raise_at = t.float("raise", low, high, base.raise_at)
+        keep_clear = base is not None and "raise" not in t.data
+        clear_at = t.float("clear", low, high, base.clear_at if keep_clear else raise_at)
+        limit = Limit(raise_at, clear_at,
+                      _severity(t, base.severity if base is not None else Severity.MINOR))
+        try:
+            limit.check(condition.name == "bitRateLow")
+        except ValueError as exc:
+            raise t.fail("clear", "a falling threshold on the clearing side of raise "
+                         f"({exc})", clear_at) from exc
+        limits[condition] = limit
+    for key, group in flag_keys.items():
+        if key not in r.data:
+            continue
+        t = r.table(key)
+        t.unknown_keys({"severity"})
+        for condition in group:
+            default = defaults.get(condition, Limit(1, 0, Severity.MAJOR))
+            limits[condition] = Limit(1, 0, _severity(t, default.severity))
+    names = {c.name: c for c in conditions}
+    for name in r.str_list("off"):
+        if name not in names:
+            raise r.fail("off", "condition names among " + ", ".join(sorted(names)), name)
+        limits.pop(names[name], None)
+    persistence = r.float("persistence_s", 0, 86400, AlarmLimits().persistence_s)
+    return AlarmLimits(limits, persistence)
+
+
 def parse_streams(root: _Reader) -> list[StreamSettings]:
     streams: list[StreamSettings] = []
     seen: dict[str, str] = {}
@@ -219,7 +315,7 @@ def parse_streams(root: _Reader) -> list[StreamSettings]:
     for r in root.tables("stream"):
         r.unknown_keys({"url", "name", "id", "rate_bps", "buffer_ms", "interval_s",
                         "presence_timeout_s", "fade_out_s", "program", "sip_server",
-                        "max_programs", "programs_id", "tr101290", "dvb_input"})
+                        "max_programs", "programs_id", "tr101290", "dvb_input", "alarms"})
         text = r.str("url")
         try:
             url = parse_stream_url(text)
@@ -271,6 +367,7 @@ def parse_streams(root: _Reader) -> list[StreamSettings]:
             max_programs=max_programs,
             programs_id=programs_id,
             tr101290=parse_tr101290(r.table("tr101290")),
+            alarms=parse_alarm_limits(r, DEFAULT_LIMITS, STREAM_LIMIT_KEYS, STREAM_FLAG_KEYS),
         ))
     return streams
 
@@ -312,7 +409,8 @@ def parse_tr101290(r: _Reader) -> Tr101290Limits | None:
 
 def parse_sensors(root: _Reader) -> SensorSettings:
     r = root.table("temperature_sensors")
-    r.unknown_keys({"enabled", "sysfs_root", "id", "refresh_s", "hysteresis", "threshold"})
+    r.unknown_keys({"enabled", "sysfs_root", "id", "refresh_s", "hysteresis", "threshold",
+                    "alarms"})
     sysfs_root = Path(r.str("sysfs_root", "/sys"))
     enabled = r.bool("enabled", True)
     if enabled and not sysfs_root.is_dir():
@@ -339,6 +437,7 @@ def parse_sensors(root: _Reader) -> SensorSettings:
         refresh_s=r.float("refresh_s", 0.5, 3600, 10.0),
         hysteresis=r.int("hysteresis", 0, 100, 0),
         thresholds=tuple(thresholds),
+        alarms=parse_alarm_limits(r, DEFAULT_TEMPERATURE_LIMITS, {}, TEMPERATURE_FLAG_KEYS),
     )
     tables = r.tables("threshold")
     for t, (location, _) in zip(tables, thresholds, strict=True):
@@ -420,6 +519,7 @@ __all__ = [
     "check_ids",
     "derive_block_id",
     "derive_programs_id",
+    "parse_alarm_limits",
     "load_settings",
     "parse_sensors",
     "parse_settings",

@@ -47,6 +47,10 @@ def render_reference(nodes: list[MibNode], served: Mapping[str, ServedTable] | N
                 "",
             ]
             head = "| # | object | OID | syntax | access | units | meaning |"
+            if how is not None and not how.section:
+                out += [f"The agent serves it from `{how.row}` records, made by their "
+                        "producer (no static rows in the configuration).", ""]
+                how = None
             if how is not None:
                 out += [
                     f"The agent serves it from `{how.row}` records; static rows are "

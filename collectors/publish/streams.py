@@ -108,6 +108,9 @@ class StreamCollector:
         self._config = analyzer_config(settings)
         self.analyzer: StreamAnalyzer | None = None
         self.report: IntervalReport | None = None
+        #: the reports of the intervals the last `update` closed (oldest first; the alarms
+        #: are evaluated on each)
+        self.closed: list[IntervalReport] = []
         self.last_packet_ns: int | None = None
         self.datagrams = 0
         self.feed_errors = 0
@@ -263,6 +266,7 @@ class StreamCollector:
             self.dvb = InputHistory(self.settings.dvb_input, self.origin_ns,
                                     persistence_s=self.persistence_s)
         state = self.state(now_ns)
+        self.closed = []
         if state is StreamState.FADED:
             self.analyzer = None  # a stream that comes back starts afresh
             self.report = None
@@ -271,7 +275,7 @@ class StreamCollector:
         elif self.analyzer is not None:
             try:
                 self.analyzer.close_until(now_ns)
-                reports = self.analyzer.pop_reports()
+                self.closed = reports = self.analyzer.pop_reports()
                 self.counters = count_reports(self.counters, reports)
                 self.report = self.analyzer.latest
                 self._history(reports, now_ns)

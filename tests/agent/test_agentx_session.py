@@ -85,8 +85,12 @@ def test_registers_the_measurement_and_extension_trees_only(sx):
     assert session.subtrees[0] == TREE
     assert all(s[: len(ext)] == ext for s in session.subtrees[1:-1])
     assert session.subtrees[-1] == dvb
-    ext_tables = sum(t.module == "IEC62379-EXT-MIB" for t in TABLES)  # extTsInputTable
-    assert len(session.subtrees) == 2 + sum(len(t.augments) for t in TABLES) + ext_tables
+    from iec62379.agent.alarms import ALARM_SCALARS
+
+    # extTsInputTable, the alarm tables, the alarms' scalars
+    ext_tables = sum(t.module == "IEC62379-EXT-MIB" for t in TABLES)
+    assert len(session.subtrees) == (2 + sum(len(t.augments) for t in TABLES) + ext_tables
+                                     + len(ALARM_SCALARS))
     opened(session)
     assert session.state is State.OPEN
 

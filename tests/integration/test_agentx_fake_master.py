@@ -14,6 +14,7 @@ from iec62379.agent import ber
 from iec62379.agent.agentx import pdu
 from iec62379.agent.agentx.address import AgentXAddress
 from iec62379.agent.agentx.client import build_subagent
+from iec62379.agent.alarms import ALARM_SCALARS
 from iec62379.agent.instrum import MeasurementInstrum
 from iec62379.agent.mibmap import MibMap
 from iec62379.agent.model import TABLES
@@ -80,9 +81,10 @@ def respond(h: pdu.Header, error: int = 0, sid: int = SID) -> bytes:
 
 
 #: The subtrees a subagent registers: the measurement tree, the extension's tables (those that
-#: augment it and extTsInputTable), the DVB measurement MIB's tr101290Objects (its tables).
+#: augment it, extTsInputTable, the alarm tables) and the alarms' scalars, the DVB measurement
+#: MIB's tr101290Objects (its tables).
 REGISTRATIONS = (1 + sum(len(t.augments) for t in TABLES)
-                 + sum(t.module == "IEC62379-EXT-MIB" for t in TABLES) + 1)
+                 + sum(t.module == "IEC62379-EXT-MIB" for t in TABLES) + len(ALARM_SCALARS) + 1)
 
 
 async def handshake(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:

@@ -116,8 +116,8 @@ TH = T + "[[temperature_sensors.threshold]]\n"
         ("[[stream]]\nurl = 'udp://239.1.1.1:5004?iface=nosuchif0'",
          "f.toml: stream[0].url: expected an iface that is a network interface of this host "
          "(no interface 'nosuchif0'), found 'udp://239.1.1.1:5004?iface=nosuchif0'"),
-        (S + "bogus = 1", "f.toml: stream[0].bogus: unknown key (expected one of buffer_ms, "
-         "dvb_input, fade_out_s, id, interval_s, max_programs, name, presence_timeout_s, program, "
+        (S + "bogus = 1", "f.toml: stream[0].bogus: unknown key (expected one of alarms, "
+         "buffer_ms, dvb_input, fade_out_s, id, interval_s, max_programs, name, presence_timeout_s, program, "
          "programs_id, rate_bps, sip_server, tr101290, url)"),
         (S + "max_programs = 0", "f.toml: stream[0].max_programs: expected an integer in 1..64, found 0"),
         (S + "max_programs = 'all'", "f.toml: stream[0].max_programs: expected an integer in 1..64, found 'all'"),
