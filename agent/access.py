@@ -11,6 +11,8 @@ Communities and SNMPv3 users of a level get the same views (`responder.Principal
 
 from __future__ import annotations
 
+from .alarms import alarm_scalars
+from .dvb import DVB_MIB
 from .instrum import View
 from .mibmap import MEASUREMENT_MIB, MibMap
 from .model import TABLES
@@ -19,7 +21,7 @@ from .model import TABLES
 def read_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
     """What a listener (and a supervisor) may read."""
     mibmap.builder.load_modules("SNMP-MPD-MIB", "SNMP-TARGET-MIB", "SNMP-USER-BASED-SM-MIB")
-    return [
+    subtrees = [
         mibmap.symbol_oid(MEASUREMENT_MIB, "measurementMIB"),
         mibmap.symbol_oid("SNMPv2-MIB", "system"),
         mibmap.symbol_oid("SNMPv2-MIB", "snmp"),
@@ -34,7 +36,14 @@ def read_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
         *(mibmap.symbol_oid(a.module, a.name) for t in TABLES for a in t.augments),
         # the tables of other modules (Table.module): alarms, TR 101 290 tests ...
         *(mibmap.symbol_oid(t.module, t.name) for t in TABLES if t.module != MEASUREMENT_MIB),
+        # the DVB measurement MIB's scalars (control, capability)
+        mibmap.symbol_oid(DVB_MIB, "tr101290Objects"),
+        # the alarms' scalars (extAlarmActiveCount, extAlarmLogCapacity, extAlarmLogDropped)
+        *alarm_scalars(mibmap),
     ]
+    # a subtree inside another listed one is not listed again (AgentX registers each once)
+    return [s for s in dict.fromkeys(subtrees)
+            if not any(o != s and s[: len(o)] == o for o in subtrees)]
 
 
 def write_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
@@ -46,6 +55,8 @@ def write_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
         # the tables of other modules with read-write columns
         *(mibmap.symbol_oid(t.module, t.name) for t in TABLES
           if t.module != MEASUREMENT_MIB and t.writable),
+        # the DVB measurement MIB's control scalars (controlEventPersistence is writable)
+        mibmap.symbol_oid(DVB_MIB, "tr101290Control"),
     ]
 
 

@@ -8,7 +8,9 @@ version, walks the index, encodes BER itself and checks access with views resolv
 index once per rebuild (`readable_mask`).
 
 SET is all or nothing (RFC 3416 4.2.5): every varbind is checked, then all are applied in one
-store transaction, persisted inside it, and published together.
+store transaction, persisted inside it, and published together. A provider may serve writable
+scalars (`writable_scalars()`, `ScalarRule`): they are checked and persisted with the rows and
+take effect once the transaction has succeeded.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from __future__ import annotations
 import logging
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, Protocol
 
 from . import ber
@@ -57,9 +60,23 @@ class Provider(Protocol):
 
 
 class WriteHook(Protocol):
-    def __call__(self, snapshot: Snapshot, blocks: list[Row]) -> None:
-        """Called inside the SET's transaction with the changed rows; raising aborts the SET
-        (commitFailed) and nothing changes."""
+    def __call__(self, snapshot: Snapshot, blocks: list[Row],
+                 scalars: dict[str, Any] | None = None) -> None:
+        """Called inside the SET's transaction with the changed rows and the written scalars
+        (by name); raising aborts the SET (commitFailed) and nothing changes."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarRule:
+    """A writable scalar a provider serves (its `writable_scalars()`): `decode(value)` turns
+    the plain wire value (of `tag`) into the value or raises Refused; `get` / `put` read and
+    set it in the provider; `name` keys it in the written-values file."""
+
+    name: str
+    tag: int
+    decode: Callable[[Any], Any]
+    get: Callable[[], Any]
+    put: Callable[[Any], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +120,10 @@ class MeasurementInstrum:
         self._types: set[Oid] = set()
         self._built_snapshot: Snapshot | None = None
         self._built_provider_versions: tuple[int, ...] = ()
+        self._tlv_by_oid: dict[Oid, bytes] = {}
+        self._in_view: dict[View, dict[Oid, bool]] = {}
+        #: column OID -> (the sorted instance keys, their index items, the items by key)
+        self._column_items: dict[Oid, tuple[list[tuple[int, ...]], list[Any], dict[Any, Any]]] = {}
         self._writable = {
             c.oid: c for cols in self.map.columns.values() for c in cols if c.spec.write
         }
@@ -135,12 +156,23 @@ class MeasurementInstrum:
         items: list[tuple[Oid, int, Callable[[Snapshot], Any]]] = []
         types: set[Oid] = set()
         fmt = self.map.format_oid
+        cache = self._column_items
         for table in TABLES:
             keys = sorted(getattr(snap, table.key))
             for col in self.map.columns[table.name]:
                 types.add(col.oid)
-                for key in keys:
-                    items.append((col.oid + key, col.tag, _cell_getter(table.key, key, col, fmt)))
+                # A column whose instances did not change keeps its items (their getters read
+                # whichever snapshot they are given): a change in one table (an alarm raised,
+                # a log entry) does not make every other table's getters again.
+                hit = cache.get(col.oid)
+                if hit is None or hit[0] != keys:
+                    known = hit[2] if hit is not None else {}
+                    by_key = {k: known.get(k) or (col.oid + k, col.tag,
+                                                  _cell_getter(table.key, k, col, fmt))
+                              for k in keys}
+                    hit = (keys, list(by_key.values()), by_key)
+                    cache[col.oid] = hit
+                items.extend(hit[1])
         for p in self.providers:
             types.update(p.object_types())
             for oid, tag, getter in p.objects():
@@ -156,16 +188,23 @@ class MeasurementInstrum:
         self._built_provider_versions = versions
 
     def oid_tlvs(self) -> list[bytes]:
-        """The BER encoding of every indexed OID (made once per rebuild, on first use)."""
+        """The BER encoding of every indexed OID (made once per rebuild, on first use; an OID
+        that was indexed before keeps its encoding)."""
         if self._oid_tlvs is None:
-            self._oid_tlvs = [ber.encode_oid(o) for o in self.oids]
+            known = self._tlv_by_oid
+            self._tlv_by_oid = {o: known.get(o) or ber.encode_oid(o) for o in self.oids}
+            self._oid_tlvs = list(self._tlv_by_oid.values())
         return self._oid_tlvs
 
     def readable_mask(self, view: View) -> list[bool]:
-        """For each index position, whether `view` contains it (made once per rebuild)."""
+        """For each index position, whether `view` contains it (made once per rebuild; an OID
+        that was indexed before keeps its answer)."""
         mask = self._masks.get(view)
         if mask is None:
-            mask = self._masks[view] = [view.contains(o) for o in self.oids]
+            known = self._in_view.get(view, {})
+            now = {o: known[o] if o in known else view.contains(o) for o in self.oids}
+            self._in_view[view] = now
+            mask = self._masks[view] = list(now.values())
         return mask
 
     def is_known_type(self, oid: Oid) -> bool:
@@ -181,6 +220,15 @@ class MeasurementInstrum:
     def next_position(self, oid: Oid) -> int:
         """The first index position after `oid` (len(oids) when there is none)."""
         return bisect_right(self.oids, oid)
+
+    def _scalar_rules(self) -> dict[Oid, ScalarRule]:
+        """The instance OIDs of the providers' writable scalars."""
+        out: dict[Oid, ScalarRule] = {}
+        for p in self.providers:
+            rules = getattr(p, "writable_scalars", None)
+            if rules is not None:
+                out.update(rules())
+        return out
 
     def _writable_column(self, oid: Oid) -> Column | None:
         for n in self._writable_lengths:
@@ -205,11 +253,23 @@ class MeasurementInstrum:
         snap = self.current()
         changes: dict[tuple[str, Oid], Row] = {}
         before: dict[tuple[str, Oid], Row] = {}
+        scalars: dict[str, tuple[ScalarRule, Any]] = {}
+        scalars_before: dict[str, tuple[ScalarRule, Any]] = {}
         for idx, (oid, tag, value) in enumerate(var_binds):
             # RFC 3416 4.2.5, its steps in order.
             if not may_write(idx, oid):
                 raise SetError(NO_ACCESS, idx, "outside the write view")  # 1
             col = self._writable_column(oid)
+            scalar = self._scalar_rules().get(oid) if col is None else None
+            if scalar is not None:
+                if tag != scalar.tag:
+                    raise SetError(WRONG_TYPE, idx)
+                try:
+                    scalars[scalar.name] = (scalar, scalar.decode(value))
+                except Refused as exc:
+                    raise SetError(exc.status, idx, exc.why) from exc
+                scalars_before.setdefault(scalar.name, (scalar, scalar.get()))
+                continue
             if col is None:  # 2: nothing under this name can ever be written (or created)
                 raise SetError(NOT_WRITABLE, idx)
             if tag != col.tag:
@@ -220,26 +280,34 @@ class MeasurementInstrum:
             old = getattr(snap, where[0])[where[1]]
             before.setdefault(where, old)
             changes[where] = _apply(col, changes.get(where) or old, value, idx)
-        return SetPlan(list(changes.values()), list(before.values()))
+        return SetPlan(list(changes.values()), list(before.values()), list(scalars.values()),
+                       list(scalars_before.values()))
 
     def commit_set(self, plan: SetPlan) -> None:
         """The second phase: the checked rows put in one store transaction, persisted inside
         it, published together. Raises SetError (inconsistentValue, commitFailed)."""
-        if not plan.rows:
+        if not plan.rows and not plan.scalars:
             return
+        written = {rule.name: value for rule, value in plan.scalars}
         try:
             with self.store.transaction() as txn:
                 for row in plan.rows:
                     txn.put(row)
                 if self.on_write is not None:
                     # Persist inside the transaction: if it fails, nothing is published.
-                    self.on_write(txn.build(txn.base.version + 1), list(plan.rows))
+                    snap = txn.build(txn.base.version + 1)
+                    if written:  # (hooks that know no scalars are called as before)
+                        self.on_write(snap, list(plan.rows), written)
+                    else:
+                        self.on_write(snap, list(plan.rows))
         except LinkError as exc:
             log.warning("SET refused: %s", exc)
             raise SetError(INCONSISTENT_VALUE, 0, str(exc)) from exc
         except OSError as exc:
             log.error("SET not persisted, refused: %s", exc)
             raise SetError(COMMIT_FAILED, 0, str(exc)) from exc
+        for rule, value in plan.scalars:  # persisted and published: now they take effect
+            rule.put(value)
 
 
 @dataclass(frozen=True)
@@ -248,10 +316,13 @@ class SetPlan:
 
     rows: list[Row]
     before: list[Row]
+    #: the writable scalars (`ScalarRule`) with their values as they will be, and as they were
+    scalars: list[tuple[ScalarRule, Any]] = field(default_factory=list)
+    scalars_before: list[tuple[ScalarRule, Any]] = field(default_factory=list)
 
     def undo(self) -> SetPlan:
-        """The plan that puts the rows back as they were."""
-        return SetPlan(self.before, self.rows)
+        """The plan that puts the rows (and scalars) back as they were."""
+        return SetPlan(self.before, self.rows, self.scalars_before, self.scalars)
 
 
 def _apply(col: Column, row: Row, value: Any, idx: int) -> Row:
@@ -270,28 +341,29 @@ def _wrap(getter: RawGetter) -> Callable[[Snapshot], Any]:
     return lambda _snap: getter()
 
 
+def _cell(attr: str, key: tuple[int, ...], get: Callable[[Any], Any], snap: Snapshot) -> Any:
+    row = getattr(snap, attr).get(key)
+    return None if row is None else get(row)
+
+
+def _oid_cell(attr: str, key: tuple[int, ...], get: Callable[[Any], Any],
+              fmt: Callable[[Any], tuple[int, ...]], snap: Snapshot) -> Any:
+    row = getattr(snap, attr).get(key)
+    return None if row is None else fmt(get(row))
+
+
 def _cell_getter(
     attr: str, key: tuple[int, ...], col: Column, fmt: Callable[[Any], tuple[int, ...]]
 ) -> Callable[[Snapshot], Any]:
     """A getter of one instance: the row at `key` of the Snapshot's `attr` table (None when it
-    is gone), through the column's getter."""
-    get = col.get
+    is gone), through the column's getter. A `partial`, not a closure: one per served instance,
+    it is a third of the size (0.8 MiB less RSS for examples/scale-100.toml's 3,956)."""
     if col.tag == ber.OBJECT_IDENTIFIER:
-
-        def cell(snap: Snapshot) -> Any:
-            row = getattr(snap, attr).get(key)
-            return None if row is None else fmt(get(row))
-
-    else:
-
-        def cell(snap: Snapshot) -> Any:
-            row = getattr(snap, attr).get(key)
-            return None if row is None else get(row)
-
-    return cell
+        return partial(_oid_cell, attr, key, col.get, fmt)
+    return partial(_cell, attr, key, col.get)
 
 
 __all__ = [
     "AUTHORIZATION_ERROR", "BAD_VALUE", "GEN_ERR", "NO_ACCESS", "NO_SUCH_NAME", "TOO_BIG",
-    "MeasurementInstrum", "Provider", "SetError", "SetPlan", "View",
+    "MeasurementInstrum", "Provider", "ScalarRule", "SetError", "SetPlan", "View",
 ]

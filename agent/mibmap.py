@@ -124,8 +124,9 @@ class MibMap:
         for spec in columns:
             sym = symbols[spec.name]
             access = str(sym.getMaxAccess())
-            if access == "not-accessible":
-                continue  # an index column: its values are the instance's index
+            if access in ("not-accessible", "accessible-for-notify"):
+                continue  # an index column (its values are the instance's index), or a
+                # notification's varbind only
             if spec.get is None:
                 raise ValueError(f"{spec.name}: a served column needs a getter")
             if (access == "read-write") != (spec.write is not None):

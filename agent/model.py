@@ -32,6 +32,21 @@ from iec62379.mibs.vocabulary import (
     temperature_trend,
 )
 
+from .alarms import ALARM_ACTIVE, ALARM_LOG, ActiveAlarm, AlarmLogEntry
+from .dvb import (  # the DVB measurement MIB's tables; names the producers use, re-exported
+    DVB_TABLES,
+    FAIL_TRAP_ENABLE,
+    PID_TESTS,
+    PREFERENCES,
+    RATE_ENABLED,
+    TEST_ENABLE,
+    TestPid,
+    TestPreferences,
+    TestSummary,
+    TrapControl,
+    TsCapability,
+    TsInput,
+)
 from .notify.table import NOTIFY_TARGETS, NotifyTargetRow
 from .tables import (
     I32_MAX,
@@ -487,10 +502,12 @@ TEMPERATURE = Table("temperatureTable", Temperature, "temperature", (
 ))
 
 
-Row = NetworkBlock | AudioComponent | VideoBlock | RxPoint | Temperature
+Row = (NetworkBlock | AudioComponent | VideoBlock | RxPoint | Temperature | TestSummary | TestPid
+       | TestPreferences | TrapControl | TsCapability | TsInput | ActiveAlarm | AlarmLogEntry)
 
 #: Every table, in MIB order.
-TABLES: tuple[Table, ...] = (NETWORK, AUDIO, VIDEO, RX_POINT, TEMPERATURE)
+TABLES: tuple[Table, ...] = (NETWORK, AUDIO, VIDEO, RX_POINT, TEMPERATURE, *DVB_TABLES)
+TABLES += (ALARM_ACTIVE, ALARM_LOG)  # IEC62379-EXT-MIB's alarms (agent/alarms.py)
 TABLES += (NOTIFY_TARGETS,)  # IEC62379-EXT-MIB: the [[notify]] targets' counters
 
 #: The tables whose first index is a block id (`Table.block`).
@@ -514,6 +531,14 @@ class Snapshot:
     video: dict[tuple[int, ...], VideoBlock] = field(default_factory=dict)
     rx: dict[tuple[int, ...], RxPoint] = field(default_factory=dict)
     temperature: dict[tuple[int, ...], Temperature] = field(default_factory=dict)
+    dvb_trap_control: dict[tuple[int, ...], TrapControl] = field(default_factory=dict)
+    dvb_capability: dict[tuple[int, ...], TsCapability] = field(default_factory=dict)
+    dvb_summary: dict[tuple[int, ...], TestSummary] = field(default_factory=dict)
+    dvb_pid: dict[tuple[int, ...], TestPid] = field(default_factory=dict)
+    dvb_preferences: dict[tuple[int, ...], TestPreferences] = field(default_factory=dict)
+    dvb_input: dict[tuple[int, ...], TsInput] = field(default_factory=dict)
+    alarms: dict[tuple[int, ...], ActiveAlarm] = field(default_factory=dict)
+    alarm_log: dict[tuple[int, ...], AlarmLogEntry] = field(default_factory=dict)
     notify_targets: dict[tuple[int, ...], NotifyTargetRow] = field(default_factory=dict)
 
     def table(self, row_type: type) -> dict[tuple[int, ...], Row]:
@@ -527,6 +552,8 @@ class Snapshot:
 
 
 __all__ = [
+    "DVB_TABLES", "FAIL_TRAP_ENABLE", "PID_TESTS", "PREFERENCES", "RATE_ENABLED", "TEST_ENABLE",
+    "TestPid", "TestPreferences", "TestSummary", "TrapControl", "TsCapability", "TsInput",
     "AUDIO", "BLOCK_TABLES", "NETWORK", "RX_POINT", "TABLES", "TEMPERATURE", "VIDEO",
     "AudioComponent", "BitRateType", "FecType", "Format", "NetworkBlock", "NetworkType", "Row",
     "RxCounters", "RxPoint", "Snapshot", "Temperature", "TemperatureStatus", "TransportType",

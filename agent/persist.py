@@ -123,10 +123,13 @@ _WRITTEN_TABLES = tuple(t for t in TABLES if t.writable)
 class WrittenValues:
     """What managers wrote: the read-write columns' values (nMtTxRxPoint and nMtSIPServerAddr)
     per row, as {(table key, index): {field: value}}; the file holds them as
-    {"format": 1, "network": {"1": {"rx_point": true, "sip_server": "0a000001"}}}."""
+    {"format": 1, "network": {"1": {"rx_point": true, "sip_server": "0a000001"}}}; and the
+    writable scalars providers serve (controlEventPersistence), by name, in its "scalars"
+    section (JSON values as the providers' rules make them)."""
 
     path: Path | None
     values: dict[tuple[str, tuple[int, ...]], dict[str, Any]] = field(default_factory=dict)
+    scalars: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None) -> WrittenValues:
@@ -141,14 +144,18 @@ class WrittenValues:
             values = {}
             for table in _WRITTEN_TABLES:
                 rules = [c.write for c in table.writable if c.write is not None]
-                for key, v in data[table.key].items():
+                # a file written before a table existed has no section for it
+                for key, v in data.get(table.key, {}).items():
                     index = tuple(int(x) for x in key.split("."))
                     values[(table.key, index)] = {
                         r.field: r.from_json(v[r.field]) for r in rules if r.field in v
                     }
+            scalars = data.get("scalars", {})
+            if not isinstance(scalars, dict):
+                raise ValueError(f"scalars is not an object: {scalars!r}")
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise StateError(f"{path}: not a written-values file: {exc}") from exc
-        return cls(path, values)
+        return cls(path, values, dict(scalars))
 
     def apply(self, row: Row) -> Row:
         """The row with the written values that apply to it."""
@@ -160,9 +167,12 @@ class WrittenValues:
         except ValueError:
             return row  # the block changed type (e.g. now asi); the old value no longer fits
 
-    def record(self, snapshot: Snapshot, rows: list[Row]) -> None:
-        """Persist the written columns of `rows` (called inside the SET's transaction)."""
+    def record(self, snapshot: Snapshot, rows: list[Row],
+               scalars: dict[str, Any] | None = None) -> None:
+        """Persist the written columns of `rows` and the written `scalars` (called inside the
+        SET's transaction)."""
         new = dict(self.values)
+        new_scalars = {**self.scalars, **(scalars or {})}
         for row in rows:
             table = table_of(type(row))
             new[(table.key, row.index)] = {
@@ -177,8 +187,10 @@ class WrittenValues:
                     for (key, index), v in sorted(new.items())
                     if key == table.key
                 }
+            data["scalars"] = new_scalars
             atomic_write_json(self.path, data)
         self.values = new
+        self.scalars = new_scalars
 
 
 @dataclass

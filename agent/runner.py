@@ -26,13 +26,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from .alarms import AlarmBook
 from .config import AgentConfig, Endpoint
+from .dvb import DvbScalars
 from .hostmib import EngineCounters, HostMib, SnmpCounters
 from .instrum import MeasurementInstrum
 from .mibmap import MibMap
 from .model import TABLES, NetworkBlock
 from .notification import Notification, Notifications, VarBind
-from .persist import EngineState, WrittenValues
+from .persist import EngineState, StateError, WrittenValues
 from .store import BlockStore
 
 log = logging.getLogger("iec62379.agent")
@@ -90,8 +92,19 @@ class Agent:
         self.written = WrittenValues.load(state_dir / "written.json" if state_dir else None)
         self._engine_state_path = state_dir / "engine.json" if state_dir else None
         self.host = HostMib(self._mib_builder, self.config.system)
+        try:
+            self.dvb = DvbScalars(self.mibmap,
+                                  self.written.scalars.get("controlEventPersistence"))
+        except ValueError as exc:
+            raise StateError(f"{self.written.path}: not a written-values file: {exc}") from exc
+        #: Where alarms, test failures and an embedding product submit notifications.
+        self.notifications = Notifications()
+        #: The active alarms and the alarm log (raise_alarm / clear_alarm; agent/alarms.py).
+        self.alarms = AlarmBook(self.store, self.mibmap, self.notifications, self.host.uptime,
+                                state_path=state_dir / "alarms.json" if state_dir else None)
         self.instrum = MeasurementInstrum(
-            self.store, self.mibmap, providers=[self.host], on_write=self.written.record
+            self.store, self.mibmap, providers=[self.host, self.dvb, self.alarms],
+            on_write=self.written.record,
         )
         self.services = list(services)
         self._load_static_blocks()
@@ -103,8 +116,6 @@ class Agent:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.agentx: Any = None  # the AgentX subagent (agentx.client.Subagent) in that mode
-        #: Where alarms, test failures and an embedding product submit notifications.
-        self.notifications = Notifications()
         self.notifier: Any = None  # the [[notify]] targets (agent.notify.notifier.Notifier)
         self._notify_table: asyncio.Task[None] | None = None  # extNotifyTargetTable's rows
         self._auth_watch: asyncio.Task[None] | None = None
@@ -169,6 +180,12 @@ class Agent:
                 t.put(row)
             for row in t.rows(NetworkBlock):
                 t.put(self.written.apply(row))
+            # the tables of their own with written columns (TR 101 290 limits, enables ...),
+            # whose first rows the collectors put before the agent was made
+            for table in TABLES:
+                if not table.block and table.writable:
+                    for row in t.rows(table.row):
+                        t.put(self.written.apply(row))
 
     # --- asyncio ----------------------------------------------------------------------------
 
@@ -231,8 +248,7 @@ class Agent:
         log.info(
             "serving %s rows on %s "
             "(%s; engine boots %d; %d communities, %d v3 users; started in %.0f ms)",
-            ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in TABLES
-                      if t.block or getattr(snap, t.key)),
+            _row_counts(snap),
             ", ".join(map(str, self.endpoints)), self.config.source, state.boots,
             len(self.config.communities), len(self.config.users), (time.perf_counter() - t0) * 1000,
         )
@@ -268,8 +284,7 @@ class Agent:
         self.started_at = time.time()
         snap = self.store.snapshot
         log.info("serving %s rows through the AgentX master at %s (%s; started in %.0f ms)",
-                 ", ".join(f"{len(getattr(snap, t.key))} {t.key}" for t in TABLES
-                      if t.block or getattr(snap, t.key)),
+                 _row_counts(snap),
                  self.config.agentx, self.config.source, (time.perf_counter() - t0) * 1000)
 
     async def _refresh_host(self) -> None:
@@ -361,3 +376,10 @@ def state_dir_default(config_path: str | Path | None = None) -> Path:
 
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     return base / "iec62379" / (Path(config_path).stem if config_path else "default")
+
+
+def _row_counts(snap: Any) -> str:
+    """"3 network, 2 audio, ..." for the log: every block table, the other tables (TR 101 290
+    ...) when they have rows."""
+    counts = ((len(getattr(snap, t.key)), t) for t in TABLES)
+    return ", ".join(f"{n} {t.key}" for n, t in counts if t.block or n)

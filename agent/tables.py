@@ -268,7 +268,6 @@ def served_tables(tables: Iterable[Table]) -> dict[str, ServedTable]:
                 what = k.describe(last).replace("|", "\\|")  # inside a markdown table
                 by_field.setdefault(k.target, []).append(f"`{k.name}` ({what})")
             keys[c.name] = ", ".join(" or ".join(alts) for alts in by_field.values())
-        # A table that is not a block table has no static rows (section "").
         out[t.name] = ServedTable(row=t.row.__name__, section=t.key if t.block else "",
                                   keys=keys)
     return out

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import sys
+from types import ModuleType
 
 import click
+
+
+def _asyncio_without_tls() -> ModuleType:
+    """asyncio, imported without its TLS support when nothing imported it yet. The agent speaks
+    SNMP over UDP and AgentX over a unix or TCP stream, never TLS, but asyncio imports `ssl`
+    (libssl and the module: 1.1 MiB of RSS, docs/benchmarks.md) only to offer it. Imported
+    while `ssl` is unavailable, asyncio keeps its TLS support off in this process (it refuses an
+    ssl= argument with a clear RuntimeError); a later `import ssl` still works."""
+    if "asyncio" in sys.modules or "ssl" in sys.modules:
+        import asyncio
+
+        return asyncio
+    sys.modules["ssl"] = None  # type: ignore[assignment]  # makes `import ssl` fail
+    try:
+        import asyncio
+    finally:
+        del sys.modules["ssl"]
+    return asyncio
 
 
 def _check_port_range(text: str) -> None:
@@ -38,6 +56,7 @@ def _check_port_range(text: str) -> None:
 def agent(config_path: str | None, listen: tuple[str, ...], agentx: str | None,
           state_dir: str | None, mib_dirs: tuple[str, ...], verbose: int) -> None:
     """Run the SNMP agent serving the IEC 62379-7 measurement tables."""
+    asyncio = _asyncio_without_tls()  # before the agent's modules import it
     import dataclasses
     from pathlib import Path
 

@@ -19,7 +19,8 @@ short by the end of the capture or of the run, is reported with ``"partial": tru
 
 Output: one line per stream per interval, a table for a person or (``--json``) one JSON object
 per line and nothing else on stdout. Without ``--json`` a summary per stream follows at the
-end. Bad input exits with status 2 and a one-line message.
+end. Alarms (default limits, :mod:`~iec62379.cli.probe_alarms`): under each interval's line,
+and as ``"alarms"`` in its JSON object. Bad input exits with status 2 and a one-line message.
 """
 
 from __future__ import annotations
@@ -43,6 +44,17 @@ from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.demux import FlowDemux, StreamKey
 from iec62379.collectors.core.report import AnalyzerConfig, IntervalReport
 from iec62379.collectors.runtime import keep_freed_memory
+from iec62379.mibs.vocabulary import TestState
+
+from .probe_alarms import ProbeAlarms, transition_dict, transition_line
+from .probe_programs import (
+    audio_dicts,
+    audio_texts,
+    codecs_text,
+    programs_list,
+    video_dict,
+    video_text,
+)
 
 _LIVE_POLL_S = 0.1  # longest wait for datagrams before looking at the clock again
 _LIVE_GRACE_NS = 50_000_000  # idle: close intervals that ended this long ago (late datagrams)
@@ -103,49 +115,16 @@ def stream_name(key: StreamKey) -> str:
     return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
 
-def _short(name: str, prefix: str) -> str:
-    """'videoH264' -> 'H264', 'audioMpeg1' -> 'Mpeg1'."""
-    return name[len(prefix) :] if name.startswith(prefix) and len(name) > len(prefix) else name
-
-
 def _video_text(r: IntervalReport) -> str | None:
-    if r.video is None:
-        return None
-    text = _short(r.video.coding.value, "video")
-    fmt = r.video.format
-    if fmt is not None:
-        text += f" {fmt.width}x{fmt.height}{'i' if fmt.interlaced else 'p'}"
-        if fmt.frame_rate is not None:
-            text += f"{float(fmt.frame_rate):.4g}"
-    return text
+    return video_text(r.video)
 
 
 def _audio_texts(r: IntervalReport) -> list[str]:
-    return [_short(a.format.value, "audio") for a in r.audio]
+    return audio_texts(r.audio)
 
 
 def report_dict(name: str, r: IntervalReport, partial: bool) -> dict[str, Any]:
-    """The JSON object of one interval of one stream."""
-    video = None
-    if r.video is not None:
-        v = r.video
-        video = {
-            "pid": v.pid,
-            "stream_type": v.stream_type,
-            "coding": v.coding.value,
-            "present": v.present,
-            "bitrate_bps": v.bitrate_bps,
-        }
-        if v.format is not None:
-            f = v.format
-            video.update(
-                width=f.width,
-                height=f.height,
-                frame_rate=None if f.frame_rate is None else float(f.frame_rate),
-                interlaced=f.interlaced,
-                source_format=f.source_format.value,
-                aspect_ratio=f.aspect_ratio.value,
-            )
+    """The JSON object of one interval of one stream (the programs: probe_programs.py)."""
     return {
         "stream": name,
         "interval_start": round(r.interval_start_s, 9),
@@ -172,18 +151,8 @@ def report_dict(name: str, r: IntervalReport, partial: bool) -> dict[str, Any]:
         "media_rate_source": r.media_rate_source,
         "pcr_pid": r.pcr_pid,
         "pid_bitrate_bps": {str(p): b for p, b in r.pid_bitrate_bps.items()},
-        "video": video,
-        "audio": [
-            {
-                "component": a.component,
-                "pid": a.pid,
-                "stream_type": a.stream_type,
-                "format": a.format.value,
-                "present": a.present,
-                "bitrate_bps": a.bitrate_bps,
-            }
-            for a in r.audio
-        ],
+        "video": video_dict(r.video),
+        "audio": audio_dicts(r.audio),
         "fec": r.fec.fec_type.name.lower() if hasattr(r.fec.fec_type, "name") else None,
         "fec_detail": {
             "type": r.fec.fec_type.mib_name,
@@ -194,7 +163,24 @@ def report_dict(name: str, r: IntervalReport, partial: bool) -> dict[str, Any]:
             "row_packets": r.fec.row_packets,
         },
         "errors": r.errors,
+        "programs": programs_list(r),
+        "tr101290": tr101290_dict(r),
     }
+
+
+def tr101290_dict(r: IntervalReport) -> dict[str, dict[str, Any]]:
+    """TR 101 290 per test (the DVB MIB's name): state ("pass", "fail" or "unknown") and the
+    errors in the interval; tests not enabled are left out, {} when the checks are off."""
+    return {
+        t.name: {"state": o.state.name.lower(), "errors": o.errors}
+        for t, o in r.tr101290.items()
+        if o.state is not TestState.DISABLED
+    }
+
+
+def failing_tests(r: IntervalReport) -> list[str]:
+    """The TR 101 290 tests that failed in the interval (their DVB MIB names)."""
+    return [t.name for t, o in r.tr101290.items() if o.state is TestState.FAIL]
 
 
 _TABLE_HEAD = (
@@ -207,10 +193,12 @@ def _table_tail(r: IntervalReport) -> str:
     """A table line after the start time and the partial mark."""
     mdi = r.mdi if r.mdi is not None else f"-:{r.mlr:.2f}"
     tsdf = "-" if r.tsdf_us is None else str(r.tsdf_us)
-    codecs = " ".join(x for x in [_video_text(r), *_audio_texts(r)] if x)
+    codecs = codecs_text(r)
+    failing = failing_tests(r)
     return (
         f" {mdi:>15} {tsdf:>9} {r.rtp_lost:>8} "
         f"{r.cc_errors:>6} {r.bitrate_bps / 1e6:>8.3f}  {codecs or '-'}"
+        + (f"  TR 101 290 fail: {' '.join(failing)}" if failing else "")
     )
 
 
@@ -231,6 +219,7 @@ class _RunLines:
         self.t0 = r.start_ns - r.index * interval_ns
         if as_json:
             d = report_dict(name, r, False)
+            d["alarms"] = []
             for i, hole in enumerate(self._HOLES):
                 d[hole] = f"\0{i}"
             text = json.dumps(d, allow_nan=False)
@@ -267,6 +256,8 @@ class _Summary:
     video: str | None = None
     audio: list[str] = field(default_factory=list)
     pids: set[int] = field(default_factory=set)
+    programs: str | None = None  # every program's codecs, in an MPTS
+    tr101290: dict[str, int] = field(default_factory=dict)  # test -> errors
 
     def add(self, r: IntervalReport, count: int = 1) -> None:
         """count intervals that report as r (but for their start)."""
@@ -281,7 +272,13 @@ class _Summary:
         self.cc_errors += r.cc_errors * count
         self.video = _video_text(r) or self.video
         self.audio = _audio_texts(r) or self.audio
+        if len(r.programs) > 1:
+            self.programs = codecs_text(r)
         self.pids.update(r.pid_bitrate_bps)
+        tr = self.tr101290
+        for t, o in r.tr101290.items():
+            if o.state is not TestState.DISABLED:
+                tr[t.name] = tr.get(t.name, 0) + o.errors * count
 
 
 # --------------------------------------------------------------------------- the run
@@ -300,6 +297,7 @@ class _Printer:
         self.out = out
         self.summaries: dict[StreamKey, _Summary] = {}
         self._head_done = False
+        self.alarms = ProbeAlarms()
 
     def flush(self, partial_after_ns: int | None = None) -> None:
         """Print the completed reports of every stream, oldest first. A report whose interval
@@ -326,12 +324,23 @@ class _Printer:
             self._head_done = True
         for start, name, r, k in rows:
             partial = partial_after_ns is not None and start + iv > partial_after_ns
+            report = r.first if isinstance(r, _RunLines) else r
+            alarms = self.alarms.interval(name, report, start, start + iv)
             if isinstance(r, _RunLines):
-                lines.append(r.line(k, partial))
+                line = r.line(k, partial)
+                if alarms and self.as_json:  # rare: a run's line made again with its alarms
+                    d = json.loads(line)
+                    d["alarms"] = [transition_dict(t) for t in alarms]
+                    line = json.dumps(d, allow_nan=False)
+                lines.append(line)
             elif self.as_json:
-                lines.append(json.dumps(report_dict(name, r, partial), allow_nan=False))
+                d = report_dict(name, r, partial)
+                d["alarms"] = [transition_dict(t) for t in alarms]
+                lines.append(json.dumps(d, allow_nan=False))
             else:
                 lines.append(table_line(name, r, partial))
+            if alarms and not self.as_json:
+                lines.extend(transition_line(t) for t in alarms)
         if lines:
             self.out.write("\n".join(lines) + "\n")
             self.out.flush()
@@ -349,7 +358,7 @@ class _Printer:
             t = analyzer.totals()
             df = "-" if s.max_df_ms is None else f"{s.max_df_ms:.2f} ms"
             tsdf = "-" if s.max_tsdf_us is None else f"{s.max_tsdf_us} us"
-            codecs = ", ".join(x for x in [s.video, *s.audio] if x) or "-"
+            codecs = s.programs or ", ".join(x for x in [s.video, *s.audio] if x) or "-"
             pids = " ".join(f"0x{p:04x}" for p in sorted(s.pids)) or "-"
             out.write(
                 f"{stream_name(key)}: {s.intervals} intervals, {t.datagrams} datagrams, "
@@ -364,6 +373,14 @@ class _Printer:
                     else ""
                 )
                 + "\n"
+                + (
+                    "    TR 101 290 errors: "
+                    + ", ".join(f"{k} {v}" for k, v in s.tr101290.items())
+                    + "\n"
+                    if s.tr101290
+                    else ""
+                )
+                + f"    {self.alarms.summary(stream_name(key))}\n"
             )
         out.flush()
 

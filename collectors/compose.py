@@ -25,6 +25,10 @@ def build_agent(
     store = store if store is not None else BlockStore()
     service = CollectorService.for_config(settings, store)
     agent = Agent(settings.agent, store, mib_dirs, services=[service] if service else [])
+    if service is not None:
+        service.attach(agent.mibmap, agent.notifications.submit,
+                       lambda: agent.dvb.persistence_s)
+        service.alarms.attach(agent.alarms)  # the collectors' alarms are the agent's
     return agent, service
 
 

@@ -20,6 +20,10 @@ network block (nMtTxRxPoint, nMtSIPServerAddr) are kept as a manager set them. A
 socket cannot be opened (an interface that is down, a group that cannot be joined) keeps its
 network block and receiver point, is logged, and is tried again every host refresh.
 
+Alarms. After each transaction the conditions are evaluated (:mod:`~iec62379.collectors.
+alarming`): each stream's closed intervals and its presence (streamLost), and the temperature
+rows of a scan; what they raise, clear or log goes to the agent's AlarmBook.
+
 Sockets are opened and pumped by :mod:`~iec62379.collectors.wiring`, as for `probe`. SMPTE
 2022-1 FEC is received on the media port + 2 (column) and + 4 (row) unless another configured
 stream on the same address uses those ports; a FEC port that cannot be bound is logged and left
@@ -37,12 +41,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from iec62379.agent.model import NetworkBlock, Row, Temperature
+from iec62379.agent import ber as _ber
+from iec62379.agent import dvb
+from iec62379.agent.model import NetworkBlock, Row, Temperature, table_of
+from iec62379.agent.notification import Notification
 from iec62379.agent.store import BlockStore, Transaction
 from iec62379.collectors.publish.sensors import SensorCollector
 from iec62379.collectors.settings import SensorSettings, Settings, StreamSettings
 from iec62379.collectors.sources.netfacts import NetworkFacts, network_facts
 from iec62379.collectors.sources.netinfo import NetInfo
+from iec62379.mibs.vocabulary import Severity
 
 if TYPE_CHECKING:
     from iec62379.collectors.publish.streams import StreamCollector
@@ -83,6 +91,11 @@ class CollectorService:
         if sensor_collector is None and sensors is not None and sensors.enabled:
             sensor_collector = SensorCollector(sensors)
         self.sensors = sensor_collector
+        from iec62379.collectors.alarming import CollectorAlarms
+
+        #: the alarm conditions of the streams and sensors; their transitions go to
+        #: `alarms.book` (the agent's AlarmBook, set by the composer) after every tick
+        self.alarms = CollectorAlarms(self.streams, sensors if self.sensors else None)
         self.commits = 0
         self.commit_errors = 0
         self._published: dict[int, set[RowKey]] = {}
@@ -93,6 +106,57 @@ class CollectorService:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._thread_loop: asyncio.AbstractEventLoop | None = None
+        #: testFailTrap: where notifications go and the OIDs they name (see `attach`)
+        self._submit: Callable[[Notification], None] | None = None
+        self._oids: dict[str, tuple[int, ...]] = {}
+        self._capability: list[Row] = []
+        self._persistence: Callable[[], float] | None = None
+        self.traps_sent = 0
+
+    def attach(self, mibmap: Any, submit: Callable[[Notification], None] | None,
+               persistence: Callable[[], float] | None = None) -> None:
+        """The agent this service feeds: its MIB map (the OIDs of capabilityTSTable's rows and
+        of testFailTrap's varbinds), its notification hub (`Notifications.submit`) and where
+        controlEventPersistence is read (seconds). Without it, the TR 101 290 tables are
+        served, no trap is sent and the persistence is 2 s."""
+        self._persistence = persistence
+        names = ("testFailTrap", "trapControlOID", "trapControlGenerationTime",
+                 "trapControlFailureSummary", "trapInput", "tsTestsSummaryState",
+                 "tsTestsPIDState")
+        self._oids = {n: mibmap.symbol_oid(dvb.DVB_MIB, n) for n in names}
+        self._submit = submit
+        if self.streams:
+            poll_ms = int(min(c.settings.interval_s for c in self.streams) * 1000)
+            from iec62379.collectors.publish.tr101290 import implemented_tests
+
+            self._capability = list(dvb.capability_rows(
+                self._oids["tsTestsSummaryState"], poll_ms, implemented_tests()))
+            self.store.put(*self._capability)
+
+    def _send_traps(self) -> None:
+        """testFailTrap for each entry into fail the streams' rate control let through, with
+        the FailureSummary as it is now (digest section 5)."""
+        for c in self.streams:
+            entries, c.traps = c.traps, []
+            if self._submit is None or c.dvb is None:
+                continue
+            inp = c.settings.dvb_input
+            for e in entries:
+                if e.pid is None:
+                    state = self._oids["tsTestsSummaryState"] + (int(e.test), inp)
+                else:
+                    state = self._oids["tsTestsPIDState"] + (e.pid + 1, int(e.test), inp)
+                varbinds = (
+                    (self._oids["trapControlOID"] + (inp,), _ber.OBJECT_IDENTIFIER, state),
+                    (self._oids["trapControlGenerationTime"] + (inp,), _ber.OCTET_STRING,
+                     dvb.date_and_time(e.latest_error_ns)),
+                    (self._oids["trapControlFailureSummary"] + (inp,), _ber.OCTET_STRING,
+                     dvb.summary_bits(c.dvb.failing())),
+                    (self._oids["trapInput"] + (0,), _ber.INTEGER, inp),
+                )
+                self._submit(Notification(self._oids["testFailTrap"], varbinds,
+                                          severity=Severity.MAJOR, name="testFailTrap"))
+                self.traps_sent += 1
 
     @classmethod
     def for_config(cls, config: Settings, store: BlockStore) -> CollectorService | None:
@@ -135,7 +199,11 @@ class CollectorService:
         stream's rows, and ``temperatures`` when given, in one transaction. Returns False when
         the store refused the change (logged; the previous rows stay)."""
         now = self.clock() if now_ns is None else now_ns
-        rows_by_stream = [(c, c.update(now)) for c in self.streams]
+        snap = self.store.snapshot
+        persistence = self._persistence() if self._persistence is not None else None
+        for c in self.streams:
+            c.apply_written(snap, persistence)
+        rows_by_stream = [(c, c.update(now) + c.dvb_rows()) for c in self.streams]
         published = dict(self._published)
         temperature_keys = self._temperature_keys
         try:
@@ -147,6 +215,8 @@ class CollectorService:
                     for row in rows:
                         _put_changed(t, row)
                     published[c.ids.network] = want
+                for row in self._capability:
+                    _put_changed(t, row)
                 if temperatures is not None:
                     keys = {(Temperature, r.index) for r in temperatures}
                     for row_type, index in self._temperature_keys - keys:
@@ -163,6 +233,8 @@ class CollectorService:
         self._published = published
         self._temperature_keys = temperature_keys
         self.commits += 1
+        self._send_traps()
+        self.alarms.update(self.streams, now, temperatures)
         return True
 
     # -- asyncio --------------------------------------------------------------------------
@@ -177,7 +249,7 @@ class CollectorService:
             "collecting %d stream(s)%s%s",
             len(self.streams),
             "".join(f"; {c.settings.name} -> blocks {c.ids.network}..{c.ids.rx}"
-                    for c in self.streams),
+                    + _further(c.settings.program_ids()) for c in self.streams),
             f"; sensors of {self.sensors.settings.sysfs_root} -> temperature block "
             f"{self.sensors.block_id}" if self.sensors is not None else "",
         )
@@ -339,12 +411,24 @@ def _advance(deadline: float, period: float | None, now: float) -> float:
     return deadline
 
 
+def _further(ids: tuple[int, ...]) -> str:
+    """The log's note of a stream's further programs' block ids."""
+    return f" (further programs {ids[0]}..{ids[-1]})" if ids else ""
+
+
 def _put_changed(t: Transaction, row: Row) -> None:
     """Put ``row`` unless the store has it already; a stream's network block keeps the
     writable columns as a manager set them."""
     current = t.get(type(row), row.index)
     if isinstance(row, NetworkBlock) and isinstance(current, NetworkBlock):
         row = replace(row, rx_point=current.rx_point, sip_server=current.sip_server)
+    elif current is not None and not table_of(type(row)).block:
+        # a table of its own (TR 101 290): its written columns as a manager set them (a SET
+        # between this tick's read of the store and this transaction is not lost)
+        written = {c.write.field: getattr(current, c.write.field)
+                   for c in table_of(type(row)).writable if c.write is not None}
+        if written:
+            row = replace(row, **written)
     if current != row:
         t.put(row)
 

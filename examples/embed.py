@@ -7,6 +7,7 @@ temperatures). To publish them over SNMP as the IEC 62379-7 tables it needs four
     from iec62379.agent.model import NetworkBlock, RxPoint, Temperature, ...
     from iec62379.agent.runner import Agent
     from iec62379.agent.store import BlockStore
+from iec62379.mibs.vocabulary import AlarmCondition, Severity
 
     config = AgentConfig(listen=(Endpoint("udp", "127.0.0.1", 1161),), ...)   # built in code
     store = BlockStore()                       # the rows the agent serves
@@ -25,6 +26,14 @@ and, from your own code, at any time and from any thread:
     with store.transaction() as t:             # all-or-nothing; readers never see half of it
         t.put(RxPoint(...), Temperature(...))
 
+Alarms travel the same way as the collectors' own: the product raises and clears them through
+the agent's AlarmBook, which serves them in IEC62379-EXT-MIB's extAlarmActiveTable and
+extAlarmLogTable and sends extAlarmRaised / extAlarmCleared to the agent's notification targets:
+
+    alarm_id = agent.alarms.raise_alarm((RX_ID, 0), AlarmCondition.mlrHigh, Severity.MAJOR,
+                                        "3.00 packets/s", "stream 1: media loss")
+    agent.alarms.clear_alarm(alarm_id)     # or clear_alarm(((RX_ID, 0), AlarmCondition.mlrHigh))
+
 Rows are immutable records; `t.get(RxPoint, (block_id,))` gives the current one and
 `dataclasses.replace(row, field=value)` a changed copy. The model checks values as the standard
 says (out-of-range values raise ValueError), the store checks the links between blocks when the
@@ -32,7 +41,8 @@ transaction commits (a LinkError leaves everything unchanged).
 
 This example serves one received stream (network block 1, receiver point 2) and one temperature
 block (3) on loopback, read-only community `public`, and updates the receiver point and the
-temperature every second from a simulated measurement:
+temperature every second from a simulated measurement; a second with media loss raises an
+mlrHigh alarm on the receiver point, the next clean one clears it:
 
     python examples/embed.py [PORT]                 # asyncio mode (default port 1161; 0: any)
     python examples/embed.py --thread [PORT]        # thread mode (Agent.start_in_thread)
@@ -60,6 +70,7 @@ import sys
 import threading
 import time
 
+from iec62379.agent.alarms import AlarmBook
 from iec62379.agent.config import AgentConfig, Community, Endpoint, SystemGroup
 from iec62379.agent.model import (
     NetworkBlock,
@@ -71,6 +82,7 @@ from iec62379.agent.model import (
 )
 from iec62379.agent.runner import Agent
 from iec62379.agent.store import BlockStore
+from iec62379.mibs.vocabulary import AlarmCondition, Severity
 
 log = logging.getLogger("embed-example")
 
@@ -158,8 +170,10 @@ def temperature_status(celsius: float) -> TemperatureStatus:
     return TemperatureStatus.OK
 
 
-def publish(store: BlockStore, receiver: SimulatedReceiver) -> None:
-    """Read the product's measurements and publish them: one transaction, both rows."""
+def publish(store: BlockStore, receiver: SimulatedReceiver, alarms: AlarmBook | None = None
+            ) -> None:
+    """Read the product's measurements and publish them: one transaction, both rows; then
+    the product's own alarm rule."""
     rx_values, celsius = receiver.read()
     with store.transaction() as t:
         rx = t.get(RxPoint, (RX_ID,))
@@ -168,18 +182,31 @@ def publish(store: BlockStore, receiver: SimulatedReceiver) -> None:
             dataclasses.replace(rx, **rx_values),
             dataclasses.replace(temp, celsius=celsius, status=temperature_status(celsius)),
         )
+    if alarms is not None:
+        report_alarms(alarms, float(rx_values["mlr"]))
+
+
+def report_alarms(alarms: AlarmBook, mlr: float) -> None:
+    """The product's alarm rule: a second with media loss raises mlrHigh on the receiver
+    point (raising it again while it is active changes nothing), a clean second clears it."""
+    resource = (RX_ID, 0)  # (block id, component)
+    if mlr > 0:
+        alarms.raise_alarm(resource, AlarmCondition.mlrHigh, Severity.MAJOR,
+                           f"{mlr:.2f} packets/s", "stream 1: media loss")
+    else:
+        alarms.clear_alarm((resource, AlarmCondition.mlrHigh), "0.00 packets/s")
 
 
 # --- asyncio mode -------------------------------------------------------------------------------
 
 
-async def feed(store: BlockStore, period_s: float = 1.0) -> None:
+async def feed(store: BlockStore, alarms: AlarmBook, period_s: float = 1.0) -> None:
     """The product's own task: publish new readings every period. (A reading that blocks, e.g.
     on a device, belongs in `loop.run_in_executor`, not in the loop that answers SNMP.)"""
     receiver = SimulatedReceiver()
     while True:
         try:
-            publish(store, receiver)
+            publish(store, receiver, alarms)
         except ValueError:  # a reading the model refuses: keep the last good rows
             log.exception("measurement refused")
         await asyncio.sleep(period_s)
@@ -197,7 +224,7 @@ async def run_async(port: int, once_s: float | None) -> None:
 
     await agent.start()
     print("listening on " + ", ".join(map(str, agent.endpoints)), flush=True)
-    feeder = asyncio.create_task(feed(store))
+    feeder = asyncio.create_task(feed(store, agent.alarms))
     try:
         if once_s is None:
             await stop.wait()
@@ -230,7 +257,7 @@ def run_thread(port: int, once_s: float | None) -> None:
     deadline = None if once_s is None else time.monotonic() + once_s
     try:
         while not stop.is_set():
-            publish(store, receiver)
+            publish(store, receiver, agent.alarms)
             wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
             if wait <= 0 or stop.wait(wait):
                 break

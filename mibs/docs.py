@@ -48,9 +48,10 @@ def render_reference(nodes: list[MibNode], served: Mapping[str, ServedTable] | N
             ]
             head = "| # | object | OID | syntax | access | units | meaning |"
             if how is not None and not how.section:
-                out += [f"The agent serves it from `{how.row}` records (no static rows: "
-                        "the agent fills it).", ""]
-            elif how is not None:
+                out += [f"The agent serves it from `{how.row}` records, made by their "
+                        "producer (no static rows in the configuration).", ""]
+                how = None
+            if how is not None:
                 out += [
                     f"The agent serves it from `{how.row}` records; static rows are "
                     f"`[[{how.section}]]` tables of its configuration, with the keys of the "
@@ -66,7 +67,7 @@ def render_reference(nodes: list[MibNode], served: Mapping[str, ServedTable] | N
                         f"| {c.oid[-1]} | `{c.name}` | {c.dotted} | {c.syntax} | {c.access} "
                         f"| {c.units} | {desc} |"
                     )
-                    if how is not None and how.section:
+                    if how is not None:
                         line += f" {how.keys.get(c.name, '')} |"
                     out.append(line)
             out.append("")

@@ -18,6 +18,8 @@ from fractions import Fraction
 
 __all__ = [
     "GAUGE32_MAX",
+    "AlarmCondition",
+    "AlarmLogType",
     "AspectRatio",
     "AudioFormat",
     "BitRateType",
@@ -238,6 +240,62 @@ class TsTest(IntEnum):
     pcrAccuracyError = 2040
     ptsError = 2050
     catError = 2060
+
+
+class AlarmCondition(IntEnum):
+    """ExtAlarmCondition of IEC62379-EXT-MIB: what an alarm is about.
+
+    The member's name is the MIB's enumeration label. The TR 101 290 conditions have the value
+    of their test (IndexTransportStreamTest, `TsTest`): ``tr101290`` + the test's name.
+    ``other`` is for alarms an embedding product raises about something of its own.
+    """
+
+    dfHigh = 1  # MDI delay factor above its limit (RFC 4445), ms
+    mlrHigh = 2  # MDI media loss rate above its limit, packets/s
+    tsdfHigh = 3  # time-stamped delay factor above its limit (EBU Tech 3337), us
+    rtpLoss = 4  # RTP packets lost in an interval
+    bitRateLow = 5  # stream bit rate below its limit, bit/s
+    bitRateHigh = 6  # stream bit rate above its limit, bit/s
+    videoLost = 7  # the PMT's video stream carries no packets
+    audioLost = 8  # an audio component of the PMT carries no packets
+    streamLost = 9  # no packets of the stream for its presence timeout
+    temperatureWarning = 10  # temperatureStatus warning or worse
+    temperatureCritical = 11  # temperatureStatus critical or worse
+    other = 100  # an embedding product's own condition (the description says which)
+    tr101290TsSyncLoss = 1010
+    tr101290SyncByteError = 1020
+    tr101290PatError2 = 1031
+    tr101290ContinuityCountError = 1040
+    tr101290PmtError2 = 1051
+    tr101290PidError = 1060
+    tr101290TransportError = 2010
+    tr101290CrcError = 2020
+    tr101290PcrRepetitionError = 2031
+    tr101290PcrDiscontinuityError = 2032
+    tr101290PcrAccuracyError = 2040
+    tr101290PtsError = 2050
+    tr101290CatError = 2060
+
+    @property
+    def ts_test(self) -> TsTest | None:
+        """The TR 101 290 test of a tr101290 condition, else None."""
+        return TsTest(self.value) if self.value in _TS_TEST_VALUES else None
+
+    @classmethod
+    def of_test(cls, test: TsTest) -> AlarmCondition:
+        """The condition of a failing TR 101 290 test."""
+        return cls(int(test))
+
+
+class AlarmLogType(IntEnum):
+    """ExtAlarmLogEntryType of IEC62379-EXT-MIB: what an alarm log entry records."""
+
+    RAISED = 1  # a condition held for its persistence time: an alarm was raised
+    CLEARED = 2  # a raised alarm's condition ended
+    EVENT = 3  # a condition that ended within its persistence time (no alarm)
+
+
+_TS_TEST_VALUES = frozenset(int(t) for t in TsTest)
 
 
 def round_half_away(value: float | Fraction) -> int:

@@ -258,9 +258,12 @@ def live(
               help="How long the sender sends (default: long enough for the GETs).")
 @click.option("--media", type=click.Path(dir_okay=False, exists=True), default=None,
               help="MPEG-TS file sent (default: tests/fixtures/media/h264_mp2.ts).")
+@click.option("--alarm-thresholds", is_flag=True,
+              help="Give every stream a [stream.alarms] table with a threshold on every "
+                   "condition (the defaults apply without it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def ingest(streams: int, rate: float, gets: int, send_seconds: float, media: str | None,
-           as_json: bool) -> None:
+           alarm_thresholds: bool, as_json: bool) -> None:
     """SNMP GET latency (p50, p99) of the agent, idle and while it receives and analyses
     RATE datagrams/s of live RTP streams on loopback; see docs/benchmarks.md."""
     from iec62379.cli.bench.ingest import IngestSettings, format_report, run_ingest_bench
@@ -269,7 +272,8 @@ def ingest(streams: int, rate: float, gets: int, send_seconds: float, media: str
     from iec62379.cli.bench.snmp import BenchError
 
     settings = IngestSettings(media=Path(media) if media else DEFAULT_MEDIA, streams=streams,
-                              rate=rate, gets=gets, send_seconds=send_seconds)
+                              rate=rate, gets=gets, send_seconds=send_seconds,
+                              alarm_thresholds=alarm_thresholds)
     try:
         figures = run_ingest_bench(settings)
     except BenchError as exc:
@@ -336,3 +340,21 @@ def notify(count: int, versions: tuple[str, ...], in_memory: bool, repeat: int,
     except BenchError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(asdict(report), indent=2) if as_json else format_report(report))
+
+
+@bench.command()
+@click.option("--streams", type=click.IntRange(min=1, max=10000), default=100, show_default=True,
+              help="Streams whose conditions are evaluated.")
+@click.option("--seconds", type=click.IntRange(min=1, max=3600), default=60, show_default=True,
+              help="Simulated seconds (1 s intervals).")
+@click.option("--media", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="MPEG-TS file measured for the reports (default: "
+                   "tests/fixtures/media/h264_mp2.ts).")
+def alarms(streams: int, seconds: int, media: str | None) -> None:
+    """CPU cost of the alarm conditions (thresholds, persistence, the AlarmBook), in process,
+    as a share of one core; see docs/benchmarks.md."""
+    from iec62379.cli.bench.alarms import format_report, run_alarm_bench
+    from iec62379.cli.bench.live import DEFAULT_MEDIA
+
+    click.echo(format_report(run_alarm_bench(Path(media) if media else DEFAULT_MEDIA, streams,
+                                             seconds)))

@@ -1039,8 +1039,14 @@ static PyObject *ts_layout(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* A continuity loss on plain UDP moves the packet index on by this much: a pair whose step
+ * reaches it spans a loss and is left out of the loss-free sums (collectors/core/mdi.py
+ * LOSS_STEP: the same). */
+#define PCR_LOSS_STEP ((int64_t)1 << 32)
+
 /* pcr_pairs(has_pcr, pid, disc, index, src, starts, lo, hi, want_pid, has_last, last_index,
- *           last_pcr, out_at, out_idx, out_pcr, out_cum_steps, out_cum_ticks) -> (count, pid)
+ *           last_pcr, out_at, out_idx, out_pcr, out_cum_steps, out_cum_ticks,
+ *           out_cum_steps_all, out_cum_ticks_all) -> (count, pid)
  * Packets lo..hi-1 (has_pcr, disc bool; pid uint16; index int64: packet number in the stream;
  * the PCR at src[starts[i] + 6 ..]): those with a PCR on the PCR PID (want_pid; -1: the PID
  * of the first PCR, returned), their positions, packet numbers and PCRs, and the running sums
@@ -1061,14 +1067,14 @@ static inline Py_ssize_t skip_zeros(const uint8_t *flags, Py_ssize_t i, Py_ssize
 }
 
 static PyObject *pcr_pairs(PyObject *self, PyObject *args) {
-    PyObject *o[11];
+    PyObject *o[13];
     Py_ssize_t lo, hi;
     long want;
     int has_last;
     long long last_index, last_pcr;
-    if (!PyArg_ParseTuple(args, "OOOOOOnnlpLLOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
+    if (!PyArg_ParseTuple(args, "OOOOOOnnlpLLOOOOOOO", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5],
                           &lo, &hi, &want, &has_last, &last_index, &last_pcr, &o[6], &o[7],
-                          &o[8], &o[9], &o[10]))
+                          &o[8], &o[9], &o[10], &o[11], &o[12]))
         return NULL;
     bufs_t s = {.n = 0};
     const uint8_t *has = get(&s, o[0], 0, hi, "has_pcr");
@@ -1089,7 +1095,9 @@ static PyObject *pcr_pairs(PyObject *self, PyObject *args) {
     int64_t *pcr = idx ? get(&s, o[8], 1, cap * 8, "pcr") : NULL;
     int64_t *cb = pcr ? get(&s, o[9], 1, (cap + 1) * 8, "cum_steps") : NULL;
     int64_t *ct = cb ? get(&s, o[10], 1, (cap + 1) * 8, "cum_ticks") : NULL;
-    if (!ct) {
+    int64_t *cba = ct ? get(&s, o[11], 1, (cap + 1) * 8, "cum_steps_all") : NULL;
+    int64_t *cta = cba ? get(&s, o[12], 1, (cap + 1) * 8, "cum_ticks_all") : NULL;
+    if (!cta) {
         release(&s);
         return NULL;
     }
@@ -1102,7 +1110,7 @@ static PyObject *pcr_pairs(PyObject *self, PyObject *args) {
     int64_t p_idx = last_index, p_pcr = last_pcr;
     int prev = has_last;
     Py_ssize_t m = 0;
-    cb[0] = ct[0] = 0;
+    cb[0] = ct[0] = cba[0] = cta[0] = 0;
     for (Py_ssize_t i = lo; i < hi; i++) {
         i = skip_zeros(has, i, hi);
         if (i == hi) break;
@@ -1118,13 +1126,18 @@ static PyObject *pcr_pairs(PyObject *self, PyObject *args) {
         int64_t base = ((int64_t)b[0] << 25) | ((int64_t)b[1] << 17) | ((int64_t)b[2] << 9) |
                        ((int64_t)b[3] << 1) | (b[4] >> 7);
         int64_t v = base * 300 + ((((int64_t)b[4] & 1) << 8) | b[5]);
-        int64_t steps = 0, ticks = 0;
+        int64_t steps = 0, ticks = 0, steps_all = 0, ticks_all = 0;
         if (prev && !disc[i]) {
             int64_t delta = ((v - p_pcr) % modulus + modulus) % modulus;
             int64_t step = index[i] - p_idx;
-            if (delta > 0 && delta <= max_gap && step > 0) {
-                steps = step;
-                ticks = delta;
+            int64_t received = step > 0 ? step % PCR_LOSS_STEP : 0;
+            if (delta > 0 && delta <= max_gap && received > 0) {
+                steps_all = received;
+                ticks_all = delta;
+                if (step < PCR_LOSS_STEP) {
+                    steps = step;
+                    ticks = delta;
+                }
             }
         }
         at[m] = i;
@@ -1132,6 +1145,8 @@ static PyObject *pcr_pairs(PyObject *self, PyObject *args) {
         pcr[m] = v;
         cb[m + 1] = cb[m] + steps;
         ct[m + 1] = ct[m] + ticks;
+        cba[m + 1] = cba[m] + steps_all;
+        cta[m + 1] = cta[m] + ticks_all;
         m++;
         prev = 1;
         p_idx = index[i];

@@ -42,15 +42,17 @@ from .cc import PID_COUNT, ContinuityChecker
 from .datagrams import parse_datagrams
 from .errors import ERROR_KIND_COUNT, error_counts_dict
 from .fec import parse_fec_headers
-from .interval import NEVER, Interval, IntervalClosing, ProgramView, ReportQueue, interval_cuts
+from .interval import NEVER, Interval, IntervalClosing, ReportQueue, interval_cuts
 from .mdi import PcrRateMeter
 from .passes import FeedPasses
 from .program import ProgramTracker
+from .programs import ProgramStatuses, VideoProbes
 from .report import AnalyzerConfig, IntervalReport, StreamTotals, Tr101290Limits
 from .seq import SequenceTracker
+from .tr101290 import Tr101290Checker
 from .ts import NULL_PID
 from .tsdf import TsdfMeter
-from .videoprobe import Inspector, VideoProbe, load_inspector
+from .videoprobe import Inspector, VideoProbe
 
 
 class StreamAnalyzer(FeedPasses, IntervalClosing):
@@ -66,8 +68,6 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         self._interval_ns = int(round(c.interval_s * 1e9))
         self._secs = self._interval_ns / 1e9
         self._timeout_ns = int(round(c.presence_timeout_s * 1e9))
-        self._inspector = inspector
-        self._inspector_loaded = inspector is not None
         self._t0: int | None = None
         self._k = 0
         self._last_arrival: int | None = None
@@ -80,22 +80,19 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         self._cc = ContinuityChecker()
         self._pcr = PcrRateMeter()
         self._program = ProgramTracker(c.program_number)
-        self._view = ProgramView(None)
+        # every program's video probe (one runs at a time) and statuses (programs.py)
+        self._probes = VideoProbes(c, inspector, inspector is not None)
+        self._statuses = ProgramStatuses(c.rate_window, c.cbr_tolerance)
         self._psi_lut = np.zeros(PID_COUNT, dtype=bool)
         self._psi_lut[0] = True
         # PID -> (the last PSI packet fed, when repeatable; error counts it added)
         self._psi_memo: dict[int, tuple[bytes, tuple[tuple[int, int], ...]]] = {}
         self._exact_next = False
-        self._probe: VideoProbe | None = None
         self._last_seen = np.full(PID_COUNT, NEVER, dtype=np.int64)
         self._usual_ts = 0
         self._ts_index = 0  # TS packets sent before the next one fed (received + RTP-lost)
         self._gap_ts: np.ndarray | None = None  # per datagram of a call (passes._note_gaps)
         self._rate_all = RateClassifier(c.rate_window, c.cbr_tolerance)
-        # a type (hence a rate) from the first interval on, kept while steady (bitrate.py)
-        self._rate_video = RateClassifier(
-            c.rate_window, c.cbr_tolerance, min_intervals=1, hysteresis=2.0
-        )
         self._buffer = PlayoutBuffer(c.buffer_size_ms)
         self._fec_l = 0
         self._fec_d = 0
@@ -103,6 +100,8 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         # datagrams, TS packets, RTP lost, late, duplicates, SSRC changes, CC errors
         self._tot = [0] * 7
         self._tot_errors = [0] * ERROR_KIND_COUNT
+        self._tr = None if c.tr101290 is None else Tr101290Checker(c.tr101290, self._interval_ns)
+        self._tr_next: Tr101290Limits | None | bool = False  # False: no change pending
 
     # ------------------------------------------------------------------ public API
 
@@ -110,6 +109,7 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
         """New TR 101 290 limits (and enabled tests) for this stream, None to turn the checks
         off; they apply from the next interval on (a manager's write, docs/mib.md)."""
         self.config = replace(self.config, tr101290=limits)
+        self._tr_next = limits
 
     def feed(self, payload: bytes, arrival_ns: int) -> None:
         """One datagram's UDP payload and its arrival time (ns)."""
@@ -264,37 +264,24 @@ class StreamAnalyzer(FeedPasses, IntervalClosing):
             self._chunk(d, a, b)
 
 
+    @property
+    def _probe(self) -> VideoProbe | None:
+        """The video probe that runs now (programs.py: one at a time, PAT order); the next
+        one once it is done."""
+        probe = self._probes.current
+        if probe is not None and probe.done:
+            probe = self._probes.next()
+        return probe
+
     def _on_program_change(self) -> None:
         self._psi_memo.clear()
         self._psi_lut[:] = False
         for p in self._program.psi_pids:
             self._psi_lut[p] = True
+        self._probes.update(self._program.programs)
         info = self._program.program
-        if info is None:
-            return
-        if info.pcr_pid != NULL_PID:
+        if info is not None and info.pcr_pid != NULL_PID:
             self._pcr.set_pid(info.pcr_pid)
-        video = info.video
-        if video is None or video.video_coding is None:
-            self._probe = None
-            return
-        if (
-            self._probe is not None
-            and self._probe.pid == video.pid
-            and self._probe.coding == video.video_coding
-        ):
-            return
-        if not self._inspector_loaded:
-            self._inspector = load_inspector()
-            self._inspector_loaded = True
-        c = self.config
-        self._probe = VideoProbe(
-            video.pid,
-            video.video_coding,
-            self._inspector,
-            c.video_probe_bytes,
-            c.video_probe_max_pes,
-        )
 
     # ------------------------------------------------------------------ FEC
 

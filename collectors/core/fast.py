@@ -377,7 +377,7 @@ def pcr_pairs(
             sel = sel[pid[sel] == meter.pid]
         return meter.pairs(sel, index[sel], gather_pcr(src, starts[sel]), disc[sel])
     cap = int(np.count_nonzero(has_pcr[lo:hi]))
-    out = [np.empty(cap + (i >= 3), dtype=np.int64) for i in range(5)]
+    out = [np.empty(cap + (i >= 3), dtype=np.int64) for i in range(7)]
     last = meter.last_index
     m, chosen = k.pcr_pairs(
         has_pcr,
@@ -396,8 +396,11 @@ def pcr_pairs(
     )
     if meter.pid is None and chosen >= 0:
         meter.set_pid(chosen)
-    at, idx, pcr, steps, ticks = out
-    return PcrPairs(at[:m], idx[:m], pcr[:m], steps[: m + 1], ticks[: m + 1])
+    at, idx, pcr, steps, ticks, steps_all, ticks_all = out
+    return PcrPairs(
+        at[:m], idx[:m], pcr[:m], steps[: m + 1], ticks[: m + 1], steps_all[: m + 1],
+        ticks_all[: m + 1],
+    )
 
 
 # ------------------------------------------------------------------ flows, pcap

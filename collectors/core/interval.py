@@ -22,8 +22,9 @@ from .cc import PID_COUNT
 from .errors import ERROR_KIND_COUNT, error_counts_dict
 from .fec import fec_length_dimension
 from .formats import FecType
-from .psi import ProgramInfo
-from .report import AudioStatus, BufferStatus, FecStatus, IntervalReport, VideoStatus
+from .programs import ProgramView  # noqa: F401  (re-exported: analyzer.py)
+from .report import AudioStatus, BufferStatus, FecStatus, IntervalReport
+from .tr101290 import close_checks
 from .ts import NULL_PID, TS_PACKET_SIZE
 
 NEVER = np.iinfo(np.int64).min
@@ -128,27 +129,6 @@ class Interval:
 NO_FEC = FecStatus(
     fec_type=FecType.NONE, l_cols=0, d_rows=0, length_dimension=0, column_packets=0, row_packets=0
 )
-
-
-class ProgramView:
-    """What closing an interval needs of a program: its PIDs, the video stream, the audio
-    streams with a known format and their component numbers (1-based, PMT order)."""
-
-    __slots__ = ("info", "pid_list", "pids", "video", "audio")
-
-    def __init__(self, info: ProgramInfo | None) -> None:
-        self.info = info
-        streams = () if info is None else info.streams
-        self.pid_list = [s.pid for s in streams]
-        self.pids = np.asarray(self.pid_list, dtype=np.int64)
-        v = None if info is None else info.video
-        self.video = v if v is not None and v.video_coding is not None else None
-        self.audio = (
-            ()
-            if info is None
-            else tuple((i + 1, s) for i, s in enumerate(info.audio) if s.audio_format is not None)
-        )
-
 
 
 def report_at(r: IntervalReport, k: int, t0: int, interval_ns: int) -> IntervalReport:
@@ -261,7 +241,7 @@ class IntervalClosing:
     def _idle_state(self) -> tuple:
         """What closing an empty interval may change."""
         b = self._buffer
-        rates = (tuple(self._rate_all.rates), tuple(self._rate_video.rates))
+        rates = (tuple(self._rate_all.rates), self._statuses.idle_state())
         return (*rates, self._pcr.last_rate, b.level, b.playing, b.underflows, b.overflows)
 
     def _steady_report(self, previous: IntervalReport | None) -> IntervalReport | None:
@@ -273,15 +253,6 @@ class IntervalClosing:
             return None
         same = report_at(previous, r.index, self._t0, self._interval_ns) == r
         return r if same else None
-
-    def _program_view(self) -> tuple[ProgramInfo | None, ProgramView]:
-        """The program as of now, with what closing an interval needs of it (kept until the
-        program changes)."""
-        info = self._program.program
-        view = self._view
-        if view.info is not info:
-            view = self._view = ProgramView(info)
-        return info, view
 
     def _close_partial(self, end_ns: int) -> None:
         """The stream ended at end_ns: close the open interval, if it began before, as a
@@ -345,49 +316,13 @@ class IntervalClosing:
         tsdf = self._tsdf.value_us()
         self._tsdf.start_period()
         limit = end - self._timeout_ns
-        info, view = self._program_view()
-        video = None
-        audio: tuple[AudioStatus, ...] = ()
-        pid_present: dict[int, bool] = {}
-        if info is not None:
-            seen = self._last_seen[view.pids].tolist()
-            pid_present = {
-                p: t != NEVER and t >= limit for p, t in zip(view.pid_list, seen, strict=True)
-            }
-            v = view.video
-            if v is not None:
-                vrate = pid_rates.get(v.pid, 0.0)
-                vtype = self._rate_video.add(vrate)
-                probe = self._probe
-                fmt = probe.format if probe is not None and probe.pid == v.pid else None
-                video = VideoStatus(
-                    pid=v.pid,
-                    stream_type=v.stream_type,
-                    # what the elementary stream shows (MPEG-1 under stream_type 0x02), once
-                    # seen; else what the PMT declares
-                    coding=(
-                        fmt.coding
-                        if fmt is not None and fmt.coding is not None
-                        else v.video_coding
-                    ),
-                    format=fmt,
-                    present=pid_present[v.pid],
-                    bitrate_bps=vrate,
-                    bitrate_type=vtype,
-                    bitrate_max_bps=self._rate_video.maximum,
-                    bitrate_mean_bps=self._rate_video.mean,
-                )
-            audio = tuple(
-                AudioStatus(
-                    component=i,
-                    pid=s.pid,
-                    stream_type=s.stream_type,
-                    format=s.audio_format,
-                    present=pid_present[s.pid],
-                    bitrate_bps=pid_rates.get(s.pid, 0.0),
-                )
-                for i, s in view.audio
-            )
+        info = self._program.program
+        programs, pid_present = self._statuses.close(
+            self._program.programs, pid_rates, self._last_seen, limit, self._probes
+        )
+        selected = next((p for p in programs if p.info is info), None)
+        video = None if selected is None else selected.video
+        audio: tuple[AudioStatus, ...] = () if selected is None else selected.audio
         fec_last = self._fec_last_ns
         if fec_last is None and not (iv.fec_column or iv.fec_row):
             fec = NO_FEC
@@ -442,6 +377,8 @@ class IntervalClosing:
             fec=fec,
             buffer=buffer,
             errors=error_counts_dict(errors) if has_errors else {},
+            programs=programs,
+            tr101290=close_checks(self, start, end, ts_packets > 0, rate, rate_type),
         )
         self._reports.append(report)
         self._latest = report
@@ -456,5 +393,3 @@ class IntervalClosing:
         if has_errors:
             self._tot_errors = [x + y for x, y in zip(self._tot_errors, errors, strict=True)]
         self._iv = Interval(counts)
-
-

@@ -21,6 +21,7 @@ from . import fast
 from .chunks import gap_ts_packets, seg_sums
 from .datagrams import Datagrams, Packets
 from .errors import ERROR_KIND_COUNT
+from .mdi import LOSS_STEP
 from .rare import RarePass, Segments
 from .seq import SeqResult
 from .ts import TS_PACKET_SIZE
@@ -71,6 +72,18 @@ class FeedPasses:
         if m:
             index += cum[dgram]
         return index, base + m + int(cum[-1])
+
+    def _mark_losses(self, index: np.ndarray, cc_at: np.ndarray) -> np.ndarray:
+        """Plain UDP: the stream indices of a call's packets with each continuity error
+        (positions cc_at among them) moving the index on by ``LOSS_STEP`` from its packet on,
+        so that the PCR pairs across a loss are told apart (mdi.py: without sequence numbers
+        the number of packets lost is not known, the continuity counters count modulo 16)."""
+        if not cc_at.size:
+            return index
+        marks = np.zeros(index.shape[0], dtype=np.int64)
+        marks[cc_at] = LOSS_STEP
+        self._ts_index += LOSS_STEP * int(cc_at.size)
+        return index + np.cumsum(marks)
 
     def _rtp_rows(
         self, d: Datagrams, idx: np.ndarray, rb: np.ndarray, res: SeqResult, continues: bool
@@ -140,6 +153,11 @@ class FeedPasses:
         vb_l: list[int] = [0] * (nch + 1)
         if m:
             h, cc_at, cc_lost, nbad = fast.ts_headers_cc(*d.source(starts, hst), self._cc)
+            if self._tr is not None:
+                tr_src = (d.data, starts, *d.source(starts, hst))
+                self._tr.feed(*tr_src, d.arrival, dgram, h, cc_at, all_index, self._t0)
+            if not m_rtp:
+                all_index = self._mark_losses(all_index, cc_at)
             bad = h.error.nonzero()[0] if nbad else _NONE
             if bad.size:
                 where = tb.searchsorted(bad, side="right") - 1
@@ -237,7 +255,7 @@ class FeedPasses:
             starts = d.ts_start[sel]
             dgram = d.ts_dgram[sel]
             hst = None if hst is None else hst[sel]
-        self._ts(d, starts, dgram, hst)
+        self._ts(d, starts, dgram, hst, bool(rtp_idx.size))
 
     def _rtp(self, d: Datagrams, idx: np.ndarray, keep: np.ndarray, a: int) -> None:
         iv = self._iv
@@ -259,13 +277,23 @@ class FeedPasses:
                 keep[sub[res.dup] - a] = False
 
     def _ts(
-        self, d: Datagrams, starts: np.ndarray, dgram: np.ndarray, hst: np.ndarray | None
+        self,
+        d: Datagrams,
+        starts: np.ndarray,
+        dgram: np.ndarray,
+        hst: np.ndarray | None,
+        rtp: bool,
     ) -> None:
         iv = self._iv
         h, cc_at, cc_lost, _ = fast.ts_headers_cc(*d.source(starts, hst), self._cc)
         m = starts.shape[0]
         iv.ts_packets += m
         all_index, self._ts_index = self._sent_index(self._ts_index, dgram, m)
+        if self._tr is not None:
+            tr_src = (d.data, starts, *d.source(starts, hst))
+            self._tr.feed(*tr_src, d.arrival, dgram, h, cc_at, all_index, self._t0)
+        if not rtp:
+            all_index = self._mark_losses(all_index, cc_at)
         errs = np.bincount(h.error, minlength=ERROR_KIND_COUNT)
         for i in errs[1:].nonzero()[0] + 1:
             iv.errors[i] += int(errs[i])

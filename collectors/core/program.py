@@ -1,4 +1,5 @@
-"""Follows the PAT and PMT of a transport stream to know the analysed program.
+"""Follows the PAT and the PMTs of a transport stream: every program of the PAT (in PAT
+order) and the selected one (``program_number``: the configured one, else the first).
 
 Per-packet Python path (PSI packets are a few per second). Sections identical to the last one
 seen on their PID are not checked again (their CRC verdict is remembered), which keeps the
@@ -20,18 +21,29 @@ from .psi import (
 
 
 class ProgramTracker:
+    """``program_number``, ``pmt_pid`` and ``program`` are the selected program's (the wanted
+    one when the PAT lists it, else the PAT's first); ``programs`` every program of the last
+    PAT whose PMT has been seen, in PAT order. A PAT that lists no program (or not the wanted
+    one) changes nothing; a program the PAT no longer lists is forgotten. Several programs may
+    share a PMT PID (2.4.4.8: one section per program_number)."""
+
     def __init__(self, program_number: int | None = None) -> None:
         self.wanted = program_number
         self.program_number: int | None = None
         self.pmt_pid: int | None = None
         self.program: ProgramInfo | None = None
+        self._pmt_pids: dict[int, int] = {}  # program_number -> PMT PID, PAT order
+        self._infos: dict[int, ProgramInfo] = {}  # program_number -> its last PMT
+        self._psi_pids: tuple[int, ...] = (PAT_PID,)
+        self.programs: tuple[ProgramInfo, ...] = ()
         self._asm: dict[int, SectionAssembler] = {}
         self._last: dict[int, tuple[bytes, ErrorKind]] = {}
         self.repeatable = False  # of the last feed(); see feed()
 
     @property
     def psi_pids(self) -> tuple[int, ...]:
-        return (PAT_PID,) if self.pmt_pid is None else (PAT_PID, self.pmt_pid)
+        """The PAT PID and the PMT PIDs of the PAT's programs (each once, PAT order)."""
+        return self._psi_pids
 
     def feed(self, pid: int, payload: bytes, pusi: bool, cc: int, errors: list[int]) -> bool:
         """One TS packet payload of a PSI PID; adds error counts; True if the program changed.
@@ -83,8 +95,8 @@ class ProgramTracker:
             try:
                 if pid == PAT_PID and section[0] == 0x00:
                     changed |= self._on_pat(section)
-                elif pid == self.pmt_pid and section[0] == 0x02:
-                    changed |= self._on_pmt(section)
+                elif section[0] == 0x02 and pid in self._psi_pids:
+                    changed |= self._on_pmt(pid, section)
             except CrcError:
                 verdict = ErrorKind.PSI_CRC
             except ValueError:
@@ -99,30 +111,37 @@ class ProgramTracker:
         if not pat.current_next:
             return False
         programs = {n: p for n, p in pat.programs.items() if n != 0}
-        if not programs:
+        if not programs or (self.wanted is not None and self.wanted not in programs):
             return False
-        if self.wanted is not None:
-            if self.wanted not in programs:
-                return False
-            number = self.wanted
-        else:
-            number = next(iter(programs))
-        pmt_pid = programs[number]
-        if number == self.program_number and pmt_pid == self.pmt_pid:
+        if programs == self._pmt_pids:
             return False
+        number = self.wanted if self.wanted is not None else next(iter(programs))
+        for n, p in programs.items():
+            if self._pmt_pids.get(n) != p:
+                self._infos.pop(n, None)
+                self._last.pop(p, None)  # its PMT is parsed again
+        self._infos = {n: i for n, i in self._infos.items() if n in programs}
+        self._pmt_pids = programs
+        self._psi_pids = (PAT_PID, *dict.fromkeys(programs.values()))
         self.program_number = number
-        self.pmt_pid = pmt_pid
-        self.program = None
-        self._last.pop(pmt_pid, None)
+        self.pmt_pid = programs[number]
+        self._derive()
         return True
 
-    def _on_pmt(self, section: bytes) -> bool:
+    def _on_pmt(self, pid: int, section: bytes) -> bool:
         pmt = parse_pmt(section)
-        if not pmt.current_next or pmt.program_number != self.program_number:
+        number = pmt.program_number
+        if not pmt.current_next or self._pmt_pids.get(number) != pid:
             return False
-        assert self.pmt_pid is not None
-        info = program_info_from_pmt(pmt, self.pmt_pid)
-        if info == self.program:
+        info = program_info_from_pmt(pmt, pid)
+        if info == self._infos.get(number):
             return False
-        self.program = info
+        self._infos[number] = info
+        self._derive()
         return True
+
+    def _derive(self) -> None:
+        """``programs`` and ``program`` from the PAT's programs and the PMTs seen."""
+        infos = self._infos
+        self.programs = tuple(infos[n] for n in self._pmt_pids if n in infos)
+        self.program = None if self.program_number is None else infos.get(self.program_number)

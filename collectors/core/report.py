@@ -38,7 +38,8 @@ class AnalyzerConfig:
     rtp_clock_hz:        RTP timestamp clock (90 kHz for MPEG-TS, RFC 3551)
     presence_timeout_s:  a PID (or the FEC) is absent after this long without packets
     buffer_size_ms:      size of the modelled receiver buffer (rxPointBufferSize)
-    program_number:      program to analyse in an MPTS (None: the first in the PAT)
+    program_number:      the program of the report's program / video / audio in an MPTS
+                         (None: the first in the PAT); IntervalReport.programs has them all
     rate_window:         intervals in the CBR/VBR window; cbr_tolerance its CV limit
     default_ts_per_datagram: TS packets a lost datagram counts for before one arrived (7 is
                          the usual MPEG-TS-over-IP packing, SMPTE 2022-2)
@@ -118,6 +119,20 @@ class AudioStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class ProgramReport:
+    """One program of the PAT over one interval: what its PMT says, its video status (None
+    when the PMT lists no video of a known coding) and its audio statuses (PMT order)."""
+
+    info: ProgramInfo
+    video: VideoStatus | None
+    audio: tuple[AudioStatus, ...]
+
+    @property
+    def program_number(self) -> int:
+        return self.info.program_number
+
+
+@dataclass(frozen=True, slots=True)
 class FecStatus:
     fec_type: FecType
     l_cols: int  # 0 when unknown
@@ -191,6 +206,9 @@ class IntervalReport:
     errors: dict[str, int] = field(default_factory=dict)
     # TR 101 290 priority 1 and 2, keyed by test (empty when the checks are off)
     tr101290: dict[TsTest, TestOutcome] = field(default_factory=dict)
+    # every program of the PAT whose PMT has been seen, PAT order (program, video and audio
+    # above are the selected one's: AnalyzerConfig.program_number, else the PAT's first)
+    programs: tuple[ProgramReport, ...] = ()
 
     @property
     def mdi(self) -> str | None:

@@ -32,6 +32,7 @@ module decides what the measurements mean for each column:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from iec62379.agent.model import (
@@ -44,7 +45,7 @@ from iec62379.agent.model import (
     RxPoint,
     VideoBlock,
 )
-from iec62379.collectors.core.report import IntervalReport
+from iec62379.collectors.core.report import AudioStatus, IntervalReport, VideoStatus
 from iec62379.collectors.settings import StreamBlockIds
 from iec62379.collectors.sources.netfacts import NetworkFacts
 from iec62379.mibs.vocabulary import (
@@ -141,13 +142,20 @@ def _fec(report: IntervalReport) -> tuple[FecType, int]:
 
 def video_row(ids: StreamBlockIds, report: IntervalReport) -> VideoBlock:
     """The video block from the report (status false, noVideo when the program has none)."""
+    return program_video_row(ids.video, ids.audio, ids.network, report.video, report)
+
+
+def program_video_row(
+    video_id: int, audio_id: int, network_id: int, v: VideoStatus | None, report: IntervalReport
+) -> VideoBlock:
+    """A program's video block (video status v; the FEC from the report), linked to its
+    audio block and the stream's network block."""
     fec_type, fec_extent = _fec(report)
-    v = report.video
     if v is None:
         return VideoBlock(
-            block_id=ids.video,
-            audio_block_id=ids.audio,
-            network_block_id=ids.network,
+            block_id=video_id,
+            audio_block_id=audio_id,
+            network_block_id=network_id,
             status=False,
             coding_type=VideoCoding.NO_VIDEO.value,
             fec_type=fec_type,
@@ -162,9 +170,9 @@ def video_row(ids: StreamBlockIds, report: IntervalReport) -> VideoBlock:
         kbps = 0.0
     fmt = v.format
     return VideoBlock(
-        block_id=ids.video,
-        audio_block_id=ids.audio,
-        network_block_id=ids.network,
+        block_id=video_id,
+        audio_block_id=audio_id,
+        network_block_id=network_id,
         status=v.present,
         source_format=(fmt.source_format if fmt is not None else SourceFormat.UNSPECIFIED).value,
         coding_type=v.coding.value,
@@ -180,12 +188,23 @@ def audio_rows(ids: StreamBlockIds, if_index: int, report: IntervalReport) -> li
     """One row per audio component of the program; a single absent component (noAudio, PID
     0) when the program has no audio or is not known yet, so the video row's link to the audio
     block always holds."""
+    return program_audio_rows(ids.audio, ids.network, if_index, report.audio, report)
+
+
+def program_audio_rows(
+    audio_id: int,
+    network_id: int,
+    if_index: int,
+    audio: tuple[AudioStatus, ...],
+    report: IntervalReport,
+) -> list[AudioComponent]:
+    """A program's audio block: one row per component (a single absent one when none)."""
     fec_type, fec_extent = _fec(report)
     rows = [
         AudioComponent(
-            block_id=ids.audio,
+            block_id=audio_id,
             component=a.component,
-            network_block_id=ids.network,
+            network_block_id=network_id,
             status=a.present,
             signal_format=a.format.value,
             pid=a.pid,
@@ -193,14 +212,14 @@ def audio_rows(ids: StreamBlockIds, if_index: int, report: IntervalReport) -> li
             fec_type=fec_type,
             fec_length_dimension=fec_extent,
         )
-        for a in report.audio
+        for a in audio
     ]
     if not rows:
         rows.append(
             AudioComponent(
-                block_id=ids.audio,
+                block_id=audio_id,
                 component=1,
-                network_block_id=ids.network,
+                network_block_id=network_id,
                 status=False,
                 signal_format=AudioFormat.NO_AUDIO.value,
                 pid=0,
@@ -208,6 +227,16 @@ def audio_rows(ids: StreamBlockIds, if_index: int, report: IntervalReport) -> li
             )
         )
     return rows
+
+
+def absent_row(row: Row) -> Row:
+    """A video or audio row with no signal (a stream that stopped, a program that left the
+    PAT): status false, a video bit rate type unspecified."""
+    if isinstance(row, VideoBlock):
+        return dataclasses.replace(row, status=False, bit_rate_type=BitRateType.UNSPECIFIED)
+    if isinstance(row, AudioComponent):
+        return dataclasses.replace(row, status=False)
+    return row
 
 
 def stream_rows(
@@ -232,9 +261,12 @@ def stream_rows(
 
 
 __all__ = [
+    "absent_row",
     "audio_rows",
     "count_reports",
     "network_row",
+    "program_audio_rows",
+    "program_video_row",
     "rx_row",
     "stream_rows",
     "video_row",

@@ -7,6 +7,8 @@ arrival of the stream's last packet:
 
     waiting   nothing received yet           network block + receiver point (empty)
     active    last packet at most T ago      all four blocks, from the latest interval report
+                                             (and each further program's video and audio
+                                             blocks in an MPTS, programs.py)
     stopped   last packet more than T ago    the same rows, video and audio status false
     faded     more than T + F ago            network block + receiver point (empty); the
                                              audio and video rows are removed
@@ -25,18 +27,36 @@ so one bad batch never stops the collection.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import logging
 from collections.abc import Callable
 from enum import StrEnum
 
-from iec62379.agent.model import U32_MAX, AudioComponent, Row, RxCounters, VideoBlock
+from iec62379.agent.model import (
+    PREFERENCES,
+    TEST_ENABLE,
+    U32_MAX,
+    Row,
+    RxCounters,
+    Snapshot,
+    TestPreferences,
+    TrapControl,
+    TsInput,
+)
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
-from iec62379.collectors.core.report import AnalyzerConfig, IntervalReport
-from iec62379.collectors.publish.blocks import count_reports, stream_rows
+from iec62379.collectors.core.report import AnalyzerConfig, IntervalReport, Tr101290Limits
+from iec62379.collectors.publish.blocks import absent_row, count_reports, stream_rows
+from iec62379.collectors.publish.programs import ProgramBlocks
+from iec62379.collectors.publish.tr101290 import (
+    FailEntry,
+    InputHistory,
+    TrapThrottle,
+    trap_allowed,
+)
 from iec62379.collectors.settings import StreamBlockIds, StreamSettings
 from iec62379.collectors.sources.netfacts import NetworkFacts
-from iec62379.mibs.vocabulary import BitRateType
+from iec62379.mibs.vocabulary import TsTest
 
 log = logging.getLogger("iec62379.collectors")
 
@@ -49,7 +69,8 @@ class StreamState(StrEnum):
 
 
 def analyzer_config(settings: StreamSettings) -> AnalyzerConfig:
-    """The measurement core's configuration for a configured stream."""
+    """The measurement core's configuration for a configured stream (the TR 101 290 limits are
+    the stream's current ones, `StreamCollector.limits`, when an analyzer is made)."""
     return AnalyzerConfig(
         interval_s=settings.interval_s,
         transport="auto",  # RTP or bare TS, per datagram: rtp:// and udp:// both carry either
@@ -58,7 +79,17 @@ def analyzer_config(settings: StreamSettings) -> AnalyzerConfig:
         buffer_size_ms=float(settings.buffer_ms),
         program_number=settings.program,
         max_reports=16,
+        tr101290=settings.tr101290,
     )
+
+
+def limits_of(prefs: TestPreferences | None, enabled: frozenset[TsTest]) -> Tr101290Limits:
+    """The core's TR 101 290 limits from a tsTestsPreferencesTable row (defaults when None) and
+    the tests whose testEnable bit is set."""
+    if prefs is None:
+        return Tr101290Limits(enabled=enabled)
+    values = {f"{name}_s": float(getattr(prefs, name)) for name, _, _ in PREFERENCES[:8]}
+    return Tr101290Limits(**values, enabled=enabled)
 
 
 class StreamCollector:
@@ -77,6 +108,9 @@ class StreamCollector:
         self._config = analyzer_config(settings)
         self.analyzer: StreamAnalyzer | None = None
         self.report: IntervalReport | None = None
+        #: the reports of the intervals the last `update` closed (oldest first; the alarms
+        #: are evaluated on each)
+        self.closed: list[IntervalReport] = []
         self.last_packet_ns: int | None = None
         self.datagrams = 0
         self.feed_errors = 0
@@ -88,6 +122,18 @@ class StreamCollector:
         self.origin_ns: int | None = None
         self._timeout_ns = int(round(settings.presence_timeout_s * 1e9))
         self._fade_ns = int(round(settings.fade_out_s * 1e9))
+        #: the further programs of an MPTS (programs.py)
+        self.programs = ProgramBlocks(self.ids.network, settings.program_ids(), self._fade_ns)
+        #: TR 101 290 (DVB measurement MIB): the limits the analyzer runs with, the history
+        #: of the input (made at the first update), its trap rate control, the written rows.
+        self.limits = Tr101290Limits()
+        self.persistence_s = 2.0  # controlEventPersistence
+        self.dvb: InputHistory | None = None
+        self.throttle = TrapThrottle()
+        self.prefs = TestPreferences(input=settings.dvb_input)
+        self.trap_control = TrapControl(input=settings.dvb_input)
+        #: entries into fail that a trap is to be sent for (taken by the service)
+        self.traps: list[FailEntry] = []
 
     # -- packets --------------------------------------------------------------------------
 
@@ -104,7 +150,7 @@ class StreamCollector:
                 # hundredths of a second since the origin.
                 ticks = max(0, first_arrival_ns - self.origin_ns) // 10_000_000
                 self.counters = RxCounters(discontinuity_ticks=min(ticks, U32_MAX))
-            self.analyzer = self._factory(self._config)
+            self.analyzer = self._factory(dataclasses.replace(self._config, tr101290=self.limits))
             self.report = None
         return self.analyzer
 
@@ -158,36 +204,91 @@ class StreamCollector:
             return StreamState.STOPPED
         return StreamState.FADED
 
+    def apply_written(self, snapshot: Snapshot, persistence_s: float | None = None) -> None:
+        """What managers wrote for this input (enables, counter resets, limits, trap rate
+        control), as the store has it, and controlEventPersistence: the limits go to the
+        analyzer from its next interval."""
+        if persistence_s is not None:
+            self.persistence_s = persistence_s
+            if self.dvb is not None:
+                self.dvb.persistence_s = persistence_s
+        inp = self.settings.dvb_input
+        rows = {t: snapshot.dvb_summary.get((int(t), inp)) for t in TsTest}
+        enable = {t: r.enable for t, r in rows.items() if r is not None}
+        prefs = snapshot.dvb_preferences.get((inp,))
+        if prefs is not None:
+            self.prefs = prefs
+        control = snapshot.dvb_trap_control.get((inp,))
+        if control is not None:
+            self.trap_control = control
+        enabled = frozenset(t for t in TsTest if enable.get(t, TEST_ENABLE) & TEST_ENABLE)
+        limits = limits_of(prefs, enabled)
+        if limits != self.limits:
+            self.limits = limits
+            if self.analyzer is not None:
+                self.analyzer.set_tr101290(limits)
+        if self.dvb is not None:
+            self.dvb.enable = enable
+            self.dvb.apply_resets({t: r.reset_ns for t, r in rows.items() if r is not None})
+
+    def _history(self, reports: list[IntervalReport], now_ns: int) -> None:
+        """The closed intervals into the TR 101 290 history; entries into fail whose trap the
+        Enable bits and the rate control allow go to `traps`."""
+        assert self.dvb is not None
+        for r in reports:
+            self._trap_entries(
+                self.dvb.update(r.tr101290, r.start_ns, int(round(r.interval_s * 1e9))), now_ns)
+
+    def _trap_entries(self, entries: list[FailEntry], now_ns: int) -> None:
+        assert self.dvb is not None
+        for entry in entries:
+            if trap_allowed(self.dvb, entry) and self.throttle.allow(self.trap_control, now_ns):
+                self.traps.append(entry)
+
+    def dvb_rows(self) -> list[Row]:
+        """The input's rows of the DVB measurement MIB (after `update`)."""
+        if self.dvb is None:
+            return []
+        control = dataclasses.replace(self.trap_control, failing=self.dvb.failing(),
+                                      throttled_until_ns=self.throttle.throttled_until_ns)
+        url = self.settings.url
+        source = ipaddress.ip_address(url.source).packed if url.source else b""
+        stream = TsInput(input=self.settings.dvb_input, name=self.settings.name,
+                         address=ipaddress.ip_address(url.bind_address).packed, port=url.port,
+                         rx_block_id=self.ids.rx, source=source)
+        return [*self.dvb.summary_rows(), *self.dvb.pid_rows(), self.prefs, control, stream]
+
     def update(self, now_ns: int) -> list[Row]:
         """Close the intervals that ended by ``now_ns`` and return the stream's rows now."""
         if self.origin_ns is None:
             self.origin_ns = now_ns
+        if self.dvb is None:
+            self.dvb = InputHistory(self.settings.dvb_input, self.origin_ns,
+                                    persistence_s=self.persistence_s)
         state = self.state(now_ns)
+        self.closed = []
         if state is StreamState.FADED:
             self.analyzer = None  # a stream that comes back starts afresh
             self.report = None
+            self.programs.clear()
+            self._trap_entries(self.dvb.silence(now_ns), now_ns)
         elif self.analyzer is not None:
             try:
                 self.analyzer.close_until(now_ns)
-                self.counters = count_reports(self.counters, self.analyzer.pop_reports())
+                self.closed = reports = self.analyzer.pop_reports()
+                self.counters = count_reports(self.counters, reports)
                 self.report = self.analyzer.latest
+                self._history(reports, now_ns)
             except Exception:  # noqa: BLE001
                 self._feed_failed()
         media = state in (StreamState.ACTIVE, StreamState.STOPPED)
         rows = stream_rows(self.ids, self.facts, self.settings.buffer_ms, self.report, media,
                            self.settings.sip_server, self.counters)
+        if media:
+            rows += self.programs.rows(self.report, self.facts.if_index, now_ns)
         if state is StreamState.STOPPED:
-            rows = [_absent(r) for r in rows]
+            rows = [absent_row(r) for r in rows]
         return rows
-
-
-def _absent(row: Row) -> Row:
-    """A video or audio row of a stream that stopped: no signal."""
-    if isinstance(row, VideoBlock):
-        return dataclasses.replace(row, status=False, bit_rate_type=BitRateType.UNSPECIFIED)
-    if isinstance(row, AudioComponent):
-        return dataclasses.replace(row, status=False)
-    return row
 
 
 __all__ = ["StreamCollector", "StreamState", "analyzer_config"]

@@ -99,11 +99,13 @@ if 'mibBuilder' not in globals():
     "Unsigned32",
     "iso")
 
-(DisplayString,
+(DateAndTime,
+ DisplayString,
  PhysAddress,
  TextualConvention,
  TimeStamp) = mibBuilder.importSymbols(
     "SNMPv2-TC",
+    "DateAndTime",
     "DisplayString",
     "PhysAddress",
     "TextualConvention",
@@ -134,6 +136,116 @@ if mibBuilder.loadTexts:
 
 # TEXTUAL-CONVENTIONS
 
+
+
+class ExtAlarmCondition(TextualConvention, Integer32):
+    status = "current"
+    subtypeSpec = Integer32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        SingleValueConstraint(
+            *(1,
+              2,
+              3,
+              4,
+              5,
+              6,
+              7,
+              8,
+              9,
+              10,
+              11,
+              100,
+              1010,
+              1020,
+              1031,
+              1040,
+              1051,
+              1060,
+              2010,
+              2020,
+              2031,
+              2032,
+              2040,
+              2050,
+              2060)
+        )
+    )
+    namedValues = NamedValues(
+        *(("dfHigh", 1),
+          ("mlrHigh", 2),
+          ("tsdfHigh", 3),
+          ("rtpLoss", 4),
+          ("bitRateLow", 5),
+          ("bitRateHigh", 6),
+          ("videoLost", 7),
+          ("audioLost", 8),
+          ("streamLost", 9),
+          ("temperatureWarning", 10),
+          ("temperatureCritical", 11),
+          ("other", 100),
+          ("tr101290TsSyncLoss", 1010),
+          ("tr101290SyncByteError", 1020),
+          ("tr101290PatError2", 1031),
+          ("tr101290ContinuityCountError", 1040),
+          ("tr101290PmtError2", 1051),
+          ("tr101290PidError", 1060),
+          ("tr101290TransportError", 2010),
+          ("tr101290CrcError", 2020),
+          ("tr101290PcrRepetitionError", 2031),
+          ("tr101290PcrDiscontinuityError", 2032),
+          ("tr101290PcrAccuracyError", 2040),
+          ("tr101290PtsError", 2050),
+          ("tr101290CatError", 2060))
+    )
+
+    if mibBuilder.loadTexts:
+        description = "What an alarm is about. The limits, their hysteresis and the persistence time of each condition are set per stream in the agent's configuration. dfHigh: the MDI delay factor (RFC 4445) above its limit; mlrHigh: the MDI media loss rate above its limit; tsdfHigh: the time-stamped delay factor (EBU Tech 3337) above its limit; rtpLoss: RTP packets lost in a measurement interval; bitRateLow, bitRateHigh: the stream's bit rate below / above its limit; videoLost: the video stream of the program carries no packets; audioLost: an audio component of the program carries no packets; streamLost: no packet of the stream for its presence timeout; temperatureWarning, temperatureCritical: temperatureStatus warning (or worse), critical (or worse); other: an alarm of the equipment that embeds the agent (its description says what); tr101290...: the TR 101 290 test of the same value of IndexTransportStreamTest (DVB-MGTR101290-MIB) fails."
+
+
+class ExtAlarmSeverity(TextualConvention, Integer32):
+    status = "current"
+    subtypeSpec = Integer32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        SingleValueConstraint(
+            *(1,
+              2,
+              3,
+              4,
+              5,
+              6)
+        )
+    )
+    namedValues = NamedValues(
+        *(("cleared", 1),
+          ("indeterminate", 2),
+          ("critical", 3),
+          ("major", 4),
+          ("minor", 5),
+          ("warning", 6))
+    )
+
+    if mibBuilder.loadTexts:
+        description = "The perceived severity of an alarm (ITU-T X.733), with the values of ItuPerceivedSeverity (RFC 3877)."
+
+
+class ExtAlarmLogEntryType(TextualConvention, Integer32):
+    status = "current"
+    subtypeSpec = Integer32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        SingleValueConstraint(
+            *(1,
+              2,
+              3)
+        )
+    )
+    namedValues = NamedValues(
+        *(("raised", 1),
+          ("cleared", 2),
+          ("event", 3))
+    )
+
+    if mibBuilder.loadTexts:
+        description = "What an entry of the alarm log records: raised, an alarm was raised (its condition held for the persistence time); cleared, a raised alarm's condition ended; event, a condition that ended within its persistence time, so that no alarm was raised."
 
 
 # MIB Managed Objects in the order of their OIDs
@@ -406,6 +518,533 @@ if mibBuilder.loadTexts:
     vMtExtAspectRatioName.setStatus("current")
 if mibBuilder.loadTexts:
     vMtExtAspectRatioName.setDescription("The descriptor of vMtAspectRatio's identity in IEC62379-MEDIA-FORMATS-MIB, or the value in dotted decimal when it names another identity.")
+_ExtAlarms_ObjectIdentity = ObjectIdentity
+extAlarms = _ExtAlarms_ObjectIdentity(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4)
+)
+_ExtAlarmActiveTable_Object = MibTable
+extAlarmActiveTable = _ExtAlarmActiveTable_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 1)
+)
+if mibBuilder.loadTexts:
+    extAlarmActiveTable.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmActiveTable.setDescription("The alarms raised and not cleared: one row per alarm, made when it is raised (extAlarmRaised is sent) and removed when it is cleared (extAlarmCleared is sent, with the same index).")
+_ExtAlarmActiveEntry_Object = MibTableRow
+extAlarmActiveEntry = _ExtAlarmActiveEntry_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 1, 1)
+)
+extAlarmActiveEntry.setIndexNames(
+    (0, "IEC62379-EXT-MIB", "extAlarmActiveId"),
+)
+if mibBuilder.loadTexts:
+    extAlarmActiveEntry.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmActiveEntry.setDescription("One raised alarm.")
+
+
+class _ExtAlarmActiveId_Type(Unsigned32):
+    """Custom type extAlarmActiveId based on Unsigned32"""
+    subtypeSpec = Unsigned32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueRangeConstraint(1, 4294967295),
+    )
+
+
+_ExtAlarmActiveId_Type.__name__ = "Unsigned32"
+_ExtAlarmActiveId_Object = MibTableColumn
+extAlarmActiveId = _ExtAlarmActiveId_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 1, 1, 1),
+    _ExtAlarmActiveId_Type()
+)
+extAlarmActiveId.setMaxAccess("not-accessible")
+if mibBuilder.loadTexts:
+    extAlarmActiveId.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmActiveId.setDescription("The alarm's identifier: it rises with each alarm raised and is not used again, also across restarts of the agent (the next identifier is kept in its state folder). The notifications about the alarm carry it as the index of their objects.")
+_ExtAlarmActiveBlockId_Type = Unsigned32
+_ExtAlarmActiveBlockId_Object = MibTableColumn
+extAlarmActiveBlockId = _ExtAlarmActiveBlockId_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 1, 1, 2),
+    _ExtAlarmActiveBlockId_Type()
+)
+extAlarmActiveBlockId.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmActiveBlockId.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmActiveBlockId.setDescription("The block the alarm is about: the receiver point of a stream (its video block for videoLost, its audio block for audioLost), a temperature block, or a block of the equipment that embeds the agent.")
+_ExtAlarmActiveComponent_Type = Unsigned32
+_ExtAlarmActiveComponent_Object = MibTableColumn
+extAlarmActiveComponent = _ExtAlarmActiveComponent_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 1, 1, 3),
+    _ExtAlarmActiveComponent_Type()
+)
+extAlarmActiveComponent.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmActiveComponent.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmActiveComponent.setDescription("The part of the block the alarm is about: the audio component number (audioLost), the temperature location number (temperature conditions), or 0 for the whole block.")
+_ExtAlarmActiveCondition_Type = ExtAlarmCondition
+_ExtAlarmActiveCondition_Object = MibTableColumn
+extAlarmActiveCondition = _ExtAlarmActiveCondition_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 1, 1, 4),
+    _ExtAlarmActiveCondition_Type()
+)
+extAlarmActiveCondition.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmActiveCondition.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmActiveCondition.setDescription("What the alarm is about.")
+_ExtAlarmActiveSeverity_Type = ExtAlarmSeverity
+_ExtAlarmActiveSeverity_Object = MibTableColumn
+extAlarmActiveSeverity = _ExtAlarmActiveSeverity_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 1, 1, 5),
+    _ExtAlarmActiveSeverity_Type()
+)
+extAlarmActiveSeverity.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmActiveSeverity.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmActiveSeverity.setDescription("The severity of the alarm.")
+_ExtAlarmActiveRaisedTime_Type = TimeStamp
+_ExtAlarmActiveRaisedTime_Object = MibTableColumn
+extAlarmActiveRaisedTime = _ExtAlarmActiveRaisedTime_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 1, 1, 6),
+    _ExtAlarmActiveRaisedTime_Type()
+)
+extAlarmActiveRaisedTime.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmActiveRaisedTime.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmActiveRaisedTime.setDescription("The value of sysUpTime when the alarm was raised.")
+_ExtAlarmActiveRaisedDateAndTime_Type = DateAndTime
+_ExtAlarmActiveRaisedDateAndTime_Object = MibTableColumn
+extAlarmActiveRaisedDateAndTime = _ExtAlarmActiveRaisedDateAndTime_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 1, 1, 7),
+    _ExtAlarmActiveRaisedDateAndTime_Type()
+)
+extAlarmActiveRaisedDateAndTime.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmActiveRaisedDateAndTime.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmActiveRaisedDateAndTime.setDescription("The date and time (UTC) when the alarm was raised.")
+
+
+class _ExtAlarmActiveValue_Type(DisplayString):
+    """Custom type extAlarmActiveValue based on DisplayString"""
+    subtypeSpec = DisplayString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(0, 64),
+    )
+
+
+_ExtAlarmActiveValue_Type.__name__ = "DisplayString"
+_ExtAlarmActiveValue_Object = MibTableColumn
+extAlarmActiveValue = _ExtAlarmActiveValue_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 1, 1, 8),
+    _ExtAlarmActiveValue_Type()
+)
+extAlarmActiveValue.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmActiveValue.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmActiveValue.setDescription("The value that raised the alarm, with its unit (for example '62.50 ms'): the worst value of the condition while it persisted.")
+
+
+class _ExtAlarmActiveDescription_Type(DisplayString):
+    """Custom type extAlarmActiveDescription based on DisplayString"""
+    subtypeSpec = DisplayString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(0, 255),
+    )
+
+
+_ExtAlarmActiveDescription_Type.__name__ = "DisplayString"
+_ExtAlarmActiveDescription_Object = MibTableColumn
+extAlarmActiveDescription = _ExtAlarmActiveDescription_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 1, 1, 9),
+    _ExtAlarmActiveDescription_Type()
+)
+extAlarmActiveDescription.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmActiveDescription.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmActiveDescription.setDescription("What the alarm is about, in words: the stream or location by name, the condition and its limit.")
+_ExtAlarmLogTable_Object = MibTable
+extAlarmLogTable = _ExtAlarmLogTable_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 2)
+)
+if mibBuilder.loadTexts:
+    extAlarmLogTable.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogTable.setDescription("The latest alarms raised and cleared, and the events (conditions shorter than their persistence time), oldest first. The log holds at most extAlarmLogCapacity entries; when it is full the oldest entry is dropped and extAlarmLogDropped counts it.")
+_ExtAlarmLogEntry_Object = MibTableRow
+extAlarmLogEntry = _ExtAlarmLogEntry_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 2, 1)
+)
+extAlarmLogEntry.setIndexNames(
+    (0, "IEC62379-EXT-MIB", "extAlarmLogIndex"),
+)
+if mibBuilder.loadTexts:
+    extAlarmLogEntry.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogEntry.setDescription("One entry of the alarm log.")
+
+
+class _ExtAlarmLogIndex_Type(Unsigned32):
+    """Custom type extAlarmLogIndex based on Unsigned32"""
+    subtypeSpec = Unsigned32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueRangeConstraint(1, 4294967295),
+    )
+
+
+_ExtAlarmLogIndex_Type.__name__ = "Unsigned32"
+_ExtAlarmLogIndex_Object = MibTableColumn
+extAlarmLogIndex = _ExtAlarmLogIndex_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 2, 1, 1),
+    _ExtAlarmLogIndex_Type()
+)
+extAlarmLogIndex.setMaxAccess("not-accessible")
+if mibBuilder.loadTexts:
+    extAlarmLogIndex.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogIndex.setDescription("The entry's number: 1 for the first entry since the agent started, rising by one with each entry.")
+_ExtAlarmLogType_Type = ExtAlarmLogEntryType
+_ExtAlarmLogType_Object = MibTableColumn
+extAlarmLogType = _ExtAlarmLogType_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 2, 1, 2),
+    _ExtAlarmLogType_Type()
+)
+extAlarmLogType.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmLogType.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogType.setDescription("What the entry records.")
+_ExtAlarmLogAlarmId_Type = Unsigned32
+_ExtAlarmLogAlarmId_Object = MibTableColumn
+extAlarmLogAlarmId = _ExtAlarmLogAlarmId_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 2, 1, 3),
+    _ExtAlarmLogAlarmId_Type()
+)
+extAlarmLogAlarmId.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmLogAlarmId.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogAlarmId.setDescription("The extAlarmActiveId of the alarm raised or cleared, or 0 for an event.")
+_ExtAlarmLogTime_Type = TimeStamp
+_ExtAlarmLogTime_Object = MibTableColumn
+extAlarmLogTime = _ExtAlarmLogTime_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 2, 1, 4),
+    _ExtAlarmLogTime_Type()
+)
+extAlarmLogTime.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmLogTime.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogTime.setDescription("The value of sysUpTime when the entry was made.")
+_ExtAlarmLogDateAndTime_Type = DateAndTime
+_ExtAlarmLogDateAndTime_Object = MibTableColumn
+extAlarmLogDateAndTime = _ExtAlarmLogDateAndTime_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 2, 1, 5),
+    _ExtAlarmLogDateAndTime_Type()
+)
+extAlarmLogDateAndTime.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmLogDateAndTime.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogDateAndTime.setDescription("The date and time (UTC) when the entry was made.")
+_ExtAlarmLogBlockId_Type = Unsigned32
+_ExtAlarmLogBlockId_Object = MibTableColumn
+extAlarmLogBlockId = _ExtAlarmLogBlockId_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 2, 1, 6),
+    _ExtAlarmLogBlockId_Type()
+)
+extAlarmLogBlockId.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmLogBlockId.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogBlockId.setDescription("The block the entry is about (see extAlarmActiveBlockId).")
+_ExtAlarmLogComponent_Type = Unsigned32
+_ExtAlarmLogComponent_Object = MibTableColumn
+extAlarmLogComponent = _ExtAlarmLogComponent_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 2, 1, 7),
+    _ExtAlarmLogComponent_Type()
+)
+extAlarmLogComponent.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmLogComponent.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogComponent.setDescription("The part of the block the entry is about (see extAlarmActiveComponent).")
+_ExtAlarmLogCondition_Type = ExtAlarmCondition
+_ExtAlarmLogCondition_Object = MibTableColumn
+extAlarmLogCondition = _ExtAlarmLogCondition_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 2, 1, 8),
+    _ExtAlarmLogCondition_Type()
+)
+extAlarmLogCondition.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmLogCondition.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogCondition.setDescription("The condition.")
+_ExtAlarmLogSeverity_Type = ExtAlarmSeverity
+_ExtAlarmLogSeverity_Object = MibTableColumn
+extAlarmLogSeverity = _ExtAlarmLogSeverity_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 2, 1, 9),
+    _ExtAlarmLogSeverity_Type()
+)
+extAlarmLogSeverity.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmLogSeverity.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogSeverity.setDescription("The severity of the alarm (for an event, the severity an alarm would have had).")
+
+
+class _ExtAlarmLogValue_Type(DisplayString):
+    """Custom type extAlarmLogValue based on DisplayString"""
+    subtypeSpec = DisplayString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(0, 64),
+    )
+
+
+_ExtAlarmLogValue_Type.__name__ = "DisplayString"
+_ExtAlarmLogValue_Object = MibTableColumn
+extAlarmLogValue = _ExtAlarmLogValue_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 2, 1, 10),
+    _ExtAlarmLogValue_Type()
+)
+extAlarmLogValue.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmLogValue.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogValue.setDescription("The value of the condition, with its unit: for raised and event entries the worst value while it held, for cleared entries the value that cleared it.")
+
+
+class _ExtAlarmLogDescription_Type(DisplayString):
+    """Custom type extAlarmLogDescription based on DisplayString"""
+    subtypeSpec = DisplayString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(0, 255),
+    )
+
+
+_ExtAlarmLogDescription_Type.__name__ = "DisplayString"
+_ExtAlarmLogDescription_Object = MibTableColumn
+extAlarmLogDescription = _ExtAlarmLogDescription_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 2, 1, 11),
+    _ExtAlarmLogDescription_Type()
+)
+extAlarmLogDescription.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmLogDescription.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogDescription.setDescription("The condition in words.")
+_ExtAlarmActiveCount_Type = Gauge32
+_ExtAlarmActiveCount_Object = MibScalar
+extAlarmActiveCount = _ExtAlarmActiveCount_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 3),
+    _ExtAlarmActiveCount_Type()
+)
+extAlarmActiveCount.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmActiveCount.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmActiveCount.setUnits("alarms")
+if mibBuilder.loadTexts:
+    extAlarmActiveCount.setDescription("The number of rows of extAlarmActiveTable.")
+_ExtAlarmLogCapacity_Type = Unsigned32
+_ExtAlarmLogCapacity_Object = MibScalar
+extAlarmLogCapacity = _ExtAlarmLogCapacity_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 4),
+    _ExtAlarmLogCapacity_Type()
+)
+extAlarmLogCapacity.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmLogCapacity.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogCapacity.setUnits("entries")
+if mibBuilder.loadTexts:
+    extAlarmLogCapacity.setDescription("The most entries extAlarmLogTable holds.")
+_ExtAlarmLogDropped_Type = Counter32
+_ExtAlarmLogDropped_Object = MibScalar
+extAlarmLogDropped = _ExtAlarmLogDropped_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 4, 5),
+    _ExtAlarmLogDropped_Type()
+)
+extAlarmLogDropped.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extAlarmLogDropped.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmLogDropped.setUnits("entries")
+if mibBuilder.loadTexts:
+    extAlarmLogDropped.setDescription("Entries dropped from extAlarmLogTable to make room for newer ones since the agent started.")
+_ExtTsInputTable_Object = MibTable
+extTsInputTable = _ExtTsInputTable_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5)
+)
+if mibBuilder.loadTexts:
+    extTsInputTable.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputTable.setDescription("Which received stream each InputNumber of the DVB measurement MIB (DVB-MGTR101290-MIB, ETSI TS 102 032) is: that MIB numbers its inputs but has no object that describes one. One row per configured stream, indexed by the same number, which stays the same across restarts and reconfiguration.")
+_ExtTsInputEntry_Object = MibTableRow
+extTsInputEntry = _ExtTsInputEntry_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1)
+)
+extTsInputEntry.setIndexNames(
+    (0, "IEC62379-EXT-MIB", "extTsInputNumber"),
+)
+if mibBuilder.loadTexts:
+    extTsInputEntry.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputEntry.setDescription("One transport stream input.")
+
+
+class _ExtTsInputNumber_Type(Integer32):
+    """Custom type extTsInputNumber based on Integer32"""
+    subtypeSpec = Integer32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueRangeConstraint(1, 2147483647),
+    )
+
+
+_ExtTsInputNumber_Type.__name__ = "Integer32"
+_ExtTsInputNumber_Object = MibTableColumn
+extTsInputNumber = _ExtTsInputNumber_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 1),
+    _ExtTsInputNumber_Type()
+)
+extTsInputNumber.setMaxAccess("not-accessible")
+if mibBuilder.loadTexts:
+    extTsInputNumber.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputNumber.setDescription("The input's InputNumber in DVB-MGTR101290-MIB (the last or only index of its tables).")
+
+
+class _ExtTsInputName_Type(DisplayString):
+    """Custom type extTsInputName based on DisplayString"""
+    subtypeSpec = DisplayString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(0, 255),
+    )
+
+
+_ExtTsInputName_Type.__name__ = "DisplayString"
+_ExtTsInputName_Object = MibTableColumn
+extTsInputName = _ExtTsInputName_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 2),
+    _ExtTsInputName_Type()
+)
+extTsInputName.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extTsInputName.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputName.setDescription("The stream's name in the agent's configuration.")
+
+
+class _ExtTsInputAddressType_Type(Integer32):
+    """Custom type extTsInputAddressType based on Integer32"""
+    subtypeSpec = Integer32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        SingleValueConstraint(
+            *(1,
+              2)
+        )
+    )
+    namedValues = NamedValues(
+        *(("ipv4", 1),
+          ("ipv6", 2))
+    )
+
+
+_ExtTsInputAddressType_Type.__name__ = "Integer32"
+_ExtTsInputAddressType_Object = MibTableColumn
+extTsInputAddressType = _ExtTsInputAddressType_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 3),
+    _ExtTsInputAddressType_Type()
+)
+extTsInputAddressType.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extTsInputAddressType.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputAddressType.setDescription("The type of extTsInputAddress and extTsInputSourceAddress, with the values of InetAddressType (RFC 4001).")
+
+
+class _ExtTsInputAddress_Type(OctetString):
+    """Custom type extTsInputAddress based on OctetString"""
+    subtypeSpec = OctetString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(4, 4),
+        ValueSizeConstraint(16, 16),
+    )
+
+
+_ExtTsInputAddress_Type.__name__ = "OctetString"
+_ExtTsInputAddress_Object = MibTableColumn
+extTsInputAddress = _ExtTsInputAddress_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 4),
+    _ExtTsInputAddress_Type()
+)
+extTsInputAddress.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extTsInputAddress.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputAddress.setDescription("The address the stream is received on (a multicast group or a unicast address of this host), in network byte order.")
+
+
+class _ExtTsInputSourceAddress_Type(OctetString):
+    """Custom type extTsInputSourceAddress based on OctetString"""
+    subtypeSpec = OctetString.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueSizeConstraint(0, 0),
+        ValueSizeConstraint(4, 4),
+        ValueSizeConstraint(16, 16),
+    )
+
+
+_ExtTsInputSourceAddress_Type.__name__ = "OctetString"
+_ExtTsInputSourceAddress_Object = MibTableColumn
+extTsInputSourceAddress = _ExtTsInputSourceAddress_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 5),
+    _ExtTsInputSourceAddress_Type()
+)
+extTsInputSourceAddress.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extTsInputSourceAddress.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputSourceAddress.setDescription("The source of a source-specific multicast stream; empty when any source is received.")
+
+
+class _ExtTsInputPort_Type(Unsigned32):
+    """Custom type extTsInputPort based on Unsigned32"""
+    subtypeSpec = Unsigned32.subtypeSpec
+    subtypeSpec += ConstraintsUnion(
+        ValueRangeConstraint(0, 65535),
+    )
+
+
+_ExtTsInputPort_Type.__name__ = "Unsigned32"
+_ExtTsInputPort_Object = MibTableColumn
+extTsInputPort = _ExtTsInputPort_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 6),
+    _ExtTsInputPort_Type()
+)
+extTsInputPort.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extTsInputPort.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputPort.setDescription("The UDP port the stream is received on.")
+_ExtTsInputRxPointBlockId_Type = Unsigned32
+_ExtTsInputRxPointBlockId_Object = MibTableColumn
+extTsInputRxPointBlockId = _ExtTsInputRxPointBlockId_Object(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 5, 1, 7),
+    _ExtTsInputRxPointBlockId_Type()
+)
+extTsInputRxPointBlockId.setMaxAccess("read-only")
+if mibBuilder.loadTexts:
+    extTsInputRxPointBlockId.setStatus("current")
+if mibBuilder.loadTexts:
+    extTsInputRxPointBlockId.setDescription("The block id of the stream's receiver point in IEC62379-7-MEASUREMENT-MIB's rxPointTable.")
 _ExtNotify_ObjectIdentity = ObjectIdentity
 extNotify = _ExtNotify_ObjectIdentity(
     (1, 3, 6, 1, 4, 1, 32473, 62380, 1, 6)
@@ -661,6 +1300,53 @@ if mibBuilder.loadTexts:
 if mibBuilder.loadTexts:
     formatNamesGroup.setDescription("The media formats of audio and video blocks by name.")
 
+extAlarmGroup = ObjectGroup(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 2, 2, 3)
+)
+extAlarmGroup.setObjects(
+      *(("IEC62379-EXT-MIB", "extAlarmActiveBlockId"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveComponent"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveCondition"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveSeverity"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveRaisedTime"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveRaisedDateAndTime"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveValue"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveDescription"),
+        ("IEC62379-EXT-MIB", "extAlarmLogType"),
+        ("IEC62379-EXT-MIB", "extAlarmLogAlarmId"),
+        ("IEC62379-EXT-MIB", "extAlarmLogTime"),
+        ("IEC62379-EXT-MIB", "extAlarmLogDateAndTime"),
+        ("IEC62379-EXT-MIB", "extAlarmLogBlockId"),
+        ("IEC62379-EXT-MIB", "extAlarmLogComponent"),
+        ("IEC62379-EXT-MIB", "extAlarmLogCondition"),
+        ("IEC62379-EXT-MIB", "extAlarmLogSeverity"),
+        ("IEC62379-EXT-MIB", "extAlarmLogValue"),
+        ("IEC62379-EXT-MIB", "extAlarmLogDescription"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveCount"),
+        ("IEC62379-EXT-MIB", "extAlarmLogCapacity"),
+        ("IEC62379-EXT-MIB", "extAlarmLogDropped"))
+)
+if mibBuilder.loadTexts:
+    extAlarmGroup.setStatus("current")
+if mibBuilder.loadTexts:
+    extAlarmGroup.setDescription("The active alarms and the alarm log.")
+
+tsInputGroup = ObjectGroup(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 2, 2, 5)
+)
+tsInputGroup.setObjects(
+      *(("IEC62379-EXT-MIB", "extTsInputName"),
+        ("IEC62379-EXT-MIB", "extTsInputAddressType"),
+        ("IEC62379-EXT-MIB", "extTsInputAddress"),
+        ("IEC62379-EXT-MIB", "extTsInputSourceAddress"),
+        ("IEC62379-EXT-MIB", "extTsInputPort"),
+        ("IEC62379-EXT-MIB", "extTsInputRxPointBlockId"))
+)
+if mibBuilder.loadTexts:
+    tsInputGroup.setStatus("current")
+if mibBuilder.loadTexts:
+    tsInputGroup.setDescription("Which stream each input of the DVB measurement MIB is.")
+
 extNotifyGroup = ObjectGroup(
     (1, 3, 6, 1, 4, 1, 32473, 62380, 2, 2, 6)
 )
@@ -683,6 +1369,46 @@ if mibBuilder.loadTexts:
 
 
 # Notification objects
+
+extAlarmRaised = NotificationType(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 0, 1)
+)
+extAlarmRaised.setObjects(
+      *(("IEC62379-EXT-MIB", "extAlarmActiveBlockId"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveComponent"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveCondition"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveSeverity"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveRaisedTime"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveRaisedDateAndTime"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveValue"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveDescription"))
+)
+if mibBuilder.loadTexts:
+    extAlarmRaised.setStatus(
+        "current"
+    )
+if mibBuilder.loadTexts:
+    extAlarmRaised.setDescription("An alarm was raised: its row of extAlarmActiveTable, the index of each object being the alarm's identifier (extAlarmActiveId). The row can be read until the alarm is cleared.")
+
+extAlarmCleared = NotificationType(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 0, 2)
+)
+extAlarmCleared.setObjects(
+      *(("IEC62379-EXT-MIB", "extAlarmActiveBlockId"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveComponent"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveCondition"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveSeverity"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveRaisedTime"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveRaisedDateAndTime"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveValue"),
+        ("IEC62379-EXT-MIB", "extAlarmActiveDescription"))
+)
+if mibBuilder.loadTexts:
+    extAlarmCleared.setStatus(
+        "current"
+    )
+if mibBuilder.loadTexts:
+    extAlarmCleared.setDescription("A raised alarm was cleared: the values its row of extAlarmActiveTable had (the row is gone), with the same index, the alarm's identifier, as the extAlarmRaised that announced it.")
 
 extHeartbeat = NotificationType(
     (1, 3, 6, 1, 4, 1, 32473, 62380, 0, 3)
@@ -710,6 +1436,20 @@ if mibBuilder.loadTexts:
 
 # Notifications groups
 
+extAlarmNotificationsGroup = NotificationGroup(
+    (1, 3, 6, 1, 4, 1, 32473, 62380, 2, 2, 4)
+)
+extAlarmNotificationsGroup.setObjects(
+      *(("IEC62379-EXT-MIB", "extAlarmRaised"),
+        ("IEC62379-EXT-MIB", "extAlarmCleared"))
+)
+if mibBuilder.loadTexts:
+    extAlarmNotificationsGroup.setStatus(
+        "current"
+    )
+if mibBuilder.loadTexts:
+    extAlarmNotificationsGroup.setDescription("The notifications of alarms raised and cleared.")
+
 extNotifyNotificationsGroup = NotificationGroup(
     (1, 3, 6, 1, 4, 1, 32473, 62380, 2, 2, 7)
 )
@@ -736,6 +1476,9 @@ extCompliance = ModuleCompliance(
 extCompliance.setObjects(
       *(("IEC62379-EXT-MIB", "rxPointExtGroup"),
         ("IEC62379-EXT-MIB", "formatNamesGroup"),
+        ("IEC62379-EXT-MIB", "extAlarmGroup"),
+        ("IEC62379-EXT-MIB", "extAlarmNotificationsGroup"),
+        ("IEC62379-EXT-MIB", "tsInputGroup"),
         ("IEC62379-EXT-MIB", "extNotifyGroup"),
         ("IEC62379-EXT-MIB", "extNotifyNotificationsGroup"))
 )
@@ -751,8 +1494,13 @@ if mibBuilder.loadTexts:
 
 mibBuilder.exportSymbols(
     "IEC62379-EXT-MIB",
-    **{"iec62379ExtMIB": iec62379ExtMIB,
+    **{"ExtAlarmCondition": ExtAlarmCondition,
+       "ExtAlarmSeverity": ExtAlarmSeverity,
+       "ExtAlarmLogEntryType": ExtAlarmLogEntryType,
+       "iec62379ExtMIB": iec62379ExtMIB,
        "extNotifications": extNotifications,
+       "extAlarmRaised": extAlarmRaised,
+       "extAlarmCleared": extAlarmCleared,
        "extHeartbeat": extHeartbeat,
        "extNotifyOverflow": extNotifyOverflow,
        "extObjects": extObjects,
@@ -776,6 +1524,43 @@ mibBuilder.exportSymbols(
        "vMtExtSourceFormatName": vMtExtSourceFormatName,
        "vMtExtCodingTypeName": vMtExtCodingTypeName,
        "vMtExtAspectRatioName": vMtExtAspectRatioName,
+       "extAlarms": extAlarms,
+       "extAlarmActiveTable": extAlarmActiveTable,
+       "extAlarmActiveEntry": extAlarmActiveEntry,
+       "extAlarmActiveId": extAlarmActiveId,
+       "extAlarmActiveBlockId": extAlarmActiveBlockId,
+       "extAlarmActiveComponent": extAlarmActiveComponent,
+       "extAlarmActiveCondition": extAlarmActiveCondition,
+       "extAlarmActiveSeverity": extAlarmActiveSeverity,
+       "extAlarmActiveRaisedTime": extAlarmActiveRaisedTime,
+       "extAlarmActiveRaisedDateAndTime": extAlarmActiveRaisedDateAndTime,
+       "extAlarmActiveValue": extAlarmActiveValue,
+       "extAlarmActiveDescription": extAlarmActiveDescription,
+       "extAlarmLogTable": extAlarmLogTable,
+       "extAlarmLogEntry": extAlarmLogEntry,
+       "extAlarmLogIndex": extAlarmLogIndex,
+       "extAlarmLogType": extAlarmLogType,
+       "extAlarmLogAlarmId": extAlarmLogAlarmId,
+       "extAlarmLogTime": extAlarmLogTime,
+       "extAlarmLogDateAndTime": extAlarmLogDateAndTime,
+       "extAlarmLogBlockId": extAlarmLogBlockId,
+       "extAlarmLogComponent": extAlarmLogComponent,
+       "extAlarmLogCondition": extAlarmLogCondition,
+       "extAlarmLogSeverity": extAlarmLogSeverity,
+       "extAlarmLogValue": extAlarmLogValue,
+       "extAlarmLogDescription": extAlarmLogDescription,
+       "extAlarmActiveCount": extAlarmActiveCount,
+       "extAlarmLogCapacity": extAlarmLogCapacity,
+       "extAlarmLogDropped": extAlarmLogDropped,
+       "extTsInputTable": extTsInputTable,
+       "extTsInputEntry": extTsInputEntry,
+       "extTsInputNumber": extTsInputNumber,
+       "extTsInputName": extTsInputName,
+       "extTsInputAddressType": extTsInputAddressType,
+       "extTsInputAddress": extTsInputAddress,
+       "extTsInputSourceAddress": extTsInputSourceAddress,
+       "extTsInputPort": extTsInputPort,
+       "extTsInputRxPointBlockId": extTsInputRxPointBlockId,
        "extNotify": extNotify,
        "extNotifySequence": extNotifySequence,
        "extNotifyDropped": extNotifyDropped,
@@ -796,6 +1581,9 @@ mibBuilder.exportSymbols(
        "extGroups": extGroups,
        "rxPointExtGroup": rxPointExtGroup,
        "formatNamesGroup": formatNamesGroup,
+       "extAlarmGroup": extAlarmGroup,
+       "extAlarmNotificationsGroup": extAlarmNotificationsGroup,
+       "tsInputGroup": tsInputGroup,
        "extNotifyGroup": extNotifyGroup,
        "extNotifyNotificationsGroup": extNotifyNotificationsGroup}
 )

@@ -79,14 +79,18 @@ def test_registers_the_measurement_and_extension_trees_only(sx):
     from iec62379.agent.model import TABLES
 
     session = sx[0]
-    ext = (1, 3, 6, 1, 4, 1, 32473, 62380)  # IEC62379-EXT-MIB: the tables that augment ours,
-    # and its tables of their own (extNotifyTargetTable)
+    ext = (1, 3, 6, 1, 4, 1, 32473, 62380)  # IEC62379-EXT-MIB: the tables that augment ours
+    dvb = (1, 3, 6, 1, 4, 1, 2696, 3, 2, 1)  # DVB-MGTR101290-MIB's tr101290Objects
     # system, ifTable, snmp counters: the master's
     assert session.subtrees[0] == TREE
-    assert all(s[: len(ext)] == ext for s in session.subtrees[1:])
-    # ... and the tables of other modules (Table.module): each registered on its own
-    others = sum(t.module != TABLES[0].module for t in TABLES)
-    assert len(session.subtrees) == 1 + sum(len(t.augments) for t in TABLES) + others
+    assert all(s[: len(ext)] == ext for s in session.subtrees[1:] if s != dvb)
+    assert session.subtrees.count(dvb) == 1
+    from iec62379.agent.alarms import ALARM_SCALARS
+
+    # extTsInputTable, the alarm tables, extNotifyTargetTable, the alarms' scalars
+    ext_tables = sum(t.module == "IEC62379-EXT-MIB" for t in TABLES)
+    assert len(session.subtrees) == (2 + sum(len(t.augments) for t in TABLES) + ext_tables
+                                     + len(ALARM_SCALARS))
     opened(session)
     assert session.state is State.OPEN
 

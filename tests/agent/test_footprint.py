@@ -95,3 +95,39 @@ def test_the_agent_command_does_not_import_the_mib_compilers_tools():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_the_agent_command_imports_asyncio_without_tls_and_ssl_still_works_later():
+    """`iec62379 agent` imports asyncio while `ssl` is unavailable (the agent speaks no TLS;
+    libssl costs 1.1 MiB of RSS); a later `import ssl` works, and asyncio serves UDP."""
+    code = (
+        "import sys\n"
+        "from iec62379.cli.agent import _asyncio_without_tls\n"
+        "aio = _asyncio_without_tls()\n"
+        "print('ssl' in sys.modules, aio.sslproto.ssl is None)\n"
+        "async def udp():\n"
+        "    loop = aio.get_running_loop()\n"
+        "    got = loop.create_future()\n"
+        "    class P(aio.DatagramProtocol):\n"
+        "        def datagram_received(self, data, addr): got.set_result(data)\n"
+        "    t, _ = await loop.create_datagram_endpoint(P, local_addr=('127.0.0.1', 0))\n"
+        "    c, _ = await loop.create_datagram_endpoint(aio.DatagramProtocol,\n"
+        "                                               remote_addr=t.get_extra_info('sockname'))\n"
+        "    c.sendto(b'x'); data = await aio.wait_for(got, 30); t.close(); c.close()\n"
+        "    return data\n"
+        "print(aio.run(udp()))\n"
+        "import ssl\n"
+        "print(ssl.OPENSSL_VERSION.startswith('OpenSSL'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.split() == ["False", "True", "b'x'", "True"]
+
+
+def test_asyncio_already_imported_is_left_as_it_is():
+    import asyncio
+
+    from iec62379.cli.agent import _asyncio_without_tls
+
+    assert _asyncio_without_tls() is asyncio
+    assert "ssl" in sys.modules or asyncio.sslproto.ssl is None

@@ -14,6 +14,7 @@ from iec62379.agent import ber
 from iec62379.agent.agentx import pdu
 from iec62379.agent.agentx.address import AgentXAddress
 from iec62379.agent.agentx.client import build_subagent
+from iec62379.agent.alarms import ALARM_SCALARS
 from iec62379.agent.instrum import MeasurementInstrum
 from iec62379.agent.mibmap import MibMap
 from iec62379.agent.model import TABLES
@@ -21,10 +22,6 @@ from iec62379.agent.store import BlockStore
 from iec62379.collectors.settings import load_settings
 from iec62379.mibs.tree import mib_builder
 
-#: Subtrees the subagent registers: the measurement tree, the tables that augment it, the tables
-#: of other modules.
-REGISTERED = (1 + sum(len(t.augments) for t in TABLES)
-              + sum(t.module != TABLES[0].module for t in TABLES))
 pytestmark = pytest.mark.integration
 
 TREE = (1, 0, 62379, 7, 1)
@@ -83,6 +80,13 @@ def respond(h: pdu.Header, error: int = 0, sid: int = SID) -> bytes:
                                         h.transaction_id, h.packet_id, len(payload))) + payload
 
 
+#: The subtrees a subagent registers: the measurement tree, the extension's tables (those that
+#: augment it, extTsInputTable, the alarm tables) and the alarms' scalars, the DVB measurement
+#: MIB's tr101290Objects (its tables).
+REGISTRATIONS = (1 + sum(len(t.augments) for t in TABLES)
+                 + sum(t.module == "IEC62379-EXT-MIB" for t in TABLES) + len(ALARM_SCALARS) + 1)
+
+
 async def handshake(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
     """Answer the Open and the Register as a master does."""
     h, payload = await read_pdu(r)
@@ -92,9 +96,9 @@ async def handshake(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
     rd.oid()
     assert rd.octets().startswith(b"iec62379")
     w.write(respond(h))
-    # The measurement tree first, then the extension's tables that augment it, then the
-    # tables of other modules (Table.module).
-    for n in range(REGISTERED):
+    # The measurement tree first, then the extension's tables (those that augment it and
+    # extTsInputTable), then the DVB measurement MIB's tr101290Objects (which holds its tables).
+    for n in range(REGISTRATIONS):
         h, payload = await read_pdu(r)
         assert h.type == pdu.REGISTER and h.session_id == SID
         subtree, _ = pdu.Reader(payload[4:], True).oid()
@@ -228,7 +232,7 @@ async def test_stop_unregisters_and_closes(mibmap, tmp_path: Path, transport: st
         assert pdu.decode_response(h, payload).varbinds[0][1] == ber.INTEGER
         await sub.stop()
         unregistered = []
-        for _ in range(REGISTERED):
+        for _ in range(REGISTRATIONS):
             h, payload = await read_pdu(r)
             assert h.type == pdu.UNREGISTER and h.session_id == SID
             unregistered.append(pdu.Reader(payload[4:], True).oid()[0])

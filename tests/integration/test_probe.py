@@ -327,3 +327,54 @@ def test_live_bad_address_exits_2() -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith("Error: cannot receive") and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+MPTS = FIXTURES / "mpts" / "two_programs.ts"  # 1: H.264 + AAC, 2: MPEG-2 + MP2
+
+
+def mpts_pcap(path: Path) -> None:
+    """A raw-IP pcap of two_programs.ts as RTP to 239.2.2.2:5004, time-stamped by the plan."""
+    mp = _make_pcaps_module()
+    src, dst = bytes([192, 0, 2, 9]), bytes([239, 2, 2, 2])
+    plan = g.Plan(MPTS.read_bytes(), g.PlanConfig(rtp=True, seed=3, loops=2))
+    t0 = 1_700_000_000 * 1_000_000_000
+    frames = [
+        (t0 + d.departure_ns, mp.ipv4(src, dst, 17, mp.udp(src, dst, 4000, 5004, d.payload)))
+        for d in plan
+    ]
+    mp.write_pcap(path, frames, 101, nanos=True)
+
+
+def test_mpts_every_program_in_json_and_table(tmp_path: Path) -> None:
+    pcap = tmp_path / "mpts.pcap"
+    mpts_pcap(pcap)
+    code, out, err = run_probe(str(pcap), "--json")
+    assert code == 0, err
+    rows = json_lines(out)
+    last = rows[-2]  # a full interval
+    assert REQUIRED_KEYS | {"video", "audio", "programs"} <= last.keys()
+    progs = last["programs"]
+    assert [(p["program_number"], p["pmt_pid"], p["pcr_pid"], p["selected"]) for p in progs] == [
+        (1, 0x1000, 0x100, True),
+        (2, 0x1001, 0x200, False),
+    ]
+    assert progs[0]["video"] == last["video"] and progs[0]["audio"] == last["audio"]
+    v2 = progs[1]["video"]
+    assert (v2["pid"], v2["coding"], v2["width"], v2["height"]) == (0x200, "videoMpeg2", 352, 288)
+    assert [(a["component"], a["pid"], a["format"]) for a in progs[1]["audio"]] == [
+        (1, 0x201, "audioMpeg1")
+    ]
+    code, out, err = run_probe(str(pcap))
+    assert code == 0, err
+    assert "#1 H264 320x240p25 AacAdts | #2 Mpeg2 352x288p25 Mpeg1" in out
+    assert "codecs: #1 H264 320x240p25 AacAdts | #2 Mpeg2 352x288p25 Mpeg1" in out
+
+
+def test_single_program_json_lists_its_one_program(tmp_path: Path) -> None:
+    pcap = tmp_path / "media.pcap"
+    media_pcap(pcap)
+    code, out, err = run_probe(str(pcap), "--json")
+    assert code == 0, err
+    last = json_lines(out)[-1]
+    (p,) = last["programs"]
+    assert p["selected"] and p["video"] == last["video"] and p["audio"] == last["audio"]

@@ -116,8 +116,20 @@ TH = T + "[[temperature_sensors.threshold]]\n"
         ("[[stream]]\nurl = 'udp://239.1.1.1:5004?iface=nosuchif0'",
          "f.toml: stream[0].url: expected an iface that is a network interface of this host "
          "(no interface 'nosuchif0'), found 'udp://239.1.1.1:5004?iface=nosuchif0'"),
-        (S + "bogus = 1", "f.toml: stream[0].bogus: unknown key (expected one of buffer_ms, "
-         "fade_out_s, id, interval_s, name, presence_timeout_s, program, rate_bps, sip_server, url)"),
+        (S + "bogus = 1", "f.toml: stream[0].bogus: unknown key (expected one of alarms, "
+         "buffer_ms, dvb_input, fade_out_s, id, interval_s, max_programs, name, presence_timeout_s, program, "
+         "programs_id, rate_bps, sip_server, tr101290, url)"),
+        (S + "max_programs = 0", "f.toml: stream[0].max_programs: expected an integer in 1..64, found 0"),
+        (S + "max_programs = 'all'", "f.toml: stream[0].max_programs: expected an integer in 1..64, found 'all'"),
+        (S + "programs_id = 0", "f.toml: stream[0].programs_id: expected an integer in 1..4294967282, found 0"),
+        (S + "max_programs = 2\nprograms_id = 4294967295",
+         "f.toml: stream[0].programs_id: expected an integer in 1..4294967294, found 4294967295"),
+        (S + "programs_id = 10\n[[network]]\nid = 12\n",
+         "f.toml: stream[0].programs_id: block 12 (from its programs_id; its further programs use "
+         "10..23) is already used by a static NetworkBlock block; set programs_id"),
+        (S + "id = 100\nprograms_id = 96\n",
+         "f.toml: stream[0].programs_id: block 100 (from its programs_id; its further programs use "
+         "96..109) is already used by stream[0]; set programs_id"),
         (S + "name = 3", "f.toml: stream[0].name: expected a string, found 3"),
         (S + "id = 0", "f.toml: stream[0].id: expected an integer in 1..4294967292, found 0"),
         (S + "id = 4294967295", "stream[0].id: expected an integer in 1..4294967292, found 4294967295"),

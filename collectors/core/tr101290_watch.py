@@ -1,0 +1,180 @@
+"""Bookkeeping of the TR 101 290 checks (``tr101290.py``): their constants, the faults of
+the status tests, the gap watches, the arrival times and byte copies the passes read."""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from iec62379.mibs.vocabulary import BitRateType, TestState, TsTest
+
+from .report import TestOutcome
+from .ts import TsHeaders
+
+CBR = BitRateType.CBR
+PCR_HZ = 27_000_000
+PCR_MOD = (1 << 33) * 300
+SYNC_ACQUIRE = 5  # consecutive correct sync bytes (TR 101 290 5.2.1, 1.1)
+SYNC_LOSE = 2  # consecutive corrupted sync bytes
+
+_PSI = 1
+_PES = 2
+_REF = 4
+
+STATUS_TESTS = frozenset(
+    [
+        TsTest.tsSyncLoss,
+        TsTest.patError2,
+        TsTest.pmtError2,
+        TsTest.pidError,
+        TsTest.pcrRepetitionError,
+        TsTest.ptsError,
+    ]
+)
+PID_TESTS = frozenset(
+    [
+        TsTest.continuityCountError,
+        TsTest.pmtError2,
+        TsTest.pidError,
+        TsTest.pcrRepetitionError,
+        TsTest.pcrDiscontinuityError,
+        TsTest.pcrAccuracyError,
+        TsTest.ptsError,
+    ]
+)
+
+
+def _ns(seconds: float) -> int:
+    return int(round(seconds * 1e9))
+
+
+@dataclass(slots=True)
+class Fault:
+    """A status test failing from start until end (None: still failing)."""
+
+    start: int
+    end: int | None
+    pid: int | None = None
+    counted: bool = False
+
+
+class GapWatch:
+    """Occurrences per key (a PID): a gap longer than the limit is a fault from the moment
+    the limit passed until the next occurrence."""
+
+    def __init__(self) -> None:
+        self.last: dict[int, int] = {}
+        self.open: dict[int, Fault] = {}
+
+    def arm(self, key: int, t: int) -> None:
+        """Watch key from t (if not watched yet)."""
+        self.last.setdefault(key, t)
+
+    def drop(self, key: int) -> None:
+        self.last.pop(key, None)
+        f = self.open.pop(key, None)
+        if f is not None and f.end is None:
+            f.end = f.start
+
+    def occur(self, key: int, t: int, limit: int, faults: list[Fault]) -> None:
+        last = self.last.get(key)
+        self.last[key] = t
+        f = self.open.pop(key, None)
+        if f is not None:
+            f.end = t
+        elif last is not None and t - last > limit:
+            faults.append(Fault(last + limit, t, key))
+
+    def occur_many(self, key: int, times: np.ndarray, limit: int, faults: list[Fault]) -> None:
+        """occur() for the sorted times (one array of a feed call)."""
+        last = self.last.get(key)
+        first = int(times[0])
+        if last is None or first - last <= limit:
+            self.last[key] = first
+            self.open.pop(key, None)
+        else:
+            self.occur(key, first, limit, faults)
+        if times.shape[0] > 1 and int(times[-1]) - first > limit:
+            gaps = np.flatnonzero(np.diff(times) > limit)
+            for g in gaps.tolist():
+                a = int(times[g])
+                faults.append(Fault(a + limit, int(times[g + 1]), key))
+        self.last[key] = int(times[-1])
+
+    def due(self, end: int, limit: int, faults: list[Fault], grace: int = 0) -> None:
+        """Open a fault (from the moment the limit passed) for every key not seen for more
+        than limit + grace before end."""
+        for key, last in self.last.items():
+            if last < end and end - last > limit + grace and key not in self.open:
+                f = Fault(last + limit, None, key)
+                self.open[key] = f
+                faults.append(f)
+
+
+_PASS = TestOutcome(TestState.PASS, 0)
+_UNKNOWN = TestOutcome(TestState.UNKNOWN, 0)
+
+
+class IntervalRuns:
+    """The intervals that had packets, as runs of consecutive indices (added in order; a
+    steady stream is one run); the oldest runs go past ``keep`` runs."""
+
+    def __init__(self, keep: int = 4096) -> None:
+        self.lo: list[int] = []
+        self.hi: list[int] = []
+        self.keep = keep
+
+    def add(self, k: int) -> None:
+        hi = self.hi
+        if hi and self.lo[-1] <= k <= hi[-1]:
+            return
+        if hi and k == hi[-1] + 1:
+            hi[-1] = k
+            return
+        self.lo.append(k)
+        hi.append(k)
+        if len(hi) > self.keep:
+            del self.lo[0], hi[0]
+
+    def update(self, ks: list[int]) -> None:
+        for k in ks:
+            self.add(k)
+
+    def __contains__(self, k: int) -> bool:
+        i = bisect_right(self.lo, k) - 1
+        return i >= 0 and k <= self.hi[i]
+
+
+class _Times:
+    """The arrival time of each packet (an array, as the passes read it)."""
+
+    __slots__ = ("arrival", "shape")
+
+    def __init__(self, arrival: np.ndarray) -> None:
+        self.arrival = arrival
+        self.shape = arrival.shape
+
+    def __getitem__(self, idx: Any) -> Any:
+        return self.arrival[idx]
+
+    def full(self) -> np.ndarray:
+        return self.arrival
+
+
+_HEADER_FIELDS = [f.name for f in fields(TsHeaders)]
+FLUSH_PACKETS = 16384  # calls are checked together once this many packets are pending
+DIRECT_PACKETS = 2048  # a call this big is checked at once, without copies
+
+
+def _rows(data: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """Copies of data[s : s + width] for s in starts, as an (n, width) uint8 array."""
+    count = data.shape[0] - width + 1
+    if starts.shape[0] == 0:
+        return np.zeros((0, width), dtype=np.uint8)
+    if data.dtype == np.uint8 and data.flags.c_contiguous and count > 0:
+        view = np.ndarray((count,), dtype=np.dtype(f"V{width}"), buffer=data, strides=(1,))
+        return view[starts].view(np.uint8).reshape(-1, width)
+    return np.ascontiguousarray(data[starts[:, None] + np.arange(width)], dtype=np.uint8)
+

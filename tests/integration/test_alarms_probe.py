@@ -1,0 +1,76 @@
+"""`iec62379 probe` shows alarms: per interval as "alarms" in --json (raised, cleared, events,
+with the documented shape), under the interval's line in the table, and in the summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from iec62379.collectors import generator as g
+from test_probe import MEDIA, _make_pcaps_module, json_lines, run_probe
+
+pytestmark = pytest.mark.integration
+
+S = 1_000_000_000
+SHAPE = {"kind", "condition", "severity", "part", "component", "value", "shown", "since",
+         "description"}
+
+
+def capture(path: Path, parts: list[tuple[float, float]]) -> None:
+    """A pcap of h264_mp2.ts (2 s a loop) as RTP: per part (loss %, silence after it in s)."""
+    mp = _make_pcaps_module()
+    src, dst = bytes([192, 0, 2, 9]), bytes([239, 2, 2, 2])
+    t = 1_700_000_000 * S
+    frames = []
+    for i, (loss, gap) in enumerate(parts):
+        plan = g.Plan(MEDIA.read_bytes(), g.PlanConfig(
+            rtp=True, seed=i + 1, impairments=g.Impairments(loss_pct=loss)))
+        last = t
+        for d in plan:
+            last = t + d.departure_ns
+            frames.append((last, mp.ipv4(src, dst, 17, mp.udp(src, dst, 4000, 5004, d.payload))))
+        t = last + S // 50 + int(gap * S)
+    mp.write_pcap(path, frames, 101, nanos=True)
+
+
+def test_json_alarms_loss_raised_and_cleared_stream_lost_and_back(tmp_path: Path) -> None:
+    pcap = tmp_path / "a.pcap"
+    capture(pcap, [(0, 0), (0, 0), (10, 0), (10, 0), (10, 0), (0, 0), (0, 5), (0, 0), (0, 0)])
+    code, out, _ = run_probe(str(pcap), "--json")
+    assert code == 0
+    lines = json_lines(out)
+    assert all("alarms" in d for d in lines)
+    got = [(d["interval_start"], a["kind"], a["condition"]) for d in lines for a in d["alarms"]]
+    for a in (a for d in lines for a in d["alarms"]):
+        assert set(a) == SHAPE and a["part"] == "rx"
+    kinds = {(k, c) for _, k, c in got}
+    assert {("raised", "rtpLoss"), ("cleared", "rtpLoss"), ("raised", "mlrHigh"),
+            ("cleared", "mlrHigh"), ("raised", "streamLost"), ("cleared", "streamLost")} <= kinds
+    # in order: loss raised before cleared; stream lost raised in the gap, cleared after it
+    order = [(k, c) for _, k, c in got]
+    assert order.index(("raised", "rtpLoss")) < order.index(("cleared", "rtpLoss"))
+    assert order.index(("raised", "streamLost")) < order.index(("cleared", "streamLost"))
+    raised = next(a for d in lines for a in d["alarms"]
+                  if (a["kind"], a["condition"]) == ("raised", "rtpLoss"))
+    assert raised["severity"] == "minor" and raised["shown"].endswith(" packets")
+    assert raised["value"] >= 1 and raised["description"] == "239.2.2.2:5004: RTP loss at or " \
+        "above 1 packets"
+
+
+def test_clean_capture_has_no_alarms_and_a_short_gap_is_an_event(tmp_path: Path) -> None:
+    pcap = tmp_path / "b.pcap"
+    capture(pcap, [(0, 2.5), (0, 0), (0, 0)])  # one whole interval without packets
+    code, out, _ = run_probe(str(pcap), "--json")
+    assert code == 0
+    got = [(a["kind"], a["condition"]) for d in json_lines(out) for a in d["alarms"]]
+    assert got == [("event", "streamLost")]
+
+
+def test_table_view_and_summary_show_alarms(tmp_path: Path) -> None:
+    pcap = tmp_path / "c.pcap"
+    capture(pcap, [(0, 0), (10, 0), (10, 0), (0, 0), (0, 0)])
+    code, out, _ = run_probe(str(pcap))
+    assert code == 0
+    assert "    alarm raised  minor    rtpLoss " in out
+    assert "    alarm cleared minor    rtpLoss " in out
+    assert "alarms: " in out and "active at the end: none" in out
