@@ -291,3 +291,20 @@ def test_an_ipv6_target(tmp_path: Path):
             submit(agent, 1)
             (got,) = t.wait_for(1)
     assert got.kind == "INFORM" and got.seq == 2
+
+
+def test_alarms_travel_to_the_targets_with_their_sequence_numbers(tmp_path: Path):
+    """agent.alarms (the AlarmBook) submits extAlarmRaised / extAlarmCleared to the hub; the
+    [[notify]] INFORM target gets them, decoded by name, after coldStart."""
+    from iec62379.mibs.vocabulary import AlarmCondition
+
+    with trapd(tmp_path / "trapd") as t:
+        notify = (f"[[notify]]\ntarget = 'udp:127.0.0.1:{t.port}'\nkind = 'inform'\n"
+                  f"user = '{USER}'\n")
+        with running_agent(agent_config(tmp_path, notify)) as agent:
+            alarm = agent.alarms.raise_alarm(4, AlarmCondition.other, Severity.MAJOR,
+                                             description="test")
+            agent.alarms.clear_alarm(alarm)
+            got = t.wait_for(2)
+    assert [r.trap_oid.split("::")[-1] for r in got] == ["extAlarmRaised", "extAlarmCleared"]
+    assert [r.seq for r in t.received()] == [1, 2, 3]
