@@ -46,6 +46,7 @@ from .dvb import (  # the DVB measurement MIB's tables; names the producers use,
     TrapControl,
     TsCapability,
     TsInput,
+    normal_float,
 )
 from .notify.table import NOTIFY_TARGETS, NotifyTargetRow
 from .tables import (
@@ -554,6 +555,7 @@ class Snapshot:
 __all__ = [
     "DVB_TABLES", "FAIL_TRAP_ENABLE", "PID_TESTS", "PREFERENCES", "RATE_ENABLED", "TEST_ENABLE",
     "TestPid", "TestPreferences", "TestSummary", "TrapControl", "TsCapability", "TsInput",
+    "ActiveAlarm", "AlarmLogEntry", "normal_float",
     "AUDIO", "BLOCK_TABLES", "NETWORK", "RX_POINT", "TABLES", "TEMPERATURE", "VIDEO",
     "AudioComponent", "BitRateType", "FecType", "Format", "NetworkBlock", "NetworkType", "Row",
     "RxCounters", "RxPoint", "Snapshot", "Temperature", "TemperatureStatus", "TransportType",

@@ -42,6 +42,7 @@ from iec62379.agent.model import (
     TestPreferences,
     TrapControl,
     TsInput,
+    normal_float,
 )
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
@@ -92,6 +93,15 @@ def limits_of(prefs: TestPreferences | None, enabled: frozenset[TsTest]) -> Tr10
     return Tr101290Limits(**values, enabled=enabled)
 
 
+def preferences_of(input_number: int, limits: Tr101290Limits | None) -> TestPreferences:
+    """The tsTestsPreferencesTable row of an input before any write: the configured limits
+    ([stream.tr101290]), the DVB MIB's DEFVALs for the rest."""
+    if limits is None:
+        return TestPreferences(input=input_number)
+    return TestPreferences(input=input_number, **{
+        name: normal_float(getattr(limits, f"{name}_s")) for name, _, _ in PREFERENCES[:8]})
+
+
 class StreamCollector:
     """Measures one configured stream and says which rows it has at a given time."""
 
@@ -126,11 +136,14 @@ class StreamCollector:
         self.programs = ProgramBlocks(self.ids.network, settings.program_ids(), self._fade_ns)
         #: TR 101 290 (DVB measurement MIB): the limits the analyzer runs with, the history
         #: of the input (made at the first update), its trap rate control, the written rows.
-        self.limits = Tr101290Limits()
+        #: [stream.tr101290] of the configuration: the first limits, the tests that may run
+        #: (None: checks = false, and a manager's writes do not turn them on)
+        self.configured: Tr101290Limits | None = settings.tr101290
+        self.limits: Tr101290Limits | None = self.configured
         self.persistence_s = 2.0  # controlEventPersistence
         self.dvb: InputHistory | None = None
         self.throttle = TrapThrottle()
-        self.prefs = TestPreferences(input=settings.dvb_input)
+        self.prefs = preferences_of(settings.dvb_input, self.configured)
         self.trap_control = TrapControl(input=settings.dvb_input)
         #: entries into fail that a trap is to be sent for (taken by the service)
         self.traps: list[FailEntry] = []
@@ -221,8 +234,12 @@ class StreamCollector:
         control = snapshot.dvb_trap_control.get((inp,))
         if control is not None:
             self.trap_control = control
-        enabled = frozenset(t for t in TsTest if enable.get(t, TEST_ENABLE) & TEST_ENABLE)
-        limits = limits_of(prefs, enabled)
+        if self.configured is None:
+            limits = None
+        else:
+            enabled = frozenset(t for t in self.configured.enabled
+                                if enable.get(t, TEST_ENABLE) & TEST_ENABLE)
+            limits = limits_of(self.prefs, enabled)
         if limits != self.limits:
             self.limits = limits
             if self.analyzer is not None:

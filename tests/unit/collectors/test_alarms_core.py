@@ -113,7 +113,10 @@ def report() -> IntervalReport:
         last = t
     a.close_until(last)
     reports = a.pop_reports()
-    return reports[1]
+    # The file is shorter than an interval, and each loop restarts its PCRs: every interval has
+    # a PCR discontinuity, as TR 101 290 rightly says. These tests are about the other
+    # conditions (the TR 101 290 ones have their own below): without the checks' outcomes.
+    return dataclasses.replace(reports[1], tr101290={})
 
 
 def stream(limits=None, persistence=2.0) -> StreamAlarms:

@@ -130,3 +130,33 @@ def test_rate_control_disabled_sends_nothing():
     assert svc.publish(last + 2 * S)
     assert store.snapshot.dvb_summary[(1040, 7)].state is TestState.FAIL
     assert sent == []
+
+
+def test_configured_limits_are_the_preferences_and_reach_the_analyzer():
+    """[stream.tr101290] gives the first tsTestsPreferencesTable row and the analyzer's limits
+    (with the real analyzer); `enabled` bounds what a testEnable write can turn on; `checks =
+    false` keeps the checks off whatever the tables say."""
+    text = CONFIG.replace("[temperature_sensors]", "[stream.tr101290]\npat_interval_max_s = 0.25\n"
+                          "enabled = [\"tsSyncLoss\", \"patError2\"]\n[temperature_sensors]")
+    store = BlockStore()
+    cfg = parse_settings(text, "t.toml")
+    svc = CollectorService(store, cfg.streams, cfg.sensors)
+    agent = Agent(store=store)
+    svc.attach(agent.mibmap, agent.notifications.submit, lambda: agent.dvb.persistence_s)
+    svc.publish(T0)
+    (prefs,) = store.snapshot.dvb_preferences.values()
+    assert float(prefs.pat_interval_max) == 0.25 and float(prefs.pmt_interval_max) == 0.5
+    for b in batches(datagrams("h264_mp2.ts", loops=1), size=16):
+        svc.streams[0].feed_batch(b)
+    svc.publish(T0 + 3 * S)
+    limits = svc.streams[0].analyzer.config.tr101290
+    assert limits.pat_interval_max_s == 0.25
+    assert limits.enabled == frozenset({TsTest.tsSyncLoss, TsTest.patError2})
+
+    off = parse_settings(CONFIG.replace("[temperature_sensors]", "[stream.tr101290]\n"
+                                        "checks = false\n[temperature_sensors]"), "t.toml")
+    svc = CollectorService(BlockStore(), off.streams, off.sensors)
+    for b in batches(datagrams("h264_mp2.ts", loops=1), size=16):
+        svc.streams[0].feed_batch(b)
+    svc.publish(T0 + 3 * S)
+    assert svc.streams[0].analyzer.config.tr101290 is None
