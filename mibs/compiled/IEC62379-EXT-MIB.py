@@ -119,10 +119,11 @@ iec62379ExtMIB = ModuleIdentity(
 )
 if mibBuilder.loadTexts:
     iec62379ExtMIB.setRevisions(
-        ("2026-12-02 00:00",)
+        ("2026-12-03 00:00",
+         "2026-12-02 00:00")
     )
 if mibBuilder.loadTexts:
-    iec62379ExtMIB.setLastUpdated("202612020000Z")
+    iec62379ExtMIB.setLastUpdated("202612030000Z")
 if mibBuilder.loadTexts:
     iec62379ExtMIB.setOrganization("iec62379 open-source project")
 if mibBuilder.loadTexts:
