@@ -16,15 +16,17 @@ SHAPE = {"kind", "condition", "severity", "part", "component", "value", "shown",
          "description"}
 
 
-def capture(path: Path, parts: list[tuple[float, float]]) -> None:
-    """A pcap of h264_mp2.ts (2 s a loop) as RTP: per part (loss %, silence after it in s)."""
+def capture(path: Path, parts: list[tuple[float, ...]]) -> None:
+    """A pcap of h264_mp2.ts (2 s a loop) as RTP: per part (loss %, silence after it in s[,
+    jitter in ms])."""
     mp = _make_pcaps_module()
     src, dst = bytes([192, 0, 2, 9]), bytes([239, 2, 2, 2])
     t = 1_700_000_000 * S
     frames = []
-    for i, (loss, gap) in enumerate(parts):
+    for i, (loss, gap, *jitter) in enumerate(parts):
         plan = g.Plan(MEDIA.read_bytes(), g.PlanConfig(
-            rtp=True, seed=i + 1, impairments=g.Impairments(loss_pct=loss)))
+            rtp=True, seed=i + 1,
+            impairments=g.Impairments(loss_pct=loss, jitter_ms=jitter[0] if jitter else 0.0)))
         last = t
         for d in plan:
             last = t + d.departure_ns
@@ -55,6 +57,25 @@ def test_json_alarms_loss_raised_and_cleared_stream_lost_and_back(tmp_path: Path
     assert raised["severity"] == "minor" and raised["shown"].endswith(" packets")
     assert raised["value"] >= 1 and raised["description"] == "239.2.2.2:5004: RTP loss at or " \
         "above 1 packets"
+
+
+def test_json_df_alarm_raised_by_jitter_and_cleared(tmp_path: Path) -> None:
+    """DF above its limit (default: raised at 150 ms, cleared below 100) while the generator
+    delays each datagram by up to 300 ms for 6 s: dfHigh is raised once it held for the
+    persistence time, and cleared once the stream is clean again; the capture carries its own
+    times, so no scheduling moves them."""
+    pcap = tmp_path / "d.pcap"
+    capture(pcap, [(0, 0), (0, 0), (0, 0, 300), (0, 0, 300), (0, 0, 300), (0, 0), (0, 0),
+                   (0, 0)])
+    code, out, _ = run_probe(str(pcap), "--json")
+    assert code == 0
+    lines = json_lines(out)
+    got = [(d["interval_start"], a["kind"], a["condition"]) for d in lines for a in d["alarms"]]
+    df = [(t, k) for t, k, c in got if c == "dfHigh"]
+    assert [k for _, k in df] == ["raised", "cleared"], got
+    (raised_at, _), (cleared_at, _) = df
+    assert 4.0 <= raised_at < 10.0 <= cleared_at  # the jittered part is 4..10 s
+    assert all(d["df_ms"] < 50 for d in lines if d["interval_start"] < 4.0)
 
 
 def test_clean_capture_has_no_alarms_and_a_short_gap_is_an_event(tmp_path: Path) -> None:
