@@ -31,17 +31,21 @@ class StateError(RuntimeError):
 
 
 def atomic_write_json(path: Path, data: Any) -> None:
-    """Replace `path` with `data` as JSON, durably: when this returns, the whole new file and
-    its name are on disk. Otherwise it raises OSError (a full disk, a read-only folder ...),
+    """Replace `path` with `data` as JSON, durably (see `atomic_write_bytes`)."""
+    atomic_write_bytes(path, json.dumps(data, indent=1, sort_keys=True).encode())
+
+
+def atomic_write_bytes(path: Path, payload: bytes) -> None:
+    """Replace `path` with `payload`, durably: when this returns, the whole new file and its
+    name are on disk. Otherwise it raises OSError (a full disk, a read-only folder ...),
     `path` is as it was and no temporary file is left behind."""
-    payload = json.dumps(data, indent=1, sort_keys=True).encode()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     old = path.with_name(f".{path.name}.{os.getpid()}.old.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            _write_all(fd, payload)
+            write_all(fd, payload)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -64,7 +68,7 @@ def atomic_write_json(path: Path, data: Any) -> None:
                 leftover.unlink()
 
 
-def _write_all(fd: int, payload: bytes) -> None:
+def write_all(fd: int, payload: bytes) -> None:
     """os.write until every octet is written (a write may take only part of it)."""
     view = memoryview(payload)
     while view:

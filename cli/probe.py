@@ -55,6 +55,7 @@ from .probe_programs import (
     video_dict,
     video_text,
 )
+from .probe_tr101290 import failing_tests, tr101290_dict
 
 _LIVE_POLL_S = 0.1  # longest wait for datagrams before looking at the clock again
 _LIVE_GRACE_NS = 50_000_000  # idle: close intervals that ended this long ago (late datagrams)
@@ -166,21 +167,6 @@ def report_dict(name: str, r: IntervalReport, partial: bool) -> dict[str, Any]:
         "programs": programs_list(r),
         "tr101290": tr101290_dict(r),
     }
-
-
-def tr101290_dict(r: IntervalReport) -> dict[str, dict[str, Any]]:
-    """TR 101 290 per test (the DVB MIB's name): state ("pass", "fail" or "unknown") and the
-    errors in the interval; tests not enabled are left out, {} when the checks are off."""
-    return {
-        t.name: {"state": o.state.name.lower(), "errors": o.errors}
-        for t, o in r.tr101290.items()
-        if o.state is not TestState.DISABLED
-    }
-
-
-def failing_tests(r: IntervalReport) -> list[str]:
-    """The TR 101 290 tests that failed in the interval (their DVB MIB names)."""
-    return [t.name for t, o in r.tr101290.items() if o.state is TestState.FAIL]
 
 
 _TABLE_HEAD = (

@@ -42,7 +42,7 @@ from iec62379.mibs.vocabulary import Severity
 
 from .. import ber
 from ..notification import Notification, VarBind
-from ..persist import StateError
+from ..persist import StateError, atomic_write_bytes, write_all
 
 log = logging.getLogger("iec62379.agent.notify")
 
@@ -267,7 +267,7 @@ class Outbox:
             return
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
         try:
-            _write_all(fd, line.encode())
+            write_all(fd, line.encode())
             if sync:
                 os.fsync(fd)
         finally:
@@ -279,36 +279,9 @@ class Outbox:
         data = {"format": FORMAT, "target": self.target, "next_seq": self.next_seq,
                 "dropped": self.dropped, "entries": [entry_to_json(e) for e in self._entries]}
         payload = (json.dumps(data, separators=(",", ":")) + "\n").encode()
-        folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{self.path.name}.{os.getpid()}.tmp"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                _write_all(fd, payload)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            dfd = os.open(folder, os.O_RDONLY)
-            try:
-                os.fsync(dfd)
-            finally:
-                os.close(dfd)
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        atomic_write_bytes(self.path, payload)
         self._journal = 0
         self._rewrite = False
-
-
-def _write_all(fd: int, payload: bytes) -> None:
-    view = memoryview(payload)
-    while view:
-        n = os.write(fd, view)
-        if n <= 0:
-            raise OSError(f"write took {n} octets")
-        view = view[n:]
 
 
 __all__ = ["Entry", "Outbox", "entry_from_json", "entry_to_json", "outbox_path"]

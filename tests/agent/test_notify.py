@@ -154,6 +154,7 @@ def test_outbox_without_state_dir_and_on_a_full_disk_keeps_in_memory(
     import errno
     import os
 
+    from iec62379.agent import persist
     from iec62379.agent.notify import outbox
 
     def full(fd: int, payload: bytes) -> None:
@@ -163,7 +164,8 @@ def test_outbox_without_state_dir_and_on_a_full_disk_keeps_in_memory(
     path = outbox_path(tmp_path, "t")
     box = Outbox(path, 5, "t")
     box.put(note(0))
-    monkeypatch.setattr(outbox, "_write_all", full)
+    monkeypatch.setattr(outbox, "write_all", full)  # the journal's appends
+    monkeypatch.setattr(persist, "write_all", full)  # its rewrites (persist.atomic_write_bytes)
     assert box.put(note(1)).seq == 2 and box.put(note(2)).seq == 3
     assert len(box) == 3 and box.persist_errors == 2
     box.remove(1)
