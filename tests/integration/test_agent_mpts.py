@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, require_tool
-from test_agent_streams import Proc, cli, free_port, snmp_env, start_agent, wait_for
+from test_agent_streams import Proc, agent_config, cli, free_port, snmp_env, start_agent, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -36,16 +36,7 @@ def snmpwalk(port: int, table: str) -> dict[str, str]:
 
 def test_live_mpts_has_a_video_and_audio_block_per_program(tmp_path: Path) -> None:
     agent_port, stream_port = free_port(), free_port()
-    config = tmp_path / "agent.toml"
-    config.write_text(f"""
-[agent]
-listen = ["udp:127.0.0.1:{agent_port}"]
-state_dir = "{tmp_path / 'state'}"
-
-[[access.community]]
-name = "public"
-sources = ["127.0.0.0/8"]
-
+    config = agent_config(tmp_path, agent_port, f"""
 [[stream]]
 url = "rtp://127.0.0.1:{stream_port}"
 id = {NET}

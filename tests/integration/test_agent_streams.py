@@ -109,6 +109,23 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "iec62379.cli.main", *args]
 
 
+def agent_config(tmp_path: Path, agent_port: int, body: str, access: str = "") -> Path:
+    """tmp_path/agent.toml of an agent on udp:127.0.0.1:agent_port with its state in
+    tmp_path/state, read by the community "public" from loopback, then `access` (more
+    [[access.community]] tables or [access] keys) and `body` (streams, sensors ...)."""
+    config = tmp_path / "agent.toml"
+    config.write_text(f"""[agent]
+listen = ["udp:127.0.0.1:{agent_port}"]
+state_dir = "{tmp_path / 'state'}"
+
+[[access.community]]
+name = "public"
+sources = ["127.0.0.0/8"]
+{access}
+{body}""")
+    return config
+
+
 @pytest.fixture(scope="module")
 def media(tmp_path_factory) -> Path:
     """A 30 s stream without loop seams (the demo's recipe: H.264 + MP2 + AC-3, 3 Mbit/s)."""
@@ -119,16 +136,7 @@ def media(tmp_path_factory) -> Path:
 def agent_setup(tmp_path: Path) -> Iterator[tuple[int, int, Path]]:
     agent_port, stream_port = free_port(), free_port()
     spare = free_port()
-    config = tmp_path / "agent.toml"
-    config.write_text(f"""
-[agent]
-listen = ["udp:127.0.0.1:{agent_port}"]
-state_dir = "{tmp_path / 'state'}"
-
-[[access.community]]
-name = "public"
-sources = ["127.0.0.0/8"]
-
+    config = agent_config(tmp_path, agent_port, f"""
 [[stream]]
 url = "rtp://127.0.0.1:{stream_port}"
 name = "under test"

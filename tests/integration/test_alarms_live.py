@@ -17,7 +17,16 @@ from pathlib import Path
 import pytest
 from conftest import REPO, require_tool
 from iec62379.mibs import paths
-from test_agent_streams import Proc, cli, free_port, generator, media, snmp_env, wait_for
+from test_agent_streams import (
+    Proc,
+    agent_config,
+    cli,
+    free_port,
+    generator,
+    media,
+    snmp_env,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -94,16 +103,7 @@ def setup(tmp_path: Path):
     agent_port, stream_port = free_port(), free_port()
     sysfs = tmp_path / "sysfs"
     shutil.copytree(REPO / "tests" / "fixtures" / "sysfs" / "workstation", sysfs, symlinks=True)
-    config = tmp_path / "agent.toml"
-    config.write_text(f"""
-[agent]
-listen = ["udp:127.0.0.1:{agent_port}"]
-state_dir = "{tmp_path / 'state'}"
-
-[[access.community]]
-name = "public"
-sources = ["127.0.0.0/8"]
-
+    config = agent_config(tmp_path, agent_port, f"""
 [[stream]]
 url = "rtp://127.0.0.1:{stream_port}"
 name = "under test"

@@ -13,7 +13,16 @@ from pathlib import Path
 import pytest
 from conftest import require_tool
 from iec62379.collectors.publish.tr101290 import implemented_tests
-from test_agent_streams import Proc, cli, free_port, generator, media, snmp_env, wait_for
+from test_agent_streams import (
+    Proc,
+    agent_config,
+    cli,
+    free_port,
+    generator,
+    media,
+    snmp_env,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 _ = media  # the module-scoped fixture, used by the live test
@@ -28,22 +37,14 @@ NAMED, DEFAULT = 7, 10  # the first stream's dvb_input; the second's is its id
 
 
 def write_config(tmp_path: Path, agent_port: int, stream_port: int) -> Path:
-    config = tmp_path / "agent.toml"
-    config.write_text(f"""
-[agent]
-listen = ["udp:127.0.0.1:{agent_port}"]
-state_dir = "{tmp_path / 'state'}"
-
-[[access.community]]
-name = "public"
-sources = ["127.0.0.0/8"]
+    config = agent_config(tmp_path, agent_port, access="""
 [[access.community]]
 name = "private"
 level = "supervisor"
 sources = ["127.0.0.0/8"]
 [access]
 allow_community_write = true
-
+""", body=f"""
 [[stream]]
 url = "rtp://127.0.0.1:{stream_port}"
 id = 20
