@@ -379,6 +379,49 @@ def limits_seconds(prefs: Any) -> dict[str, float]:
     return {name: float(getattr(prefs, name)) for name, _, _ in PREFERENCES[:8]}
 
 
+# --- controlRFSystemTable -------------------------------------------------------------------
+
+# DeliverySystemType
+DELIVERY_UNKNOWN = 1
+
+
+@dataclass(frozen=True, slots=True)
+class RfSystem:
+    """A row of controlRFSystemTable: the physical delivery system an input should expect.
+    Its column is in the MIB's mandatory groupControl; an input of this probe is an IP flow,
+    which has none of the RF systems (cable, satellite, terrestrial): always unknown(1)."""
+
+    input: int
+    delivery: int = DELIVERY_UNKNOWN
+
+    def __post_init__(self) -> None:
+        _check_input(self.input)
+        if self.delivery != DELIVERY_UNKNOWN:
+            raise ValueError(f"rfSystemDelivery of an IP input is unknown(1), got "
+                             f"{self.delivery!r}")
+
+    @property
+    def index(self) -> tuple[int, ...]:
+        return (self.input,)
+
+
+def decode_delivery(row: Any, value: Any) -> int:
+    """rfSystemDelivery: an IP input has no RF delivery system to expect, so unknown(1) is
+    the one value taken (a no-op); cable(2), satellite(3), terrestrial(4) and anything else
+    are wrongValue."""
+    if value != DELIVERY_UNKNOWN:
+        raise Refused(WRONG_VALUE, "rfSystemDelivery of an IP input is unknown(1): the input "
+                      "has no cable, satellite or terrestrial delivery system")
+    return value
+
+
+RF_SYSTEM = Table("controlRFSystemTable", RfSystem, "dvb_rf_system", (
+    ColumnSpec("rfSystemInputNumber", "input"),
+    ColumnSpec("rfSystemDelivery", "delivery",
+               write=WriteRule("delivery", decode_delivery, _same, int)),
+), module=DVB_MIB, block=False)
+
+
 # --- trapControlTable -----------------------------------------------------------------------
 
 
@@ -509,8 +552,8 @@ TS_INPUT = Table("extTsInputTable", TsInput, "dvb_input", (
 
 
 #: The DVB tables, in MIB order, and the extension module's table of their inputs.
-DVB_TABLES: tuple[Table, ...] = (TRAP_CONTROL, CAPABILITY_TS, SUMMARY, PID, PREFERENCES_TABLE,
-                                 TS_INPUT)
+DVB_TABLES: tuple[Table, ...] = (RF_SYSTEM, TRAP_CONTROL, CAPABILITY_TS, SUMMARY, PID,
+                                 PREFERENCES_TABLE, TS_INPUT)
 
 
 # --- scalars --------------------------------------------------------------------------------
@@ -572,7 +615,7 @@ class DvbScalars:
 
 __all__ = [
     "CAPABILITY_TS", "DVB_MIB", "DVB_TABLES", "DvbScalars", "PID", "PID_TESTS", "PREFERENCES",
-    "PREFERENCES_TABLE", "SUMMARY", "TRAP_CONTROL", "TestPid", "TestPreferences", "TestSummary",
-    "TrapControl", "TsCapability", "TS_INPUT", "TsInput", "date_and_time", "limits_seconds",
-    "normal_float", "parse_floating_point", "summary_bits",
+    "PREFERENCES_TABLE", "RF_SYSTEM", "RfSystem", "SUMMARY", "TRAP_CONTROL", "TestPid",
+    "TestPreferences", "TestSummary", "TrapControl", "TsCapability", "TS_INPUT", "TsInput",
+    "date_and_time", "limits_seconds", "normal_float", "parse_floating_point", "summary_bits",
 ]

@@ -40,6 +40,7 @@ from .dvb import (  # the DVB measurement MIB's tables; names the producers use,
     PREFERENCES,
     RATE_ENABLED,
     TEST_ENABLE,
+    RfSystem,
     TestPid,
     TestPreferences,
     TestSummary,
@@ -504,7 +505,8 @@ TEMPERATURE = Table("temperatureTable", Temperature, "temperature", (
 
 
 Row = (NetworkBlock | AudioComponent | VideoBlock | RxPoint | Temperature | TestSummary | TestPid
-       | TestPreferences | TrapControl | TsCapability | TsInput | ActiveAlarm | AlarmLogEntry)
+       | TestPreferences | RfSystem | TrapControl | TsCapability | TsInput | ActiveAlarm
+       | AlarmLogEntry)
 
 #: Every table, in MIB order.
 TABLES: tuple[Table, ...] = (NETWORK, AUDIO, VIDEO, RX_POINT, TEMPERATURE, *DVB_TABLES)
@@ -532,6 +534,7 @@ class Snapshot:
     video: dict[tuple[int, ...], VideoBlock] = field(default_factory=dict)
     rx: dict[tuple[int, ...], RxPoint] = field(default_factory=dict)
     temperature: dict[tuple[int, ...], Temperature] = field(default_factory=dict)
+    dvb_rf_system: dict[tuple[int, ...], RfSystem] = field(default_factory=dict)
     dvb_trap_control: dict[tuple[int, ...], TrapControl] = field(default_factory=dict)
     dvb_capability: dict[tuple[int, ...], TsCapability] = field(default_factory=dict)
     dvb_summary: dict[tuple[int, ...], TestSummary] = field(default_factory=dict)
@@ -554,8 +557,8 @@ class Snapshot:
 
 __all__ = [
     "DVB_TABLES", "FAIL_TRAP_ENABLE", "PID_TESTS", "PREFERENCES", "RATE_ENABLED", "TEST_ENABLE",
-    "TestPid", "TestPreferences", "TestSummary", "TrapControl", "TsCapability", "TsInput",
-    "ActiveAlarm", "AlarmLogEntry", "normal_float",
+    "RfSystem", "TestPid", "TestPreferences", "TestSummary", "TrapControl", "TsCapability",
+    "TsInput", "ActiveAlarm", "AlarmLogEntry", "normal_float",
     "AUDIO", "BLOCK_TABLES", "NETWORK", "RX_POINT", "TABLES", "TEMPERATURE", "VIDEO",
     "AudioComponent", "BitRateType", "FecType", "Format", "NetworkBlock", "NetworkType", "Row",
     "RxCounters", "RxPoint", "Snapshot", "Temperature", "TemperatureStatus", "TransportType",

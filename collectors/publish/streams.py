@@ -36,6 +36,7 @@ from iec62379.agent.model import (
     PREFERENCES,
     TEST_ENABLE,
     U32_MAX,
+    RfSystem,
     Row,
     RxCounters,
     Snapshot,
@@ -273,7 +274,8 @@ class StreamCollector:
         stream = TsInput(input=self.settings.dvb_input, name=self.settings.name,
                          address=ipaddress.ip_address(url.bind_address).packed, port=url.port,
                          rx_block_id=self.ids.rx, source=source)
-        return [*self.dvb.summary_rows(), *self.dvb.pid_rows(), self.prefs, control, stream]
+        return [*self.dvb.summary_rows(), *self.dvb.pid_rows(), self.prefs, control, stream,
+                RfSystem(input=self.settings.dvb_input)]
 
     def update(self, now_ns: int) -> list[Row]:
         """Close the intervals that ended by ``now_ns`` and return the stream's rows now."""

@@ -8,6 +8,7 @@ import pytest
 from iec62379.agent import ber
 from iec62379.agent.dvb import (
     DVB_TABLES,
+    RfSystem,
     TestPid,
     TestPreferences,
     TestSummary,
@@ -15,6 +16,7 @@ from iec62379.agent.dvb import (
     TsCapability,
     TsInput,
     date_and_time,
+    decode_delivery,
     decode_enable,
     decode_limit,
     decode_persistence,
@@ -33,6 +35,7 @@ from iec62379.mibs.vocabulary import TestState, TsTest
 DVB = (1, 3, 6, 1, 4, 1, 2696, 3, 2, 1)
 PERSISTENCE = DVB + (1, 2, 0)
 SAMPLES = [
+    RfSystem(input=3),
     TrapControl(input=3),
     TsCapability(oid=(1, 3, 6, 1, 4, 1, 2696, 3, 2, 1, 5, 2, 2, 1, 3, 1040, 0)),
     TestSummary(test=TsTest.crcError, input=3),
@@ -93,6 +96,14 @@ def test_limit_refusals(value, status):
     assert exc.value.status == status
 
 
+@pytest.mark.parametrize("value", [0, 2, 3, 4, 5, -1])
+def test_rf_delivery_of_an_ip_input_is_unknown_only(value):
+    assert decode_delivery(None, 1) == 1  # unknown(1): taken, nothing changes
+    with pytest.raises(Refused) as exc:
+        decode_delivery(None, value)  # cable, satellite, terrestrial, outside the enumeration
+    assert exc.value.status == WRONG_VALUE
+
+
 def test_rows_refuse_values_outside_the_mib():
     with pytest.raises(ValueError):
         TestSummary(test=1040, input=0)
@@ -104,6 +115,8 @@ def test_rows_refuse_values_outside_the_mib():
         TestPreferences(input=1, pcr_interval_max="fast")
     with pytest.raises(ValueError):
         TrapControl(input=1, rate_status=3)
+    with pytest.raises(ValueError):
+        RfSystem(input=1, delivery=3)
     with pytest.raises(ValueError):
         TsInput(input=1, name="", address=b"\x01", port=1, rx_block_id=1)
 

@@ -31,6 +31,7 @@ DVB = "1.3.6.1.4.1.2696.3.2.1"
 SUMMARY = f"{DVB}.5.2.2.1"  # tsTestsSummaryEntry
 PREFS = f"{DVB}.5.2.100.1.1"  # tsTestsPreferencesEntry
 TRAPCTL = f"{DVB}.2.1.1"  # trapControlEntry
+RFSYSTEM = f"{DVB}.1.3"  # controlRFSystemTable
 CAPABILITY = f"{DVB}.3.5.2.1"  # capabilityTSEntry
 TESTS = [1010, 1020, 1031, 1040, 1051, 1060, 2010, 2020, 2031, 2032, 2040, 2050, 2060]
 NAMED, DEFAULT = 7, 10  # the first stream's dvb_input; the second's is its id
@@ -139,6 +140,8 @@ def test_tables_scalars_sets_and_persistence(tmp_path: Path):
         # trap control: enabled(2), 1000 ms, nothing failing (12 octets of TestSummary)
         assert get(port, f"{TRAPCTL}.5.{NAMED}", f"{TRAPCTL}.6.{NAMED}") == ["2", "1000"]
         assert get(port, f"{TRAPCTL}.7.{NAMED}")[0].replace(" ", "") == "00" * 12
+        # controlRFSystemTable (groupControl): an IP input expects no RF system: unknown(1)
+        assert walk(port, RFSYSTEM) == [(f"{RFSYSTEM}.1.2.{i}", "1") for i in (NAMED, DEFAULT)]
         # the accessible-for-notify columns are not readable
         assert [n for n, _ in walk(port, TRAPCTL)] == [
             f"{TRAPCTL}.{c}.{i}" for c in (5, 6, 7) for i in (NAMED, DEFAULT)]
@@ -198,6 +201,8 @@ def test_tables_scalars_sets_and_persistence(tmp_path: Path):
         assert refused(port, f"{PREFS}.6.{NAMED}", "s", "1" * 64) == "wrongLength"
         assert refused(port, f"{TRAPCTL}.5.{NAMED}", "i", "3") == "wrongValue"
         assert refused(port, f"{TRAPCTL}.6.{NAMED}", "u", "3600001") == "wrongValue"
+        assert refused(port, f"{RFSYSTEM}.1.2.{NAMED}", "i", "3") == "wrongValue"  # satellite
+        assert snmpset(port, f"{RFSYSTEM}.1.2.{NAMED}", "i", "1").returncode == 0  # unknown
         assert refused(port, f"{SUMMARY}.5.1040.{NAMED}", "i", "0") == "notWritable"
         assert refused(port, f"{SUMMARY}.4.1040.99", "x", "80") == "noCreation"
         # controlEventPersistence: seconds 0..86400; controlNow is the host's clock
