@@ -13,7 +13,6 @@ Nothing here imports pysnmp; building the index from the modules does (`mibs.ind
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -167,6 +166,8 @@ def _from_namespace(data: Any, where: str) -> MibIndex:
 
 def load_index_file(path: Path) -> MibIndex:
     """The index in the file `path` (written by `iec62379 mib compile`)."""
+    import importlib.util  # here: the agent imports the shipped index as a module
+
     spec = importlib.util.spec_from_file_location(f"_iec62379_mib_index_{abs(hash(path))}", path)
     if spec is None or spec.loader is None or not path.is_file():
         raise MibIndexError(f"{path}: no such index file; run `iec62379 mib compile`")

@@ -14,27 +14,27 @@ from typing import Any
 from .index import INDEX_LAYOUT, INDEX_MODULES, KINDS, Entry, MibIndex, index_path
 
 
+def _identifier_octet(tag_set: Any) -> int:
+    """The BER identifier octet (X.690 8.1.2: class, form, number) of a pyasn1 tag set's
+    outermost tag; the SMI's tags are all below 31, so it is one octet."""
+    tag = tag_set[-1]
+    if tag.tagId >= 31:
+        raise TypeError(f"tag number {tag.tagId} needs more than one identifier octet")
+    return tag.tagClass | tag.tagFormat | tag.tagId
+
+
 def wire_tag(syntax: Any) -> int:
-    """The BER tag (agent.ber) of the base SMI type a column's or scalar's syntax is built on:
-    the agent's values are plain Python values with this tag (a TC's own constraints are
-    applied by the model, and TAddress's NULL is the empty string). TypeError when the base
-    type is none the agent sends."""
-    from iec62379.agent import ber
+    """The BER tag (as in agent/ber.py) of the base SMI type a column's or scalar's syntax is
+    built on: the agent's values are plain Python values with this tag (a TC's own constraints
+    are applied by the model, and TAddress's NULL is the empty string). TypeError when the base
+    type is none the agent sends (Opaque, or not an SMI type)."""
     from pysnmp.proto import rfc1902
 
-    tag = syntax.getTagSet()
-    for cls, number in (
-        (rfc1902.Integer32, ber.INTEGER),
-        (rfc1902.Gauge32, ber.GAUGE32),
-        (rfc1902.Counter32, ber.COUNTER32),
-        (rfc1902.Counter64, ber.COUNTER64),
-        (rfc1902.TimeTicks, ber.TIMETICKS),
-        (rfc1902.IpAddress, ber.IP_ADDRESS),
-        (rfc1902.OctetString, ber.OCTET_STRING),
-        (rfc1902.ObjectIdentifier, ber.OBJECT_IDENTIFIER),
-    ):
-        if cls.tagSet == tag:
-            return number
+    sent = (rfc1902.Integer32, rfc1902.Gauge32, rfc1902.Counter32, rfc1902.Counter64,
+            rfc1902.TimeTicks, rfc1902.IpAddress, rfc1902.OctetString, rfc1902.ObjectIdentifier)
+    tag_set = syntax.getTagSet()
+    if any(cls.tagSet == tag_set for cls in sent):
+        return _identifier_octet(tag_set)
     raise TypeError(f"no wire type for syntax {type(syntax).__name__}")
 
 

@@ -31,10 +31,15 @@ from iec62379.mibs.index import (
 from iec62379.mibs.index_build import build_index, index_source
 from iec62379.mibs.paths import compiled_dir
 from iec62379.mibs.tree import mib_builder
+from pysnmp.proto import rfc1902
 
-#: The base types the agent sends, by the BER identifier octet of their tag.
-SENT = {ber.INTEGER, ber.OCTET_STRING, ber.OBJECT_IDENTIFIER, ber.IP_ADDRESS, ber.COUNTER32,
-        ber.GAUGE32, ber.TIMETICKS, ber.COUNTER64}
+#: The base types the agent sends: pysnmp's class -> the agent's BER tag.
+WIRE = ((rfc1902.Integer32, ber.INTEGER), (rfc1902.Gauge32, ber.GAUGE32),
+        (rfc1902.Counter32, ber.COUNTER32), (rfc1902.Counter64, ber.COUNTER64),
+        (rfc1902.TimeTicks, ber.TIMETICKS), (rfc1902.IpAddress, ber.IP_ADDRESS),
+        (rfc1902.OctetString, ber.OCTET_STRING),
+        (rfc1902.ObjectIdentifier, ber.OBJECT_IDENTIFIER))
+SENT = {tag for _, tag in WIRE}
 
 
 @pytest.fixture(scope="module")
@@ -72,10 +77,8 @@ def test_every_object_pysnmp_loads_is_in_the_index_as_pysnmp_has_it(loaded, ship
             access = str(sym.getMaxAccess()) if hasattr(sym, "getMaxAccess") else ""
             assert obj.access == access, name
             if obj.kind in ("column", "scalar"):
-                # the identifier octet of the syntax's tag, straight from pyasn1
-                t = sym.getSyntax().getTagSet()[-1]
-                octet = t.tagClass | t.tagFormat | t.tagId
-                assert obj.tag == (octet if octet in SENT else 0), name
+                tag_set = sym.getSyntax().getTagSet()
+                assert obj.tag == next((t for c, t in WIRE if c.tagSet == tag_set), 0), name
             else:
                 assert obj.tag == 0, name
 
