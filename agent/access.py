@@ -14,13 +14,13 @@ from __future__ import annotations
 from .alarms import alarm_scalars
 from .dvb import DVB_MIB
 from .instrum import View
-from .mibmap import MEASUREMENT_MIB, MibMap
+from .mibmap import MibMap
 from .model import TABLES
+from .tables import MEASUREMENT_MIB
 
 
 def read_subtrees(mibmap: MibMap) -> list[tuple[int, ...]]:
     """What a listener (and a supervisor) may read."""
-    mibmap.builder.load_modules("SNMP-MPD-MIB", "SNMP-TARGET-MIB", "SNMP-USER-BASED-SM-MIB")
     subtrees = [
         mibmap.symbol_oid(MEASUREMENT_MIB, "measurementMIB"),
         mibmap.symbol_oid("SNMPv2-MIB", "system"),

@@ -1,7 +1,8 @@
 """Objects the agent serves beside the measurement tables: the SNMPv2-MIB system group,
 IF-MIB's ifTable and ifXTable from /sys/class/net and /proc/net/dev (ifIndex = the kernel's
 interface index, so nMtIfIndex and aMtIfIndex resolve on the same agent), and the engine's SNMP
-counters (snmp group, snmpEngine, usmStats). OIDs come from the compiled MIBs by name.
+counters (snmp group, snmpEngine, usmStats). OIDs come from the MIB modules by name, through
+the agent's MIB index (`mibs.index`, or the MibMap over it: anything with `symbol_oid`).
 
 Host values are read by `refresh()`, which the agent calls on a timer, never from a request.
 """
@@ -13,12 +14,18 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from . import ber
 from .config import DEFAULT_MAX_MESSAGE_SIZE, SystemGroup
 
 Getter = Callable[[], Any]
+
+
+class MibOids(Protocol):
+    """Where OIDs come from: the agent's MIB index (mibs.index.MibIndex) or the MibMap."""
+
+    def symbol_oid(self, module: str, name: str) -> tuple[int, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -120,13 +127,12 @@ class HostMib:
 
     def __init__(
         self,
-        mib_builder: Any,
+        mib: MibOids,
         system: SystemGroup,
         read: Callable[[], list[Interface]] = read_interfaces,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        mib_builder.load_modules("SNMPv2-MIB", "IF-MIB")
-        self._b = mib_builder
+        self._oid = mib.symbol_oid
         self.system = system
         self._read = read
         self._clock = clock
@@ -134,10 +140,6 @@ class HostMib:
         self.version = 0
         self._ifs: list[Interface] = []
         self._last_change = 0
-
-    def _oid(self, module: str, name: str) -> tuple[int, ...]:
-        (sym,) = self._b.import_symbols(module, name)
-        return tuple(sym.getName())
 
     def uptime(self) -> int:
         """Hundredths of a second since the agent started (sysUpTime)."""
@@ -282,7 +284,7 @@ class EngineCounters:
 
     def __init__(
         self,
-        mib_builder: Any,
+        mib: MibOids,
         counters: SnmpCounters,
         engine_id: bytes,
         boots: int,
@@ -291,9 +293,7 @@ class EngineCounters:
         v3: bool = False,
         enable_authen_traps: bool = False,
     ) -> None:
-        mib_builder.load_modules("SNMPv2-MIB", "SNMP-FRAMEWORK-MIB", "SNMP-USER-BASED-SM-MIB",
-                                 "SNMP-MPD-MIB", "SNMP-TARGET-MIB")
-        self._b = mib_builder
+        self._oid = mib.symbol_oid
         self.counters = counters
         self.engine_id = engine_id
         self.boots = boots
@@ -307,10 +307,6 @@ class EngineCounters:
     def engine_time(self) -> int:
         """snmpEngineTime: seconds since the engine started (RFC 3414 2.2.1)."""
         return min(int(self._clock() - self._start), 2147483647)
-
-    def _oid(self, module: str, name: str) -> tuple[int, ...]:
-        (sym,) = self._b.import_symbols(module, name)
-        return tuple(sym.getName())
 
     def _names(self) -> list[tuple[str, str]]:
         names = [("SNMPv2-MIB", n) for n, _ in _SNMP_GROUP]

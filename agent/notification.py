@@ -2,8 +2,8 @@
 TR 101 290 tests, an embedding product, the agent's own coldStart ...) and every way out sends
 it (the [[notify]] targets, the AgentX master).
 
-A producer builds a `Notification` with ready-encoded varbinds (OIDs from the compiled MIB via
-`MibMap.symbol_oid`, tags via `mibmap.wire_tag`) and calls `Notifications.submit`; it never
+A producer builds a `Notification` with ready-encoded varbinds (OIDs from the MIB index via
+`MibMap.symbol_oid`, tags from its columns' `Column.tag`) and calls `Notifications.submit`; it never
 waits for a network and never sees a delivery error. Each sink (a target's outbox, the AgentX
 subagent) takes its copy and is responsible for it from then on.
 """

@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from iec62379.mibs.index import load_index
+
 from .alarms import AlarmBook
 from .config import AgentConfig, Endpoint
 from .dvb import DvbScalars
@@ -50,8 +52,9 @@ class Service(Protocol):
 
 def trim_heap() -> bool:
     """Collect garbage and hand the C heap's free pages back to the system (glibc's
-    malloc_trim; elsewhere nothing happens). Building the MIB index leaves megabytes of freed
-    objects that would otherwise stay in the process's RSS. True if the heap was trimmed."""
+    malloc_trim; elsewhere nothing happens). The start (imports, building the instances'
+    index) leaves freed objects that would otherwise stay in the process's RSS. True if the
+    heap was trimmed."""
     import ctypes
     import gc
     import os
@@ -64,16 +67,12 @@ def trim_heap() -> bool:
         return False
 
 
-def load_mibs(mib_dirs: tuple[str, ...] = ()) -> Any:
-    from iec62379.mibs.tree import mib_builder
-
-    from .mibmap import cached_bytecode_sources
-
-    return cached_bytecode_sources(mib_builder(mib_dirs, texts=False))
-
-
 class Agent:
-    """An SNMP agent serving `store` as `config` says."""
+    """An SNMP agent serving `store` as `config` says.
+
+    Its MIB knowledge is the index `iec62379 mib compile` ships (mibs/index.py); `mib_dirs`
+    (directories with the IETF base MIB sources) is read only where no index is shipped, to
+    build one with pysnmp at start."""
 
     def __init__(
         self,
@@ -86,12 +85,11 @@ class Agent:
         self.store = store or BlockStore()
         self.started_at: float | None = None
         self.endpoints: list[Endpoint] = []
-        self._mib_builder = load_mibs(mib_dirs)
-        self.mibmap = MibMap(self._mib_builder)
+        self.mibmap = MibMap(load_index(mib_dirs))
         state_dir = self.config.state_dir
         self.written = WrittenValues.load(state_dir / "written.json" if state_dir else None)
         self._engine_state_path = state_dir / "engine.json" if state_dir else None
-        self.host = HostMib(self._mib_builder, self.config.system)
+        self.host = HostMib(self.mibmap, self.config.system)
         try:
             self.dvb = DvbScalars(self.mibmap,
                                   self.written.scalars.get("controlEventPersistence"))
@@ -202,7 +200,7 @@ class Agent:
         cfg = self.config
         state = EngineState.next_start(self._engine_state_path, cfg.engine_id)
         self.host.refresh()
-        counters = EngineCounters(self._mib_builder, self.counters, state.engine_id, state.boots,
+        counters = EngineCounters(self.mibmap, self.counters, state.engine_id, state.boots,
                                   max_message_size=cfg.max_message_size, v3=bool(cfg.users),
                                   enable_authen_traps=cfg.enable_authen_traps)
         self.instrum.providers.append(counters)

@@ -51,7 +51,8 @@ def _check_port_range(text: str) -> None:
               help="Where written values and the engine's ID and boots are kept (overrides the "
               "config; default: $XDG_STATE_HOME/iec62379/<config name>, ~/.local/state if unset).")
 @click.option("--mib-dir", "mib_dirs", multiple=True, type=click.Path(file_okay=False),
-              help="A directory with the IETF base MIB sources.")
+              help="A directory with the IETF base MIB sources (read only where the package "
+                   "ships no MIB index, to build one).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv: pysnmp debugging).")
 def agent(config_path: str | None, listen: tuple[str, ...], agentx: str | None,
           state_dir: str | None, mib_dirs: tuple[str, ...], verbose: int) -> None:
@@ -66,6 +67,7 @@ def agent(config_path: str | None, listen: tuple[str, ...], agentx: str | None,
     from iec62379.collectors.compose import build_agent
     from iec62379.collectors.settings import Settings, load_settings
     from iec62379.mibs.compiler import MibCompileError
+    from iec62379.mibs.index import MibIndexError
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
@@ -90,7 +92,7 @@ def agent(config_path: str | None, listen: tuple[str, ...], agentx: str | None,
         elif cfg.state_dir is None:
             cfg = dataclasses.replace(cfg, state_dir=state_dir_default(config_path))
         the_agent, _ = build_agent(dataclasses.replace(settings, agent=cfg), mib_dirs=mib_dirs)
-    except (ConfigError, StateError, MibCompileError) as exc:
+    except (ConfigError, StateError, MibCompileError, MibIndexError) as exc:
         raise click.ClickException(str(exc)) from exc
 
     async def main() -> None:

@@ -56,13 +56,15 @@ def fetch_base(from_dir: str | None, force: bool) -> None:
     type=click.Path(file_okay=False, exists=True),
     help="Compile the modules from this folder instead of the package's mibs folder.",
 )
-@click.option("--check", is_flag=True, help="Only check that the shipped modules are up to date.")
+@click.option("--check", is_flag=True,
+              help="Only check that the shipped modules and the agent's index are up to date.")
 def compile_cmd(
     mib_dirs: tuple[str, ...], out: str | None, source: str | None, check: bool
 ) -> None:
     """Compile the SMIv2 sources into pysnmp modules (local sources only), and the IETF base
     modules the agent loads (IF-MIB, IANAifType-MIB) from the sources `mib fetch-base` put in
-    the cache; both are shipped in the package."""
+    the cache; then write the agent's MIB index of them (agent_index.py). All are shipped in
+    the package."""
     try:
         if check:
             stale = compiler.stale_modules(mib_dirs)
@@ -76,6 +78,7 @@ def compile_cmd(
         written = compiler.compile_ours(
             Path(out) if out else None, mib_dirs, Path(source) if source else None
         ) + compiler.compile_base(Path(out) if out else None, mib_dirs)
+        written.append(compiler.compile_index(Path(out) if out else None))
     except compiler.MibCompileError as exc:
         for finding in exc.findings:
             click.echo(str(finding), err=True)

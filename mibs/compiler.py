@@ -251,11 +251,23 @@ def compile_base(
     return written
 
 
+def compile_index(out_dir: Path | None = None, module_dirs: list[Path] | None = None) -> Path:
+    """Write the agent's MIB index (mibs/index.py) of the compiled modules in `module_dirs`
+    (default: `out_dir`) into `out_dir` (default: the shipped `compiled` package)."""
+    from .index_build import write_index
+
+    return write_index(out_dir or compiled_dir(), module_dirs)
+
+
 def stale_modules(mib_dirs: list[str] | tuple[str, ...] = ()) -> list[str]:
-    """Shipped compiled modules (ours and the base ones) that differ from a fresh compile."""
+    """Shipped compiled modules (ours and the base ones) and the agent's MIB index that differ
+    from a fresh compile."""
     import tempfile
     with tempfile.TemporaryDirectory(prefix="iec62379-check-") as tmp:
-        fresh = compile_ours(Path(tmp), mib_dirs) + compile_base(Path(tmp) / "base", mib_dirs)
+        ours = compile_ours(Path(tmp), mib_dirs)
+        base = compile_base(Path(tmp) / "base", mib_dirs)
+        index = compile_index(Path(tmp) / "index", [Path(tmp) / "base", Path(tmp)])
+        fresh = ours + base + [index]
         stale = []
         for f in fresh:
             shipped = compiled_dir() / f.name

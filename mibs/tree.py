@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .paths import OUR_MODULES, compiled_dir
 
@@ -39,6 +40,32 @@ def mib_builder(mib_dirs: list[str] | tuple[str, ...] = (), texts: bool = True):
     mb.add_mib_sources(builder.DirMibSource(str(compiled_dir())))
     mb.loadTexts = texts
     return mb
+
+
+def cached_bytecode_sources(mib_builder: Any) -> Any:
+    """`mib_builder` with each of its MIB folders read through Python's bytecode cache.
+
+    pysnmp looks for a module's bytecode only as a `.pyc` beside its `.py` (which nothing
+    writes) and otherwise compiles the source at every load. Read through importlib's
+    SourceFileLoader, a compiled MIB module comes from __pycache__ (written by pip at install,
+    or at the first load where the folder is writable), checked against the source's mtime
+    like any module: a faster load with a lower memory peak."""
+    import importlib.machinery
+    import os
+
+    from pysnmp.smi import builder
+
+    class Cached(builder.DirMibSource):
+        def read(self, f: str) -> tuple[Any, str]:
+            path = os.path.join(self._srcName, f + ".py")
+            if not os.path.isfile(path):
+                return super().read(f)
+            return importlib.machinery.SourceFileLoader(f, path).get_code(f), ".py"
+
+    sources = [Cached(s.full_path()) if type(s) is builder.DirMibSource else s
+               for s in mib_builder.get_mib_sources()]
+    mib_builder.set_mib_sources(*sources)
+    return mib_builder
 
 
 def _syntax_name(obj) -> str:  # noqa: ANN001

@@ -29,7 +29,7 @@ from iec62379.agent.persist import WrittenValues
 from iec62379.agent.runner import Agent
 from iec62379.agent.store import BlockStore
 from iec62379.agent.tables import WRONG_LENGTH, WRONG_VALUE, Refused
-from iec62379.mibs.tree import load_nodes, mib_builder
+from iec62379.mibs.tree import load_nodes
 from iec62379.mibs.vocabulary import TestState, TsTest
 
 DVB = (1, 3, 6, 1, 4, 1, 2696, 3, 2, 1)
@@ -138,7 +138,7 @@ class Disk:
 def setup():
     agent = Agent(store=BlockStore())
     disk = Disk()
-    instrum = MeasurementInstrum(agent.store, MibMap(mib_builder()), providers=[agent.dvb],
+    instrum = MeasurementInstrum(agent.store, MibMap(), providers=[agent.dvb],
                                  on_write=disk)
     return agent, instrum, disk
 

@@ -1,5 +1,7 @@
-"""What keeps the agent's start small: MIB modules read through Python's bytecode cache, the
-heap trimmed once after the start, modules the agent does not use left unimported."""
+"""What keeps the agent's start small: the heap trimmed once after the start, modules the agent
+does not use left unimported (pysnmp among them: tests/mibs/test_agent_index.py); and where
+pysnmp does load the MIB modules (the compiler, `mib tree`), they are read through Python's
+bytecode cache."""
 
 from __future__ import annotations
 
@@ -9,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from iec62379.agent.mibmap import MibMap, cached_bytecode_sources
-from iec62379.agent.runner import load_mibs, trim_heap
+from iec62379.agent.mibmap import MibMap
+from iec62379.agent.runner import trim_heap
+from iec62379.mibs.index import MibIndex
+from iec62379.mibs.index_build import index_data
 from iec62379.mibs.paths import compiled_dir
-from iec62379.mibs.tree import mib_builder
+from iec62379.mibs.tree import cached_bytecode_sources, mib_builder
 from pysnmp.smi import builder
 
 MODULES = ("SNMPv2-MIB", "IF-MIB", "SNMP-FRAMEWORK-MIB", "SNMP-USER-BASED-SM-MIB")
@@ -29,10 +33,12 @@ def _symbols(mb) -> dict[str, dict[str, tuple[int, ...]]]:
 
 def test_cached_sources_load_the_same_modules_as_pysnmp_does():
     plain = mib_builder(texts=False)
-    cached = load_mibs()
+    cached = cached_bytecode_sources(mib_builder(texts=False))
     assert all(type(s) is not builder.DirMibSource for s in cached.get_mib_sources())
     assert _symbols(cached) == _symbols(plain)
-    MibMap(cached)  # the declared tables resolve against it as against the plain one
+    # the index built from it is the plain one's, and the declared tables resolve against it
+    assert index_data(cached) == index_data(plain)
+    MibMap(MibIndex(*index_data(cached)))
 
 
 def test_a_module_comes_from_its_bytecode_cache_and_a_newer_source_wins(tmp_path: Path):
@@ -43,7 +49,7 @@ def test_a_module_comes_from_its_bytecode_cache_and_a_newer_source_wins(tmp_path
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     code = (
         "import sys; from pysnmp.smi import builder;"
-        "from iec62379.agent.mibmap import cached_bytecode_sources;"
+        "from iec62379.mibs.tree import cached_bytecode_sources;"
         "mb = builder.MibBuilder(); mb.add_mib_sources(builder.DirMibSource(sys.argv[1]));"
         "cached_bytecode_sources(mb).load_modules('IF-MIB');"
         "print(tuple(mb.import_symbols('IF-MIB', 'ifTable')[0].getName()))"

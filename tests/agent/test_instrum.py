@@ -27,7 +27,6 @@ from iec62379.agent.tables import (
     WRONG_VALUE,
 )
 from iec62379.collectors.settings import load_settings
-from iec62379.mibs.tree import mib_builder
 
 NET = (1, 0, 62379, 7, 1, 1, 1, 1)
 TXRX = NET + (3,)
@@ -38,7 +37,7 @@ OCTETS, INT = ber.OCTET_STRING, ber.INTEGER
 
 @pytest.fixture(scope="module")
 def mibmap():
-    return MibMap(mib_builder())
+    return MibMap()
 
 
 @pytest.fixture()

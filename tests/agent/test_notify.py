@@ -317,7 +317,6 @@ def test_an_unencodable_notification_is_refused_and_never_blocks_the_queue(tmp_p
 
     from iec62379.agent.mibmap import MibMap
     from iec62379.agent.notify.notifier import Notifier
-    from iec62379.agent.runner import load_mibs
 
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
@@ -328,7 +327,7 @@ def test_an_unencodable_notification_is_refused_and_never_blocks_the_queue(tmp_p
         path = outbox_path(tmp_path, target)
         Outbox(path, 10, target).put(Notification((1, 3, 6, 1, 4, 1, 32473, 99, 0, 1),
                                                   (((1, 3, 6), 0x99, 5),), name="odd"))
-        notifier = Notifier(cfg.notify, tmp_path, MibMap(load_mibs()), lambda: 0)
+        notifier = Notifier(cfg.notify, tmp_path, MibMap(), lambda: 0)
         notifier.submit(Notification((1, 3, 6, 1, 4, 1, 32473, 99, 0, 1),
                                      (((1, 3, 6), ber.OCTET_STRING, "not bytes"),)))
         notifier.submit(Notification((1, 3, 6, 1, 4, 1, 32473, 99, 0, 1), alarm_id="x"))

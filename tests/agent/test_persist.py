@@ -27,7 +27,6 @@ from iec62379.agent.responder import Responder
 from iec62379.agent.store import BlockStore
 from iec62379.agent.tables import COMMIT_FAILED
 from iec62379.collectors.settings import load_settings
-from iec62379.mibs.tree import mib_builder
 
 SIP = (1, 0, 62379, 7, 1, 1, 1, 1, 9)  # nMtSIPServerAddr
 PAGE = 4096
@@ -35,7 +34,7 @@ PAGE = 4096
 
 @pytest.fixture(scope="module")
 def mibmap() -> MibMap:
-    return MibMap(mib_builder(texts=False))
+    return MibMap()
 
 
 def _mount(args: list[str]) -> subprocess.CompletedProcess[str]:

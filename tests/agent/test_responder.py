@@ -15,7 +15,7 @@ from iec62379.agent.persist import WrittenValues
 from iec62379.agent.responder import Community, Responder
 from iec62379.agent.store import BlockStore
 from iec62379.collectors.settings import load_settings
-from iec62379.mibs.tree import mib_builder
+from iec62379.mibs.index import load_index
 from pyasn1.codec.ber import decoder, encoder
 from pyasn1.type import univ
 from pysnmp.proto import api, rfc1902, rfc1905
@@ -32,26 +32,26 @@ def _iface(index: int, name: str) -> Interface:
 
 
 @pytest.fixture(scope="module")
-def builder():
-    return mib_builder(texts=False)
+def mib_index():
+    return load_index()
 
 
-def static_agent(builder, tmp_path, engine: EngineCounters | None = None) -> tuple[
+def static_agent(mib_index, tmp_path, engine: EngineCounters | None = None) -> tuple[
         Responder, BlockStore, SnmpCounters]:
     """A responder over examples/static-blocks.toml's rows, two interfaces and the engine's
     counters (`engine`, or one made here), with three communities."""
-    mibmap = MibMap(builder)
+    mibmap = MibMap(mib_index)
     cfg = load_settings(REPO / "examples" / "static-blocks.toml").agent
     store = BlockStore()
     with store.transaction() as t:
         t.put(*cfg.blocks)
-    host = HostMib(builder, cfg.system, read=lambda: [_iface(1, "lo"), _iface(2, "eth0")],
+    host = HostMib(mib_index, cfg.system, read=lambda: [_iface(1, "lo"), _iface(2, "eth0")],
                    clock=lambda: 100.0)
     host.refresh()
     counters = engine.counters if engine else SnmpCounters()
     instrum = MeasurementInstrum(store, mibmap, providers=[host],
                                  on_write=WrittenValues.load(tmp_path / "w.json").record)
-    instrum.providers.append(engine or EngineCounters(builder, counters, b"\x80\x00\x01", 3,
+    instrum.providers.append(engine or EngineCounters(mib_index, counters, b"\x80\x00\x01", 3,
                                                       clock=lambda: 100.0))
     communities = [
         Community("public", "listener"),
@@ -64,8 +64,8 @@ def static_agent(builder, tmp_path, engine: EngineCounters | None = None) -> tup
 
 
 @pytest.fixture()
-def agent(builder, tmp_path):
-    return static_agent(builder, tmp_path)
+def agent(mib_index, tmp_path):
+    return static_agent(mib_index, tmp_path)
 
 
 def request(version: int, pdu_kind: str, oids, community: str = "public", values=None,

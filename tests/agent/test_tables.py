@@ -22,12 +22,12 @@ from iec62379.agent.model import (
 from iec62379.agent.persist import WrittenValues
 from iec62379.agent.store import BlockStore, LinkError
 from iec62379.agent.tables import ColumnSpec
-from iec62379.mibs.tree import load_nodes, mib_builder
+from iec62379.mibs.tree import load_nodes
 
 
 @pytest.fixture(scope="module")
 def mibmap():
-    return MibMap(mib_builder())
+    return MibMap()
 
 
 @pytest.fixture(scope="module")
@@ -81,13 +81,13 @@ def test_a_declaration_that_does_not_match_the_mib_is_refused(monkeypatch):
     )
     monkeypatch.setattr(mm, "TABLES", (missing,))
     with pytest.raises(ValueError, match="rxPointTable: declared columns"):
-        MibMap(mib_builder())
+        MibMap()
     # a read-only column with a SET rule
     cols = [ColumnSpec(c.name, "tsdf_us", write=NETWORK.writable[0].write)
             if c.name == "rxPointTSDF" else c for c in RX_POINT.columns]
     monkeypatch.setattr(mm, "TABLES", (dataclasses.replace(RX_POINT, columns=tuple(cols)),))
     with pytest.raises(ValueError, match="rxPointTSDF: read-only in the MIB"):
-        MibMap(mib_builder())
+        MibMap()
 
 
 def test_index_columns_name_the_row_index(nodes):

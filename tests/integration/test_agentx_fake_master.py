@@ -20,7 +20,6 @@ from iec62379.agent.mibmap import MibMap
 from iec62379.agent.model import TABLES
 from iec62379.agent.store import BlockStore
 from iec62379.collectors.settings import load_settings
-from iec62379.mibs.tree import mib_builder
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +29,7 @@ SID = 9
 
 @pytest.fixture(scope="module")
 def mibmap():
-    return MibMap(mib_builder())
+    return MibMap()
 
 
 def instrum(mibmap: MibMap) -> MeasurementInstrum:

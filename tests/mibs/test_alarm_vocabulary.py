@@ -3,12 +3,12 @@ textual conventions of IEC62379-EXT-MIB name the same values."""
 
 from __future__ import annotations
 
-from iec62379.agent.runner import load_mibs
+from iec62379.mibs.tree import mib_builder
 from iec62379.mibs.vocabulary import AlarmCondition, AlarmLogType, Severity, TsTest
 
 
 def named_values(tc: str) -> dict[str, int]:
-    builder = load_mibs()
+    builder = mib_builder(texts=False)
     builder.load_modules("IEC62379-EXT-MIB")
     cls = builder.mibSymbols["IEC62379-EXT-MIB"][tc]
     return dict(cls.namedValues.items())
