@@ -37,7 +37,7 @@ def nodes():
 
 #: Tables of the DVB measurement MIB that the agent does not serve (docs/mib.md says why).
 DVB_NOT_SERVED = {
-    "controlRFSystemTable", "controlSynchronizationTable", "capabilityCableSatTable",
+    "controlSynchronizationTable", "capabilityCableSatTable",
     "capabilityCableTable", "capabilitySatelliteTable", "capabilityTerrestrialTable",
     "tsTestsPreferencesPIDTable",
 }
