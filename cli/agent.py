@@ -53,7 +53,7 @@ def _check_port_range(text: str) -> None:
 @click.option("--mib-dir", "mib_dirs", multiple=True, type=click.Path(file_okay=False),
               help="A directory with the IETF base MIB sources (read only where the package "
                    "ships no MIB index, to build one).")
-@click.option("-v", "--verbose", count=True, help="More logging (-vv: pysnmp debugging).")
+@click.option("-v", "--verbose", count=True, help="Debug logging.")
 def agent(config_path: str | None, listen: tuple[str, ...], agentx: str | None,
           state_dir: str | None, mib_dirs: tuple[str, ...], verbose: int) -> None:
     """Run the SNMP agent serving the IEC 62379-7 measurement tables."""
@@ -71,10 +71,6 @@ def agent(config_path: str | None, listen: tuple[str, ...], agentx: str | None,
 
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
-    if verbose > 1:
-        from pysnmp import debug
-
-        debug.set_logger(debug.Debug("all"))
     try:
         settings = load_settings(config_path) if config_path else Settings()
         cfg = settings.agent
