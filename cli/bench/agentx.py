@@ -150,6 +150,50 @@ class AgentXSettings:
     snmpd_subtree: str = SNMPD_SUBTREE
     snmpd: str | None = None
     timeout_s: float = 600.0
+    #: Pin every process of the bench (snmpd, the subagent, the standalone agent, the walk
+    #: clients) to these CPUs; None: wherever the scheduler puts them.
+    cpus: tuple[int, ...] | None = None
+
+
+def parse_cpus(text: str) -> tuple[int, ...]:
+    """CPU numbers as `taskset -c` takes them: "0", "0,1", "0-3" (sorted, without repeats);
+    ValueError with what is wrong, or when a CPU is not one this process may run on."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, sep, last = part.strip().partition("-")
+        if not _number(first) or (sep and not _number(last)):
+            raise ValueError(f"{text!r}: expected CPU numbers such as 0 or 0,1 or 0-3")
+        lo, hi = int(first), int(last) if sep else int(first)
+        if hi < lo or hi - lo > 4096:
+            raise ValueError(f"{text!r}: {part.strip()} is not a range of CPUs")
+        cpus.update(range(lo, hi + 1))
+    allowed = os.sched_getaffinity(0)
+    if not cpus <= allowed:
+        raise ValueError(f"CPU {min(cpus - allowed)} is not one of this machine's allowed CPUs "
+                         f"({','.join(map(str, sorted(allowed)))})")
+    return tuple(sorted(cpus))
+
+
+def _number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+@contextmanager
+def pinned(cpus: tuple[int, ...] | None) -> Iterator[None]:
+    """This process (and so every process it starts meanwhile) on `cpus`; put back on exit."""
+    if cpus is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _affinity(pid: int) -> list[int]:
+    return sorted(os.sched_getaffinity(pid))
 
 
 def _measure(name: str, port: int, subtree: str, env: dict[str, str], s: AgentXSettings,
@@ -176,6 +220,18 @@ def run_agentx_bench(s: AgentXSettings) -> dict[str, Any]:
         raise BenchError("repeat must be at least 1")
     if not s.config.is_file():
         raise BenchError(f"no such configuration: {s.config}")
+    if s.cpus is not None:
+        allowed = os.sched_getaffinity(0)
+        if not s.cpus or not set(s.cpus) <= allowed:
+            raise BenchError(f"cpus {list(s.cpus)}: not a non-empty set of the allowed CPUs "
+                             f"{sorted(allowed)}")
+    with pinned(s.cpus):
+        return _run(s)
+
+
+def _run(s: AgentXSettings) -> dict[str, Any]:
+    affinity: dict[str, list[int]] = {"bench": _affinity(0)}
+    load_before = _loadavg()
     with tempfile.TemporaryDirectory(prefix="iec62379-bench-agentx-") as d:
         tmp = Path(d)
         env = _client_env(tmp)
@@ -188,6 +244,8 @@ def run_agentx_bench(s: AgentXSettings) -> dict[str, Any]:
                     raise BenchError(f"{exc}\n{_tail(tmp / 'subagent.log')}") from exc
                 if proc.poll() is not None:
                     raise BenchError(f"the subagent exited:\n{_tail(tmp / 'subagent.log')}")
+                affinity["snmpd"] = _affinity(master.proc.pid)
+                affinity["subagent"] = _affinity(proc.pid)
                 procs = {"snmpd": master.proc, "subagent": proc}
                 through = _measure("agentx", master.port, OUR_SUBTREE, env, s, procs)
                 own = _measure("snmpd", master.port, s.snmpd_subtree, env, s,
@@ -196,11 +254,13 @@ def run_agentx_bench(s: AgentXSettings) -> dict[str, Any]:
         argv = agent_argv(s.config, tmp / "own-state", "--listen", f"udp:127.0.0.1:{port}")
         with _process(argv, tmp / "agent.log") as (proc, t0):
             wait_first_answer(proc, port, t0, tmp / "agent.log", 60.0)
+            affinity["standalone"] = _affinity(proc.pid)
             alone = _measure("standalone", port, OUR_SUBTREE, env, s, {"agent": proc})
     ratio = through.vbps / own.vbps
     return {
         "settings": {"config": str(s.config), "repeat": s.repeat, "tool": s.tool,
-                     "bulk_repetitions": s.bulk_repetitions},
+                     "bulk_repetitions": s.bulk_repetitions,
+                     "cpus": list(s.cpus) if s.cpus is not None else None},
         "agentx": asdict(through),
         "snmpd": asdict(own),
         "standalone": asdict(alone),
@@ -209,15 +269,28 @@ def run_agentx_bench(s: AgentXSettings) -> dict[str, Any]:
         "target": {"label": "AgentX varbinds/s / snmpd's own", "target": ">= 0.3",
                    "value": ratio, "met": ratio >= 0.3},
         "environment": {"python": platform.python_version(), "snmpd": snmpd_version(s.snmpd),
-                        "platform": platform.platform(), "cpus": os.cpu_count()},
+                        "platform": platform.platform(), "cpus": os.cpu_count(),
+                        "affinity": affinity,
+                        "loadavg": {"before": load_before, "after": _loadavg()}},
     }
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def format_agentx_report(r: dict[str, Any]) -> str:
     st = r["settings"]
     tool = st["tool"] + (f" -Cr{st['bulk_repetitions']}" if st["tool"] == "snmpbulkwalk" else "")
+    env = r["environment"]
+    where = ("pinned to CPUs " + ",".join(map(str, st["cpus"])) if st.get("cpus") is not None
+             else "not pinned")
     lines = [f"AgentX benchmark: {st['config']}, {st['repeat']} x {tool}; snmpd "
-             f"{r['environment']['snmpd']}", ""]
+             f"{env['snmpd']}; {where}; load average "
+             f"{env['loadavg']['before']} before, {env['loadavg']['after']} after", ""]
     rows = [("", "subtree", "instances", "varbinds/s", "CPU us/varbind")]
     for key, label in (("agentx", "ours through snmpd (AgentX)"),
                        ("snmpd", "snmpd's own table, same snmpd"),
