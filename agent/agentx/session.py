@@ -43,6 +43,9 @@ class State(enum.Enum):
     OPEN = "open"
 
 
+_OPEN = State.OPEN  # (a module global is looked up faster than an Enum member)
+
+
 @dataclass(frozen=True)
 class Opened:
     session_id: int
@@ -145,8 +148,7 @@ class Session:
     def receive(self, data: bytes) -> list[bytes]:
         """Feed bytes read from the master; returns the PDUs to send in answer."""
         if (len(data) > _HEAD_SIZE and data[1] == pdu.GET_NEXT and data[2] == _BE_NO_CONTEXT
-                and data[0] == pdu.VERSION and self.state is State.OPEN
-                and not self._framer.pending):
+                and data[0] == pdu.VERSION and self.state is _OPEN and not self._framer.pending):
             # A walk's GetNext, one whole PDU in one read: answered without the Framer,
             # Header and Reader (the same bytes as the general path below).
             sid, tid, pid, length = _IDS.unpack_from(data, 4)
