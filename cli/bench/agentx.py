@@ -150,6 +150,8 @@ class AgentXSettings:
     snmpd_subtree: str = SNMPD_SUBTREE
     snmpd: str | None = None
     timeout_s: float = 600.0
+    #: Also walk through the master to `agentx_floor`'s minimal subagent (pre-made answers).
+    floor: bool = False
     #: Pin every process of the bench (snmpd, the subagent, the standalone agent, the walk
     #: clients) to these CPUs; None: wherever the scheduler puts them.
     cpus: tuple[int, ...] | None = None
@@ -250,6 +252,7 @@ def _run(s: AgentXSettings) -> dict[str, Any]:
                 through = _measure("agentx", master.port, OUR_SUBTREE, env, s, procs)
                 own = _measure("snmpd", master.port, s.snmpd_subtree, env, s,
                                {"snmpd": master.proc})
+            floor = _measure_floor(s, master, env, tmp) if s.floor else None
         port = free_udp_port()
         argv = agent_argv(s.config, tmp / "own-state", "--listen", f"udp:127.0.0.1:{port}")
         with _process(argv, tmp / "agent.log") as (proc, t0):
@@ -257,7 +260,7 @@ def _run(s: AgentXSettings) -> dict[str, Any]:
             affinity["standalone"] = _affinity(proc.pid)
             alone = _measure("standalone", port, OUR_SUBTREE, env, s, {"agent": proc})
     ratio = through.vbps / own.vbps
-    return {
+    report: dict[str, Any] = {
         "settings": {"config": str(s.config), "repeat": s.repeat, "tool": s.tool,
                      "bulk_repetitions": s.bulk_repetitions,
                      "cpus": list(s.cpus) if s.cpus is not None else None},
@@ -273,6 +276,25 @@ def _run(s: AgentXSettings) -> dict[str, Any]:
                         "affinity": affinity,
                         "loadavg": {"before": load_before, "after": _loadavg()}},
     }
+    if floor is not None:
+        report["floor"] = asdict(floor)
+        report["ratios"]["floor_over_snmpd"] = floor.vbps / own.vbps
+    return report
+
+
+def _measure_floor(s: AgentXSettings, master: Master, env: dict[str, str],
+                   tmp: Path) -> WalkFigures:
+    """Our subtree through the master again, answered by `agentx_floor` (started once our
+    subagent has gone)."""
+    argv = [sys.executable, "-c", "from iec62379.cli.bench.agentx_floor import main; main()",
+            str(s.config), str(master.socket), OUR_SUBTREE]
+    with _process(argv, tmp / "floor.log") as (proc, _t0):
+        try:
+            wait_walk(master.port, OUR_SUBTREE, env, 60.0)
+        except BenchError as exc:
+            raise BenchError(f"{exc}\n{_tail(tmp / 'floor.log')}") from exc
+        return _measure("floor", master.port, OUR_SUBTREE, env, s,
+                        {"snmpd": master.proc, "floor": proc})
 
 
 def _loadavg() -> str:
@@ -293,8 +315,11 @@ def format_agentx_report(r: dict[str, Any]) -> str:
              f"{env['loadavg']['before']} before, {env['loadavg']['after']} after", ""]
     rows = [("", "subtree", "instances", "varbinds/s", "CPU us/varbind")]
     for key, label in (("agentx", "ours through snmpd (AgentX)"),
+                       ("floor", "minimal subagent (--floor)"),
                        ("snmpd", "snmpd's own table, same snmpd"),
                        ("standalone", "our standalone agent")):
+        if key not in r:
+            continue
         f = r[key]
         cpu = ", ".join(f"{k} {v:.1f}" for k, v in f["cpu_us_per_varbind"].items())
         rows.append((label, f["subtree"], f"{f['instances']:,}", f"{f['vbps']:,.0f}", cpu))
@@ -307,6 +332,8 @@ def format_agentx_report(r: dict[str, Any]) -> str:
     lines += ["", f"AgentX / snmpd's own: {q['agentx_over_snmpd']:.3f}x "
               f"({'met' if t['met'] else 'NOT met'}: target {t['target']})",
               f"AgentX / standalone: {q['agentx_over_standalone']:.3f}x",
+              *([f"minimal subagent (--floor) / snmpd's own: {q['floor_over_snmpd']:.3f}x"]
+                if "floor_over_snmpd" in q else []),
               f"registered and walkable {r['registered_s']:.2f} s after the subagent started"]
     return "\n".join(lines)
 

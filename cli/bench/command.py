@@ -298,9 +298,12 @@ def ingest(streams: int, rate: float, gets: int, send_seconds: float, media: str
 @click.option("--cpus", default=None, metavar="LIST",
               help="Pin every process of the bench (snmpd, subagent, standalone agent, walk "
               "clients) to these CPUs, as taskset -c takes them: 0 or 0,1 or 0-3.")
+@click.option("--floor", is_flag=True,
+              help="Also walk through snmpd to a minimal Python subagent that answers each "
+              "GetNext from a dict of answers made before: the floor of any Python subagent.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def agentx(config_path: str | None, repeat: int, tool: str, bulk_repetitions: int,
-           snmpd_subtree: str | None, snmpd_path: str | None, cpus: str | None,
+           snmpd_subtree: str | None, snmpd_path: str | None, cpus: str | None, floor: bool,
            as_json: bool) -> None:
     """Our agent as an AgentX subagent of snmpd: walks of our tree through snmpd against
     snmpd's own hrSWInstalledTable and against our standalone agent; see docs/benchmarks.md."""
@@ -320,7 +323,7 @@ def agentx(config_path: str | None, repeat: int, tool: str, bulk_repetitions: in
     settings = AgentXSettings(config=config, repeat=repeat, tool=tool,
                               bulk_repetitions=bulk_repetitions,
                               snmpd_subtree=snmpd_subtree or SNMPD_SUBTREE, snmpd=snmpd_path,
-                              cpus=pin)
+                              cpus=pin, floor=floor)
     try:
         report = run_agentx_bench(settings)
     except BenchError as exc:

@@ -50,3 +50,36 @@ def test_pinning_is_undone() -> None:
     assert os.sched_getaffinity(0) == before
     with pinned(None):
         assert os.sched_getaffinity(0) == before
+
+
+@pytest.mark.parametrize("argv,message", [
+    ([], "usage"),
+    (["a", "b"], "usage"),
+    (["a", "b", "c", "d"], "usage"),
+    (["/nonexistent/agent.toml", "/nonexistent/master", "1.0.62379.7.1"], "cannot read"),
+    (["CONF", "/nonexistent/master", "x.y"], "dotted OID"),
+    (["CONF", "/nonexistent/master", "1"], "dotted OID"),
+    (["CONF", "/nonexistent/master", "1.2.-3"], "dotted OID"),
+    (["CONF", "/nonexistent/master", "1.99999999999"], "dotted OID"),
+    (["CONF", "/nonexistent/master", "1.4294967296"], "32 bits"),
+])
+def test_the_floor_subagent_refuses_bad_arguments(argv: list[str], message: str,
+                                                  tmp_path) -> None:
+    from iec62379.cli.bench.agentx_floor import main as floor_main
+
+    conf = tmp_path / "agent.toml"
+    conf.write_text("")
+    with pytest.raises(SystemExit) as exc:
+        floor_main([str(conf) if a == "CONF" else a for a in argv])
+    assert message in str(exc.value.code)
+
+
+def test_the_floor_subagent_without_a_master(tmp_path) -> None:
+    from iec62379.cli.bench.agentx_floor import main as floor_main
+
+    conf = tmp_path / "agent.toml"
+    conf.write_text("")
+    for path in (str(tmp_path / "no-master"), "x" * 200, "bad\0path"):
+        with pytest.raises(SystemExit) as exc:
+            floor_main([str(conf), path, "1.0.62379.7.1"])
+        assert "cannot connect" in str(exc.value.code)
