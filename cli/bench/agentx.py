@@ -1,15 +1,24 @@
 """Benchmark of our agent as an AgentX subagent of net-snmp's snmpd, on loopback, in one run;
 and the helpers that run snmpd as an AgentX master (the integration tests use them too).
 
-What it measures, one walk kind at a time (snmpbulkwalk -v2c -Cr50 by default), `repeat`
-times after an untimed warm-up, as varbinds/s = varbinds returned / wall seconds:
+What it measures (snmpbulkwalk -v2c -Cr50 by default): after one untimed warm-up walk of each,
+`repeat` rounds of one timed walk of each in turn (so the walks compared share the moments of a
+shared machine), as varbinds/s = varbinds returned / wall seconds, and the CPU time of each
+answering process per varbind:
 
-- `agentx`: our measurement tree (.1.0.62379.7.1) through snmpd, answered by our subagent;
-- `snmpd`: snmpd's own hrSWInstalledTable in the same snmpd, in the same run (the issue's
-  reference: target >= 0.3x);
+- `agentx`: our measurement tree (.1.0.62379.7.1) through snmpd, answered by our subagent,
+  in turn with
+- `snmpd`: snmpd's own hrSWInstalledTable in the same snmpd (the issue's reference: target
+  >= 0.3x);
+- with `floor`, once our subagent has gone: the same tree through snmpd answered by
+  `agentx_floor`'s minimal subagent (one recv, one dict look-up, one send per GetNext), in turn
+  with snmpd's own table again (`snmpd_with_floor`): what any Python subagent could reach;
 - `standalone`: our own agent on its own port, on the same configuration.
 
-The walking and process helpers are `snmp`'s (`run_walk`, `_process`, `wait_first_answer`).
+`cpus` pins the bench's process before it starts anything, so every process (snmpd, the
+subagents, the standalone agent, the walk clients) runs on those CPUs; the report says each
+one's affinity and the load average. The walking and process helpers are `snmp`'s
+(`run_walk`, `_process`, `wait_first_answer`).
 """
 
 from __future__ import annotations
@@ -198,22 +207,40 @@ def _affinity(pid: int) -> list[int]:
     return sorted(os.sched_getaffinity(pid))
 
 
-def _measure(name: str, port: int, subtree: str, env: dict[str, str], s: AgentXSettings,
-             procs: dict[str, Popen[bytes]]) -> WalkFigures:
-    """`repeat` timed walks after one warm-up; `procs` are the processes whose CPU is read."""
+@dataclass
+class Walk:
+    """One kind of walk: `name`'s figures, of `subtree` on `port`; `procs` are the processes
+    whose CPU time is read around each of its walks."""
+
+    name: str
+    port: int
+    subtree: str
+    procs: dict[str, Popen[bytes]]
+
+
+def _measure(walks: list[Walk], env: dict[str, str], s: AgentXSettings) -> list[WalkFigures]:
+    """One untimed warm-up walk of each, then `repeat` rounds of one timed walk of each in
+    turn, so that the walks compared share the machine's moments (it is shared: a busy second
+    would otherwise fall on one side only)."""
     tool = _tool(s.tool)
-    fig = WalkFigures(name, subtree)
-    _wall, fig.instances, _ = run_walk(tool, port, subtree, env, s.timeout_s, s.bulk_repetitions)
-    total = 0
-    cpu0 = {k: cpu_s(p.pid) for k, p in procs.items()}
+    figs = [WalkFigures(w.name, w.subtree) for w in walks]
+    totals = [0] * len(walks)
+    cpu = [dict.fromkeys(w.procs, 0.0) for w in walks]
+    for w, fig in zip(walks, figs, strict=True):
+        _wall, fig.instances, _ = run_walk(tool, w.port, w.subtree, env, s.timeout_s,
+                                           s.bulk_repetitions)
     for _ in range(s.repeat):
-        wall, n, _ = run_walk(tool, port, subtree, env, s.timeout_s, s.bulk_repetitions)
-        fig.walls_s.append(wall)
-        total += n
-    fig.vbps = total / sum(fig.walls_s)
-    fig.cpu_us_per_varbind = {k: (cpu_s(p.pid) - cpu0[k]) / total * 1e6
-                              for k, p in procs.items()}
-    return fig
+        for k, (w, fig) in enumerate(zip(walks, figs, strict=True)):
+            cpu0 = {name: cpu_s(p.pid) for name, p in w.procs.items()}
+            wall, n, _ = run_walk(tool, w.port, w.subtree, env, s.timeout_s, s.bulk_repetitions)
+            for name, p in w.procs.items():
+                cpu[k][name] += cpu_s(p.pid) - cpu0[name]
+            fig.walls_s.append(wall)
+            totals[k] += n
+    for k, fig in enumerate(figs):
+        fig.vbps = totals[k] / sum(fig.walls_s)
+        fig.cpu_us_per_varbind = {name: t / totals[k] * 1e6 for name, t in cpu[k].items()}
+    return figs
 
 
 def run_agentx_bench(s: AgentXSettings) -> dict[str, Any]:
@@ -248,17 +275,18 @@ def _run(s: AgentXSettings) -> dict[str, Any]:
                     raise BenchError(f"the subagent exited:\n{_tail(tmp / 'subagent.log')}")
                 affinity["snmpd"] = _affinity(master.proc.pid)
                 affinity["subagent"] = _affinity(proc.pid)
-                procs = {"snmpd": master.proc, "subagent": proc}
-                through = _measure("agentx", master.port, OUR_SUBTREE, env, s, procs)
-                own = _measure("snmpd", master.port, s.snmpd_subtree, env, s,
-                               {"snmpd": master.proc})
+                through, own = _measure([
+                    Walk("agentx", master.port, OUR_SUBTREE,
+                         {"snmpd": master.proc, "subagent": proc}),
+                    Walk("snmpd", master.port, s.snmpd_subtree, {"snmpd": master.proc}),
+                ], env, s)
             floor = _measure_floor(s, master, env, tmp) if s.floor else None
         port = free_udp_port()
         argv = agent_argv(s.config, tmp / "own-state", "--listen", f"udp:127.0.0.1:{port}")
         with _process(argv, tmp / "agent.log") as (proc, t0):
             wait_first_answer(proc, port, t0, tmp / "agent.log", 60.0)
             affinity["standalone"] = _affinity(proc.pid)
-            alone = _measure("standalone", port, OUR_SUBTREE, env, s, {"agent": proc})
+            (alone,) = _measure([Walk("standalone", port, OUR_SUBTREE, {"agent": proc})], env, s)
     ratio = through.vbps / own.vbps
     report: dict[str, Any] = {
         "settings": {"config": str(s.config), "repeat": s.repeat, "tool": s.tool,
@@ -277,15 +305,15 @@ def _run(s: AgentXSettings) -> dict[str, Any]:
                         "loadavg": {"before": load_before, "after": _loadavg()}},
     }
     if floor is not None:
-        report["floor"] = asdict(floor)
-        report["ratios"]["floor_over_snmpd"] = floor.vbps / own.vbps
+        report["floor"], report["snmpd_with_floor"] = asdict(floor[0]), asdict(floor[1])
+        report["ratios"]["floor_over_snmpd"] = floor[0].vbps / floor[1].vbps
     return report
 
 
 def _measure_floor(s: AgentXSettings, master: Master, env: dict[str, str],
-                   tmp: Path) -> WalkFigures:
+                   tmp: Path) -> tuple[WalkFigures, WalkFigures]:
     """Our subtree through the master again, answered by `agentx_floor` (started once our
-    subagent has gone)."""
+    subagent has gone), in turn with snmpd's own table: both figures."""
     argv = [sys.executable, "-c", "from iec62379.cli.bench.agentx_floor import main; main()",
             str(s.config), str(master.socket), OUR_SUBTREE]
     with _process(argv, tmp / "floor.log") as (proc, _t0):
@@ -293,8 +321,11 @@ def _measure_floor(s: AgentXSettings, master: Master, env: dict[str, str],
             wait_walk(master.port, OUR_SUBTREE, env, 60.0)
         except BenchError as exc:
             raise BenchError(f"{exc}\n{_tail(tmp / 'floor.log')}") from exc
-        return _measure("floor", master.port, OUR_SUBTREE, env, s,
-                        {"snmpd": master.proc, "floor": proc})
+        floor, own = _measure([
+            Walk("floor", master.port, OUR_SUBTREE, {"snmpd": master.proc, "floor": proc}),
+            Walk("snmpd", master.port, s.snmpd_subtree, {"snmpd": master.proc}),
+        ], env, s)
+    return floor, own
 
 
 def _loadavg() -> str:
@@ -315,8 +346,9 @@ def format_agentx_report(r: dict[str, Any]) -> str:
              f"{env['loadavg']['before']} before, {env['loadavg']['after']} after", ""]
     rows = [("", "subtree", "instances", "varbinds/s", "CPU us/varbind")]
     for key, label in (("agentx", "ours through snmpd (AgentX)"),
-                       ("floor", "minimal subagent (--floor)"),
                        ("snmpd", "snmpd's own table, same snmpd"),
+                       ("floor", "minimal subagent (--floor)"),
+                       ("snmpd_with_floor", "snmpd's own table, in turn with it"),
                        ("standalone", "our standalone agent")):
         if key not in r:
             continue
