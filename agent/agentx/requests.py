@@ -85,19 +85,45 @@ class Requests:
         return snap, self._mask, self._names
 
     def get(self, names: Sequence[Oid]) -> bytes:
-        ins = self.instrum
         snap, mask, enc = self._prepare()
+        return b"".join(self._get_one(snap, mask, enc, oid) for oid in names)
+
+    def _get_one(self, snap: Any, mask: list[bool], enc: list[bytes], oid: Oid) -> bytes:
+        ins = self.instrum
+        i = ins.position(oid)
+        if i >= 0 and mask[i]:
+            value = ins.getters[i](snap)
+            if value is not None:
+                return pdu.encode_varbind(enc[i], ins.tags[i], value)
+        known = i >= 0 and mask[i] or (self.view.contains(oid) and ins.is_known_type(oid))
+        tag = pdu.ber.NO_SUCH_INSTANCE if known else pdu.ber.NO_SUCH_OBJECT
+        return pdu.encode_varbind(pdu.encode_oid(oid), tag, None)
+
+    def get_be(self, buf: bytes, at: int) -> bytes | None:
+        """`get` of the SearchRanges' starts in `buf` from `at` to its end, in network byte
+        order (as `get_next_be`: the same answer; None when a field does not fit in `buf`)."""
+        snap, mask, enc = self._prepare()
+        ins = self.instrum
+        getters, tags, heads, where = ins.getters, ins.tags, self._heads, self._where
+        size = len(buf)
         out = []
-        for oid in names:
-            i = ins.position(oid)
+        while at < size:
+            k = buf[at]
+            mid = at + 4 + 4 * k
+            if k > 128 or mid >= size:
+                return None
+            field = buf[at:mid]
+            k = buf[mid]
+            at = mid + 4 + 4 * k
+            if k > 128 or at > size:  # the end is not used, but must be there
+                return None
+            i = where.get(field, -1)
             if i >= 0 and mask[i]:
-                value = ins.getters[i](snap)
+                value = getters[i](snap)
                 if value is not None:
-                    out.append(pdu.encode_varbind(enc[i], ins.tags[i], value))
+                    out.append(heads[i] + pdu.encode_value(tags[i], value))
                     continue
-            known = i >= 0 and mask[i] or (self.view.contains(oid) and ins.is_known_type(oid))
-            tag = pdu.ber.NO_SUCH_INSTANCE if known else pdu.ber.NO_SUCH_OBJECT
-            out.append(pdu.encode_varbind(pdu.encode_oid(oid), tag, None))
+            out.append(self._get_one(snap, mask, enc, _decode_oid_be(field)[0]))
         return b"".join(out)
 
     def _first(self, snap: Any, mask: list[bool], pos: int, end: Oid) -> tuple[int, Any]:

@@ -44,6 +44,7 @@ class State(enum.Enum):
 
 
 _OPEN = State.OPEN  # (a module global is looked up faster than an Enum member)
+_READS = (pdu.GET_NEXT, pdu.GET)  # the requests `receive` answers without the Framer
 
 
 @dataclass(frozen=True)
@@ -147,13 +148,14 @@ class Session:
 
     def receive(self, data: bytes) -> list[bytes]:
         """Feed bytes read from the master; returns the PDUs to send in answer."""
-        if (len(data) > _HEAD_SIZE and data[1] == pdu.GET_NEXT and data[2] == _BE_NO_CONTEXT
+        if (len(data) > _HEAD_SIZE and data[1] in _READS and data[2] == _BE_NO_CONTEXT
                 and data[0] == pdu.VERSION and self.state is _OPEN and not self._framer.pending):
-            # A walk's GetNext, one whole PDU in one read: answered without the Framer,
-            # Header and Reader (the same bytes as the general path below).
+            # A walk's GetNext (or a Get), one whole PDU in one read: answered without the
+            # Framer, Header and Reader (the same bytes as the general path below).
             sid, tid, pid, length = _IDS.unpack_from(data, 4)
             if length == len(data) - _HEAD_SIZE and not length % 4 and sid == self.session_id:
-                varbinds = self.requests.get_next_be(data, _HEAD_SIZE)
+                varbinds = (self.requests.get_next_be(data, _HEAD_SIZE) if data[1] == pdu.GET_NEXT
+                            else self.requests.get_be(data, _HEAD_SIZE))
                 if varbinds is not None:
                     return [_RESPONSE.pack(pdu.VERSION, pdu.RESPONSE, pdu.NETWORK_BYTE_ORDER, 0,
                                            sid, tid, pid, 8 + len(varbinds), 0, 0, 0) + varbinds]

@@ -139,7 +139,7 @@ def general(session: Session, raw: bytes) -> list[bytes]:
     return session.receive(raw[7:])
 
 
-def test_getnext_in_one_read_answers_the_same_bytes_as_the_general_path(sx, monkeypatch):
+def test_get_and_getnext_in_one_read_answer_the_same_bytes_as_the_general_path(sx, monkeypatch):
     session, instrum = opened(sx[0]), sx[1]
     instrum.current()
     fast_calls = []
@@ -150,6 +150,14 @@ def test_getnext_in_one_read_answers_the_same_bytes_as_the_general_path(sx, monk
         return get_next_be(buf, at)
 
     monkeypatch.setattr(session.requests, "get_next_be", spy)
+    get_calls = []
+    get_be = session.requests.get_be
+
+    def get_spy(buf: bytes, at: int) -> bytes | None:
+        get_calls.append(at)
+        return get_be(buf, at)
+
+    monkeypatch.setattr(session.requests, "get_be", get_spy)
     oids = [o for o in instrum.oids if any(o[: len(t)] == t for t in session.subtrees)]
     # A walk: each GetNext starts at the name the previous answer gave.
     start, walked = TREE, []
@@ -181,11 +189,20 @@ def test_getnext_in_one_read_answers_the_same_bytes_as_the_general_path(sx, monk
     for payload in odd:
         raw = master_pdu(pdu.GET_NEXT, payload)
         assert session.receive(raw) == general(session, raw), payload
+    # A Get of the same ranges: the starts only (include and end do not count for a Get).
+    gets = odd + [ranges(*((o, False, ()) for o in oids[:40])),
+                  ranges((oids[7], True, oids[2]), (TREE, False, ()), (IFINDEX + (99,), False, ()),
+                         (TREE + (9, 9), False, ()), ((1, 3, 6, 1, 2, 1, 1, 1, 0), False, ()))]
+    for payload in gets:
+        raw = master_pdu(pdu.GET, payload)
+        assert session.receive(raw) == general(session, raw), payload
     # Every one-read GetNext above took the fast path (two per step of the walk, its last
     # included), but the one without a range (a bare header); the two-read ones did not.
     assert len(fast_calls) == 2 * (len(walked) + 1) + len(odd) - 1
+    assert len(get_calls) == len(gets) - 1  # and the Gets, but the one without a range
 
 
+@pytest.mark.parametrize("ptype", [pdu.GET_NEXT, pdu.GET])
 @pytest.mark.parametrize("payload", [
     b"\x05\x00\x00\x00" + b"\0" * 4,  # a start of 5 sub-ids, 1 there
     pdu.encode_oid(TREE),  # no end
@@ -193,9 +210,9 @@ def test_getnext_in_one_read_answers_the_same_bytes_as_the_general_path(sx, monk
     struct.pack(">4B", 129, 0, 0, 0) + b"\0" * 516 + pdu.encode_oid(()),  # 129 sub-ids
     pdu.encode_oid(TREE) + pdu.encode_oid(()) + b"\x01\x00\x00\x00",  # a third OID, cut
 ])
-def test_a_malformed_getnext_in_one_read_is_a_parse_error(sx, payload):
+def test_a_malformed_get_or_getnext_in_one_read_is_a_parse_error(sx, ptype, payload):
     session = opened(sx[0])
-    ((h, body),) = answers(session, master_pdu(pdu.GET_NEXT, payload))
+    ((h, body),) = answers(session, master_pdu(ptype, payload))
     assert h.type == pdu.CLOSE and body[0] == pdu.REASON_PARSE_ERROR
     assert session.state is State.CLOSED
 
