@@ -23,7 +23,7 @@ from iec62379.agent import access
 from iec62379.agent.agentx import pdu
 from iec62379.agent.agentx.client import served_subtrees
 from iec62379.agent.agentx.requests import Requests
-from iec62379.agent.agentx.session import Session
+from iec62379.agent.agentx.session import Opened, Session
 from iec62379.collectors.compose import build_agent
 from iec62379.collectors.settings import load_settings
 
@@ -42,11 +42,16 @@ def session_for(config: str, subtree: tuple[int, ...]) -> Session:
 def serve(sock: socket.socket, session: Session) -> None:
     """Open the session, register, then answer until the master closes the connection."""
     sock.sendall(session.open())
-    while not session.take_events():  # the Open's answer
+    events: list[object] = []
+    while not events:  # the Open's answer
         data = sock.recv(65536)
         if not data:
-            raise SystemExit("the master closed the connection before the session opened")
+            raise SystemExit("agentx_floor: the master closed the connection before the "
+                             "session opened")
         session.receive(data)
+        events = list(session.take_events())
+    if not isinstance(events[0], Opened):
+        raise SystemExit(f"agentx_floor: the master did not open the session: {events[0]}")
     sock.sendall(b"".join(session.register_all()))
     known: dict[bytes, bytes] = {}  # a GetNext's payload -> the varbinds answering it
     recv, send = sock.recv, sock.sendall

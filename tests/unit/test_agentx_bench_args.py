@@ -83,3 +83,27 @@ def test_the_floor_subagent_without_a_master(tmp_path) -> None:
         with pytest.raises(SystemExit) as exc:
             floor_main([str(conf), path, "1.0.62379.7.1"])
         assert "cannot connect" in str(exc.value.code)
+
+
+def test_the_floor_subagent_stops_when_the_master_does_not_open(tmp_path) -> None:
+    import socket
+    import struct
+
+    from iec62379.cli.bench.agentx_floor import serve, session_for
+
+    conf = tmp_path / "agent.toml"
+    conf.write_text("")
+    refused = struct.pack(">4B4I", 1, 18, 0x10, 0, 0, 0, 1, 8) + struct.pack(">IHH", 0, 256, 0)
+    for answer, message in ((refused, "did not open"), (b"", "closed the connection")):
+        a, b = socket.socketpair()
+        try:
+            if answer:
+                b.sendall(answer)
+            else:
+                b.shutdown(socket.SHUT_WR)
+            with pytest.raises(SystemExit) as exc:
+                serve(a, session_for(str(conf), (1, 0, 62379, 7, 1)))
+            assert message in str(exc.value.code)
+        finally:
+            a.close()
+            b.close()
