@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import struct
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -175,21 +176,26 @@ class Subagent:
             delay = min(delay * 2, self.max_backoff_s)
 
     def _serve(self, sock: socket.socket) -> bool:
-        """One session on one connection, until it ends; whether it opened."""
+        """One session on one connection, until it ends; whether it opened.
+
+        The socket is a blocking one whose reads time out after `ping_interval_s` by the
+        kernel's SO_RCVTIMEO (writes by SO_SNDTIMEO): a request costs one recv and one send
+        system call, where a Python timeout (`settimeout`) adds a poll before each."""
         session = self.new_session()
         opened = False
+        idle_timeout(sock, self.ping_interval_s)
         with self._lock:
             if self._stopping.is_set():
                 return False
             self.session, self._sock = session, sock
             self._send([session.open()])
-        sock.settimeout(self.ping_interval_s)
         pinged = -1  # self._pongs when the unanswered Ping went out
+        recv, receive, lock = sock.recv, session.receive, self._lock
         while True:
             try:
-                data = sock.recv(65536)
-            except TimeoutError:
-                with self._lock:
+                data = recv(65536)
+            except BlockingIOError:  # SO_RCVTIMEO: nothing from the master for a while
+                with lock:
                     if session.state is not State.OPEN or self._sock is None:
                         continue
                     if pinged == self._pongs:
@@ -203,19 +209,21 @@ class Subagent:
                 if not self._stopping.is_set():
                     log.warning("AgentX: connection to %s lost: %s", self.address, exc)
                 return opened
-            with self._lock:
+            with lock:
                 if not data:
                     if session.state is not State.CLOSED and not self._stopping.is_set():
                         log.warning("AgentX: %s closed the connection", self.address)
                     return opened
-                out = session.receive(data)
-                for event in session.take_events():
-                    opened |= isinstance(event, Opened)
-                    out += self._on_event(session, event)
+                out = receive(data)
+                if session.events:
+                    for event in session.take_events():
+                        opened |= isinstance(event, Opened)
+                        out += self._on_event(session, event)
                 self._send(out)
                 if session.state is State.CLOSED or self._sock is None:
                     return opened
-            pinged = -1 if pinged != self._pongs else pinged
+            if pinged >= 0 and pinged != self._pongs:
+                pinged = -1
 
     def _on_event(self, session: Session, event: object) -> list[bytes]:
         """Log and act on what the session reports (the lock held); PDUs to send."""
@@ -250,6 +258,17 @@ class Subagent:
         elif isinstance(event, Pong):
             self._pongs += 1
         return []
+
+
+def idle_timeout(sock: socket.socket, seconds: float) -> None:
+    """Make `sock` blocking, with reads and writes that give up after `seconds` (the kernel's
+    SO_RCVTIMEO / SO_SNDTIMEO: such a read raises BlockingIOError)."""
+    sock.settimeout(None)
+    whole = int(seconds)
+    micro = max(int((seconds - whole) * 1e6), 0 if whole else 1)  # 0 s would mean forever
+    tv = struct.pack("@ll", whole, micro)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
 
 
 #: What a master serves itself: MIB-2 (the system group, interfaces, ifMIB, the snmp group) and

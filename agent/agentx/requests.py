@@ -14,6 +14,7 @@ across the varbinds of a request; UndoSet puts the rows back as they were; Clean
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,19 @@ log = logging.getLogger(__name__)
 UNDO_FAILED = 15
 #: A GetBulk answer holds at most this many varbinds (the responder's cap).
 MAX_BULK_VARBINDS = 1000
+
+
+_VB_HEAD = struct.Struct(">HH")
+_END_OF_VIEW = _VB_HEAD.pack(pdu.ber.END_OF_MIB_VIEW, 0)
+
+
+def _decode_oid_be(field: bytes) -> tuple[Oid, bool]:
+    """(arcs, include) of a whole Object Identifier field in network byte order."""
+    k, prefix, include = field[0], field[1], field[2]
+    arcs = struct.unpack_from(f">{k}I", field, 4)
+    if prefix:
+        arcs = (1, 3, 6, 1, prefix, *arcs)
+    return arcs, include != 0
 
 
 class RequestError(Exception):
@@ -50,6 +64,9 @@ class Requests:
         self._plans: dict[int, SetPlan] = {}
         self._committed: dict[int, SetPlan] = {}
         self._names: list[bytes] = []
+        self._heads: list[bytes] = []  # each instance's VarBind up to its value
+        self._where: dict[bytes, int] = {}  # encoded name -> index position
+        self._ends: dict[bytes, Oid] = {}  # SearchRange end fields seen -> decoded
         self._mask: list[bool] = []
         self._names_for: list[Oid] | None = None
 
@@ -60,24 +77,53 @@ class Requests:
         snap = ins.current()
         if self._names_for is not ins.oids:  # the index was rebuilt: encode its names again
             self._names = [pdu.encode_oid(o) for o in ins.oids]
+            heads = zip(ins.tags, self._names, strict=True)
+            self._heads = [_VB_HEAD.pack(t, 0) + e for t, e in heads]
+            self._where = {e: i for i, e in enumerate(self._names)}
             self._mask = ins.readable_mask(self.view)
             self._names_for = ins.oids
         return snap, self._mask, self._names
 
     def get(self, names: Sequence[Oid]) -> bytes:
-        ins = self.instrum
         snap, mask, enc = self._prepare()
+        return b"".join(self._get_one(snap, mask, enc, oid) for oid in names)
+
+    def _get_one(self, snap: Any, mask: list[bool], enc: list[bytes], oid: Oid) -> bytes:
+        ins = self.instrum
+        i = ins.position(oid)
+        if i >= 0 and mask[i]:
+            value = ins.getters[i](snap)
+            if value is not None:
+                return pdu.encode_varbind(enc[i], ins.tags[i], value)
+        known = i >= 0 and mask[i] or (self.view.contains(oid) and ins.is_known_type(oid))
+        tag = pdu.ber.NO_SUCH_INSTANCE if known else pdu.ber.NO_SUCH_OBJECT
+        return pdu.encode_varbind(pdu.encode_oid(oid), tag, None)
+
+    def get_be(self, buf: bytes, at: int) -> bytes | None:
+        """`get` of the SearchRanges' starts in `buf` from `at` to its end, in network byte
+        order (as `get_next_be`: the same answer; None when a field does not fit in `buf`)."""
+        snap, mask, enc = self._prepare()
+        ins = self.instrum
+        getters, tags, heads, where = ins.getters, ins.tags, self._heads, self._where
+        size = len(buf)
         out = []
-        for oid in names:
-            i = ins.position(oid)
+        while at < size:
+            k = buf[at]
+            mid = at + 4 + 4 * k
+            if k > 128 or mid >= size:
+                return None
+            field = buf[at:mid]
+            k = buf[mid]
+            at = mid + 4 + 4 * k
+            if k > 128 or at > size:  # the end is not used, but must be there
+                return None
+            i = where.get(field, -1)
             if i >= 0 and mask[i]:
-                value = ins.getters[i](snap)
+                value = getters[i](snap)
                 if value is not None:
-                    out.append(pdu.encode_varbind(enc[i], ins.tags[i], value))
+                    out.append(heads[i] + pdu.encode_value(tags[i], value))
                     continue
-            known = i >= 0 and mask[i] or (self.view.contains(oid) and ins.is_known_type(oid))
-            tag = pdu.ber.NO_SUCH_INSTANCE if known else pdu.ber.NO_SUCH_OBJECT
-            out.append(pdu.encode_varbind(pdu.encode_oid(oid), tag, None))
+            out.append(self._get_one(snap, mask, enc, _decode_oid_be(field)[0]))
         return b"".join(out)
 
     def _first(self, snap: Any, mask: list[bool], pos: int, end: Oid) -> tuple[int, Any]:
@@ -114,6 +160,56 @@ class Requests:
             self._next_varbind(snap, mask, enc, self._start(s, inc), s, e)[0]
             for s, inc, e in ranges
         )
+
+    def get_next_be(self, buf: bytes, at: int) -> bytes | None:
+        """`get_next` of the SearchRanges in `buf` from `at` to its end, in network byte order:
+        the same answer, with less work on the common shape of a walk (a start that is the
+        name of an instance, as the previous answer gave it, found in one dict look-up). None
+        when a field does not fit in `buf` (the caller then parses it with `pdu.Reader`, which
+        says what is wrong)."""
+        snap, mask, _enc = self._prepare()
+        ins = self.instrum
+        oids, getters, tags = ins.oids, ins.getters, ins.tags
+        heads, where, ends = self._heads, self._where, self._ends
+        n = len(oids)
+        size = len(buf)
+        out = []
+        while at < size:
+            k = buf[at]
+            mid = at + 4 + 4 * k
+            if k > 128 or mid >= size:
+                return None
+            field = buf[at:mid]
+            i = where.get(field, -1)
+            if i >= 0:  # the start is instance i, not included (its field has include 0)
+                pos, start_field = i + 1, field
+            else:
+                start, include = _decode_oid_be(field)
+                pos, start_field = self._start(start, include), pdu.encode_oid(start)
+            k = buf[mid]
+            at = mid + 4 + 4 * k
+            if k > 128 or at > size:
+                return None
+            field = buf[mid:at]
+            end = ends.get(field)
+            if end is None:
+                if len(ends) >= 64:
+                    ends.clear()
+                end = ends[field] = _decode_oid_be(field)[0]
+            found = False
+            while pos < n:
+                if end and oids[pos] >= end:
+                    break
+                if mask[pos]:
+                    value = getters[pos](snap)
+                    if value is not None:
+                        out.append(heads[pos] + pdu.encode_value(tags[pos], value))
+                        found = True
+                        break
+                pos += 1
+            if not found:
+                out.append(_END_OF_VIEW + start_field)
+        return b"".join(out)
 
     def get_bulk(self, non_repeaters: int, max_repetitions: int,
                  ranges: Sequence[tuple[Oid, bool, Oid]]) -> bytes:

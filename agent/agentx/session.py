@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,10 +31,20 @@ log = logging.getLogger(__name__)
 SNMP_TRAP_OID_0: Oid = (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
 
 
+_HEAD_SIZE = pdu.HEADER_SIZE
+_BE_NO_CONTEXT = pdu.NETWORK_BYTE_ORDER  # h.flags of a request in network byte order
+_IDS = struct.Struct(">4I")  # session, transaction, packet ids and payload length
+_RESPONSE = struct.Struct(">4B4IIHH")  # a Response's header, sysUpTime, error and index
+
+
 class State(enum.Enum):
     CLOSED = "closed"
     OPENING = "opening"
     OPEN = "open"
+
+
+_OPEN = State.OPEN  # (a module global is looked up faster than an Enum member)
+_READS = (pdu.GET_NEXT, pdu.GET)  # the requests `receive` answers without the Framer
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,17 @@ class Session:
 
     def receive(self, data: bytes) -> list[bytes]:
         """Feed bytes read from the master; returns the PDUs to send in answer."""
+        if (len(data) > _HEAD_SIZE and data[1] in _READS and data[2] == _BE_NO_CONTEXT
+                and data[0] == pdu.VERSION and self.state is _OPEN and not self._framer.pending):
+            # A walk's GetNext (or a Get), one whole PDU in one read: answered without the
+            # Framer, Header and Reader (the same bytes as the general path below).
+            sid, tid, pid, length = _IDS.unpack_from(data, 4)
+            if length == len(data) - _HEAD_SIZE and not length % 4 and sid == self.session_id:
+                varbinds = (self.requests.get_next_be(data, _HEAD_SIZE) if data[1] == pdu.GET_NEXT
+                            else self.requests.get_be(data, _HEAD_SIZE))
+                if varbinds is not None:
+                    return [_RESPONSE.pack(pdu.VERSION, pdu.RESPONSE, pdu.NETWORK_BYTE_ORDER, 0,
+                                           sid, tid, pid, 8 + len(varbinds), 0, 0, 0) + varbinds]
         out: list[bytes] = []
         try:
             for h, payload in self._framer.feed(data):

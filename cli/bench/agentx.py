@@ -1,15 +1,24 @@
 """Benchmark of our agent as an AgentX subagent of net-snmp's snmpd, on loopback, in one run;
 and the helpers that run snmpd as an AgentX master (the integration tests use them too).
 
-What it measures, one walk kind at a time (snmpbulkwalk -v2c -Cr50 by default), `repeat`
-times after an untimed warm-up, as varbinds/s = varbinds returned / wall seconds:
+What it measures (snmpbulkwalk -v2c -Cr50 by default): after one untimed warm-up walk of each,
+`repeat` rounds of one timed walk of each in turn (so the walks compared share the moments of a
+shared machine), as varbinds/s = varbinds returned / wall seconds, and the CPU time of each
+answering process per varbind:
 
-- `agentx`: our measurement tree (.1.0.62379.7.1) through snmpd, answered by our subagent;
-- `snmpd`: snmpd's own hrSWInstalledTable in the same snmpd, in the same run (the issue's
-  reference: target >= 0.3x);
+- `agentx`: our measurement tree (.1.0.62379.7.1) through snmpd, answered by our subagent,
+  in turn with
+- `snmpd`: snmpd's own hrSWInstalledTable in the same snmpd (the issue's reference: target
+  >= 0.3x);
+- with `floor`, once our subagent has gone: the same tree through snmpd answered by
+  `agentx_floor`'s minimal subagent (one recv, one dict look-up, one send per GetNext), in turn
+  with snmpd's own table again (`snmpd_with_floor`): what any Python subagent could reach;
 - `standalone`: our own agent on its own port, on the same configuration.
 
-The walking and process helpers are `snmp`'s (`run_walk`, `_process`, `wait_first_answer`).
+`cpus` pins the bench's process before it starts anything, so every process (snmpd, the
+subagents, the standalone agent, the walk clients) runs on those CPUs; the report says each
+one's affinity and the load average. The walking and process helpers are `snmp`'s
+(`run_walk`, `_process`, `wait_first_answer`).
 """
 
 from __future__ import annotations
@@ -150,24 +159,88 @@ class AgentXSettings:
     snmpd_subtree: str = SNMPD_SUBTREE
     snmpd: str | None = None
     timeout_s: float = 600.0
+    #: Also walk through the master to `agentx_floor`'s minimal subagent (pre-made answers).
+    floor: bool = False
+    #: Pin every process of the bench (snmpd, the subagent, the standalone agent, the walk
+    #: clients) to these CPUs; None: wherever the scheduler puts them.
+    cpus: tuple[int, ...] | None = None
 
 
-def _measure(name: str, port: int, subtree: str, env: dict[str, str], s: AgentXSettings,
-             procs: dict[str, Popen[bytes]]) -> WalkFigures:
-    """`repeat` timed walks after one warm-up; `procs` are the processes whose CPU is read."""
+def parse_cpus(text: str) -> tuple[int, ...]:
+    """CPU numbers as `taskset -c` takes them: "0", "0,1", "0-3" (sorted, without repeats);
+    ValueError with what is wrong, or when a CPU is not one this process may run on."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, sep, last = part.strip().partition("-")
+        if not _number(first) or (sep and not _number(last)):
+            raise ValueError(f"{text!r}: expected CPU numbers such as 0 or 0,1 or 0-3")
+        lo, hi = int(first), int(last) if sep else int(first)
+        if hi < lo or hi - lo > 4096:
+            raise ValueError(f"{text!r}: {part.strip()} is not a range of CPUs")
+        cpus.update(range(lo, hi + 1))
+    allowed = os.sched_getaffinity(0)
+    if not cpus <= allowed:
+        raise ValueError(f"CPU {min(cpus - allowed)} is not one of this machine's allowed CPUs "
+                         f"({','.join(map(str, sorted(allowed)))})")
+    return tuple(sorted(cpus))
+
+
+def _number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+@contextmanager
+def pinned(cpus: tuple[int, ...] | None) -> Iterator[None]:
+    """This process (and so every process it starts meanwhile) on `cpus`; put back on exit."""
+    if cpus is None:
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def _affinity(pid: int) -> list[int]:
+    return sorted(os.sched_getaffinity(pid))
+
+
+@dataclass
+class Walk:
+    """One kind of walk: `name`'s figures, of `subtree` on `port`; `procs` are the processes
+    whose CPU time is read around each of its walks."""
+
+    name: str
+    port: int
+    subtree: str
+    procs: dict[str, Popen[bytes]]
+
+
+def _measure(walks: list[Walk], env: dict[str, str], s: AgentXSettings) -> list[WalkFigures]:
+    """One untimed warm-up walk of each, then `repeat` rounds of one timed walk of each in
+    turn, so that the walks compared share the machine's moments (it is shared: a busy second
+    would otherwise fall on one side only)."""
     tool = _tool(s.tool)
-    fig = WalkFigures(name, subtree)
-    _wall, fig.instances, _ = run_walk(tool, port, subtree, env, s.timeout_s, s.bulk_repetitions)
-    total = 0
-    cpu0 = {k: cpu_s(p.pid) for k, p in procs.items()}
+    figs = [WalkFigures(w.name, w.subtree) for w in walks]
+    totals = [0] * len(walks)
+    cpu = [dict.fromkeys(w.procs, 0.0) for w in walks]
+    for w, fig in zip(walks, figs, strict=True):
+        _wall, fig.instances, _ = run_walk(tool, w.port, w.subtree, env, s.timeout_s,
+                                           s.bulk_repetitions)
     for _ in range(s.repeat):
-        wall, n, _ = run_walk(tool, port, subtree, env, s.timeout_s, s.bulk_repetitions)
-        fig.walls_s.append(wall)
-        total += n
-    fig.vbps = total / sum(fig.walls_s)
-    fig.cpu_us_per_varbind = {k: (cpu_s(p.pid) - cpu0[k]) / total * 1e6
-                              for k, p in procs.items()}
-    return fig
+        for k, (w, fig) in enumerate(zip(walks, figs, strict=True)):
+            cpu0 = {name: cpu_s(p.pid) for name, p in w.procs.items()}
+            wall, n, _ = run_walk(tool, w.port, w.subtree, env, s.timeout_s, s.bulk_repetitions)
+            for name, p in w.procs.items():
+                cpu[k][name] += cpu_s(p.pid) - cpu0[name]
+            fig.walls_s.append(wall)
+            totals[k] += n
+    for k, fig in enumerate(figs):
+        fig.vbps = totals[k] / sum(fig.walls_s)
+        fig.cpu_us_per_varbind = {name: t / totals[k] * 1e6 for name, t in cpu[k].items()}
+    return figs
 
 
 def run_agentx_bench(s: AgentXSettings) -> dict[str, Any]:
@@ -176,6 +249,18 @@ def run_agentx_bench(s: AgentXSettings) -> dict[str, Any]:
         raise BenchError("repeat must be at least 1")
     if not s.config.is_file():
         raise BenchError(f"no such configuration: {s.config}")
+    if s.cpus is not None:
+        allowed = os.sched_getaffinity(0)
+        if not s.cpus or not set(s.cpus) <= allowed:
+            raise BenchError(f"cpus {list(s.cpus)}: not a non-empty set of the allowed CPUs "
+                             f"{sorted(allowed)}")
+    with pinned(s.cpus):
+        return _run(s)
+
+
+def _run(s: AgentXSettings) -> dict[str, Any]:
+    affinity: dict[str, list[int]] = {"bench": _affinity(0)}
+    load_before = _loadavg()
     with tempfile.TemporaryDirectory(prefix="iec62379-bench-agentx-") as d:
         tmp = Path(d)
         env = _client_env(tmp)
@@ -188,19 +273,25 @@ def run_agentx_bench(s: AgentXSettings) -> dict[str, Any]:
                     raise BenchError(f"{exc}\n{_tail(tmp / 'subagent.log')}") from exc
                 if proc.poll() is not None:
                     raise BenchError(f"the subagent exited:\n{_tail(tmp / 'subagent.log')}")
-                procs = {"snmpd": master.proc, "subagent": proc}
-                through = _measure("agentx", master.port, OUR_SUBTREE, env, s, procs)
-                own = _measure("snmpd", master.port, s.snmpd_subtree, env, s,
-                               {"snmpd": master.proc})
+                affinity["snmpd"] = _affinity(master.proc.pid)
+                affinity["subagent"] = _affinity(proc.pid)
+                through, own = _measure([
+                    Walk("agentx", master.port, OUR_SUBTREE,
+                         {"snmpd": master.proc, "subagent": proc}),
+                    Walk("snmpd", master.port, s.snmpd_subtree, {"snmpd": master.proc}),
+                ], env, s)
+            floor = _measure_floor(s, master, env, tmp) if s.floor else None
         port = free_udp_port()
         argv = agent_argv(s.config, tmp / "own-state", "--listen", f"udp:127.0.0.1:{port}")
         with _process(argv, tmp / "agent.log") as (proc, t0):
             wait_first_answer(proc, port, t0, tmp / "agent.log", 60.0)
-            alone = _measure("standalone", port, OUR_SUBTREE, env, s, {"agent": proc})
+            affinity["standalone"] = _affinity(proc.pid)
+            (alone,) = _measure([Walk("standalone", port, OUR_SUBTREE, {"agent": proc})], env, s)
     ratio = through.vbps / own.vbps
-    return {
+    report: dict[str, Any] = {
         "settings": {"config": str(s.config), "repeat": s.repeat, "tool": s.tool,
-                     "bulk_repetitions": s.bulk_repetitions},
+                     "bulk_repetitions": s.bulk_repetitions,
+                     "cpus": list(s.cpus) if s.cpus is not None else None},
         "agentx": asdict(through),
         "snmpd": asdict(own),
         "standalone": asdict(alone),
@@ -209,19 +300,58 @@ def run_agentx_bench(s: AgentXSettings) -> dict[str, Any]:
         "target": {"label": "AgentX varbinds/s / snmpd's own", "target": ">= 0.3",
                    "value": ratio, "met": ratio >= 0.3},
         "environment": {"python": platform.python_version(), "snmpd": snmpd_version(s.snmpd),
-                        "platform": platform.platform(), "cpus": os.cpu_count()},
+                        "platform": platform.platform(), "cpus": os.cpu_count(),
+                        "affinity": affinity,
+                        "loadavg": {"before": load_before, "after": _loadavg()}},
     }
+    if floor is not None:
+        report["floor"], report["snmpd_with_floor"] = asdict(floor[0]), asdict(floor[1])
+        report["ratios"]["floor_over_snmpd"] = floor[0].vbps / floor[1].vbps
+    return report
+
+
+def _measure_floor(s: AgentXSettings, master: Master, env: dict[str, str],
+                   tmp: Path) -> tuple[WalkFigures, WalkFigures]:
+    """Our subtree through the master again, answered by `agentx_floor` (started once our
+    subagent has gone), in turn with snmpd's own table: both figures."""
+    argv = [sys.executable, "-c", "from iec62379.cli.bench.agentx_floor import main; main()",
+            str(s.config), str(master.socket), OUR_SUBTREE]
+    with _process(argv, tmp / "floor.log") as (proc, _t0):
+        try:
+            wait_walk(master.port, OUR_SUBTREE, env, 60.0)
+        except BenchError as exc:
+            raise BenchError(f"{exc}\n{_tail(tmp / 'floor.log')}") from exc
+        floor, own = _measure([
+            Walk("floor", master.port, OUR_SUBTREE, {"snmpd": master.proc, "floor": proc}),
+            Walk("snmpd", master.port, s.snmpd_subtree, {"snmpd": master.proc}),
+        ], env, s)
+    return floor, own
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def format_agentx_report(r: dict[str, Any]) -> str:
     st = r["settings"]
     tool = st["tool"] + (f" -Cr{st['bulk_repetitions']}" if st["tool"] == "snmpbulkwalk" else "")
+    env = r["environment"]
+    where = ("pinned to CPUs " + ",".join(map(str, st["cpus"])) if st.get("cpus") is not None
+             else "not pinned")
     lines = [f"AgentX benchmark: {st['config']}, {st['repeat']} x {tool}; snmpd "
-             f"{r['environment']['snmpd']}", ""]
+             f"{env['snmpd']}; {where}; load average "
+             f"{env['loadavg']['before']} before, {env['loadavg']['after']} after", ""]
     rows = [("", "subtree", "instances", "varbinds/s", "CPU us/varbind")]
     for key, label in (("agentx", "ours through snmpd (AgentX)"),
                        ("snmpd", "snmpd's own table, same snmpd"),
+                       ("floor", "minimal subagent (--floor)"),
+                       ("snmpd_with_floor", "snmpd's own table, in turn with it"),
                        ("standalone", "our standalone agent")):
+        if key not in r:
+            continue
         f = r[key]
         cpu = ", ".join(f"{k} {v:.1f}" for k, v in f["cpu_us_per_varbind"].items())
         rows.append((label, f["subtree"], f"{f['instances']:,}", f"{f['vbps']:,.0f}", cpu))
@@ -234,6 +364,8 @@ def format_agentx_report(r: dict[str, Any]) -> str:
     lines += ["", f"AgentX / snmpd's own: {q['agentx_over_snmpd']:.3f}x "
               f"({'met' if t['met'] else 'NOT met'}: target {t['target']})",
               f"AgentX / standalone: {q['agentx_over_standalone']:.3f}x",
+              *([f"minimal subagent (--floor) / snmpd's own: {q['floor_over_snmpd']:.3f}x"]
+                if "floor_over_snmpd" in q else []),
               f"registered and walkable {r['registered_s']:.2f} s after the subagent started"]
     return "\n".join(lines)
 

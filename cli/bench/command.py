@@ -295,18 +295,35 @@ def ingest(streams: int, rate: float, gets: int, send_seconds: float, media: str
               help="snmpd's own subtree to compare with (default: hrSWInstalledTable).")
 @click.option("--snmpd", "snmpd_path", type=click.Path(dir_okay=False), default=None,
               help="The snmpd binary (default: from PATH or /usr/sbin/snmpd).")
+@click.option("--cpus", default=None, metavar="LIST",
+              help="Pin every process of the bench (snmpd, subagent, standalone agent, walk "
+              "clients) to these CPUs, as taskset -c takes them: 0 or 0,1 or 0-3.")
+@click.option("--floor", is_flag=True,
+              help="Also walk through snmpd to a minimal Python subagent that answers each "
+              "GetNext from a dict of answers made before: the floor of any Python subagent.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def agentx(config_path: str | None, repeat: int, tool: str, bulk_repetitions: int,
-           snmpd_subtree: str | None, snmpd_path: str | None, as_json: bool) -> None:
+           snmpd_subtree: str | None, snmpd_path: str | None, cpus: str | None, floor: bool,
+           as_json: bool) -> None:
     """Our agent as an AgentX subagent of snmpd: walks of our tree through snmpd against
     snmpd's own hrSWInstalledTable and against our standalone agent; see docs/benchmarks.md."""
-    from iec62379.cli.bench.agentx import AgentXSettings, format_agentx_report, run_agentx_bench
+    from iec62379.cli.bench.agentx import (
+        AgentXSettings,
+        format_agentx_report,
+        parse_cpus,
+        run_agentx_bench,
+    )
     from iec62379.cli.bench.snmp import SNMPD_SUBTREE, BenchError
 
     config = Path(config_path) if config_path else _REPO_EXAMPLE
+    try:
+        pin = parse_cpus(cpus) if cpus is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cpus") from exc
     settings = AgentXSettings(config=config, repeat=repeat, tool=tool,
                               bulk_repetitions=bulk_repetitions,
-                              snmpd_subtree=snmpd_subtree or SNMPD_SUBTREE, snmpd=snmpd_path)
+                              snmpd_subtree=snmpd_subtree or SNMPD_SUBTREE, snmpd=snmpd_path,
+                              cpus=pin, floor=floor)
     try:
         report = run_agentx_bench(settings)
     except BenchError as exc:

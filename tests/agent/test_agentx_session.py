@@ -133,6 +133,90 @@ def test_get_getnext_getbulk_agree_with_the_index(sx):
     assert walked == served
 
 
+def general(session: Session, raw: bytes) -> list[bytes]:
+    """`session.receive` of `raw` in two reads: the Framer's path, never the GetNext one."""
+    assert session.receive(raw[:7]) == []
+    return session.receive(raw[7:])
+
+
+def test_get_and_getnext_in_one_read_answer_the_same_bytes_as_the_general_path(sx, monkeypatch):
+    session, instrum = opened(sx[0]), sx[1]
+    instrum.current()
+    fast_calls = []
+    get_next_be = session.requests.get_next_be
+
+    def spy(buf: bytes, at: int) -> bytes | None:
+        fast_calls.append(at)
+        return get_next_be(buf, at)
+
+    monkeypatch.setattr(session.requests, "get_next_be", spy)
+    get_calls = []
+    get_be = session.requests.get_be
+
+    def get_spy(buf: bytes, at: int) -> bytes | None:
+        get_calls.append(at)
+        return get_be(buf, at)
+
+    monkeypatch.setattr(session.requests, "get_be", get_spy)
+    oids = [o for o in instrum.oids if any(o[: len(t)] == t for t in session.subtrees)]
+    # A walk: each GetNext starts at the name the previous answer gave.
+    start, walked = TREE, []
+    for pid in range(len(oids) + 2):
+        raw = master_pdu(pdu.GET_NEXT, ranges((start, False, ())), pid=pid, tid=pid * 3)
+        fast = session.receive(raw)
+        assert fast == general(session, raw)
+        ((h, res),) = answers(session, raw)
+        assert (h.packet_id, h.transaction_id) == (pid, pid * 3)
+        (vb,) = res.varbinds
+        if vb[1] == ber.END_OF_MIB_VIEW:
+            break
+        walked.append(vb[0])
+        start = vb[0]
+    assert walked == oids
+    # Include, ends, starts between instances, before and after the tree, several ranges,
+    # a 1.3.6.1 prefix written out in full or compressed.
+    odd = [
+        ranges((oids[0], True, ())), ranges((oids[3], True, oids[4])),
+        ranges((oids[3], False, oids[4])), ranges((oids[5] + (0,), False, ())),
+        ranges((oids[-1], False, ())), ranges(((1, 0), False, ()), ((2,), False, ())),
+        ranges((oids[1], False, oids[2]), (oids[2], True, ()), (TREE, False, TREE + (1,))),
+        ranges(((1, 3, 6, 1, 4, 1), False, ())),
+        struct.pack(">4B6I", 6, 0, 0, 0, 1, 3, 6, 1, 4, 1) + pdu.encode_oid(()),
+        struct.pack(">4BI", 1, 4, 0, 0, 1) + pdu.encode_oid(()),  # 1.3.6.1.4.1 compressed
+        struct.pack(">4B2I", 2, 0, 0, 7, *oids[0][:2]) + pdu.encode_oid(()),  # reserved 7
+        b"",  # no range: an empty answer
+    ]
+    for payload in odd:
+        raw = master_pdu(pdu.GET_NEXT, payload)
+        assert session.receive(raw) == general(session, raw), payload
+    # A Get of the same ranges: the starts only (include and end do not count for a Get).
+    gets = odd + [ranges(*((o, False, ()) for o in oids[:40])),
+                  ranges((oids[7], True, oids[2]), (TREE, False, ()), (IFINDEX + (99,), False, ()),
+                         (TREE + (9, 9), False, ()), ((1, 3, 6, 1, 2, 1, 1, 1, 0), False, ()))]
+    for payload in gets:
+        raw = master_pdu(pdu.GET, payload)
+        assert session.receive(raw) == general(session, raw), payload
+    # Every one-read GetNext above took the fast path (two per step of the walk, its last
+    # included), but the one without a range (a bare header); the two-read ones did not.
+    assert len(fast_calls) == 2 * (len(walked) + 1) + len(odd) - 1
+    assert len(get_calls) == len(gets) - 1  # and the Gets, but the one without a range
+
+
+@pytest.mark.parametrize("ptype", [pdu.GET_NEXT, pdu.GET])
+@pytest.mark.parametrize("payload", [
+    b"\x05\x00\x00\x00" + b"\0" * 4,  # a start of 5 sub-ids, 1 there
+    pdu.encode_oid(TREE),  # no end
+    pdu.encode_oid(TREE) + b"\x09\x00\x00\x00",  # an end of 9 sub-ids, none there
+    struct.pack(">4B", 129, 0, 0, 0) + b"\0" * 516 + pdu.encode_oid(()),  # 129 sub-ids
+    pdu.encode_oid(TREE) + pdu.encode_oid(()) + b"\x01\x00\x00\x00",  # a third OID, cut
+])
+def test_a_malformed_get_or_getnext_in_one_read_is_a_parse_error(sx, ptype, payload):
+    session = opened(sx[0])
+    ((h, body),) = answers(session, master_pdu(ptype, payload))
+    assert h.type == pdu.CLOSE and body[0] == pdu.REASON_PARSE_ERROR
+    assert session.state is State.CLOSED
+
+
 def test_getbulk_non_repeaters_and_repetitions(sx):
     session, instrum = opened(sx[0]), sx[1]
     instrum.current()
@@ -294,3 +378,32 @@ def test_a_slow_writer_never_delays_an_answer(sx):
         writer.join(10)
     ((_, res),) = answers(session, master_pdu(pdu.GET, ranges((PORT, False, ()))))
     assert res.varbinds[0][2] == 5002  # the new snapshot once published
+
+
+def test_the_connection_times_out_by_the_kernel_not_by_poll():
+    import socket
+    import time
+
+    from iec62379.agent.agentx.client import idle_timeout
+
+    a, b = socket.socketpair()
+    try:
+        idle_timeout(a, 2.5)
+        assert a.gettimeout() is None  # a blocking socket: recv and send without a poll
+        tv = struct.Struct("@ll")
+        assert tv.unpack(a.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv.size)) == (
+            2, 500000)
+        assert tv.unpack(a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv.size)) == (
+            2, 500000)
+        idle_timeout(a, 0.05)
+        b.sendall(b"x")
+        assert a.recv(10) == b"x"
+        t0 = time.monotonic()
+        with pytest.raises(BlockingIOError):
+            a.recv(10)
+        assert time.monotonic() - t0 < 5.0
+        idle_timeout(a, 0.0)  # not "forever": the shortest timeout there is
+        assert tv.unpack(a.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv.size))[1] > 0
+    finally:
+        a.close()
+        b.close()
