@@ -476,3 +476,70 @@ def record_walk(
         assert walk is not None
         return k.pcap_records(u8, *walk[:2], limit, *walk[2:], table, filt, rtp_codes, outs)
     return k.packet_records(u8, *found, limit, table, filt, rtp_codes, outs)
+
+
+# ------------------------------------------------------------------ TR 101 290 checks
+
+
+def psi_repeats(
+    data: np.ndarray, starts: np.ndarray, at: np.ndarray, pid: np.ndarray
+) -> np.ndarray:
+    """``tr101290_psipass.psi_repeats_reference``: eq[j], the PSI packet at starts[at[j]]
+    repeats the one before it in at on its PID (at increasing; the first of a PID: False)."""
+    k = kernels
+    if (
+        k is None
+        or pid.dtype != np.uint16
+        or data.dtype != np.uint8
+        or starts.dtype != np.int64
+        or at.dtype != np.int64
+    ):
+        from . import tr101290_psipass  # (it imports this module)
+
+        return tr101290_psipass.psi_repeats_reference(data, starts, at, pid)
+    eq = np.empty(at.shape[0], dtype=bool)
+    k.psi_repeats(
+        _contiguous(data), _contiguous(starts), _contiguous(at), _contiguous(pid), at.shape[0], eq
+    )
+    return eq
+
+
+def gap_scan(
+    pid: np.ndarray,
+    t: np.ndarray,
+    err: np.ndarray | None,
+    lut: np.ndarray,
+    flag: int,
+    at: np.ndarray | None,
+    limit: int,
+) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``tr101290_watch.gap_scan_reference``: over the packets (all, or at) of the PIDs with
+    lut[p] & flag, without a header error (err None: none has one): (the PIDs seen, sorted;
+    first and last time per PID, int64[8192]; the gaps longer than limit as PID, from, to)."""
+    k = kernels
+    if (
+        k is None
+        or pid.dtype != np.uint16
+        or t.dtype != np.int64
+        or lut.dtype != np.uint8
+        or (err is not None and err.dtype != np.uint8)
+        or (at is not None and at.dtype != np.int64)
+    ):
+        from . import tr101290_watch  # (it imports this module)
+
+        return tr101290_watch.gap_scan_reference(pid, t, err, lut, flag, at, limit)
+    n = pid.shape[0] if at is None else at.shape[0]
+    seen = np.zeros(8192, dtype=np.uint8)
+    first = np.empty(8192, dtype=np.int64)
+    last = np.empty(8192, dtype=np.int64)
+    g = np.empty((3, n), dtype=np.int64)
+    m = k.gap_scan(
+        _contiguous(pid), _contiguous(t), _contiguous(err), _contiguous(lut), flag,
+        _contiguous(at), n, limit, seen, first, last, g[0], g[1], g[2],
+    )
+    pids = np.flatnonzero(seen)
+    return pids.tolist(), first[pids], last[pids], g[0, :m], g[1, :m], g[2, :m]
+
+
+def _contiguous(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else np.ascontiguousarray(a)

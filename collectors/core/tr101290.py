@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 from iec62379.mibs.vocabulary import BitRateType, TestState, TsTest
 
+from . import fast
 from .errors import ErrorKind
 from .report import TestOutcome, Tr101290Limits
 from .tr101290_close import ClosingChecks
@@ -60,6 +61,7 @@ from .tr101290_psipass import PsiPasses
 from .tr101290_watch import (
     _PES,
     _PSI,
+    _REF,
     CBR,
     DIRECT_PACKETS,
     FLUSH_PACKETS,
@@ -75,6 +77,7 @@ from .tr101290_watch import (
     _ns,
     _rows,
     _Times,
+    gap_runs,
 )
 from .ts import HEAD_BYTES, TS_PACKET_SIZE, TsHeaders, gather_pcr
 
@@ -323,7 +326,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
             self._pcr_pass(hdata, hstarts, t, h, index, pcr_at)
         self._pcr_overdue(t_full)
         if self._refs:
-            self._ref_pass(t, pid, (err == 0) if bad_any else None)
+            self._ref_pass(t, pid, err if bad_any else None)
         pusi = np.flatnonzero(h.pusi)
         pes = pusi[(self._lut[pid[pusi]] & _PES) != 0]
         if bad_any and pes.size:
@@ -484,23 +487,13 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         for a, b in zip(cuts[:-1], cuts[1:], strict=True):
             self._acc.setdefault(int(k[a]), []).append((tt[a:b], pp[a:b], dv[a:b], di[a:b]))
 
-    def _ref_pass(self, t: np.ndarray, pid: np.ndarray, valid: np.ndarray | None) -> None:
-        """PID_error: the referred PIDs' packets in this call."""
-        faults = self._faults[TsTest.pidError]
-        span_long = int(t[t.shape[0] - 1]) - int(t[0]) > self._ref_ns
-        for p in self._refs:
-            m = pid == p
-            if valid is not None:
-                m &= valid
-            first = int(m.argmax())
-            if not m[first]:
-                continue
-            if span_long:
-                self._ref.occur_many(p, t[np.flatnonzero(m)], self._ref_ns, faults)
-            else:
-                last = m.shape[0] - 1 - int(m[::-1].argmax())
-                self._ref.occur(p, int(t[first]), self._ref_ns, faults)
-                self._ref.last[p] = int(t[last])
+    def _ref_pass(self, t: np.ndarray, pid: np.ndarray, err: np.ndarray | None) -> None:
+        """PID_error: the referred PIDs' packets in this call (err: their header errors,
+        None when there are none)."""
+        t_all = t.full()
+        span_long = int(t_all[-1]) - int(t_all[0]) > self._ref_ns
+        scan = fast.gap_scan(pid, t_all, err, self._lut, _REF, None, self._ref_ns)
+        gap_runs(self._ref, scan, self._ref_ns, self._faults[TsTest.pidError], span_long)
 
     def _pts_pass(
         self, data: np.ndarray, starts: np.ndarray, t: np.ndarray, h: TsHeaders, at: np.ndarray
@@ -520,12 +513,9 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         at = at[pts]
         if at.size == 0:
             return
-        faults = self._faults[TsTest.ptsError]
         self._since.setdefault(TsTest.ptsError, int(t[at[0]]))
-        pids = h.pid[at]
-        times = t[at]
-        for p in np.unique(pids).tolist():
-            self._pts.occur_many(p, times[pids == p], self._pts_ns, faults)
+        scan = fast.gap_scan(h.pid, t.full(), None, self._lut, _PES, at, self._pts_ns)
+        gap_runs(self._pts, scan, self._pts_ns, self._faults[TsTest.ptsError])
 
     # ------------------------------------------------------------------ closing
 

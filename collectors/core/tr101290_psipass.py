@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from iec62379.mibs.vocabulary import TsTest
 
+from . import fast
 from .rare import repeats, same_packet
 from .tr101290_psi import PAT_PID, PsiEvents, PsiWatch
 from .tr101290_watch import (
@@ -16,6 +17,20 @@ from .tr101290_watch import (
     Fault,
 )
 from .ts import TS_PACKET_SIZE, TsHeaders
+
+
+def psi_repeats_reference(
+    data: np.ndarray, starts: np.ndarray, at: np.ndarray, pid: np.ndarray
+) -> np.ndarray:
+    """eq[j]: the PSI packet at data[starts[at[j]]] equals the one before it in at on the same
+    PID (pid[at[j]]) apart from its continuity counter (``rare.repeats``); the first packet
+    of each PID: False. The rule of ``fast.psi_repeats``' kernel."""
+    pids_at = pid[at]
+    eq = np.zeros(at.shape[0], dtype=bool)
+    for p in np.unique(pids_at).tolist():
+        k = np.flatnonzero(pids_at == p)
+        eq[k] = repeats(data, starts[at[k]])
+    return eq
 
 
 class PsiPasses:
@@ -62,16 +77,12 @@ class PsiPasses:
         A packet identical to the one before it on its PID (but for the continuity counter),
         when that one's feed was repeatable (one whole section, nothing pending), shows the
         same again: such copies are taken in bulk, the others one by one."""
-        pids_at = h.pid[at]
-        copy = np.zeros(at.size, dtype=bool)
+        copy = fast.psi_repeats(data, starts, at, h.pid)
         memos = self._memo
-        for p in np.unique(pids_at).tolist():
-            k = np.flatnonzero(pids_at == p)
-            s_at = starts[at[k]]
-            eq = repeats(data, s_at)
+        u, first = np.unique(h.pid[at], return_index=True)
+        for p, j in zip(u.tolist(), first.tolist(), strict=True):
             m = memos.get(p)
-            eq[0] = m is not None and same_packet(m, data, int(s_at[0]))
-            copy[k] = eq
+            copy[j] = m is not None and same_packet(m, data, int(starts[at[j]]))
         crc_t: list[np.ndarray] = []
         cat_t: list[int] = []
         restart: int | None = None
