@@ -123,7 +123,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         }
         self._scrambled_k: dict[int, int] = {}  # interval -> first scrambled packet w/o CAT
         # interval index -> PCR pairs (arrival, PID, PCR ticks, packets between them)
-        self._acc: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self._acc: dict[int, list[tuple[np.ndarray, int, np.ndarray, np.ndarray]]] = {}
         self._pat = GapWatch()
         self._pmt = GapWatch()
         self._ref = GapWatch()
@@ -479,13 +479,12 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
     def _pairs(self, tt: np.ndarray, p: int, dv: np.ndarray, di: np.ndarray) -> None:
         """PCR pairs for PCR_accuracy, into their intervals' buckets."""
         k = self._k(tt)
-        pp = np.full(tt.shape[0], p)
         if k[0] == k[-1]:
-            self._acc.setdefault(int(k[0]), []).append((tt, pp, dv, di))
+            self._acc.setdefault(int(k[0]), []).append((tt, p, dv, di))
             return
         cuts = [0, *(np.flatnonzero(np.diff(k)) + 1).tolist(), tt.shape[0]]
         for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-            self._acc.setdefault(int(k[a]), []).append((tt[a:b], pp[a:b], dv[a:b], di[a:b]))
+            self._acc.setdefault(int(k[a]), []).append((tt[a:b], p, dv[a:b], di[a:b]))
 
     def _ref_pass(self, t: np.ndarray, pid: np.ndarray, err: np.ndarray | None) -> None:
         """PID_error: the referred PIDs' packets in this call (err: their header errors,

@@ -135,24 +135,28 @@ class ClosingChecks:
         if not now or not rate_bps:
             return _UNKNOWN
         if len(now) == 1:
-            tt, pp, dv, di = now[0]
+            tt, _p, dv, di = now[0]
         else:
             tt = np.concatenate([x[0] for x in now])
-            pp = np.concatenate([x[1] for x in now])
             dv = np.concatenate([x[2] for x in now])
             di = np.concatenate([x[3] for x in now])
         # seconds the PCRs say minus seconds the bytes between them take at the rate
         off = dv * (1 / PCR_HZ) - di * ((TS_PACKET_SIZE * 8) / rate_bps)
         bad = np.abs(off) > self.limits.pcr_inaccuracy_max_s
-        if not bad.any():
+        n = int(np.count_nonzero(bad))
+        if not n:
             return _PASS
-        u, c = np.unique(pp[bad], return_counts=True)
-        return TestOutcome(
-            TestState.FAIL,
-            int(bad.sum()),
-            int(tt[bad].max()),
-            dict(zip(u.tolist(), c.tolist(), strict=True)),
-        )
+        pids: dict[int, int] = {}
+        if all(x[1] == now[0][1] for x in now):  # (the usual: one PCR PID)
+            pids[now[0][1]] = n
+        else:
+            ends = np.cumsum([x[0].shape[0] for x in now])
+            per = np.diff(np.concatenate(([0], np.cumsum(bad, dtype=np.int64)[ends - 1])))
+            for x, c in zip(now, per.tolist(), strict=True):
+                if c:
+                    pids[x[1]] = pids.get(x[1], 0) + c
+            pids = dict(sorted(pids.items()))
+        return TestOutcome(TestState.FAIL, n, int(tt[bad].max()), pids)
 
     def _sync_outcome(self, start: int, end: int, had_packets: bool) -> TestOutcome:
         faults = self._faults[TsTest.tsSyncLoss]

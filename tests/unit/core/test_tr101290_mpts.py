@@ -141,3 +141,15 @@ def test_a_programme_dropped_from_the_pat_is_no_longer_watched():
     for test in (TsTest.pidError, TsTest.ptsError, TsTest.pcrRepetitionError,
                  TsTest.pmtError2):
         assert errors(reports, test) == (0, {}), test
+
+
+def test_the_second_programmes_pcr_inaccuracy_is_a_pcr_accuracy_error():
+    # one PCR of VIDEO2 10 us off (the limit is 500 ns): the pairs before and after it fail
+    reports = run(mpts(3000, pcr_jump={1205: 270}), 3000)
+    assert errors(reports, TsTest.pcrAccuracyError) == (2, {VIDEO2: 2})
+    assert [r.tr101290[TsTest.pcrAccuracyError].state for r in reports] == [
+        TestState.PASS, TestState.FAIL, TestState.PASS
+    ]
+    # and one of each programme's in the same interval: counted per PID
+    both = run(mpts(3000, pcr_jump={1203: 270, 1205: 270, 1403: -270}), 3000)
+    assert errors(both, TsTest.pcrAccuracyError) == (6, {VIDEO1: 4, VIDEO2: 2})
