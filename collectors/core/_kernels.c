@@ -35,6 +35,9 @@
  *   buffer_run     - collectors/core/buffer.py PlayoutBuffer.feed_reference
  *   psi_repeats    - collectors/core/tr101290_psipass.py psi_repeats_reference (TR 101 290:
  *                    which PSI packets repeat the one before them on their PID)
+ *   tr_scan        - collectors/core/tr101290_watch.py scan_reference (TR 101 290: the
+ *                    positions of the PSI packets, the PES packet starts, the PCRs and the
+ *                    scrambled packets of a call, in one pass)
  *   gap_scan       - collectors/core/tr101290_watch.py gap_scan_reference (TR 101 290
  *                    PID_error / PTS_error: each PID's first and last packet and its gaps
  *                    longer than the limit, in one pass)
@@ -1729,6 +1732,73 @@ static PyObject *psi_repeats(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* tr_scan(pid, err, pusi, has_pcr, hdata, hstarts, starts, psi_lut, lut, pes_flag, begin, n,
+ *         what, o_psi, o_pes, o_pcr, o_scr) -> (psi, pes, pcr, scr) counts
+ * Over the packets begin..n-1 (pid uint16, err uint8 or None for no header errors, pusi and
+ * has_pcr bool, hstarts / starts int64; each packet's first 12 bytes at hdata[hstarts[i]]),
+ * the positions (int64, increasing; room for n - begin each) of: (what & 1) the PSI packets,
+ * psi_lut[pid] (uint8[8192]) without a header error whose bytes are kept (starts >= 0);
+ * (what & 2) the PES packet starts, pusi with lut[pid] & pes_flag (uint8[8192]) and no
+ * header error; (what & 4) the packets with a PCR (has_pcr); (what & 8) the scrambled ones,
+ * transport_scrambling_control != 0, without a header error. */
+static PyObject *tr_scan(PyObject *self, PyObject *args) {
+    PyObject *o[8], *err_o, *out[4];
+    int pes_flag, what;
+    Py_ssize_t begin, n;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOinniOOOO", &o[0], &err_o, &o[1], &o[2], &o[3], &o[4],
+                          &o[5], &o[6], &o[7], &pes_flag, &begin, &n, &what, &out[0], &out[1],
+                          &out[2], &out[3]))
+        return NULL;
+    if (n < 0 || begin < 0 || begin > n) {
+        PyErr_SetString(PyExc_ValueError, "tr_scan: bad range");
+        return NULL;
+    }
+    Py_ssize_t m = n - begin;
+    bufs_t s = {.n = 0};
+    const uint16_t *pid = get(&s, o[0], 0, n * 2, "pid");
+    const uint8_t *err = NULL;
+    if (pid && err_o != Py_None && !(err = get(&s, err_o, 0, n, "err"))) pid = NULL;
+    const uint8_t *pusi = pid ? get(&s, o[1], 0, n, "pusi") : NULL;
+    const uint8_t *pcr = pusi ? get(&s, o[2], 0, n, "has_pcr") : NULL;
+    const uint8_t *hdata = pcr ? get(&s, o[3], 0, 0, "hdata") : NULL;
+    Py_ssize_t hlen = hdata ? s.b[s.n - 1].len : 0;
+    const int64_t *hst = hdata ? get(&s, o[4], 0, n * 8, "hstarts") : NULL;
+    const int64_t *st = hst ? get(&s, o[5], 0, n * 8, "starts") : NULL;
+    const uint8_t *psi_lut = st ? get(&s, o[6], 0, NPID, "psi_lut") : NULL;
+    const uint8_t *lut = psi_lut ? get(&s, o[7], 0, NPID, "lut") : NULL;
+    int64_t *r[4] = {NULL, NULL, NULL, NULL};
+    if (lut) {
+        r[0] = get(&s, out[0], 1, m * 8, "o_psi");
+        r[1] = r[0] ? get(&s, out[1], 1, m * 8, "o_pes") : NULL;
+        r[2] = r[1] ? get(&s, out[2], 1, m * 8, "o_pcr") : NULL;
+        r[3] = r[2] ? get(&s, out[3], 1, m * 8, "o_scr") : NULL;
+    }
+    if (!r[3]) {
+        release(&s);
+        return NULL;
+    }
+    Py_ssize_t c[4] = {0, 0, 0, 0};
+    for (Py_ssize_t i = begin; i < n; i++) {
+        unsigned p = pid[i] & (NPID - 1);
+        int ok = !err || !err[i];
+        if ((what & 1) && ok && psi_lut[p] && st[i] >= 0) r[0][c[0]++] = i;
+        if ((what & 2) && ok && pusi[i] && (lut[p] & pes_flag)) r[1][c[1]++] = i;
+        if ((what & 4) && pcr[i]) r[2][c[2]++] = i;
+        if ((what & 8) && ok) {
+            int64_t h = hst[i];
+            if (h < 0 || h + 3 >= hlen) {
+                release(&s);
+                PyErr_Format(PyExc_IndexError, "tr_scan: head %zd at %lld out of range", i,
+                             (long long)h);
+                return NULL;
+            }
+            if (hdata[h + 3] & 0xC0) r[3][c[3]++] = i;
+        }
+    }
+    release(&s);
+    return Py_BuildValue("nnnn", c[0], c[1], c[2], c[3]);
+}
+
 /* gap_scan(pid, t, err, lut, flag, at, n, limit, seen, first, last, g_pid, g_from, g_to)
  *   -> number of gaps
  * Over the packets i (0..n-1, or at[0..n-1] when at is not None; increasing) whose PID p =
@@ -1820,6 +1890,7 @@ static PyMethodDef methods[] = {
     {"pcap_records", pcap_records, METH_VARARGS, "Walk and decode classic pcap records."},
     {"packet_records", packet_records, METH_VARARGS, "Decode records found by the caller."},
     {"psi_repeats", psi_repeats, METH_VARARGS, "PSI packets repeating the one before on their PID."},
+    {"tr_scan", tr_scan, METH_VARARGS, "TR 101 290: PSI, PES start, PCR, scrambled packets."},
     {"gap_scan", gap_scan, METH_VARARGS, "Per-PID first / last times and gaps over a limit."},
     {NULL, NULL, 0, NULL},
 };

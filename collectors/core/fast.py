@@ -504,6 +504,46 @@ def psi_repeats(
     return eq
 
 
+def tr_scan(
+    h: TsHeaders,
+    err: np.ndarray | None,
+    hdata: np.ndarray,
+    hstarts: np.ndarray,
+    starts: np.ndarray,
+    psi_lut: np.ndarray,
+    lut: np.ndarray,
+    pes_flag: int,
+    begin: int,
+    what: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``tr101290_watch.scan_reference``: the positions (from begin on) of the PSI packets
+    (what & 1), the PES packet starts (& 2), the PCRs (& 4), the scrambled packets (& 8)."""
+    k = kernels
+    n = h.pid.shape[0]
+    if (
+        k is None
+        or h.pid.dtype != np.uint16
+        or (err is not None and err.dtype != np.uint8)
+        or hdata.dtype != np.uint8
+        or hstarts.dtype != np.int64
+        or starts.dtype != np.int64
+        or lut.dtype != np.uint8
+    ):
+        from . import tr101290_watch  # (it imports this module)
+
+        return tr101290_watch.scan_reference(
+            h, err, hdata, hstarts, starts, psi_lut, lut, pes_flag, begin, what
+        )
+    m = max(n - begin, 0)
+    o = np.empty((4, m), dtype=np.int64)
+    c = k.tr_scan(
+        h.pid, _contiguous(err), _contiguous(h.pusi), _contiguous(h.has_pcr),
+        _contiguous(hdata), _contiguous(hstarts), _contiguous(starts),
+        psi_lut.view(np.uint8), lut, pes_flag, begin, n, what, o[0], o[1], o[2], o[3],
+    )
+    return o[0, : c[0]], o[1, : c[1]], o[2, : c[2]], o[3, : c[3]]
+
+
 def gap_scan(
     pid: np.ndarray,
     t: np.ndarray,

@@ -108,6 +108,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
             self._lut[p] |= _PSI
             self._psi_lut[p] = True
         self._refs: list[int] = []
+        self._tables_version = 0  # (counts _tables_changed)
         self._pcr_known: set[int] = set()
         self._sync = 0  # 0 acquiring, 1 in sync, -1 lost
         self._good = 0
@@ -305,32 +306,31 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         if cc_at.size:
             self._event(TsTest.continuityCountError, t[cc_at], h.pid[cc_at].astype(np.int64))
         pid = h.pid
-        psi_lut = self._psi_lut
-        # (one gather into a bool table and one scan: the PSI packets are few)
-        psi = np.flatnonzero(psi_lut[pid])
-        if bad_any and psi.size:
-            psi = psi[err[psi] == 0]
-        psi = psi[starts[psi] >= 0]  # (a PID that became PSI while its packets were pending)
+        err_v = err if bad_any else None
+        cat_at = self._cat_at
+        scr_wanted = cat_at is None or cat_at > int(t[0])
+        psi, pes, pcr_at, scr = fast.tr_scan(
+            h, err_v, hdata, hstarts, starts, self._psi_lut, self._lut, _PES, 0,
+            7 | (8 if scr_wanted else 0),
+        )
+        tables = self._tables_version
         if psi.size:
             # a new PAT or PMT changes the PIDs to look at: on from the packet after it
             while (restart := self._psi_pass(data, starts, t, h, psi)) is not None:
-                psi = np.flatnonzero(self._psi_lut[pid[restart:]]) + restart
-                if bad_any and psi.size:
-                    psi = psi[err[psi] == 0]
-                psi = psi[starts[psi] >= 0]
-        cat_at = self._cat_at
-        if cat_at is None or cat_at > int(t[0]):
-            self._scrambled(hdata, hstarts, t, err if bad_any else None, cat_at)
-        pcr_at = np.flatnonzero(h.has_pcr)  # (only valid packets have has_pcr)
+                psi = fast.tr_scan(
+                    h, err_v, hdata, hstarts, starts, self._psi_lut, self._lut, _PES, restart, 1
+                )[0]
+        if scr_wanted:
+            self._scrambled(scr, t, self._cat_at)
         if pcr_at.size:
             self._pcr_pass(hdata, hstarts, t, h, index, pcr_at)
         self._pcr_overdue(t_full)
         if self._refs:
-            self._ref_pass(t, pid, err if bad_any else None)
-        pusi = np.flatnonzero(h.pusi)
-        pes = pusi[(self._lut[pid[pusi]] & _PES) != 0]
-        if bad_any and pes.size:
-            pes = pes[err[pes] == 0]
+            self._ref_pass(t, pid, err_v)
+        if self._tables_version != tables:  # (the PES PIDs as the tables are now)
+            pes = fast.tr_scan(
+                h, err_v, hdata, hstarts, starts, self._psi_lut, self._lut, _PES, 0, 2
+            )[1]
         if pes.size:
             self._pts_pass(data, starts, t, h, pes)
 

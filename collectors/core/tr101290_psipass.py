@@ -42,19 +42,11 @@ class PsiPasses:
     _faults: dict[TsTest, list[Fault]]
     _lut: np.ndarray
     _psi_lut: np.ndarray
+    _tables_version: int
 
-    def _scrambled(
-        self,
-        data: np.ndarray,
-        starts: np.ndarray,
-        t: np.ndarray,
-        err: np.ndarray | None,
-        cat_at: int | None,
-    ) -> None:
-        """CAT_error: scrambled packets before any CAT, the first of each interval."""
-        sc = np.flatnonzero((data[starts + 3] & 0xC0) != 0)
-        if err is not None and sc.size:
-            sc = sc[err[sc] == 0]
+    def _scrambled(self, sc: np.ndarray, t: np.ndarray, cat_at: int | None) -> None:
+        """CAT_error: the scrambled packets at sc (without a header error) before any CAT,
+        the first of each interval."""
         if sc.size == 0:
             return
         times = t[sc]
@@ -196,6 +188,7 @@ class PsiPasses:
     def _tables_changed(self, t: int) -> None:
         """The PAT or a PMT changed at t: what is watched follows."""
         psi = self._psi
+        self._tables_version += 1
         self._memo.clear()
         if psi.pmt_pids:
             self._since.setdefault(TsTest.pmtError2, t)

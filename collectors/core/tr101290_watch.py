@@ -134,6 +134,45 @@ class GapWatch:
                 faults.append(f)
 
 
+def scan_reference(
+    h: TsHeaders,
+    err: np.ndarray | None,
+    hdata: np.ndarray,
+    hstarts: np.ndarray,
+    starts: np.ndarray,
+    psi_lut: np.ndarray,
+    lut: np.ndarray,
+    pes_flag: int,
+    begin: int,
+    what: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The packets a call's checks look at, positions from begin on (int64; an empty array
+    for what is not asked): (what & 1) the PSI packets (psi_lut[pid]) without a header error
+    (err[i] != 0; err None: none has one) whose bytes are kept (starts >= 0); (& 2) the PES
+    packet starts, payload_unit_start on a PID with lut[pid] & pes_flag, without a header
+    error; (& 4) the packets with a PCR (has_pcr); (& 8) the scrambled packets (the
+    transport_scrambling_control bits of byte 3, hdata at hstarts) without a header error.
+    The rule of ``fast.tr_scan``'s kernel."""
+    none = np.zeros(0, dtype=np.int64)
+    out = [none, none, none, none]
+    ok = None if err is None else err[begin:] == 0
+    pid = h.pid[begin:]
+    if what & 1:
+        m = psi_lut[pid].astype(bool) & (starts[begin:] >= 0)
+        out[0] = np.flatnonzero(m if ok is None else m & ok) + begin
+    if what & 2:
+        m = h.pusi[begin:] & ((lut[pid] & pes_flag) != 0)
+        out[1] = np.flatnonzero(m if ok is None else m & ok) + begin
+    if what & 4:
+        out[2] = np.flatnonzero(h.has_pcr[begin:]) + begin
+    if what & 8:
+        m = (hdata[hstarts[begin:] + 3] & 0xC0) != 0
+        out[3] = np.flatnonzero(m if ok is None else m & ok) + begin
+    return out[0].astype(np.int64), out[1].astype(np.int64), out[2].astype(np.int64), out[
+        3
+    ].astype(np.int64)
+
+
 def gap_scan_reference(
     pid: np.ndarray,
     t: np.ndarray,

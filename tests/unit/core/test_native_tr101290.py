@@ -13,10 +13,10 @@ from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.report import AnalyzerConfig
 from iec62379.collectors.core.tr101290_psipass import psi_repeats_reference
-from iec62379.collectors.core.tr101290_watch import gap_scan_reference
-from iec62379.collectors.core.ts import parse_ts_headers
+from iec62379.collectors.core.tr101290_watch import gap_scan_reference, scan_reference
+from iec62379.collectors.core.ts import HEAD_BYTES, parse_ts_headers
 from test_analyzer_real_streams import _datagrams
-from test_native_kernels import MEDIA, NAMES, _both
+from test_native_kernels import MEDIA, NAMES, _both, _damaged_ts
 
 BUILT = fast.kernels
 pytestmark = pytest.mark.skipif(BUILT is None, reason="the C extension is not built")
@@ -184,3 +184,65 @@ def test_checks_outcomes_with_and_without_kernels(
     a, b = _both(monkeypatch, run)
     assert len(a) > 5 and all(len(x[1]) == 13 for x in a)
     assert a == b
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("damage", [False, True])
+def test_tr_scan_on_recorded_streams(name: str, damage: bool) -> None:
+    """The PSI, PES start, PCR and scrambled packets of recorded streams (with header damage
+    and scrambling bits set on some), from any position on, with copied heads."""
+    if damage:
+        data = _damaged_ts(name, seed=3).copy()
+    else:
+        data = np.frombuffer((MEDIA / name).read_bytes(), dtype=np.uint8).copy()
+    starts = np.arange(0, data.size - 187, 188, dtype=np.int64)
+    rng = np.random.default_rng(len(name))
+    scr = rng.choice(starts, starts.size // 30, replace=False)
+    data[scr + 3] |= rng.choice([0x40, 0x80, 0xC0], scr.size).astype(np.uint8)
+    h = parse_ts_headers(data, starts)
+    heads = data[starts[:, None] + np.arange(HEAD_BYTES)].reshape(-1)
+    hstarts = np.arange(starts.size, dtype=np.int64) * HEAD_BYTES
+    kept = starts.copy()
+    kept[rng.random(starts.size) < 0.2] = -1  # (packets whose bytes were not kept)
+    psi_lut = np.zeros(8192, dtype=bool)
+    psi_lut[[0, 1, 0x11, *np.unique(h.pid)[1:3].tolist()]] = True
+    lut = np.zeros(8192, dtype=np.uint8)
+    lut[np.unique(h.pid)[:-1]] = 2
+    err = h.error if h.error.any() else None
+    assert damage == (err is not None)
+    for begin in (0, 1, starts.size // 2, starts.size):
+        for what in (15, 1, 2, 4, 8, 6):
+            got = fast.tr_scan(h, err, heads, hstarts, kept, psi_lut, lut, 2, begin, what)
+            want = scan_reference(h, err, heads, hstarts, kept, psi_lut, lut, 2, begin, what)
+            for x, y in zip(got, want, strict=True):
+                assert x.dtype == y.dtype == np.int64 and np.array_equal(x, y)
+            if begin == 0 and what == 15:
+                assert all(x.size for x in got)
+
+
+def test_tr_scan_refuses_bad_input() -> None:
+    n = 4
+    pid = np.zeros(n, dtype=np.uint16)
+    flags = np.zeros(n, dtype=bool)
+    heads = np.zeros(n * 12, dtype=np.uint8)
+    hst = np.arange(n, dtype=np.int64) * 12
+    lut = np.zeros(8192, dtype=np.uint8)
+    o = [np.zeros(n, np.int64) for _ in range(4)]
+
+    def call(*, begin=0, count=n, hs=hst, lut_=lut, err=None):
+        return BUILT.tr_scan(pid, err, flags, flags, heads, hs, hst, lut_, lut, 2, begin, count,
+                             15, *o)
+
+    assert call() == (0, 0, 0, 0)
+    with pytest.raises(ValueError):
+        call(begin=5)
+    with pytest.raises(ValueError):
+        call(begin=-1)
+    with pytest.raises(ValueError):
+        call(count=9)  # more packets than the arrays hold
+    with pytest.raises(ValueError):
+        call(lut_=np.zeros(10, np.uint8))
+    with pytest.raises(ValueError):
+        call(err=np.zeros(2, np.uint8))
+    with pytest.raises(IndexError):
+        call(hs=np.array([0, 12, 24, 46], np.int64))  # a head past the end of hdata
