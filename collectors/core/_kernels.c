@@ -58,6 +58,7 @@
  * capture of 1.4 kB records (docs/benchmarks.md) */
 #define PF_AHEAD 3072
 #define PF_RECORDS 8
+#define PF_PSI 32 /* PSI packets prefetched ahead (psi_repeats) */
 #define HEAD 12 /* bytes copied of each TS packet: header, AF length and flags, PCR */
 #define NPID 8192
 #define NULL_PID 0x1FFF
@@ -1717,6 +1718,16 @@ static PyObject *psi_repeats(PyObject *self, PyObject *args) {
                          j, (long long)i);
             return NULL;
         }
+        if (j + PF_PSI < n) { /* the packets are far apart in a capture: fetch ahead */
+            int64_t ia = at[j + PF_PSI];
+            if (ia >= 0 && ia < npk && starts[ia] >= 0 && starts[ia] <= dlen - TS) {
+                const uint8_t *f = data + starts[ia];
+                __builtin_prefetch(f);
+                __builtin_prefetch(f + 64);
+                __builtin_prefetch(f + 128);
+                __builtin_prefetch(f + TS - 1);
+            }
+        }
         unsigned p = pid[i] & (NPID - 1);
         const uint8_t *a = data + starts[i];
         int64_t q = prev[p];
@@ -1733,21 +1744,22 @@ static PyObject *psi_repeats(PyObject *self, PyObject *args) {
 }
 
 /* tr_scan(pid, err, pusi, has_pcr, hdata, hstarts, starts, psi_lut, lut, pes_flag, begin, n,
- *         what, o_psi, o_pes, o_pcr, o_scr) -> (psi, pes, pcr, scr) counts
+ *         what, o_psi, o_pes, o_pcr, o_scr, o_pcr_value) -> (psi, pes, pcr, scr) counts
  * Over the packets begin..n-1 (pid uint16, err uint8 or None for no header errors, pusi and
  * has_pcr bool, hstarts / starts int64; each packet's first 12 bytes at hdata[hstarts[i]]),
  * the positions (int64, increasing; room for n - begin each) of: (what & 1) the PSI packets,
  * psi_lut[pid] (uint8[8192]) without a header error whose bytes are kept (starts >= 0);
  * (what & 2) the PES packet starts, pusi with lut[pid] & pes_flag (uint8[8192]) and no
- * header error; (what & 4) the packets with a PCR (has_pcr); (what & 8) the scrambled ones,
+ * header error; (what & 4) the packets with a PCR (has_pcr), their PCR values (27 MHz, as
+ * ts.py gather_pcr) into o_pcr_value; (what & 8) the scrambled ones,
  * transport_scrambling_control != 0, without a header error. */
 static PyObject *tr_scan(PyObject *self, PyObject *args) {
-    PyObject *o[8], *err_o, *out[4];
+    PyObject *o[8], *err_o, *out[5];
     int pes_flag, what;
     Py_ssize_t begin, n;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOinniOOOO", &o[0], &err_o, &o[1], &o[2], &o[3], &o[4],
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOinniOOOOO", &o[0], &err_o, &o[1], &o[2], &o[3], &o[4],
                           &o[5], &o[6], &o[7], &pes_flag, &begin, &n, &what, &out[0], &out[1],
-                          &out[2], &out[3]))
+                          &out[2], &out[3], &out[4]))
         return NULL;
     if (n < 0 || begin < 0 || begin > n) {
         PyErr_SetString(PyExc_ValueError, "tr_scan: bad range");
@@ -1766,14 +1778,15 @@ static PyObject *tr_scan(PyObject *self, PyObject *args) {
     const int64_t *st = hst ? get(&s, o[5], 0, n * 8, "starts") : NULL;
     const uint8_t *psi_lut = st ? get(&s, o[6], 0, NPID, "psi_lut") : NULL;
     const uint8_t *lut = psi_lut ? get(&s, o[7], 0, NPID, "lut") : NULL;
-    int64_t *r[4] = {NULL, NULL, NULL, NULL};
+    int64_t *r[5] = {NULL, NULL, NULL, NULL, NULL};
     if (lut) {
         r[0] = get(&s, out[0], 1, m * 8, "o_psi");
         r[1] = r[0] ? get(&s, out[1], 1, m * 8, "o_pes") : NULL;
         r[2] = r[1] ? get(&s, out[2], 1, m * 8, "o_pcr") : NULL;
         r[3] = r[2] ? get(&s, out[3], 1, m * 8, "o_scr") : NULL;
+        r[4] = r[3] ? get(&s, out[4], 1, m * 8, "o_pcr_value") : NULL;
     }
-    if (!r[3]) {
+    if (!r[4]) {
         release(&s);
         return NULL;
     }
@@ -1783,7 +1796,20 @@ static PyObject *tr_scan(PyObject *self, PyObject *args) {
         int ok = !err || !err[i];
         if ((what & 1) && ok && psi_lut[p] && st[i] >= 0) r[0][c[0]++] = i;
         if ((what & 2) && ok && pusi[i] && (lut[p] & pes_flag)) r[1][c[1]++] = i;
-        if ((what & 4) && pcr[i]) r[2][c[2]++] = i;
+        if ((what & 4) && pcr[i]) {
+            int64_t h = hst[i];
+            if (h < 0 || h + HEAD > hlen) {
+                release(&s);
+                PyErr_Format(PyExc_IndexError, "tr_scan: head %zd at %lld out of range", i,
+                             (long long)h);
+                return NULL;
+            }
+            const uint8_t *b = hdata + h + 6;
+            int64_t base = ((int64_t)b[0] << 25) | ((int64_t)b[1] << 17) | ((int64_t)b[2] << 9) |
+                           ((int64_t)b[3] << 1) | (b[4] >> 7);
+            r[4][c[2]] = base * 300 + (((b[4] & 1) << 8) | b[5]);
+            r[2][c[2]++] = i;
+        }
         if ((what & 8) && ok) {
             int64_t h = hst[i];
             if (h < 0 || h + 3 >= hlen) {

@@ -515,9 +515,10 @@ def tr_scan(
     pes_flag: int,
     begin: int,
     what: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``tr101290_watch.scan_reference``: the positions (from begin on) of the PSI packets
-    (what & 1), the PES packet starts (& 2), the PCRs (& 4), the scrambled packets (& 8)."""
+    (what & 1), the PES packet starts (& 2), the PCRs (& 4), the scrambled packets (& 8);
+    and the PCR values (& 4)."""
     k = kernels
     n = h.pid.shape[0]
     if (
@@ -535,13 +536,13 @@ def tr_scan(
             h, err, hdata, hstarts, starts, psi_lut, lut, pes_flag, begin, what
         )
     m = max(n - begin, 0)
-    o = np.empty((4, m), dtype=np.int64)
+    o = np.empty((5, m), dtype=np.int64)
     c = k.tr_scan(
         h.pid, _contiguous(err), _contiguous(h.pusi), _contiguous(h.has_pcr),
         _contiguous(hdata), _contiguous(hstarts), _contiguous(starts),
-        psi_lut.view(np.uint8), lut, pes_flag, begin, n, what, o[0], o[1], o[2], o[3],
+        psi_lut.view(np.uint8), lut, pes_flag, begin, n, what, o[0], o[1], o[2], o[3], o[4],
     )
-    return o[0, : c[0]], o[1, : c[1]], o[2, : c[2]], o[3, : c[3]]
+    return o[0, : c[0]], o[1, : c[1]], o[2, : c[2]], o[3, : c[3]], o[4, : c[2]]
 
 
 def gap_scan(

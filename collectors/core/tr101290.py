@@ -79,7 +79,7 @@ from .tr101290_watch import (
     _Times,
     gap_runs,
 )
-from .ts import HEAD_BYTES, TS_PACKET_SIZE, TsHeaders, gather_pcr
+from .ts import HEAD_BYTES, TS_PACKET_SIZE, TsHeaders
 
 _HEADER_FIELDS = [f.name for f in fields(TsHeaders)]
 
@@ -309,7 +309,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         err_v = err if bad_any else None
         cat_at = self._cat_at
         scr_wanted = cat_at is None or cat_at > int(t[0])
-        psi, pes, pcr_at, scr = fast.tr_scan(
+        psi, pes, pcr_at, scr, pcr_v = fast.tr_scan(
             h, err_v, hdata, hstarts, starts, self._psi_lut, self._lut, _PES, 0,
             7 | (8 if scr_wanted else 0),
         )
@@ -323,7 +323,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         if scr_wanted:
             self._scrambled(scr, t, self._cat_at)
         if pcr_at.size:
-            self._pcr_pass(hdata, hstarts, t, h, index, pcr_at)
+            self._pcr_pass(pcr_v, t, h, index, pcr_at)
         self._pcr_overdue(t_full)
         if self._refs:
             self._ref_pass(t, pid, err_v)
@@ -386,17 +386,11 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
                     self._sync = 1
 
     def _pcr_pass(
-        self,
-        data: np.ndarray,
-        starts: np.ndarray,
-        t: np.ndarray,
-        h: TsHeaders,
-        index: np.ndarray,
-        at: np.ndarray,
+        self, values: np.ndarray, t: np.ndarray, h: TsHeaders, index: np.ndarray, at: np.ndarray
     ) -> None:
+        """The PCRs (values) of the packets at."""
         t_all = t.full()
         pids = h.pid[at]
-        values = gather_pcr(data, starts[at])
         times = t[at]
         disc = h.discontinuity[at]
         idx = index[at]
@@ -442,19 +436,25 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
             bad = gap > self._pcr_ns
             # and where the stream went on without a PCR for twice the limit, up to the end
             # of an interval before the next PCR came (_pcr_overdue: as a close would see it)
-            late = np.full(tt.shape[0], -1, dtype=np.int64)
-            nxt = np.searchsorted(t_all, pt + 2 * self._pcr_ns, side="right")
-            has = nxt < t_all.shape[0]
-            late[has] = t_all[nxt[has]]
+            # (a packet more than twice the limit after a PCR comes before the next PCR only
+            # where two PCRs are further apart than that, or from the call before)
             before = self._pcr_late.get(p)
-            if prev is not None and before is not None:
-                late[0] = before
-            stalled = (late >= 0) & (late < tt) & ~bad
-            if stalled.any():
-                ends = self._k(late) * self._interval_ns + self._interval_ns
-                stalled &= ends + (self._origin_now()) <= tt
-                bad |= stalled
-            starts_at = np.where(stalled, late, pt + self._pcr_ns) if stalled.any() else None
+            carried = prev is not None and before is not None
+            starts_at = None
+            if carried or bool((tt - pt > 2 * self._pcr_ns).any()):
+                late = np.full(tt.shape[0], -1, dtype=np.int64)
+                nxt = np.searchsorted(t_all, pt + 2 * self._pcr_ns, side="right")
+                has = nxt < t_all.shape[0]
+                late[has] = t_all[nxt[has]]
+                if carried:
+                    late[0] = before
+                stalled = (late >= 0) & (late < tt) & ~bad
+                if stalled.any():
+                    ends = self._k(late) * self._interval_ns + self._interval_ns
+                    stalled &= ends + (self._origin_now()) <= tt
+                    bad |= stalled
+                if stalled.any():
+                    starts_at = np.where(stalled, late, pt + self._pcr_ns)
             for i in np.flatnonzero(bad).tolist():
                 if i == 0 and f is not None:
                     continue

@@ -11,7 +11,7 @@ import numpy as np
 from iec62379.mibs.vocabulary import BitRateType, TestState, TsTest
 
 from .report import TestOutcome
-from .ts import TsHeaders
+from .ts import TsHeaders, gather_pcr
 
 CBR = BitRateType.CBR
 PCR_HZ = 27_000_000
@@ -145,16 +145,17 @@ def scan_reference(
     pes_flag: int,
     begin: int,
     what: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The packets a call's checks look at, positions from begin on (int64; an empty array
     for what is not asked): (what & 1) the PSI packets (psi_lut[pid]) without a header error
     (err[i] != 0; err None: none has one) whose bytes are kept (starts >= 0); (& 2) the PES
     packet starts, payload_unit_start on a PID with lut[pid] & pes_flag, without a header
     error; (& 4) the packets with a PCR (has_pcr); (& 8) the scrambled packets (the
-    transport_scrambling_control bits of byte 3, hdata at hstarts) without a header error.
-    The rule of ``fast.tr_scan``'s kernel."""
+    transport_scrambling_control bits of byte 3, hdata at hstarts) without a header error;
+    last, the PCR values of (& 4)'s packets (``gather_pcr`` of their heads). The rule of
+    ``fast.tr_scan``'s kernel."""
     none = np.zeros(0, dtype=np.int64)
-    out = [none, none, none, none]
+    out = [none, none, none, none, none]
     ok = None if err is None else err[begin:] == 0
     pid = h.pid[begin:]
     if what & 1:
@@ -165,12 +166,12 @@ def scan_reference(
         out[1] = np.flatnonzero(m if ok is None else m & ok) + begin
     if what & 4:
         out[2] = np.flatnonzero(h.has_pcr[begin:]) + begin
+        out[4] = gather_pcr(hdata, hstarts[out[2]])
     if what & 8:
         m = (hdata[hstarts[begin:] + 3] & 0xC0) != 0
         out[3] = np.flatnonzero(m if ok is None else m & ok) + begin
-    return out[0].astype(np.int64), out[1].astype(np.int64), out[2].astype(np.int64), out[
-        3
-    ].astype(np.int64)
+    a, b, c, d, e = (x.astype(np.int64) for x in out)
+    return a, b, c, d, e
 
 
 def gap_scan_reference(

@@ -227,10 +227,10 @@ def test_tr_scan_refuses_bad_input() -> None:
     heads = np.zeros(n * 12, dtype=np.uint8)
     hst = np.arange(n, dtype=np.int64) * 12
     lut = np.zeros(8192, dtype=np.uint8)
-    o = [np.zeros(n, np.int64) for _ in range(4)]
+    o = [np.zeros(n, np.int64) for _ in range(5)]
 
-    def call(*, begin=0, count=n, hs=hst, lut_=lut, err=None):
-        return BUILT.tr_scan(pid, err, flags, flags, heads, hs, hst, lut_, lut, 2, begin, count,
+    def call(*, begin=0, count=n, hs=hst, lut_=lut, err=None, pcr=flags):
+        return BUILT.tr_scan(pid, err, flags, pcr, heads, hs, hst, lut_, lut, 2, begin, count,
                              15, *o)
 
     assert call() == (0, 0, 0, 0)
@@ -246,3 +246,8 @@ def test_tr_scan_refuses_bad_input() -> None:
         call(err=np.zeros(2, np.uint8))
     with pytest.raises(IndexError):
         call(hs=np.array([0, 12, 24, 46], np.int64))  # a head past the end of hdata
+    with pytest.raises(IndexError):  # a PCR whose head is cut short
+        call(hs=np.array([0, 12, 24, 40], np.int64), pcr=np.array([0, 0, 0, 1], bool))
+    heads[6:12] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]  # the largest PCR
+    assert call(pcr=np.array([1, 0, 0, 0], bool))[2] == 1
+    assert o[4][0] == ((1 << 33) - 1) * 300 + 511
