@@ -498,18 +498,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         self, data: np.ndarray, starts: np.ndarray, t: np.ndarray, h: TsHeaders, at: np.ndarray
     ) -> None:
         """PTS_error: the PES packets with a PTS among the payload unit starts at."""
-        off = h.payload_offset[at].astype(np.int64)
-        s = starts[at]
-        room = off + 9 <= TS_PACKET_SIZE
-        clear = (data[s + 3] & 0xC0) == 0
-        keep = room & clear
-        if not keep.all():
-            at, off, s = at[keep], off[keep], s[keep]
-        if at.size == 0:
-            return
-        b = s + off
-        pts = (data[b] == 0) & (data[b + 1] == 0) & (data[b + 2] == 1) & ((data[b + 7] & 0x80) != 0)
-        at = at[pts]
+        at = fast.pes_pts(data, starts, h.payload_offset, at)
         if at.size == 0:
             return
         self._since.setdefault(TsTest.ptsError, int(t[at[0]]))

@@ -11,7 +11,7 @@ import numpy as np
 from iec62379.mibs.vocabulary import BitRateType, TestState, TsTest
 
 from .report import TestOutcome
-from .ts import TsHeaders, gather_pcr
+from .ts import TS_PACKET_SIZE, TsHeaders, gather_pcr
 
 CBR = BitRateType.CBR
 PCR_HZ = 27_000_000
@@ -172,6 +172,22 @@ def scan_reference(
         out[3] = np.flatnonzero(m if ok is None else m & ok) + begin
     a, b, c, d, e = (x.astype(np.int64) for x in out)
     return a, b, c, d, e
+
+
+def pts_reference(
+    data: np.ndarray, starts: np.ndarray, payload_offset: np.ndarray, at: np.ndarray
+) -> np.ndarray:
+    """Of the payload unit starts at (packet i's bytes at data[starts[i]]), those that begin
+    a PES packet with a PTS (int64 positions): not scrambled, a payload offset of 4 or more
+    leaving 9 bytes, the start code 00 00 01 and the high bit of PTS_DTS_flags. The rule of
+    ``fast.pes_pts``' kernel."""
+    off = payload_offset[at].astype(np.int64)
+    s = starts[at]
+    keep = (off >= 4) & (off + 9 <= TS_PACKET_SIZE)
+    keep &= (data[s + 3] & 0xC0) == 0
+    at, s = at[keep], s[keep] + off[keep]
+    pts = (data[s] == 0) & (data[s + 1] == 0) & (data[s + 2] == 1) & ((data[s + 7] & 0x80) != 0)
+    return at[pts].astype(np.int64)
 
 
 def gap_scan_reference(
