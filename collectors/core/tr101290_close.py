@@ -49,10 +49,11 @@ class ClosingChecks:
         k = -1 if origin is None else (start - origin) // self._interval_ns
         for test, faults in self._faults.items():
             if test is not TsTest.tsSyncLoss:
-                out[test] = self._status(faults, end, test in PID_TESTS, k)
-        for test in self._events:
+                out[test] = self._status(faults, end, test in PID_TESTS, k) if faults else _PASS
+        for test, buckets in self._events.items():
             if test is not TsTest.pcrAccuracyError:
-                out[test] = self._events_until(test, k)
+                quiet = not buckets and (test is not TsTest.catError or not self._scrambled_k)
+                out[test] = _PASS if quiet else self._events_until(test, k)
         out[TsTest.pcrAccuracyError] = self._accuracy(k, rate_bps if cbr else None)
         out[TsTest.tsSyncLoss] = self._sync_outcome(start, end, had_packets)
         if self._t_first is None or not had_packets:
