@@ -38,8 +38,6 @@
  *   tr_scan        - collectors/core/tr101290_watch.py scan_reference (TR 101 290: the
  *                    positions of the PSI packets, the PES packet starts, the PCRs and the
  *                    scrambled packets of a call, in one pass)
- *   pes_pts        - collectors/core/tr101290_watch.py pts_reference (TR 101 290 PTS_error:
- *                    which payload unit starts begin a PES packet with a PTS)
  *   gap_scan       - collectors/core/tr101290_watch.py gap_scan_reference (TR 101 290
  *                    PID_error / PTS_error: each PID's first and last packet and its gaps
  *                    longer than the limit, in one pass)
@@ -1827,58 +1825,6 @@ static PyObject *tr_scan(PyObject *self, PyObject *args) {
     return Py_BuildValue("nnnn", c[0], c[1], c[2], c[3]);
 }
 
-/* pes_pts(data, starts, payload_offset, at, n, out) -> count
- * Of the packets at (int64[n], increasing; each packet's 188 bytes at data[starts[i]], its
- * payload at payload_offset[i], int16), those whose payload begins a PES packet with a PTS:
- * not scrambled (byte 3 & 0xC0 == 0), a payload offset of 4 or more leaving 9 bytes, the
- * start code 00 00 01 and PTS_DTS_flags' high bit (payload byte 7 & 0x80); their positions
- * into out (int64[n]), fetched ahead (the packets are far apart in a capture). */
-static PyObject *pes_pts(PyObject *self, PyObject *args) {
-    PyObject *o[5];
-    Py_ssize_t n;
-    if (!PyArg_ParseTuple(args, "OOOOnO", &o[0], &o[1], &o[2], &o[3], &n, &o[4])) return NULL;
-    if (n < 0) {
-        PyErr_SetString(PyExc_ValueError, "pes_pts: bad count");
-        return NULL;
-    }
-    bufs_t s = {.n = 0};
-    const uint8_t *data = get(&s, o[0], 0, 0, "data");
-    Py_ssize_t dlen = data ? s.b[s.n - 1].len : 0;
-    const int64_t *starts = data ? get(&s, o[1], 0, 0, "starts") : NULL;
-    Py_ssize_t npk = starts ? s.b[s.n - 1].len / 8 : 0;
-    const int16_t *poff = starts ? get(&s, o[2], 0, npk * 2, "payload_offset") : NULL;
-    const int64_t *at = poff ? get(&s, o[3], 0, n * 8, "at") : NULL;
-    int64_t *out = at ? get(&s, o[4], 1, n * 8, "out") : NULL;
-    if (!out) {
-        release(&s);
-        return NULL;
-    }
-    Py_ssize_t c = 0;
-    for (Py_ssize_t j = 0; j < n; j++) {
-        int64_t i = at[j];
-        if (i < 0 || i >= npk || (j && i <= at[j - 1]) || starts[i] < 0 || starts[i] > dlen - TS) {
-            release(&s);
-            PyErr_Format(PyExc_IndexError, "pes_pts: packet %zd at %lld out of order or range",
-                         j, (long long)i);
-            return NULL;
-        }
-        if (j + PF_PSI < n) {
-            int64_t ia = at[j + PF_PSI];
-            if (ia >= 0 && ia < npk && starts[ia] >= 0 && starts[ia] <= dlen - TS) {
-                __builtin_prefetch(data + starts[ia]);
-                __builtin_prefetch(data + starts[ia] + 63);
-            }
-        }
-        const uint8_t *a = data + starts[i];
-        int off = poff[i];
-        if (off < 4 || off + 9 > TS || (a[3] & 0xC0)) continue;
-        const uint8_t *b = a + off;
-        if (b[0] == 0 && b[1] == 0 && b[2] == 1 && (b[7] & 0x80)) out[c++] = i;
-    }
-    release(&s);
-    return PyLong_FromSsize_t(c);
-}
-
 /* gap_scan(pid, t, err, lut, flag, at, n, limit, seen, first, last, g_pid, g_from, g_to)
  *   -> number of gaps
  * Over the packets i (0..n-1, or at[0..n-1] when at is not None; increasing) whose PID p =
@@ -1971,7 +1917,6 @@ static PyMethodDef methods[] = {
     {"packet_records", packet_records, METH_VARARGS, "Decode records found by the caller."},
     {"psi_repeats", psi_repeats, METH_VARARGS, "PSI packets repeating the one before on their PID."},
     {"tr_scan", tr_scan, METH_VARARGS, "TR 101 290: PSI, PES start, PCR, scrambled packets."},
-    {"pes_pts", pes_pts, METH_VARARGS, "TR 101 290: the PES packet starts with a PTS."},
     {"gap_scan", gap_scan, METH_VARARGS, "Per-PID first / last times and gaps over a limit."},
     {NULL, NULL, 0, NULL},
 };

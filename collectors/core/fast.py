@@ -545,30 +545,6 @@ def tr_scan(
     return o[0, : c[0]], o[1, : c[1]], o[2, : c[2]], o[3, : c[3]], o[4, : c[2]]
 
 
-def pes_pts(
-    data: np.ndarray, starts: np.ndarray, payload_offset: np.ndarray, at: np.ndarray
-) -> np.ndarray:
-    """``tr101290_watch.pts_reference``: the packets of at (increasing) that begin a PES
-    packet with a PTS."""
-    k = kernels
-    if (
-        k is None
-        or data.dtype != np.uint8
-        or starts.dtype != np.int64
-        or payload_offset.dtype != np.int16
-        or at.dtype != np.int64
-    ):
-        from . import tr101290_watch  # (it imports this module)
-
-        return tr101290_watch.pts_reference(data, starts, payload_offset, at)
-    out = np.empty(at.shape[0], dtype=np.int64)
-    c = k.pes_pts(
-        _contiguous(data), _contiguous(starts), _contiguous(payload_offset), _contiguous(at),
-        at.shape[0], out,
-    )
-    return out[:c]
-
-
 def gap_scan(
     pid: np.ndarray,
     t: np.ndarray,

@@ -78,6 +78,7 @@ from .tr101290_watch import (
     _rows,
     _Times,
     gap_runs,
+    pes_with_pts,
 )
 from .ts import HEAD_BYTES, TS_PACKET_SIZE, TsHeaders
 
@@ -498,7 +499,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         self, data: np.ndarray, starts: np.ndarray, t: np.ndarray, h: TsHeaders, at: np.ndarray
     ) -> None:
         """PTS_error: the PES packets with a PTS among the payload unit starts at."""
-        at = fast.pes_pts(data, starts, h.payload_offset, at)
+        at = pes_with_pts(data, starts, h.payload_offset, at)
         if at.size == 0:
             return
         self._since.setdefault(TsTest.ptsError, int(t[at[0]]))

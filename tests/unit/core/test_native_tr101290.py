@@ -13,11 +13,7 @@ from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.report import AnalyzerConfig
 from iec62379.collectors.core.tr101290_psipass import psi_repeats_reference
-from iec62379.collectors.core.tr101290_watch import (
-    gap_scan_reference,
-    pts_reference,
-    scan_reference,
-)
+from iec62379.collectors.core.tr101290_watch import gap_scan_reference, scan_reference
 from iec62379.collectors.core.ts import HEAD_BYTES, parse_ts_headers
 from test_analyzer_real_streams import _datagrams
 from test_native_kernels import MEDIA, NAMES, _both, _damaged_ts
@@ -255,50 +251,3 @@ def test_tr_scan_refuses_bad_input() -> None:
     heads[6:12] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]  # the largest PCR
     assert call(pcr=np.array([1, 0, 0, 0], bool))[2] == 1
     assert o[4][0] == ((1 << 33) - 1) * 300 + 511
-
-
-@pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize("damage", [False, True])
-def test_pes_pts_on_recorded_streams(name: str, damage: bool) -> None:
-    """The payload unit starts of recorded streams, some scrambled, some PES headers without
-    a PTS or with a broken start code, payload offsets of every size."""
-    data = (_damaged_ts(name, seed=5) if damage else np.frombuffer(
-        (MEDIA / name).read_bytes(), dtype=np.uint8)).copy()
-    starts = np.arange(0, data.size - 187, 188, dtype=np.int64)
-    h = parse_ts_headers(data, starts)
-    at = np.flatnonzero(h.pusi).astype(np.int64)
-    rng = np.random.default_rng(len(name))
-    off = h.payload_offset.copy()
-    for i in rng.choice(at, at.size // 4, replace=False).tolist():
-        kind = int(rng.integers(4))
-        if kind == 0:
-            data[starts[i] + 3] |= 0x80
-        elif kind == 1:
-            data[starts[i] + off[i] + 7] ^= 0x80
-        elif kind == 2:
-            data[starts[i] + off[i] + int(rng.integers(3))] ^= 1
-        else:
-            off[i] = rng.choice([-3, 0, 3, 178, 179, 180, 188])
-    got = fast.pes_pts(data, starts, off, at)
-    want = pts_reference(data, starts, off, at)
-    assert got.dtype == want.dtype == np.int64 and np.array_equal(got, want)
-    assert 0 < got.size < at.size
-    assert fast.pes_pts(data, starts, off, np.zeros(0, np.int64)).shape == (0,)
-
-
-def test_pes_pts_refuses_bad_positions() -> None:
-    data = np.zeros(188 * 3, dtype=np.uint8)
-    starts = np.array([0, 188, 376], dtype=np.int64)
-    off = np.full(3, 4, dtype=np.int16)
-    out = np.zeros(3, dtype=np.int64)
-    for at in ([2, 1], [0, 3], [-1]):
-        a = np.asarray(at, dtype=np.int64)
-        with pytest.raises(IndexError):
-            BUILT.pes_pts(data, starts, off, a, a.size, out)
-    with pytest.raises(IndexError):
-        BUILT.pes_pts(data, np.array([0, 188, 377], np.int64), off, np.array([2], np.int64), 1,
-                      out)
-    with pytest.raises(ValueError):
-        BUILT.pes_pts(data, starts, off, np.zeros(1, np.int64), 4, out)
-    with pytest.raises(ValueError):
-        BUILT.pes_pts(data, starts, off, np.zeros(1, np.int64), -2, out)
