@@ -122,6 +122,8 @@ def snmp(
 @click.option("--cache-dir", type=click.Path(file_okay=False), default=None,
               help="Where the generated capture is kept (default ~/.cache/iec62379/bench).")
 @click.option("--tshark", "tshark_path", type=click.Path(dir_okay=False), default=None)
+@click.option("--no-tr101290", "no_tr101290", is_flag=True,
+              help="Our analysis with the TR 101 290 checks off (what the checks cost).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def pcap(
     capture: str | None,
@@ -133,6 +135,7 @@ def pcap(
     cpu: int | None,
     cache_dir: str | None,
     tshark_path: str | None,
+    no_tr101290: bool,
     as_json: bool,
 ) -> None:
     """Our pcap analysis (all metrics, all streams) against `tshark -q -z rtp,streams` on
@@ -169,6 +172,7 @@ def pcap(
         tshark=tshark_path,
         heuristic=heuristic,
         cpu=cpu,
+        tr101290=not no_tr101290,
     )
     try:
         report = run_pcap_bench(settings)

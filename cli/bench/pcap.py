@@ -7,8 +7,9 @@ demand by :mod:`iec62379.cli.bench.capture`, or any pcap / pcapng given):
   :class:`~iec62379.collectors.core.demux.FlowDemux` (one
   :class:`~iec62379.collectors.core.analyzer.StreamAnalyzer` per flow, every metric on:
   RTP loss / reordering / duplicates, TS continuity, PSI and codecs, video format, PCR rate,
-  MDI DF:MLR, TS-DF, bit rates, presence, FEC, receive buffer), with a snapshot after every
-  batch and every interval report taken, in this process;
+  MDI DF:MLR, TS-DF, bit rates, presence, FEC, receive buffer, the TR 101 290 priority 1 and
+  2 checks (off with ``--no-tr101290``, to measure what they cost)), with a snapshot after
+  every batch and every interval report taken, in this process;
 - **tshark**: ``tshark -n -q -r FILE -z rtp,streams`` with ``-d udp.port==P,rtp`` for each
   destination port carrying RTP (or ``-o rtp.heuristic_rtp:TRUE``), as a child process.
 
@@ -32,7 +33,7 @@ import shutil
 import statistics
 import subprocess
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,7 @@ class PcapBenchSettings:
     heuristic: bool = False  # -o rtp.heuristic_rtp:TRUE instead of -d udp.port==P,rtp
     cpu: int | None = None  # pin to this CPU (default: the first allowed one)
     timeout_s: float = 900.0
+    tr101290: bool = True  # False: the same analysis with the TR 101 290 checks off
 
 
 # --------------------------------------------------------------------------- tshark output
@@ -222,13 +224,17 @@ def tshark_command(
 
 
 def analyse(
-    capture: Path, interval_s: float = 1.0, batch_size: int = 65536
+    capture: Path, interval_s: float = 1.0, batch_size: int = 65536, tr101290: bool = True
 ) -> tuple[int, FlowDemux, OursDetail]:
-    """Our full analysis of a capture: (records, the demux with its analyzers, details)."""
+    """Our full analysis of a capture: (records, the demux with its analyzers, details);
+    tr101290=False: with the TR 101 290 checks off (everything else the same)."""
     from iec62379.collectors.sources.pcap import read_pcap
 
     interval_ns = int(round(interval_s * 1e9))
-    demux = FlowDemux(AnalyzerConfig(interval_s=interval_s))
+    config = AnalyzerConfig(interval_s=interval_s)
+    if not tr101290:
+        config = replace(config, tr101290=None)
+    demux = FlowDemux(config)
     detail = OursDetail()
     last: int | None = None
     with read_pcap(capture, batch_size=batch_size) as reader:
@@ -346,7 +352,7 @@ def run_pcap_bench(s: PcapBenchSettings) -> dict[str, Any]:
     try:
         _warm(s.capture)
         # One untimed pass of ours: imports, the video inspector, and the RTP ports for tshark.
-        _records, demux, _detail = analyse(s.capture, s.interval_s, s.batch_size)
+        _records, demux, _detail = analyse(s.capture, s.interval_s, s.batch_size, s.tr101290)
         argv = tshark_command(tshark, s.capture, rtp_ports(demux), s.heuristic)
         ours = RunFigures("ours")
         ref = RunFigures("tshark")
@@ -355,7 +361,7 @@ def run_pcap_bench(s: PcapBenchSettings) -> dict[str, Any]:
         for _ in range(s.repeat):
             c0 = time.process_time()
             t0 = time.perf_counter()
-            records, demux, detail = analyse(s.capture, s.interval_s, s.batch_size)
+            records, demux, detail = analyse(s.capture, s.interval_s, s.batch_size, s.tr101290)
             ours.wall_s.append(time.perf_counter() - t0)
             ours.cpu_s.append(time.process_time() - c0)
             ours.records = records
@@ -410,6 +416,7 @@ def run_pcap_bench(s: PcapBenchSettings) -> dict[str, Any]:
             "repeat": s.repeat,
             "interval_s": s.interval_s,
             "batch_size": s.batch_size,
+            "tr101290": s.tr101290,
             "cpu": cpu,
             "tshark_command": argv,
         },
@@ -458,6 +465,8 @@ def format_report(r: dict[str, Any], capture_note: str = "") -> str:
         f"pcap analysis benchmark: {cap['path']}",
         f"  {cap['records']:,} records, {cap['bytes'] / 1e6:.1f} MB"
         + (f"; {capture_note}" if capture_note else ""),
+        "  ours: every metric, the TR 101 290 checks "
+        + ("on" if r["settings"].get("tr101290", True) else "OFF (--no-tr101290)"),
         f"  {r['settings']['repeat']} timed runs of each, alternating, pinned to CPU "
         f"{r['settings']['cpu']}; load average {r['environment']['load_average']}",
         f"  tshark: {' '.join(r['settings']['tshark_command'])}",

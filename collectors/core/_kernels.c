@@ -33,6 +33,14 @@
  *   rtp_chunks     - collectors/core/chunks.py rtp_rows_reference (RTP sums, TS-DF)
  *   delay_factor   - collectors/core/mdi.py delay_factor_ms
  *   buffer_run     - collectors/core/buffer.py PlayoutBuffer.feed_reference
+ *   psi_repeats    - collectors/core/tr101290_psipass.py psi_repeats_reference (TR 101 290:
+ *                    which PSI packets repeat the one before them on their PID)
+ *   tr_scan        - collectors/core/tr101290_watch.py scan_reference (TR 101 290: the
+ *                    positions of the PSI packets, the PES packet starts, the PCRs and the
+ *                    scrambled packets of a call, in one pass)
+ *   gap_scan       - collectors/core/tr101290_watch.py gap_scan_reference (TR 101 290
+ *                    PID_error / PTS_error: each PID's first and last packet and its gaps
+ *                    longer than the limit, in one pass)
  *
  * Floating-point code does numpy's operations in numpy's order (cumsum is a running sum), so
  * the results are equal to the bit; setup.py builds with -ffp-contract=off so that no
@@ -41,6 +49,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -49,6 +58,7 @@
  * capture of 1.4 kB records (docs/benchmarks.md) */
 #define PF_AHEAD 3072
 #define PF_RECORDS 8
+#define PF_PSI 32 /* PSI packets prefetched ahead (psi_repeats) */
 #define HEAD 12 /* bytes copied of each TS packet: header, AF length and flags, PCR */
 #define NPID 8192
 #define NULL_PID 0x1FFF
@@ -1669,6 +1679,225 @@ static PyObject *buffer_run(PyObject *self, PyObject *args) {
     return Py_BuildValue("dLiiLL", level, t0, has_t, playing, under, over);
 }
 
+/* ------------------------------------------------------------------ TR 101 290 checks */
+
+/* psi_repeats(data, starts, at, pid, n, eq) -> None
+ * For the PSI packets at (int64[n], increasing positions into starts / pid): eq[j] (bool) =
+ * the packet at data[starts[at[j]]] equals the one before it in at on the same PID (pid
+ * uint16) apart from its continuity counter: byte 1, the high nibble of byte 3 and bytes
+ * 4..187; the first of each PID: false. */
+static PyObject *psi_repeats(PyObject *self, PyObject *args) {
+    PyObject *o[5];
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "OOOOnO", &o[0], &o[1], &o[2], &o[3], &n, &o[4])) return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "psi_repeats: bad count");
+        return NULL;
+    }
+    bufs_t s = {.n = 0};
+    const uint8_t *data = get(&s, o[0], 0, 0, "data");
+    Py_ssize_t dlen = data ? s.b[s.n - 1].len : 0;
+    const int64_t *starts = data ? get(&s, o[1], 0, 0, "starts") : NULL;
+    Py_ssize_t npk = starts ? s.b[s.n - 1].len / 8 : 0;
+    const int64_t *at = starts ? get(&s, o[2], 0, n * 8, "at") : NULL;
+    const uint16_t *pid = at ? get(&s, o[3], 0, npk * 2, "pid") : NULL;
+    uint8_t *eq = pid ? get(&s, o[4], 1, n, "eq") : NULL;
+    int64_t *prev = eq ? malloc(NPID * sizeof(int64_t)) : NULL;
+    if (!prev) {
+        if (eq) PyErr_NoMemory();
+        release(&s);
+        return NULL;
+    }
+    for (int k = 0; k < NPID; k++) prev[k] = -1;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        int64_t i = at[j];
+        if (i < 0 || i >= npk || (j && i <= at[j - 1]) || starts[i] < 0 || starts[i] > dlen - TS) {
+            free(prev);
+            release(&s);
+            PyErr_Format(PyExc_IndexError, "psi_repeats: packet %zd at %lld out of order or range",
+                         j, (long long)i);
+            return NULL;
+        }
+        if (j + PF_PSI < n) { /* the packets are far apart in a capture: fetch ahead */
+            int64_t ia = at[j + PF_PSI];
+            if (ia >= 0 && ia < npk && starts[ia] >= 0 && starts[ia] <= dlen - TS) {
+                const uint8_t *f = data + starts[ia];
+                __builtin_prefetch(f);
+                __builtin_prefetch(f + 64);
+                __builtin_prefetch(f + 128);
+                __builtin_prefetch(f + TS - 1);
+            }
+        }
+        unsigned p = pid[i] & (NPID - 1);
+        const uint8_t *a = data + starts[i];
+        int64_t q = prev[p];
+        eq[j] = 0;
+        if (q >= 0) {
+            const uint8_t *b = data + q;
+            eq[j] = a[1] == b[1] && (a[3] & 0xF0) == (b[3] & 0xF0) && !memcmp(a + 4, b + 4, TS - 4);
+        }
+        prev[p] = starts[i];
+    }
+    free(prev);
+    release(&s);
+    Py_RETURN_NONE;
+}
+
+/* tr_scan(pid, err, pusi, has_pcr, hdata, hstarts, starts, psi_lut, lut, pes_flag, begin, n,
+ *         what, o_psi, o_pes, o_pcr, o_scr, o_pcr_value) -> (psi, pes, pcr, scr) counts
+ * Over the packets begin..n-1 (pid uint16, err uint8 or None for no header errors, pusi and
+ * has_pcr bool, hstarts / starts int64; each packet's first 12 bytes at hdata[hstarts[i]]),
+ * the positions (int64, increasing; room for n - begin each) of: (what & 1) the PSI packets,
+ * psi_lut[pid] (uint8[8192]) without a header error whose bytes are kept (starts >= 0);
+ * (what & 2) the PES packet starts, pusi with lut[pid] & pes_flag (uint8[8192]) and no
+ * header error; (what & 4) the packets with a PCR (has_pcr), their PCR values (27 MHz, as
+ * ts.py gather_pcr) into o_pcr_value; (what & 8) the scrambled ones,
+ * transport_scrambling_control != 0, without a header error. */
+static PyObject *tr_scan(PyObject *self, PyObject *args) {
+    PyObject *o[8], *err_o, *out[5];
+    int pes_flag, what;
+    Py_ssize_t begin, n;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOinniOOOOO", &o[0], &err_o, &o[1], &o[2], &o[3], &o[4],
+                          &o[5], &o[6], &o[7], &pes_flag, &begin, &n, &what, &out[0], &out[1],
+                          &out[2], &out[3], &out[4]))
+        return NULL;
+    if (n < 0 || begin < 0 || begin > n) {
+        PyErr_SetString(PyExc_ValueError, "tr_scan: bad range");
+        return NULL;
+    }
+    Py_ssize_t m = n - begin;
+    bufs_t s = {.n = 0};
+    const uint16_t *pid = get(&s, o[0], 0, n * 2, "pid");
+    const uint8_t *err = NULL;
+    if (pid && err_o != Py_None && !(err = get(&s, err_o, 0, n, "err"))) pid = NULL;
+    const uint8_t *pusi = pid ? get(&s, o[1], 0, n, "pusi") : NULL;
+    const uint8_t *pcr = pusi ? get(&s, o[2], 0, n, "has_pcr") : NULL;
+    const uint8_t *hdata = pcr ? get(&s, o[3], 0, 0, "hdata") : NULL;
+    Py_ssize_t hlen = hdata ? s.b[s.n - 1].len : 0;
+    const int64_t *hst = hdata ? get(&s, o[4], 0, n * 8, "hstarts") : NULL;
+    const int64_t *st = hst ? get(&s, o[5], 0, n * 8, "starts") : NULL;
+    const uint8_t *psi_lut = st ? get(&s, o[6], 0, NPID, "psi_lut") : NULL;
+    const uint8_t *lut = psi_lut ? get(&s, o[7], 0, NPID, "lut") : NULL;
+    int64_t *r[5] = {NULL, NULL, NULL, NULL, NULL};
+    if (lut) {
+        r[0] = get(&s, out[0], 1, m * 8, "o_psi");
+        r[1] = r[0] ? get(&s, out[1], 1, m * 8, "o_pes") : NULL;
+        r[2] = r[1] ? get(&s, out[2], 1, m * 8, "o_pcr") : NULL;
+        r[3] = r[2] ? get(&s, out[3], 1, m * 8, "o_scr") : NULL;
+        r[4] = r[3] ? get(&s, out[4], 1, m * 8, "o_pcr_value") : NULL;
+    }
+    if (!r[4]) {
+        release(&s);
+        return NULL;
+    }
+    Py_ssize_t c[4] = {0, 0, 0, 0};
+    for (Py_ssize_t i = begin; i < n; i++) {
+        unsigned p = pid[i] & (NPID - 1);
+        int ok = !err || !err[i];
+        if ((what & 1) && ok && psi_lut[p] && st[i] >= 0) r[0][c[0]++] = i;
+        if ((what & 2) && ok && pusi[i] && (lut[p] & pes_flag)) r[1][c[1]++] = i;
+        if ((what & 4) && pcr[i]) {
+            int64_t h = hst[i];
+            if (h < 0 || h + HEAD > hlen) {
+                release(&s);
+                PyErr_Format(PyExc_IndexError, "tr_scan: head %zd at %lld out of range", i,
+                             (long long)h);
+                return NULL;
+            }
+            const uint8_t *b = hdata + h + 6;
+            int64_t base = ((int64_t)b[0] << 25) | ((int64_t)b[1] << 17) | ((int64_t)b[2] << 9) |
+                           ((int64_t)b[3] << 1) | (b[4] >> 7);
+            r[4][c[2]] = base * 300 + (((b[4] & 1) << 8) | b[5]);
+            r[2][c[2]++] = i;
+        }
+        if ((what & 8) && ok) {
+            int64_t h = hst[i];
+            if (h < 0 || h + 3 >= hlen) {
+                release(&s);
+                PyErr_Format(PyExc_IndexError, "tr_scan: head %zd at %lld out of range", i,
+                             (long long)h);
+                return NULL;
+            }
+            if (hdata[h + 3] & 0xC0) r[3][c[3]++] = i;
+        }
+    }
+    release(&s);
+    return Py_BuildValue("nnnn", c[0], c[1], c[2], c[3]);
+}
+
+/* gap_scan(pid, t, err, lut, flag, at, n, limit, seen, first, last, g_pid, g_from, g_to)
+ *   -> number of gaps
+ * Over the packets i (0..n-1, or at[0..n-1] when at is not None; increasing) whose PID p =
+ * pid[i] (uint16) has lut[p] & flag (lut uint8[8192]) and, when err is not None, err[i] == 0
+ * (uint8): seen[p] = 1 (uint8[8192], set by the caller to 0), first[p] / last[p] the first
+ * and last such t[i] (int64[8192]); each time two consecutive ones of a PID are more than
+ * limit apart, a gap (p, the earlier t, the later t) into g_pid / g_from / g_to (int64, room
+ * for n). */
+static PyObject *gap_scan(PyObject *self, PyObject *args) {
+    PyObject *o[3], *err_o, *at_o, *out[6];
+    int flag;
+    Py_ssize_t n;
+    long long limit;
+    if (!PyArg_ParseTuple(args, "OOOOiOnLOOOOOO", &o[0], &o[1], &err_o, &o[2], &flag, &at_o, &n,
+                          &limit, &out[0], &out[1], &out[2], &out[3], &out[4], &out[5]))
+        return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "gap_scan: bad count");
+        return NULL;
+    }
+    bufs_t s = {.n = 0};
+    const uint16_t *pid = get(&s, o[0], 0, 0, "pid");
+    Py_ssize_t npk = pid ? s.b[s.n - 1].len / 2 : 0;
+    const int64_t *t = pid ? get(&s, o[1], 0, npk * 8, "t") : NULL;
+    const uint8_t *err = NULL;
+    if (t && err_o != Py_None && !(err = get(&s, err_o, 0, npk, "err"))) t = NULL;
+    const uint8_t *lut = t ? get(&s, o[2], 0, NPID, "lut") : NULL;
+    const int64_t *at = NULL;
+    if (lut && at_o != Py_None && !(at = get(&s, at_o, 0, n * 8, "at"))) lut = NULL;
+    if (lut && at_o == Py_None && n > npk) {
+        PyErr_Format(PyExc_ValueError, "gap_scan: %zd packets, %zd PIDs", n, npk);
+        lut = NULL;
+    }
+    uint8_t *seen = lut ? get(&s, out[0], 1, NPID, "seen") : NULL;
+    int64_t *first = seen ? get(&s, out[1], 1, NPID * 8, "first") : NULL;
+    int64_t *last = first ? get(&s, out[2], 1, NPID * 8, "last") : NULL;
+    int64_t *g_pid = last ? get(&s, out[3], 1, n * 8, "g_pid") : NULL;
+    int64_t *g_from = g_pid ? get(&s, out[4], 1, n * 8, "g_from") : NULL;
+    int64_t *g_to = g_from ? get(&s, out[5], 1, n * 8, "g_to") : NULL;
+    if (!g_to) {
+        release(&s);
+        return NULL;
+    }
+    Py_ssize_t gaps = 0;
+    for (Py_ssize_t j = 0; j < n; j++) {
+        Py_ssize_t i = j;
+        if (at) {
+            i = (Py_ssize_t)at[j];
+            if (i < 0 || i >= npk || (j && at[j] <= at[j - 1])) {
+                release(&s);
+                PyErr_Format(PyExc_IndexError, "gap_scan: packet %zd at %lld out of order or range",
+                             j, (long long)at[j]);
+                return NULL;
+            }
+        }
+        unsigned p = pid[i] & (NPID - 1);
+        if (!(lut[p] & flag) || (err && err[i])) continue;
+        int64_t ti = t[i];
+        if (!seen[p]) {
+            seen[p] = 1;
+            first[p] = ti;
+        } else if (ti - last[p] > limit) {
+            g_pid[gaps] = p;
+            g_from[gaps] = last[p];
+            g_to[gaps] = ti;
+            gaps++;
+        }
+        last[p] = ti;
+    }
+    release(&s);
+    return PyLong_FromSsize_t(gaps);
+}
+
 static PyMethodDef methods[] = {
     {"ts_headers", ts_headers, METH_VARARGS, "Parse TS packet headers (see ts.parse_ts_headers)."},
     {"pid_counts", pid_counts, METH_VARARGS, "Per-PID packet counts and last arrival times."},
@@ -1686,6 +1915,9 @@ static PyMethodDef methods[] = {
     {"flow_table_add", flow_table_add, METH_VARARGS, "Add flow keys to a flow table."},
     {"pcap_records", pcap_records, METH_VARARGS, "Walk and decode classic pcap records."},
     {"packet_records", packet_records, METH_VARARGS, "Decode records found by the caller."},
+    {"psi_repeats", psi_repeats, METH_VARARGS, "PSI packets repeating the one before on their PID."},
+    {"tr_scan", tr_scan, METH_VARARGS, "TR 101 290: PSI, PES start, PCR, scrambled packets."},
+    {"gap_scan", gap_scan, METH_VARARGS, "Per-PID first / last times and gaps over a limit."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -476,3 +476,111 @@ def record_walk(
         assert walk is not None
         return k.pcap_records(u8, *walk[:2], limit, *walk[2:], table, filt, rtp_codes, outs)
     return k.packet_records(u8, *found, limit, table, filt, rtp_codes, outs)
+
+
+# ------------------------------------------------------------------ TR 101 290 checks
+
+
+def psi_repeats(
+    data: np.ndarray, starts: np.ndarray, at: np.ndarray, pid: np.ndarray
+) -> np.ndarray:
+    """``tr101290_psipass.psi_repeats_reference``: eq[j], the PSI packet at starts[at[j]]
+    repeats the one before it in at on its PID (at increasing; the first of a PID: False)."""
+    k = kernels
+    if (
+        k is None
+        or pid.dtype != np.uint16
+        or data.dtype != np.uint8
+        or starts.dtype != np.int64
+        or at.dtype != np.int64
+    ):
+        from . import tr101290_psipass  # (it imports this module)
+
+        return tr101290_psipass.psi_repeats_reference(data, starts, at, pid)
+    eq = np.empty(at.shape[0], dtype=bool)
+    k.psi_repeats(
+        _contiguous(data), _contiguous(starts), _contiguous(at), _contiguous(pid), at.shape[0], eq
+    )
+    return eq
+
+
+def tr_scan(
+    h: TsHeaders,
+    err: np.ndarray | None,
+    hdata: np.ndarray,
+    hstarts: np.ndarray,
+    starts: np.ndarray,
+    psi_lut: np.ndarray,
+    lut: np.ndarray,
+    pes_flag: int,
+    begin: int,
+    what: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``tr101290_watch.scan_reference``: the positions (from begin on) of the PSI packets
+    (what & 1), the PES packet starts (& 2), the PCRs (& 4), the scrambled packets (& 8);
+    and the PCR values (& 4)."""
+    k = kernels
+    n = h.pid.shape[0]
+    if (
+        k is None
+        or h.pid.dtype != np.uint16
+        or (err is not None and err.dtype != np.uint8)
+        or hdata.dtype != np.uint8
+        or hstarts.dtype != np.int64
+        or starts.dtype != np.int64
+        or lut.dtype != np.uint8
+    ):
+        from . import tr101290_watch  # (it imports this module)
+
+        return tr101290_watch.scan_reference(
+            h, err, hdata, hstarts, starts, psi_lut, lut, pes_flag, begin, what
+        )
+    m = max(n - begin, 0)
+    o = np.empty((5, m), dtype=np.int64)
+    c = k.tr_scan(
+        h.pid, _contiguous(err), _contiguous(h.pusi), _contiguous(h.has_pcr),
+        _contiguous(hdata), _contiguous(hstarts), _contiguous(starts),
+        psi_lut.view(np.uint8), lut, pes_flag, begin, n, what, o[0], o[1], o[2], o[3], o[4],
+    )
+    return o[0, : c[0]], o[1, : c[1]], o[2, : c[2]], o[3, : c[3]], o[4, : c[2]]
+
+
+def gap_scan(
+    pid: np.ndarray,
+    t: np.ndarray,
+    err: np.ndarray | None,
+    lut: np.ndarray,
+    flag: int,
+    at: np.ndarray | None,
+    limit: int,
+) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``tr101290_watch.gap_scan_reference``: over the packets (all, or at) of the PIDs with
+    lut[p] & flag, without a header error (err None: none has one): (the PIDs seen, sorted;
+    first and last time per PID, int64[8192]; the gaps longer than limit as PID, from, to)."""
+    k = kernels
+    if (
+        k is None
+        or pid.dtype != np.uint16
+        or t.dtype != np.int64
+        or lut.dtype != np.uint8
+        or (err is not None and err.dtype != np.uint8)
+        or (at is not None and at.dtype != np.int64)
+    ):
+        from . import tr101290_watch  # (it imports this module)
+
+        return tr101290_watch.gap_scan_reference(pid, t, err, lut, flag, at, limit)
+    n = pid.shape[0] if at is None else at.shape[0]
+    seen = np.zeros(8192, dtype=np.uint8)
+    first = np.empty(8192, dtype=np.int64)
+    last = np.empty(8192, dtype=np.int64)
+    g = np.empty((3, n), dtype=np.int64)
+    m = k.gap_scan(
+        _contiguous(pid), _contiguous(t), _contiguous(err), _contiguous(lut), flag,
+        _contiguous(at), n, limit, seen, first, last, g[0], g[1], g[2],
+    )
+    pids = np.flatnonzero(seen)
+    return pids.tolist(), first[pids], last[pids], g[0, :m], g[1, :m], g[2, :m]
+
+
+def _contiguous(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else np.ascontiguousarray(a)

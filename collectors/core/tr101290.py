@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 from iec62379.mibs.vocabulary import BitRateType, TestState, TsTest
 
+from . import fast
 from .errors import ErrorKind
 from .report import TestOutcome, Tr101290Limits
 from .tr101290_close import ClosingChecks
@@ -60,6 +61,7 @@ from .tr101290_psipass import PsiPasses
 from .tr101290_watch import (
     _PES,
     _PSI,
+    _REF,
     CBR,
     DIRECT_PACKETS,
     FLUSH_PACKETS,
@@ -75,8 +77,10 @@ from .tr101290_watch import (
     _ns,
     _rows,
     _Times,
+    gap_runs,
+    pes_with_pts,
 )
-from .ts import HEAD_BYTES, TS_PACKET_SIZE, TsHeaders, gather_pcr
+from .ts import HEAD_BYTES, TS_PACKET_SIZE, TsHeaders
 
 _HEADER_FIELDS = [f.name for f in fields(TsHeaders)]
 
@@ -105,6 +109,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
             self._lut[p] |= _PSI
             self._psi_lut[p] = True
         self._refs: list[int] = []
+        self._tables_version = 0  # (counts _tables_changed)
         self._pcr_known: set[int] = set()
         self._sync = 0  # 0 acquiring, 1 in sync, -1 lost
         self._good = 0
@@ -120,7 +125,7 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         }
         self._scrambled_k: dict[int, int] = {}  # interval -> first scrambled packet w/o CAT
         # interval index -> PCR pairs (arrival, PID, PCR ticks, packets between them)
-        self._acc: dict[int, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {}
+        self._acc: dict[int, list[tuple[np.ndarray, int, np.ndarray, np.ndarray]]] = {}
         self._pat = GapWatch()
         self._pmt = GapWatch()
         self._ref = GapWatch()
@@ -302,32 +307,31 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
         if cc_at.size:
             self._event(TsTest.continuityCountError, t[cc_at], h.pid[cc_at].astype(np.int64))
         pid = h.pid
-        psi_lut = self._psi_lut
-        # (one gather into a bool table and one scan: the PSI packets are few)
-        psi = np.flatnonzero(psi_lut[pid])
-        if bad_any and psi.size:
-            psi = psi[err[psi] == 0]
-        psi = psi[starts[psi] >= 0]  # (a PID that became PSI while its packets were pending)
+        err_v = err if bad_any else None
+        cat_at = self._cat_at
+        scr_wanted = cat_at is None or cat_at > int(t[0])
+        psi, pes, pcr_at, scr, pcr_v = fast.tr_scan(
+            h, err_v, hdata, hstarts, starts, self._psi_lut, self._lut, _PES, 0,
+            7 | (8 if scr_wanted else 0),
+        )
+        tables = self._tables_version
         if psi.size:
             # a new PAT or PMT changes the PIDs to look at: on from the packet after it
             while (restart := self._psi_pass(data, starts, t, h, psi)) is not None:
-                psi = np.flatnonzero(self._psi_lut[pid[restart:]]) + restart
-                if bad_any and psi.size:
-                    psi = psi[err[psi] == 0]
-                psi = psi[starts[psi] >= 0]
-        cat_at = self._cat_at
-        if cat_at is None or cat_at > int(t[0]):
-            self._scrambled(hdata, hstarts, t, err if bad_any else None, cat_at)
-        pcr_at = np.flatnonzero(h.has_pcr)  # (only valid packets have has_pcr)
+                psi = fast.tr_scan(
+                    h, err_v, hdata, hstarts, starts, self._psi_lut, self._lut, _PES, restart, 1
+                )[0]
+        if scr_wanted:
+            self._scrambled(scr, t, self._cat_at)
         if pcr_at.size:
-            self._pcr_pass(hdata, hstarts, t, h, index, pcr_at)
+            self._pcr_pass(pcr_v, t, h, index, pcr_at)
         self._pcr_overdue(t_full)
         if self._refs:
-            self._ref_pass(t, pid, (err == 0) if bad_any else None)
-        pusi = np.flatnonzero(h.pusi)
-        pes = pusi[(self._lut[pid[pusi]] & _PES) != 0]
-        if bad_any and pes.size:
-            pes = pes[err[pes] == 0]
+            self._ref_pass(t, pid, err_v)
+        if self._tables_version != tables:  # (the PES PIDs as the tables are now)
+            pes = fast.tr_scan(
+                h, err_v, hdata, hstarts, starts, self._psi_lut, self._lut, _PES, 0, 2
+            )[1]
         if pes.size:
             self._pts_pass(data, starts, t, h, pes)
 
@@ -383,17 +387,11 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
                     self._sync = 1
 
     def _pcr_pass(
-        self,
-        data: np.ndarray,
-        starts: np.ndarray,
-        t: np.ndarray,
-        h: TsHeaders,
-        index: np.ndarray,
-        at: np.ndarray,
+        self, values: np.ndarray, t: np.ndarray, h: TsHeaders, index: np.ndarray, at: np.ndarray
     ) -> None:
+        """The PCRs (values) of the packets at."""
         t_all = t.full()
         pids = h.pid[at]
-        values = gather_pcr(data, starts[at])
         times = t[at]
         disc = h.discontinuity[at]
         idx = index[at]
@@ -439,19 +437,25 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
             bad = gap > self._pcr_ns
             # and where the stream went on without a PCR for twice the limit, up to the end
             # of an interval before the next PCR came (_pcr_overdue: as a close would see it)
-            late = np.full(tt.shape[0], -1, dtype=np.int64)
-            nxt = np.searchsorted(t_all, pt + 2 * self._pcr_ns, side="right")
-            has = nxt < t_all.shape[0]
-            late[has] = t_all[nxt[has]]
+            # (a packet more than twice the limit after a PCR comes before the next PCR only
+            # where two PCRs are further apart than that, or from the call before)
             before = self._pcr_late.get(p)
-            if prev is not None and before is not None:
-                late[0] = before
-            stalled = (late >= 0) & (late < tt) & ~bad
-            if stalled.any():
-                ends = self._k(late) * self._interval_ns + self._interval_ns
-                stalled &= ends + (self._origin_now()) <= tt
-                bad |= stalled
-            starts_at = np.where(stalled, late, pt + self._pcr_ns) if stalled.any() else None
+            carried = prev is not None and before is not None
+            starts_at = None
+            if carried or bool((tt - pt > 2 * self._pcr_ns).any()):
+                late = np.full(tt.shape[0], -1, dtype=np.int64)
+                nxt = np.searchsorted(t_all, pt + 2 * self._pcr_ns, side="right")
+                has = nxt < t_all.shape[0]
+                late[has] = t_all[nxt[has]]
+                if carried:
+                    late[0] = before
+                stalled = (late >= 0) & (late < tt) & ~bad
+                if stalled.any():
+                    ends = self._k(late) * self._interval_ns + self._interval_ns
+                    stalled &= ends + (self._origin_now()) <= tt
+                    bad |= stalled
+                if stalled.any():
+                    starts_at = np.where(stalled, late, pt + self._pcr_ns)
             for i in np.flatnonzero(bad).tolist():
                 if i == 0 and f is not None:
                     continue
@@ -476,56 +480,31 @@ class Tr101290Checker(PsiPasses, ClosingChecks):
     def _pairs(self, tt: np.ndarray, p: int, dv: np.ndarray, di: np.ndarray) -> None:
         """PCR pairs for PCR_accuracy, into their intervals' buckets."""
         k = self._k(tt)
-        pp = np.full(tt.shape[0], p)
         if k[0] == k[-1]:
-            self._acc.setdefault(int(k[0]), []).append((tt, pp, dv, di))
+            self._acc.setdefault(int(k[0]), []).append((tt, p, dv, di))
             return
         cuts = [0, *(np.flatnonzero(np.diff(k)) + 1).tolist(), tt.shape[0]]
         for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-            self._acc.setdefault(int(k[a]), []).append((tt[a:b], pp[a:b], dv[a:b], di[a:b]))
+            self._acc.setdefault(int(k[a]), []).append((tt[a:b], p, dv[a:b], di[a:b]))
 
-    def _ref_pass(self, t: np.ndarray, pid: np.ndarray, valid: np.ndarray | None) -> None:
-        """PID_error: the referred PIDs' packets in this call."""
-        faults = self._faults[TsTest.pidError]
-        span_long = int(t[t.shape[0] - 1]) - int(t[0]) > self._ref_ns
-        for p in self._refs:
-            m = pid == p
-            if valid is not None:
-                m &= valid
-            first = int(m.argmax())
-            if not m[first]:
-                continue
-            if span_long:
-                self._ref.occur_many(p, t[np.flatnonzero(m)], self._ref_ns, faults)
-            else:
-                last = m.shape[0] - 1 - int(m[::-1].argmax())
-                self._ref.occur(p, int(t[first]), self._ref_ns, faults)
-                self._ref.last[p] = int(t[last])
+    def _ref_pass(self, t: np.ndarray, pid: np.ndarray, err: np.ndarray | None) -> None:
+        """PID_error: the referred PIDs' packets in this call (err: their header errors,
+        None when there are none)."""
+        t_all = t.full()
+        span_long = int(t_all[-1]) - int(t_all[0]) > self._ref_ns
+        scan = fast.gap_scan(pid, t_all, err, self._lut, _REF, None, self._ref_ns)
+        gap_runs(self._ref, scan, self._ref_ns, self._faults[TsTest.pidError], span_long)
 
     def _pts_pass(
         self, data: np.ndarray, starts: np.ndarray, t: np.ndarray, h: TsHeaders, at: np.ndarray
     ) -> None:
         """PTS_error: the PES packets with a PTS among the payload unit starts at."""
-        off = h.payload_offset[at].astype(np.int64)
-        s = starts[at]
-        room = off + 9 <= TS_PACKET_SIZE
-        clear = (data[s + 3] & 0xC0) == 0
-        keep = room & clear
-        if not keep.all():
-            at, off, s = at[keep], off[keep], s[keep]
+        at = pes_with_pts(data, starts, h.payload_offset, at)
         if at.size == 0:
             return
-        b = s + off
-        pts = (data[b] == 0) & (data[b + 1] == 0) & (data[b + 2] == 1) & ((data[b + 7] & 0x80) != 0)
-        at = at[pts]
-        if at.size == 0:
-            return
-        faults = self._faults[TsTest.ptsError]
         self._since.setdefault(TsTest.ptsError, int(t[at[0]]))
-        pids = h.pid[at]
-        times = t[at]
-        for p in np.unique(pids).tolist():
-            self._pts.occur_many(p, times[pids == p], self._pts_ns, faults)
+        scan = fast.gap_scan(h.pid, t.full(), None, self._lut, _PES, at, self._pts_ns)
+        gap_runs(self._pts, scan, self._pts_ns, self._faults[TsTest.ptsError])
 
     # ------------------------------------------------------------------ closing
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 from iec62379.mibs.vocabulary import TsTest
 
+from . import fast
 from .rare import repeats, same_packet
 from .tr101290_psi import PAT_PID, PsiEvents, PsiWatch
 from .tr101290_watch import (
@@ -18,6 +19,20 @@ from .tr101290_watch import (
 from .ts import TS_PACKET_SIZE, TsHeaders
 
 
+def psi_repeats_reference(
+    data: np.ndarray, starts: np.ndarray, at: np.ndarray, pid: np.ndarray
+) -> np.ndarray:
+    """eq[j]: the PSI packet at data[starts[at[j]]] equals the one before it in at on the same
+    PID (pid[at[j]]) apart from its continuity counter (``rare.repeats``); the first packet
+    of each PID: False. The rule of ``fast.psi_repeats``' kernel."""
+    pids_at = pid[at]
+    eq = np.zeros(at.shape[0], dtype=bool)
+    for p in np.unique(pids_at).tolist():
+        k = np.flatnonzero(pids_at == p)
+        eq[k] = repeats(data, starts[at[k]])
+    return eq
+
+
 class PsiPasses:
     """Tr101290Checker's PSI passes (the state is the checker's)."""
 
@@ -27,19 +42,11 @@ class PsiPasses:
     _faults: dict[TsTest, list[Fault]]
     _lut: np.ndarray
     _psi_lut: np.ndarray
+    _tables_version: int
 
-    def _scrambled(
-        self,
-        data: np.ndarray,
-        starts: np.ndarray,
-        t: np.ndarray,
-        err: np.ndarray | None,
-        cat_at: int | None,
-    ) -> None:
-        """CAT_error: scrambled packets before any CAT, the first of each interval."""
-        sc = np.flatnonzero((data[starts + 3] & 0xC0) != 0)
-        if err is not None and sc.size:
-            sc = sc[err[sc] == 0]
+    def _scrambled(self, sc: np.ndarray, t: np.ndarray, cat_at: int | None) -> None:
+        """CAT_error: the scrambled packets at sc (without a header error) before any CAT,
+        the first of each interval."""
         if sc.size == 0:
             return
         times = t[sc]
@@ -62,16 +69,12 @@ class PsiPasses:
         A packet identical to the one before it on its PID (but for the continuity counter),
         when that one's feed was repeatable (one whole section, nothing pending), shows the
         same again: such copies are taken in bulk, the others one by one."""
-        pids_at = h.pid[at]
-        copy = np.zeros(at.size, dtype=bool)
+        copy = fast.psi_repeats(data, starts, at, h.pid)
         memos = self._memo
-        for p in np.unique(pids_at).tolist():
-            k = np.flatnonzero(pids_at == p)
-            s_at = starts[at[k]]
-            eq = repeats(data, s_at)
+        u, first = np.unique(h.pid[at], return_index=True)
+        for p, j in zip(u.tolist(), first.tolist(), strict=True):
             m = memos.get(p)
-            eq[0] = m is not None and same_packet(m, data, int(s_at[0]))
-            copy[k] = eq
+            copy[j] = m is not None and same_packet(m, data, int(starts[at[j]]))
         crc_t: list[np.ndarray] = []
         cat_t: list[int] = []
         restart: int | None = None
@@ -185,6 +188,7 @@ class PsiPasses:
     def _tables_changed(self, t: int) -> None:
         """The PAT or a PMT changed at t: what is watched follows."""
         psi = self._psi
+        self._tables_version += 1
         self._memo.clear()
         if psi.pmt_pids:
             self._since.setdefault(TsTest.pmtError2, t)

@@ -115,3 +115,16 @@ def test_small_capture_is_made_cached_and_analysed(tmp_path: Path) -> None:
         plan = by_group[group]
         assert int(port) == plan.port and loss.ssrc == plan.ssrc and loss.packets == plan.sent
         assert 0 <= loss.lost <= plan.lost  # losses at either end leave no gap
+
+
+def test_analysis_with_the_checks_off_measures_the_same(tmp_path: Path) -> None:
+    """`bench pcap --no-tr101290`: the same analysis, only without the TR 101 290 outcomes."""
+    info = ensure_capture(CaptureSpec(packets=2000, copies=1, loss_pct=1.0), tmp_path)
+    on = analyse(info.path)
+    off = analyse(info.path, tr101290=False)
+    assert on[0] == off[0] and on[2] == off[2]
+    assert our_losses(on[1]) == our_losses(off[1])
+    for key, a in off[1].streams.items():
+        assert a._tr is None and on[1].streams[key]._tr is not None
+        assert a.latest is not None and a.latest.tr101290 == {}
+        assert on[1].streams[key].latest.tr101290  # (the checks' outcomes, with them on)

@@ -20,6 +20,7 @@ from iec62379.cli.main import cli as main
     (["bench", "live", "--receiver", "theirs"], "--receiver"),
     (["bench", "pcap", "--repeat", "0"], "--repeat"),
     (["bench", "pcap", "/nonexistent/capture.pcap"], "CAPTURE"),
+    (["bench", "pcap", "--no-tr101290=yes"], "--no-tr101290"),
     (["bench", "snmp", "--repeat", "0"], "--repeat"),
     (["demo", "--port", "70000"], "--port"),
     (["demo", "--loss", "101"], "--loss"),
