@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .index import KINDS
 from .paths import OUR_MODULES, compiled_dir
 
 
@@ -94,19 +95,7 @@ def load_nodes(
             if not hasattr(obj, "getName") or not isinstance(obj.getName(), tuple):
                 continue
             cls = type(obj).__name__
-            kind = {
-                "MibTable": "table",
-                "MibTableRow": "row",
-                "MibTableColumn": "column",
-                "MibScalar": "scalar",
-                "ObjectIdentity": "identity",
-                "MibIdentifier": "node",
-                "ObjectGroup": "group",
-                "NotificationGroup": "group",
-                "ModuleCompliance": "compliance",
-                "ModuleIdentity": "module",
-                "NotificationType": "notification",
-            }.get(cls, cls)
+            kind = KINDS.get(cls, cls)
             access = obj.getMaxAccess() if hasattr(obj, "getMaxAccess") else ""
             units = obj.getUnits() if hasattr(obj, "getUnits") else ""
             desc = obj.getDescription() if hasattr(obj, "getDescription") else ""
