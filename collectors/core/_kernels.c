@@ -11,6 +11,7 @@
  *                 continuity check of the valid packets (collectors/core/cc.py
  *                 ContinuityChecker.errors_at; fast.ts_headers_cc)
  *   pid_counts  - per-PID packet counts and last arrival times of a run of packets
+ *   rare_events - collectors/core/rare.py: the positions of the PSI and probed packets
  *   pcap_records   - collectors/sources/pcap.py PcapReader: the classic pcap record walk, the
  *                    link / IP / UDP decode (decode_packet's rules), the filters, the flow ids
  *                    (FlowTable.assign) and the RTP header parse of every datagram delivered
@@ -242,6 +243,50 @@ static PyObject *pid_counts(PyObject *self, PyObject *args) {
     }
     release(&s);
     Py_RETURN_NONE;
+}
+
+/* rare_events(pid uint16, pusi bool, pos, n, psi_lut bool[8192], probe_pid, probe_all, out
+ *             int64[n - pos]) -> count: the positions (pos..n-1) of the packets of the PSI
+ * PIDs (psi_lut) and of the probed PID (probe_pid >= 0: every packet when probe_all, else the
+ * payload unit starts), increasing, in out[:count] (collectors/core/rare.py
+ * rare_events_reference). */
+static PyObject *rare_events(PyObject *self, PyObject *args) {
+    PyObject *po, *uo, *lo, *oo;
+    Py_ssize_t pos, n;
+    long probe_pid;
+    int probe_all;
+    if (!PyArg_ParseTuple(args, "OOnnOlpO", &po, &uo, &pos, &n, &lo, &probe_pid, &probe_all, &oo))
+        return NULL;
+    if (pos < 0 || n < pos) {
+        PyErr_Format(PyExc_ValueError, "positions %zd..%zd: not a range", pos, n);
+        return NULL;
+    }
+    bufs_t s = {.n = 0};
+    const uint16_t *pid = get(&s, po, 0, n * 2, "pid");
+    const uint8_t *pusi = pid ? get(&s, uo, 0, n, "pusi") : NULL;
+    const uint8_t *lut = pusi ? get(&s, lo, 0, NPID, "psi_lut") : NULL;
+    int64_t *out = lut ? get(&s, oo, 1, (n - pos) * 8, "out") : NULL;
+    if (!out) {
+        release(&s);
+        return NULL;
+    }
+    Py_ssize_t m = 0;
+    Py_BEGIN_ALLOW_THREADS
+    if (probe_pid < 0) {
+        for (Py_ssize_t i = pos; i < n; i++) {
+            out[m] = i;
+            m += lut[pid[i] & (NPID - 1)] != 0;
+        }
+    } else {
+        for (Py_ssize_t i = pos; i < n; i++) {
+            unsigned p = pid[i] & (NPID - 1);
+            out[m] = i;
+            m += lut[p] != 0 || ((long)p == probe_pid && (probe_all || pusi[i]));
+        }
+    }
+    Py_END_ALLOW_THREADS
+    release(&s);
+    return PyLong_FromSsize_t(m);
 }
 
 /* ------------------------------------------------------------------ capture records
@@ -1901,6 +1946,7 @@ static PyObject *gap_scan(PyObject *self, PyObject *args) {
 static PyMethodDef methods[] = {
     {"ts_headers", ts_headers, METH_VARARGS, "Parse TS packet headers (see ts.parse_ts_headers)."},
     {"pid_counts", pid_counts, METH_VARARGS, "Per-PID packet counts and last arrival times."},
+    {"rare_events", rare_events, METH_VARARGS, "Positions of the PSI and probed packets."},
     {"dgram_fields", dgram_fields, METH_VARARGS, "Datagram fields from parsed RTP headers."},
     {"pid_rates", pid_rates, METH_VARARGS, "Per-PID bit rates of an interval's counts."},
     {"ts_layout", ts_layout, METH_VARARGS, "Where the TS packets of datagrams are."},

@@ -249,6 +249,38 @@ def pid_counts(
     k.pid_counts(pid, arrival, pid.shape[0], counts, last_seen, dgram)
 
 
+def rare_events(
+    pid: np.ndarray,
+    pusi: np.ndarray,
+    pos: int,
+    n: int,
+    psi_lut: np.ndarray,
+    probe_pid: int,
+    probe_all: bool,
+) -> np.ndarray:
+    """``rare.rare_events_reference``: the positions (pos..n-1) of the packets of the PSI
+    PIDs (psi_lut) and of the probed PID (probe_pid >= 0; every packet when probe_all, else
+    the payload unit starts)."""
+    k = kernels
+    if (
+        k is None
+        or pid.dtype != np.uint16
+        or pusi.dtype != np.bool_
+        or psi_lut.dtype != np.bool_
+        or psi_lut.shape != (8192,)
+        or not 0 <= pos <= n <= min(pid.shape[0], pusi.shape[0])
+    ):
+        from . import rare  # (it imports this module)
+
+        return rare.rare_events_reference(pid, pusi, pos, n, psi_lut, probe_pid, probe_all)
+    out = np.empty(n - pos, dtype=np.int64)
+    m = k.rare_events(
+        _contiguous(pid), _contiguous(pusi), pos, n, _contiguous(psi_lut), probe_pid,
+        bool(probe_all), out,
+    )
+    return out[:m]
+
+
 # ------------------------------------------------------------------ RTP
 
 

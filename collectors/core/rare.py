@@ -90,6 +90,19 @@ def rare_events(
     """Positions (pos..n-1) of the packets to look at one by one: those of the PSI PIDs
     (psi_lut) and of the probed PID (probe_pid >= 0; every packet when probe_all, else the
     payload unit starts)."""
+    return fast.rare_events(pid, pusi, pos, n, psi_lut, probe_pid, probe_all)
+
+
+def rare_events_reference(
+    pid: np.ndarray,
+    pusi: np.ndarray,
+    pos: int,
+    n: int,
+    psi_lut: np.ndarray,
+    probe_pid: int,
+    probe_all: bool,
+) -> np.ndarray:
+    """``rare_events`` in numpy (what ``fast.rare_events`` runs without the extension)."""
     pid_r = pid[pos:n]
     mask = psi_lut[pid_r]
     if probe_pid >= 0:

@@ -11,6 +11,7 @@ import pytest
 from iec62379.collectors.core import fast
 from iec62379.collectors.core.analyzer import StreamAnalyzer
 from iec62379.collectors.core.batch import PacketBatch
+from iec62379.collectors.core.rare import rare_events_reference
 from iec62379.collectors.core.report import AnalyzerConfig
 from iec62379.collectors.core.tr101290_psipass import psi_repeats_reference
 from iec62379.collectors.core.tr101290_watch import gap_scan_reference, scan_reference
@@ -251,3 +252,64 @@ def test_tr_scan_refuses_bad_input() -> None:
     heads[6:12] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF]  # the largest PCR
     assert call(pcr=np.array([1, 0, 0, 0], bool))[2] == 1
     assert o[4][0] == ((1 << 33) - 1) * 300 + 511
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rare_events_on_crafted_packets(seed: int) -> None:
+    """The positions of the PSI and probed packets: every PID, a few PSI PIDs, a probed PID
+    (its payload unit starts or all its packets) or none, from any position to any end."""
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        n = int(rng.integers(0, 400))
+        pid = rng.integers(0, 8192, n).astype(np.uint16)
+        few = rng.random(n) < 0.6
+        pid[few] = rng.integers(0, 40, int(few.sum()))
+        pusi = rng.random(n) < 0.3
+        lut = np.zeros(8192, dtype=bool)
+        lut[rng.integers(0, 40, int(rng.integers(0, 6)))] = True
+        pos = int(rng.integers(0, n + 1))
+        end = int(rng.integers(pos, n + 1))
+        probe, every = int(rng.integers(-1, 40)), bool(rng.integers(0, 2))
+        got = fast.rare_events(pid, pusi, pos, end, lut, probe, every)
+        want = rare_events_reference(pid, pusi, pos, end, lut, probe, every)
+        assert got.dtype == want.dtype == np.int64 and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_rare_events_on_recorded_streams(name: str) -> None:
+    data, starts, pid = _packets(name)
+    pusi = parse_ts_headers(data, starts).pusi
+    lut = np.zeros(8192, dtype=bool)
+    lut[[0, 1, 0x10, 0x11]] = True
+    lut[np.unique(pid)[:3]] = True
+    for probe in (-1, int(pid[len(pid) // 2])):
+        for every in (False, True):
+            got = fast.rare_events(pid, pusi, 7, pid.size, lut, probe, every)
+            want = rare_events_reference(pid, pusi, 7, pid.size, lut, probe, every)
+            assert got.size and np.array_equal(got, want)
+
+
+def test_rare_events_refuses_bad_input() -> None:
+    pid = np.zeros(4, dtype=np.uint16)
+    pusi = np.zeros(4, dtype=bool)
+    lut = np.zeros(8192, dtype=bool)
+    out = np.zeros(4, dtype=np.int64)
+    with pytest.raises(ValueError):
+        BUILT.rare_events(pid, pusi, 0, 8, lut, -1, False, np.zeros(8, np.int64))  # short pid
+    with pytest.raises(ValueError):
+        BUILT.rare_events(pid, pusi, 3, 2, lut, -1, False, out)  # not a range
+    with pytest.raises(ValueError):
+        BUILT.rare_events(pid, pusi, -1, 4, lut, -1, False, out)
+    with pytest.raises(ValueError):
+        BUILT.rare_events(pid, pusi, 0, 4, np.zeros(10, bool), -1, False, out)  # short lut
+    with pytest.raises(ValueError):
+        BUILT.rare_events(pid, pusi, 0, 4, lut, -1, False, np.zeros(2, np.int64))  # short out
+    with pytest.raises(BufferError):
+        BUILT.rare_events(pid, pusi, 0, 4, lut, -1, False, b"12345678" * 4)  # not writable
+    with pytest.raises(TypeError):
+        BUILT.rare_events("pid", pusi, 0, 4, lut, -1, False, out)
+    # (the wrapper: other dtypes and ranges go to the reference, which gives the same)
+    lut[0] = True
+    assert np.array_equal(fast.rare_events(pid.astype(np.int64), pusi, 1, 4, lut, -1, False),
+                          np.array([1, 2, 3]))
+    assert fast.rare_events(pid, pusi, 3, 9, lut, -1, False).tolist() == [3]
