@@ -1,5 +1,5 @@
 """The DVB measurement MIB's TR 101 290 tables (DVB-MGTR101290-MIB, ETSI TS 102 032): rows,
-their SET rules, their declarations, and the module's scalars.
+their SET rules and their declarations (the module's scalars: `dvb_scalars`).
 
 Served tables (declared here, listed in `model.TABLES`, all `block=False`):
 
@@ -9,7 +9,8 @@ Served tables (declared here, listed in `model.TABLES`, all `block=False`):
   write answers notWritable): tsTestsSummaryEnable is copied into them;
 - tsTestsPreferencesTable, index {input}: the limits, read-write (FloatingPoint text);
 - trapControlTable, index {input}: rate control (read-write) and the FailureSummary;
-- capabilityTSTable, index {OID}: which tests are real.
+- capabilityTSTable, index {OID}: which tests are real;
+- controlRFSystemTable, index {input}: rfSystemDelivery unknown(1) (an IP input).
 
 The rows are made by a producer (the collectors' `publish.tr101290`); written values are kept
 by the store and persisted in written.json like the block tables' (the producer carries them
@@ -17,7 +18,8 @@ into the rows it makes). The counters' reset is a time: a write of true(1) to
 ...CounterReset records when (`reset_ns`); the row serves a zero counter until its producer
 has applied that reset (`reset_applied_ns`), then the producer's counter.
 
-Scalars (`DvbScalars`, a provider): controlNow, controlEventPersistence, capabilityMIBRevision
+Scalars (`dvb_scalars.DvbScalars`, a provider): controlNow, controlEventPersistence,
+capabilityMIBRevision
 and the five capability group scalars. controlEventPersistence is writable (a FloatingPoint
 number of seconds, 0..86400; persisted in written.json's "scalars"); controlNow, read-write in
 the MIB, is the host's clock and answers notWritable (set the clock with NTP).
@@ -34,7 +36,6 @@ from typing import Any
 
 from iec62379.mibs.vocabulary import TestState, TsTest
 
-from . import ber
 from .tables import (
     I32_MAX,
     U32_MAX,
@@ -556,65 +557,8 @@ DVB_TABLES: tuple[Table, ...] = (RF_SYSTEM, TRAP_CONTROL, CAPABILITY_TS, SUMMARY
                                  PREFERENCES_TABLE, TS_INPUT)
 
 
-# --- scalars --------------------------------------------------------------------------------
-
-#: capabilityMIBRevision: the module's LAST-UPDATED, 2001-11-07 14:00 UTC (no REVISION).
-MIB_REVISION = bytes([0x07, 0xD1, 11, 7, 14, 0, 0, 0, ord("+"), 0, 0])
-# GroupAvailability
-NO_SUPPORT, SELECTIVE_SUPPORT = 1, 2
-
-
-class DvbScalars:
-    """The DVB MIB's scalars, a provider of `instrum.MeasurementInstrum` (see the module
-    docstring). `persistence_s` is controlEventPersistence: `persistence` is its text as
-    written.json keeps it (None: the DEFVAL, "2"); ValueError if it is not a valid value."""
-
-    version = 0
-
-    def __init__(self, mibmap: Any, persistence: str | None = None,
-                 clock: Callable[[], int] = time.time_ns) -> None:
-        self.clock = clock
-        self.persistence_s = 2.0
-        if persistence is not None:
-            try:
-                self.persistence_s = float(decode_persistence(str(persistence).encode()))
-            except (Refused, UnicodeEncodeError) as exc:
-                raise ValueError(f"controlEventPersistence {persistence!r}: "
-                                 f"{getattr(exc, 'why', exc)}") from exc
-        sym = mibmap.symbol_oid
-        self._persistence_oid = sym(DVB_MIB, "controlEventPersistence") + (0,)
-        self._objects: list[tuple[tuple[int, ...], int, Callable[[], Any]]] = [
-            (sym(DVB_MIB, "controlNow") + (0,), ber.OCTET_STRING,
-             lambda: date_and_time(self.clock())),
-            (sym(DVB_MIB, "controlEventPersistence") + (0,), ber.OCTET_STRING,
-             lambda: normal_float(self.persistence_s).encode()),
-            (sym(DVB_MIB, "capabilityMIBRevision") + (0,), ber.OCTET_STRING,
-             lambda: MIB_REVISION),
-            (sym(DVB_MIB, "capabilityTSGroup") + (0,), ber.INTEGER, lambda: SELECTIVE_SUPPORT),
-            *((sym(DVB_MIB, f"capability{b}Group") + (0,), ber.INTEGER, lambda: NO_SUPPORT)
-              for b in ("CableSat", "Cable", "Satellite", "Terrestrial")),
-        ]
-
-    def object_types(self) -> Iterable[tuple[int, ...]]:
-        return [oid[:-1] for oid, _, _ in self._objects]
-
-    def writable_scalars(self) -> dict[tuple[int, ...], Any]:
-        """controlEventPersistence's SET rule (`instrum.ScalarRule`)."""
-        from .instrum import ScalarRule
-
-        def put(value: str) -> None:
-            self.persistence_s = float(value)
-
-        return {self._persistence_oid: ScalarRule(
-            "controlEventPersistence", ber.OCTET_STRING, decode_persistence,
-            lambda: normal_float(self.persistence_s), put)}
-
-    def objects(self) -> Iterable[tuple[tuple[int, ...], int, Callable[[], Any]]]:
-        return list(self._objects)
-
-
 __all__ = [
-    "CAPABILITY_TS", "DVB_MIB", "DVB_TABLES", "DvbScalars", "PID", "PID_TESTS", "PREFERENCES",
+    "CAPABILITY_TS", "DVB_MIB", "DVB_TABLES", "PID", "PID_TESTS", "PREFERENCES",
     "PREFERENCES_TABLE", "RF_SYSTEM", "RfSystem", "SUMMARY", "TRAP_CONTROL", "TestPid",
     "TestPreferences", "TestSummary", "TrapControl", "TsCapability", "TS_INPUT", "TsInput",
     "date_and_time", "limits_seconds", "normal_float", "parse_floating_point", "summary_bits",

@@ -30,7 +30,7 @@ from iec62379.mibs.index import load_index
 
 from .alarms import AlarmBook
 from .config import AgentConfig, Endpoint
-from .dvb import DvbScalars
+from .dvb_scalars import DvbScalars
 from .hostmib import EngineCounters, HostMib, SnmpCounters
 from .instrum import MeasurementInstrum
 from .mibmap import MibMap

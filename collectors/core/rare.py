@@ -78,21 +78,6 @@ def repeats(data: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return eq
 
 
-def rare_events(
-    pid: np.ndarray,
-    pusi: np.ndarray,
-    pos: int,
-    n: int,
-    psi_lut: np.ndarray,
-    probe_pid: int,
-    probe_all: bool,
-) -> np.ndarray:
-    """Positions (pos..n-1) of the packets to look at one by one: those of the PSI PIDs
-    (psi_lut) and of the probed PID (probe_pid >= 0; every packet when probe_all, else the
-    payload unit starts)."""
-    return fast.rare_events(pid, pusi, pos, n, psi_lut, probe_pid, probe_all)
-
-
 def rare_events_reference(
     pid: np.ndarray,
     pusi: np.ndarray,
@@ -251,7 +236,7 @@ class RarePass:
             p_pid, p_all = probe.pid, probe.collecting
         else:
             p_pid, p_all = -1, False
-        ev = self.ev = rare_events(pk.pid, pk.pusi, pos, n, a._psi_lut, p_pid, p_all)
+        ev = self.ev = fast.rare_events(pk.pid, pk.pusi, pos, n, a._psi_lut, p_pid, p_all)
         self.pairs = pcr_pairs(a, pk, pos, n)
         if ev.size == 0:
             if seg.enter is not None:

@@ -367,25 +367,10 @@ def test_continuity(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("damage", [False, True])
 def test_analyzer_reports(monkeypatch: pytest.MonkeyPatch, name: str, damage: bool) -> None:
-    pay, arr = _datagrams(name, seed=5, damage=damage)
-    if damage:  # header damage too, in datagrams' TS packets
-        rnd = random.Random(9)
-        for i in rnd.sample(range(len(pay)), len(pay) // 40):
-            b = bytearray(pay[i])
-            at = 12 + 188 * rnd.randrange((len(b) - 12) // 188)
-            b[at + rnd.randrange(6)] ^= 1 << rnd.randrange(8)
-            pay[i] = bytes(b)
-    end = arr[-1] + 2_000_000_000
+    pay, arr = header_damaged(name, 5, 9, damage)
 
     def run():
-        a = StreamAnalyzer(AnalyzerConfig(interval_s=0.3))
-        rnd = random.Random(4)
-        i = 0
-        while i < len(pay):
-            j = i + rnd.choice((1, 9, 200, 3000))
-            a.feed_batch(PacketBatch.from_payloads(pay[i:j], arr[i:j]))
-            i = j
-        a.close_until(end)
+        a = fed_in_odd_calls(pay, arr)
         return _comparable(a.pop_reports()), a.totals()
 
     a, b = _both(monkeypatch, run)
@@ -1159,3 +1144,32 @@ def test_pid_rates_as_numpy() -> None:
         assert not counts.any()
     with pytest.raises(ValueError, match="counts"):
         BUILT.pid_rates(np.zeros(100, dtype=np.int64), 1504, 1.0)
+
+
+def header_damaged(name: str, seed: int, damage_seed: int,
+                   damage: bool) -> tuple[list[bytes], list[int]]:
+    """A recorded stream's datagrams (`_datagrams`); with `damage`, its impairments and a bit
+    flipped in the header of a TS packet of one datagram in 40."""
+    pay, arr = _datagrams(name, seed=seed, damage=damage)
+    if damage:
+        rnd = random.Random(damage_seed)
+        for i in rnd.sample(range(len(pay)), len(pay) // 40):
+            b = bytearray(pay[i])
+            at = 12 + 188 * rnd.randrange((len(b) - 12) // 188)
+            b[at + rnd.randrange(6)] ^= 1 << rnd.randrange(8)
+            pay[i] = bytes(b)
+    return pay, arr
+
+
+def fed_in_odd_calls(pay: list[bytes], arr: list[int]) -> StreamAnalyzer:
+    """An analyzer (0.3 s intervals) fed the datagrams in calls of 1, 9, 200 and 3000 in a
+    seeded order, then closed 2 s after the last arrival."""
+    a = StreamAnalyzer(AnalyzerConfig(interval_s=0.3))
+    rnd = random.Random(4)
+    i = 0
+    while i < len(pay):
+        j = i + rnd.choice((1, 9, 200, 3000))
+        a.feed_batch(PacketBatch.from_payloads(pay[i:j], arr[i:j]))
+        i = j
+    a.close_until(arr[-1] + 2_000_000_000)
+    return a

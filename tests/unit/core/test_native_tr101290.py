@@ -1,4 +1,4 @@
-"""The TR 101 290 checks' kernels (psi_repeats, gap_scan in collectors/core/_kernels.c) give
+"""The TR 101 290 checks' kernels (tr_scan, psi_repeats, gap_scan, rare_events in _kernels.c) give
 exactly what their Python references give, on crafted and recorded inputs, and the checks'
 outcomes over whole recorded streams are the same with the kernels and without."""
 
@@ -9,15 +9,18 @@ import random
 import numpy as np
 import pytest
 from iec62379.collectors.core import fast
-from iec62379.collectors.core.analyzer import StreamAnalyzer
-from iec62379.collectors.core.batch import PacketBatch
 from iec62379.collectors.core.rare import rare_events_reference
-from iec62379.collectors.core.report import AnalyzerConfig
 from iec62379.collectors.core.tr101290_psipass import psi_repeats_reference
 from iec62379.collectors.core.tr101290_watch import gap_scan_reference, scan_reference
 from iec62379.collectors.core.ts import HEAD_BYTES, parse_ts_headers
-from test_analyzer_real_streams import _datagrams
-from test_native_kernels import MEDIA, NAMES, _both, _damaged_ts
+from test_native_kernels import (
+    MEDIA,
+    NAMES,
+    _both,
+    _damaged_ts,
+    fed_in_odd_calls,
+    header_damaged,
+)
 
 BUILT = fast.kernels
 pytestmark = pytest.mark.skipif(BUILT is None, reason="the C extension is not built")
@@ -161,26 +164,10 @@ def test_checks_outcomes_with_and_without_kernels(
 ) -> None:
     """Whole recorded streams (losses, reordering, damaged headers) in calls of every size:
     every TR 101 290 outcome the same with the kernels and without."""
-    pay, arr = _datagrams(name, seed=3, damage=damage)
-    if damage:
-        rnd = random.Random(11)
-        for i in rnd.sample(range(len(pay)), len(pay) // 40):
-            b = bytearray(pay[i])
-            at = 12 + 188 * rnd.randrange((len(b) - 12) // 188)
-            b[at + rnd.randrange(6)] ^= 1 << rnd.randrange(8)
-            pay[i] = bytes(b)
-    end = arr[-1] + 2_000_000_000
+    pay, arr = header_damaged(name, 3, 11, damage)
 
     def run():
-        a = StreamAnalyzer(AnalyzerConfig(interval_s=0.3))
-        rnd = random.Random(4)
-        i = 0
-        while i < len(pay):
-            j = i + rnd.choice((1, 9, 200, 3000))
-            a.feed_batch(PacketBatch.from_payloads(pay[i:j], arr[i:j]))
-            i = j
-        a.close_until(end)
-        return [(r.index, r.tr101290) for r in a.pop_reports()]
+        return [(r.index, r.tr101290) for r in fed_in_odd_calls(pay, arr).pop_reports()]
 
     a, b = _both(monkeypatch, run)
     assert len(a) > 5 and all(len(x[1]) == 13 for x in a)
